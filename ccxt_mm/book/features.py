@@ -1,0 +1,154 @@
+"""Book and trade features (pure, synchronous).
+
+Prices are in quote currency, quantities in base units, spreads and distances in basis
+points of mid, volatility in log-return per square-root second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ccxt_mm.book.grid_book import GridBook
+
+
+@dataclass(frozen=True, slots=True)
+class BookFeatures:
+    """A snapshot of what the strategy needs from the book at one instant."""
+
+    best_bid: float
+    best_ask: float
+    bid_qty: float
+    ask_qty: float
+    mid: float
+    microprice: float
+    spread_bps: float
+    imbalance: float
+    """(bid - ask) / (bid + ask) base quantity over the top ``levels`` of each side, in [-1, 1]."""
+    imbalance_near: float
+    """The same over the levels within ``near_bps`` of mid."""
+    depth_bid: float
+    """Base quantity on the bid side within ``near_bps`` of mid."""
+    depth_ask: float
+    impact_bps: float
+    """Worse of the two sides: distance from mid of the average fill of a taker order of
+    the reference size, in bps (``inf`` if the book is too thin to fill it)."""
+
+
+def microprice(bid: float, ask: float, bid_qty: float, ask_qty: float) -> float:
+    """Volume-weighted mid: leans toward the side with less resting quantity."""
+    total = bid_qty + ask_qty
+    if total <= 0.0:
+        return 0.5 * (bid + ask)
+    return (bid * ask_qty + ask * bid_qty) / total
+
+
+def imbalance(bid_qty: float, ask_qty: float) -> float:
+    """(bid - ask) / (bid + ask), 0 when both are empty."""
+    total = bid_qty + ask_qty
+    return 0.0 if total <= 0.0 else (bid_qty - ask_qty) / total
+
+
+def walk_impact_bps(prices: np.ndarray, qtys: np.ndarray, qty: float, mid: float) -> float:
+    """Distance from ``mid`` of the average price of taking ``qty`` through the given
+    levels (best first), in bps; ``inf`` when the levels hold less than ``qty``."""
+    cum = np.cumsum(qtys)
+    if cum.size == 0 or cum[-1] < qty:
+        return math.inf
+    n = int(np.searchsorted(cum, qty)) + 1
+    take = qtys[:n].copy()
+    take[-1] -= cum[n - 1] - qty
+    avg = float(np.dot(prices[:n], take)) / qty
+    return abs(avg - mid) / mid * 1e4
+
+
+def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: float) -> BookFeatures:
+    """Compute :class:`BookFeatures`; ``book`` must be ready (both sides non-empty)."""
+    bid_px, bid_q = book.top_bids(levels)
+    ask_px, ask_q = book.top_asks(levels)
+    best_bid, best_ask = float(bid_px[0]), float(ask_px[0])
+    top_bid_q, top_ask_q = float(bid_q[0]), float(ask_q[0])
+    mid = 0.5 * (best_bid + best_ask)
+    depth_bid, depth_ask = book.depth_within(near_bps)
+    impact = max(
+        walk_impact_bps(bid_px, bid_q, impact_qty, mid),
+        walk_impact_bps(ask_px, ask_q, impact_qty, mid),
+    )
+    return BookFeatures(
+        best_bid=best_bid,
+        best_ask=best_ask,
+        bid_qty=top_bid_q,
+        ask_qty=top_ask_q,
+        mid=mid,
+        microprice=microprice(best_bid, best_ask, top_bid_q, top_ask_q),
+        spread_bps=(best_ask - best_bid) / mid * 1e4,
+        imbalance=imbalance(float(bid_q.sum()), float(ask_q.sum())),
+        imbalance_near=imbalance(depth_bid, depth_ask),
+        depth_bid=depth_bid,
+        depth_ask=depth_ask,
+        impact_bps=impact,
+    )
+
+
+class EwmaVolatility:
+    """Realized volatility of mid log returns, EWMA in time, per square-root second.
+
+    Each return ``r`` over ``dt`` seconds contributes ``r**2 / dt`` (a variance rate) with
+    weight ``1 - exp(-dt / half_life * ln 2)``, so irregular sampling is handled.
+    """
+
+    __slots__ = ("half_life_secs", "prior_sigma", "variance_rate", "samples", "_last_mid", "_last_ns")
+
+    def __init__(self, half_life_secs: float, prior_sigma: float) -> None:
+        self.half_life_secs = half_life_secs
+        self.prior_sigma = prior_sigma
+        self.variance_rate = prior_sigma * prior_sigma
+        self.samples = 0
+        self._last_mid = 0.0
+        self._last_ns = 0
+
+    def update(self, ts_ns: int, mid: float) -> None:
+        if self._last_ns and ts_ns > self._last_ns:
+            dt = (ts_ns - self._last_ns) * 1e-9
+            r = math.log(mid / self._last_mid)
+            w = 1.0 - math.exp(-dt / self.half_life_secs * math.log(2.0))
+            self.variance_rate += w * (r * r / dt - self.variance_rate)
+            self.samples += 1
+        if ts_ns >= self._last_ns:
+            self._last_mid, self._last_ns = mid, ts_ns
+
+    @property
+    def sigma(self) -> float:
+        """Volatility of log mid, per square-root second (starts at the prior)."""
+        return math.sqrt(self.variance_rate)
+
+
+class TradeFlow:
+    """Exponentially decayed buy and sell aggressor volume (base units)."""
+
+    __slots__ = ("half_life_secs", "buy", "sell", "_last_ns")
+
+    def __init__(self, half_life_secs: float) -> None:
+        self.half_life_secs = half_life_secs
+        self.buy = 0.0
+        self.sell = 0.0
+        self._last_ns = 0
+
+    def update(self, ts_ns: int, side: int, qty: float) -> None:
+        """``side`` is the aggressor: +1 buy, -1 sell."""
+        if self._last_ns and ts_ns > self._last_ns:
+            decay = math.exp(-(ts_ns - self._last_ns) * 1e-9 / self.half_life_secs * math.log(2.0))
+            self.buy *= decay
+            self.sell *= decay
+        self._last_ns = max(self._last_ns, ts_ns)
+        if side > 0:
+            self.buy += qty
+        else:
+            self.sell += qty
+
+    @property
+    def imbalance(self) -> float:
+        """(buy - sell) / (buy + sell) of the decayed volumes, in [-1, 1]."""
+        return imbalance(self.buy, self.sell)

@@ -1,0 +1,158 @@
+"""``ccxt-mm`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+from ccxt_mm.config import AppConfig, MarketConfig, load_config
+from ccxt_mm.errors import CcxtMmError, ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config(path: str | None) -> tuple[AppConfig, Path, str]:
+    """The config, the folder its relative paths are read from, and its name for errors."""
+    if path is None and Path("config.yaml").is_file():
+        path = "config.yaml"
+    if path is None:
+        return AppConfig(), REPO_ROOT, "built-in defaults"
+    return load_config(path), Path(path).resolve().parent, path
+
+
+def _resolve(paths: tuple[str, ...] | list[str], base: Path) -> list[str]:
+    out = []
+    for p in paths:
+        candidate = Path(p)
+        if not candidate.is_absolute() and not candidate.exists():
+            candidate = base / candidate
+        out.append(str(candidate))
+    return out
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from ccxt_mm.strategies import load_strategy
+
+    config, _, source = _config(args.config)
+    load_strategy(config, source)
+    print(f"{source}: OK")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    from ccxt_mm.engine import ReplayEngine
+    from ccxt_mm.market.capture import load_capture
+    from ccxt_mm.report import summarize, summary_json, write_report
+    from ccxt_mm.strategies import load_strategy
+
+    config, base_dir, source = _config(args.config)
+    market = config.market
+    overrides = {k: v for k, v in (("symbol", args.symbol), ("tick_size", args.tick_size), ("lot_size", args.lot_size)) if v is not None}
+    if args.data:
+        overrides["data"] = tuple(args.data)
+    if overrides:
+        try:
+            market = MarketConfig.model_validate({**market.model_dump(), **overrides})
+        except ValueError as exc:
+            raise ConfigError("command line", [str(exc)]) from exc
+        config = config.model_copy(update={"market": market})
+    data = _resolve(args.data, Path.cwd()) if args.data else _resolve(market.data, base_dir)
+    strategy = load_strategy(config, source)
+    log = load_capture(data, market.symbol)
+    digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in data)]).encode()).hexdigest()[:6]
+    engine = ReplayEngine(config, log, strategy, run_id=digest)
+    progress = None
+    bar = None
+    if not args.json and not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=log.messages, unit="msg", unit_scale=True, desc=f"replay {market.symbol}", file=sys.stderr)
+
+        def progress(done: int) -> None:
+            bar.update(done - bar.n)
+
+    try:
+        result = engine.run(progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    log_stats = {
+        "messages": log.messages,
+        "book_rows": log.book_rows,
+        "skipped_messages": log.skipped,
+        "data": [Path(p).name for p in data],
+        "orders_created": engine.orders.stats.placed,
+        "orders_amended": engine.orders.stats.amended,
+        "orders_cancelled": engine.orders.stats.cancelled,
+        "post_only_rejects": engine.orders.stats.post_only_rejects,
+        "late_cancels": engine.orders.stats.late_cancels,
+        "balance_rejects": engine.venue.stats.balance_rejects,
+        "orders_left_open": len(engine.venue.orders),
+    }
+    summary = summarize(config, result, log_stats)
+    out_dir = Path(args.report_dir)
+    written = write_report(out_dir, config, result, summary)
+    summary["wall_s"] = round(time.perf_counter() - started, 3)
+    written[0].write_text(summary_json(summary) + "\n")
+    if args.json:
+        print(summary_json(summary))
+    else:
+        _print_summary(summary, written)
+    return 0
+
+
+def _print_summary(s: dict[str, object], written: list[Path]) -> None:
+    def f(key: str, fmt: str = "{:.4f}") -> str:
+        v = s.get(key)
+        return "n/a" if v is None else fmt.format(v)
+
+    print(f"symbol            {s['symbol']}  ({s['messages']} messages, {s['book_rows']} book rows)")
+    print(f"fills             {s['fills']}  (maker {s['maker_fills']}, taker {s['taker_fills']}), volume {f('volume_base', '{:.6f}')} base")
+    print(f"pnl               total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} - fees {f('fees')}")
+    print(f"inventory         final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
+    print(f"orders            created {s['orders_created']}, cancelled {s['orders_cancelled']}, post-only rejects {s['post_only_rejects']}, left open {s['orders_left_open']}")
+    print(f"edge (bps)        captured {f('captured_bps', '{:.3f}')}, adverse {f('adverse_bps', '{:.3f}')}, fees {f('fee_bps', '{:.3f}')}")
+    print(f"break-even spread {f('break_even_spread_bps', '{:.3f}')} bps")
+    print(f"wall              {s['wall_s']} s")
+    print("report            " + ", ".join(str(p) for p in written))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ccxt-mm", description="Market making on ccxt: replay, paper and live.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rp = sub.add_parser("replay", help="paper-trade a recorded capture (default: bundled Binance BTCUSDT)")
+    rp.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")
+    rp.add_argument("--data", nargs="+", metavar="FILE", help="capture files of one recording, in order")
+    rp.add_argument("--symbol", help="unified symbol, e.g. ETH/USDT")
+    rp.add_argument("--tick-size", type=float, help="price increment (quote currency)")
+    rp.add_argument("--lot-size", type=float, help="quantity increment (base units)")
+    rp.add_argument("--report-dir", default="report", help="where the report is written (default: ./report)")
+    rp.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rp.set_defaults(func=cmd_replay)
+    cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
+    cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
+    cc.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"config error in {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except CcxtMmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Schema of ``config.yaml``: frozen, unknown keys rejected, every error names its key.
+
+Secrets never appear here: only the *names* of environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ccxt_mm.errors import ConfigError
+from ccxt_mm.execution.paper import QueueModel
+from ccxt_mm.quoting.risk import ReduceOnlyStyle
+from ccxt_mm.quoting.spread import VolRegime
+from ccxt_mm.quoting.strategy import ModelName
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MarketConfig(_Section):
+    symbol: str = Field("BTC/USDT", pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
+    tick_size: Positive = 0.01
+    lot_size: Positive = 0.00001
+    data: tuple[str, ...] = (
+        "cassettes/market/binance_spot/spot_btcusdt_20240808.gz",
+        "cassettes/market/binance_spot/spot_btcusdt_20240809.gz",
+    )
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/")[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("/")[1]
+
+
+class BookConfig(_Section):
+    levels: Annotated[int, Field(ge=1, le=1000)] = 20
+    near_bps: Positive = 10.0
+    impact_qty: Positive = 1.0
+    trade_flow_half_life_secs: Positive = 5.0
+
+
+class SpreadConfig(_Section):
+    regime_sigma_bps: tuple[Positive, Positive, Positive] = (1.0, 2.0, 4.0)
+    base_bps: dict[VolRegime, Positive] = Field(
+        default_factory=lambda: {VolRegime.LOW: 5.0, VolRegime.MEDIUM: 10.0, VolRegime.HIGH: 20.0, VolRegime.EXTREME: 50.0}
+    )
+    inventory_widen: NonNegative = 1.5
+    min_spread_bps: NonNegative = 8.0
+    cooldown_secs: NonNegative = 300.0
+    stress_impact_bps: Positive = 200.0
+    stress_imbalance: Fraction = 0.8
+    stress_multiplier: Annotated[float, Field(ge=1)] = 2.0
+    depth_window: Annotated[int, Field(ge=1)] = 300
+    depth_sample_secs: Positive = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> SpreadConfig:
+        a, b, c = self.regime_sigma_bps
+        if not a < b < c:
+            raise ValueError("regime_sigma_bps must be increasing")
+        missing = set(VolRegime) - set(self.base_bps)
+        if missing:
+            raise ValueError(f"base_bps lacks regimes {sorted(missing)}")
+        return self
+
+
+class RiskConfig(_Section):
+    max_position_base: Positive = 0.02
+    max_exposure_quote: Positive = 50_000.0
+    daily_loss_limit_quote: Positive = 200.0
+    max_drawdown_quote: Positive = 300.0
+    inventory_risk_pause: Fraction = 0.7
+    concentration_threshold: Fraction = 0.15
+    concentration_multiplier: Annotated[float, Field(ge=1)] = 1.5
+    reduce_only: ReduceOnlyStyle = ReduceOnlyStyle.PASSIVE
+    active_slice_fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
+    active_interval_secs: Positive = 5.0
+    reduce_to_fraction: Fraction = 0.8
+    target_allocation: dict[str, Fraction] = Field(default_factory=dict)
+
+
+class OrdersConfig(_Section):
+    tolerance_bps: NonNegative = 2.0
+    size_tolerance: Fraction = 0.5
+    max_age_secs: Positive = 60.0
+    client_id_prefix: str = Field("mm", pattern=r"^[A-Za-z0-9]{1,8}$")
+
+
+class PaperConfig(_Section):
+    entry_latency_ms: NonNegative = 20.0
+    cancel_latency_ms: NonNegative = 20.0
+    maker_fee_bps: float = Field(1.0, ge=-10, le=100)
+    taker_fee_bps: float = Field(5.0, ge=0, le=100)
+    queue_model: QueueModel = QueueModel.PROPORTIONAL
+    amend_supported: bool = False
+    initial_quote: NonNegative = 10_000.0
+    initial_base: NonNegative | None = None
+
+
+class ReportConfig(_Section):
+    markout_secs: Positive = 5.0
+    plot: bool = True
+
+
+class MarketMakerConfig(_Section):
+    """Parameters of the default ``market_maker`` strategy (``strategy.params``)."""
+
+    model: ModelName = ModelName.GLFT
+    gamma: Positive = 0.05
+    horizon_secs: Positive = 60.0
+    order_qty: Positive = 0.002
+    max_inventory_units: Positive = 10.0
+    levels: Annotated[int, Field(ge=1, le=20)] = 2
+    level_step_bps: NonNegative = 2.0
+    use_microprice: bool = True
+    prior_sigma_bps: Positive = 0.5
+    vol_half_life_secs: Positive = 30.0
+    prior_a: Positive = 1.0
+    prior_k: Positive = 0.5
+    calib_deltas_bps: tuple[NonNegative, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+    calib_window_secs: Positive = 120.0
+    calib_min_trades: Annotated[int, Field(ge=3)] = 50
+    calib_min_secs: NonNegative = 10.0
+    calib_every_secs: Positive = 1.0
+    uncalibrated_widen: Annotated[float, Field(ge=1)] = 1.5
+
+
+class StrategyConfig(_Section):
+    name: str = "market_maker"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExchangeCredentials(_Section):
+    """Names of the environment variables holding an exchange's API credentials."""
+
+    api_key_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    password_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$")
+
+
+class AppConfig(_Section):
+    market: MarketConfig = MarketConfig()
+    book: BookConfig = BookConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    spread: SpreadConfig = SpreadConfig()
+    risk: RiskConfig = RiskConfig()
+    orders: OrdersConfig = OrdersConfig()
+    paper: PaperConfig = PaperConfig()
+    report: ReportConfig = ReportConfig()
+    exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    """One ``key.path: message`` line per pydantic error."""
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        out.append(f"{prefix}{key}: {err['msg']}")
+    return out
+
+
+def parse_config(raw: Any, source: str) -> AppConfig:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["top level: expected a mapping of sections"])
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, validation_problems(exc)) from exc
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read and validate a YAML config; relative data paths are kept as written."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"invalid YAML: {exc}"]) from exc
+    return parse_config(raw, str(path))

@@ -1,0 +1,45 @@
+"""One exception tree for the whole package.
+
+Foreign exceptions (ccxt, aiohttp, pydantic) are translated at the edge with
+``raise Mapped(...) from exc`` so callers only ever catch these.
+"""
+
+from __future__ import annotations
+
+
+class CcxtMmError(Exception):
+    """Base of every error raised by ccxt-mm."""
+
+
+class ConfigError(CcxtMmError):
+    """The configuration is invalid; ``problems`` lists every error with its key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class DataError(CcxtMmError):
+    """A recorded market-data file is unusable at a known place.
+
+    ``path`` and ``line`` (1-based) name where; the message says what is wrong.
+    """
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{path}:{line}: {reason}")
+
+
+class SequenceGapError(DataError):
+    """A depth diff does not continue the previous one and no later snapshot can resync."""
+
+
+class CrossedBookError(DataError):
+    """The rebuilt book has best bid >= best ask after a complete update."""
+
+
+class StrategyNotFoundError(CcxtMmError):
+    """No strategy plugin is registered under the configured name."""

@@ -1,0 +1,170 @@
+"""Order manager: desired quotes vs resting orders → place / amend / cancel actions.
+
+One *slot* per (side, level). A slot holds at most one order at any time, including
+orders in flight: while a place, amend or cancel is unanswered the slot is left alone, so
+two orders can never race for one slot. Orders are refreshed only when their price is more
+than ``tolerance_bps`` off the desired price, their size is off by more than
+``size_tolerance``, or they are older than ``max_age_secs``: no churn on every tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ccxt_mm.execution.types import (
+    Action,
+    AmendAccepted,
+    AmendOrder,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    PlaceOrder,
+    VenueEvent,
+)
+from ccxt_mm.quoting.types import Quote
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"
+    OPEN = "open"
+    PENDING_AMEND = "pending_amend"
+    PENDING_CANCEL = "pending_cancel"
+
+
+@dataclass(slots=True)
+class ManagedOrder:
+    client_id: str
+    side: int
+    level: int
+    price: float
+    qty: float
+    """Remaining base quantity."""
+    created_ns: int
+    status: OrderStatus
+    amend_qty: float = 0.0
+    """While an amend is in flight, the quantity it asks for (worst case counts the larger)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderManagerParams:
+    tolerance_bps: float
+    size_tolerance: float
+    """Refresh when |remaining − desired| > this fraction of desired."""
+    max_age_secs: float
+    client_id_prefix: str
+    """Per-run prefix of every client order id (alphanumeric: OKX allows nothing else)."""
+
+
+@dataclass
+class OrderStats:
+    placed: int = 0
+    amended: int = 0
+    cancelled: int = 0
+    post_only_rejects: int = 0
+    other_rejects: int = 0
+    late_cancels: int = 0
+    """Cancels that arrived after the order had filled."""
+
+
+class OrderManager:
+    def __init__(self, params: OrderManagerParams, supports_amend: bool) -> None:
+        self.p = params
+        self.supports_amend = supports_amend
+        self.slots: dict[tuple[int, int], ManagedOrder] = {}
+        self.by_id: dict[str, ManagedOrder] = {}
+        self.stats = OrderStats()
+        self._seq = 0
+
+    def next_client_id(self) -> str:
+        self._seq += 1
+        return f"{self.p.client_id_prefix}{self._seq:x}"
+
+    def resting(self, side: int) -> float:
+        """Worst-case base quantity that may still fill on ``side`` (in-flight included)."""
+        return sum(max(o.qty, o.amend_qty) for o in self.by_id.values() if o.side == side)
+
+    def reconcile(self, desired: list[Quote], now_ns: int) -> list[Action]:
+        """Actions that move resting orders toward ``desired``."""
+        want = {(q.side, q.level): q for q in desired}
+        actions: list[Action] = []
+        for slot in list(self.slots):
+            order = self.slots[slot]
+            if order.status is not OrderStatus.OPEN:
+                continue
+            quote = want.get(slot)
+            if quote is None:
+                actions.append(self._cancel(order))
+            elif self._stale(order, quote, now_ns):
+                if self.supports_amend and now_ns - order.created_ns < self.p.max_age_secs * 1e9:
+                    order.status, order.amend_qty = OrderStatus.PENDING_AMEND, quote.qty
+                    self.stats.amended += 1
+                    actions.append(AmendOrder(order.client_id, quote.price, quote.qty))
+                else:
+                    actions.append(self._cancel(order))
+        for slot, quote in want.items():
+            if slot not in self.slots and quote.qty > 0.0:
+                order = ManagedOrder(self.next_client_id(), quote.side, quote.level, quote.price, quote.qty, now_ns, OrderStatus.PENDING_NEW)
+                self.slots[slot] = order
+                self.by_id[order.client_id] = order
+                self.stats.placed += 1
+                actions.append(PlaceOrder(order.client_id, quote.side, quote.price, quote.qty))
+        return actions
+
+    def cancel_all(self) -> list[Action]:
+        """Cancel every open order (in-flight ones are cancelled once they are answered)."""
+        return [self._cancel(o) for o in list(self.by_id.values()) if o.status is OrderStatus.OPEN]
+
+    def _cancel(self, order: ManagedOrder) -> CancelOrder:
+        order.status = OrderStatus.PENDING_CANCEL
+        self.stats.cancelled += 1
+        return CancelOrder(order.client_id)
+
+    def _stale(self, order: ManagedOrder, quote: Quote, now_ns: int) -> bool:
+        p = self.p
+        if abs(order.price - quote.price) > quote.price * p.tolerance_bps * 1e-4:
+            return True
+        if abs(order.qty - quote.qty) > quote.qty * p.size_tolerance:
+            return True
+        return now_ns - order.created_ns > p.max_age_secs * 1e9
+
+    def on_event(self, event: VenueEvent) -> None:
+        """Apply a venue event; events for orders no longer tracked are ignored."""
+        order = self.by_id.get(event.client_id)
+        if order is None:
+            return
+        match event:
+            case OrderAccepted():
+                if order.status is OrderStatus.PENDING_NEW:
+                    order.status = OrderStatus.OPEN
+            case OrderRejected(post_only=post_only):
+                if order.status is OrderStatus.PENDING_AMEND:
+                    order.status, order.amend_qty = OrderStatus.OPEN, 0.0
+                else:
+                    self._forget(order)
+                if post_only:
+                    self.stats.post_only_rejects += 1
+                else:
+                    self.stats.other_rejects += 1
+            case AmendAccepted(ts_ns=ts, price=price, qty=qty):
+                order.price, order.qty, order.amend_qty = price, qty, 0.0
+                order.created_ns, order.status = ts, OrderStatus.OPEN
+            case OrderCancelled():
+                self._forget(order)
+            case CancelRejected():
+                self._forget(order)
+            case Fill(remaining=remaining):
+                order.qty = remaining
+                if remaining <= 0.0:
+                    if order.status is OrderStatus.PENDING_CANCEL:
+                        self.stats.late_cancels += 1
+                    self._forget(order)
+
+    def _forget(self, order: ManagedOrder) -> None:
+        self.by_id.pop(order.client_id, None)
+        slot = (order.side, order.level)
+        if self.slots.get(slot) is order:
+            del self.slots[slot]

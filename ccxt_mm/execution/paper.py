@@ -1,0 +1,259 @@
+"""Paper venue: simulated post-only execution against a replayed or live L2 book.
+
+Model (all documented in ``config.yaml`` under ``paper``):
+
+* **Latency.** An action reaches the simulated exchange ``entry_latency_ms`` (place, amend,
+  take) or ``cancel_latency_ms`` (cancel) after it was submitted; the market keeps moving
+  meanwhile, so a cancel can arrive after a fill.
+* **Post-only.** At arrival a buy at or above the best ask (a sell at or below the best bid)
+  is rejected, as Binance's LIMIT_MAKER is.
+* **Queue position.** An order joins behind the whole displayed quantity at its price. The
+  quantity ahead shrinks by every trade at that price and, when a book update shows the level
+  shrank by more than was traded there, by a share of that cancelled quantity:
+  ``risk_averse`` assumes every cancel was behind us (share 0); ``proportional`` assumes
+  cancels are spread evenly over the queue (share ``ahead / level quantity``). The quantity
+  ahead never exceeds what the level displays.
+* **Fills.** A trade at the order's price fills what is left of it after the quantity ahead;
+  a trade through the price (a sell below a bid, a buy above an ask) fills it without queue.
+  One trade's quantity is shared by our orders, best price first. Partial fills are normal.
+* **Taker orders** (reduce-only) walk the book from the best opposite level at arrival and
+  pay the taker fee; the recorded book is not depleted by them.
+* **Balances.** Base and quote balances; a resting buy locks ``price × qty`` quote, a sell
+  ``qty`` base; an order the free balance cannot cover is rejected.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.execution.types import (
+    Action,
+    AmendAccepted,
+    AmendOrder,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    PlaceOrder,
+    TakeOrder,
+    VenueEvent,
+)
+from ccxt_mm.quoting.types import BUY
+
+
+class QueueModel(StrEnum):
+    RISK_AVERSE = "risk_averse"
+    PROPORTIONAL = "proportional"
+
+
+@dataclass(frozen=True, slots=True)
+class PaperParams:
+    entry_latency_ms: float
+    cancel_latency_ms: float
+    maker_fee_bps: float
+    taker_fee_bps: float
+    queue_model: QueueModel
+
+
+@dataclass(slots=True)
+class PaperOrder:
+    client_id: str
+    side: int
+    price: float
+    remaining: float
+    level: int
+    """Index of ``price`` in the book's grid, or -1 if the grid has no such price."""
+    ahead: float
+    """Displayed base quantity ahead of us at our price."""
+    level_seen: float
+    """Displayed quantity at our level when we last looked."""
+    traded_since: float = 0.0
+    """Traded at our price since ``level_seen`` was taken."""
+
+
+@dataclass
+class PaperStats:
+    post_only_rejects: int = 0
+    balance_rejects: int = 0
+    late_cancels: int = 0
+    taker_fills: int = 0
+
+
+@dataclass
+class PaperVenue:
+    """Implements :class:`ccxt_mm.execution.venue.Venue` over a :class:`GridBook`."""
+
+    params: PaperParams
+    book: GridBook
+    base: float
+    quote: float
+    supports_amend: bool = True
+    orders: dict[str, PaperOrder] = field(default_factory=dict)
+    stats: PaperStats = field(default_factory=PaperStats)
+    _pending: list[tuple[int, int, Action]] = field(default_factory=list)
+    _seq: int = 0
+    _events: list[VenueEvent] = field(default_factory=list)
+
+    def submit(self, action: Action, now_ns: int) -> None:
+        latency_ms = self.params.cancel_latency_ms if isinstance(action, CancelOrder) else self.params.entry_latency_ms
+        self._seq += 1
+        heapq.heappush(self._pending, (now_ns + int(latency_ms * 1e6), self._seq, action))
+
+    def drain_events(self) -> list[VenueEvent]:
+        events, self._events = self._events, []
+        return events
+
+    @property
+    def next_due_ns(self) -> int | None:
+        return self._pending[0][0] if self._pending else None
+
+    def advance(self, now_ns: int) -> None:
+        """Deliver every action due at or before ``now_ns`` against the current book."""
+        while self._pending and self._pending[0][0] <= now_ns:
+            due, _, action = heapq.heappop(self._pending)
+            match action:
+                case PlaceOrder():
+                    self._arrive_place(action, due)
+                case CancelOrder():
+                    self._arrive_cancel(action, due)
+                case AmendOrder():
+                    self._arrive_amend(action, due)
+                case TakeOrder():
+                    self._arrive_take(action, due)
+
+    # --- balances ---------------------------------------------------------------------
+    def locked(self) -> tuple[float, float]:
+        """(base, quote) locked by resting orders."""
+        base = sum(o.remaining for o in self.orders.values() if o.side != BUY)
+        quote = sum(o.remaining * o.price for o in self.orders.values() if o.side == BUY)
+        return base, quote
+
+    def _affordable(self, side: int, price: float, qty: float, exclude: str = "") -> bool:
+        base_locked = sum(o.remaining for k, o in self.orders.items() if o.side != BUY and k != exclude)
+        quote_locked = sum(o.remaining * o.price for k, o in self.orders.items() if o.side == BUY and k != exclude)
+        if side == BUY:
+            return self.quote - quote_locked >= price * qty
+        return self.base - base_locked >= qty
+
+    # --- arrivals ---------------------------------------------------------------------
+    def _crosses(self, side: int, price: float) -> bool:
+        book = self.book
+        if side == BUY:
+            return book.best_ask < book.prices.size and price >= book.prices[book.best_ask]
+        return book.best_bid >= 0 and price <= book.prices[book.best_bid]
+
+    def _queue_entry(self, side: int, price: float) -> tuple[int, float]:
+        prices = self.book.prices
+        i = int(np.searchsorted(prices, price))
+        if i < prices.size and prices[i] == price:
+            qty = float((self.book.bid_qty if side == BUY else self.book.ask_qty)[i])
+            return i, qty
+        return -1, 0.0
+
+    def _arrive_place(self, a: PlaceOrder, ts: int) -> None:
+        if self._crosses(a.side, a.price):
+            self.stats.post_only_rejects += 1
+            self._events.append(OrderRejected(a.client_id, ts, "post-only order would take liquidity", post_only=True))
+            return
+        if not self._affordable(a.side, a.price, a.qty):
+            self.stats.balance_rejects += 1
+            self._events.append(OrderRejected(a.client_id, ts, "insufficient balance"))
+            return
+        level, displayed = self._queue_entry(a.side, a.price)
+        self.orders[a.client_id] = PaperOrder(a.client_id, a.side, a.price, a.qty, level, displayed, displayed)
+        self._events.append(OrderAccepted(a.client_id, ts))
+
+    def _arrive_cancel(self, a: CancelOrder, ts: int) -> None:
+        if self.orders.pop(a.client_id, None) is None:
+            self.stats.late_cancels += 1
+            self._events.append(CancelRejected(a.client_id, ts, "order not found (filled or never accepted)"))
+        else:
+            self._events.append(OrderCancelled(a.client_id, ts))
+
+    def _arrive_amend(self, a: AmendOrder, ts: int) -> None:
+        order = self.orders.get(a.client_id)
+        if order is None:
+            self._events.append(OrderRejected(a.client_id, ts, "amend of an order that is no longer open"))
+            return
+        if self._crosses(order.side, a.price):
+            self.stats.post_only_rejects += 1
+            self._events.append(OrderRejected(a.client_id, ts, "post-only amend would take liquidity", post_only=True))
+            return
+        if not self._affordable(order.side, a.price, a.qty, exclude=a.client_id):
+            self.stats.balance_rejects += 1
+            self._events.append(OrderRejected(a.client_id, ts, "insufficient balance for amend"))
+            return
+        level, displayed = self._queue_entry(order.side, a.price)
+        order.price, order.remaining, order.level = a.price, a.qty, level
+        order.ahead = order.level_seen = displayed
+        order.traded_since = 0.0
+        self._events.append(AmendAccepted(a.client_id, ts, a.price, a.qty))
+
+    def _arrive_take(self, a: TakeOrder, ts: int) -> None:
+        book = self.book
+        if a.side == BUY:
+            prices, qtys = book.top_asks(64)
+        else:
+            prices, qtys = book.top_bids(64)
+        left = a.qty
+        for price, avail in zip(prices.tolist(), qtys.tolist(), strict=True):
+            take = min(left, avail)
+            if a.side != BUY and not self._affordable(a.side, price, take):
+                break
+            self._fill(a.client_id, a.side, price, take, ts, taker=True, remaining=0.0)
+            left -= take
+            if left <= 0.0:
+                break
+        self.stats.taker_fills += 1
+
+    # --- market data ------------------------------------------------------------------
+    def on_book_update(self) -> None:
+        """Call after each book change: moves queue positions for cancellations."""
+        proportional = self.params.queue_model is QueueModel.PROPORTIONAL
+        for o in self.orders.values():
+            if o.level < 0:
+                continue
+            now = float((self.book.bid_qty if o.side == BUY else self.book.ask_qty)[o.level])
+            cancelled = o.level_seen - now - o.traded_since
+            if cancelled > 0.0 and proportional and o.level_seen > 0.0:
+                o.ahead -= cancelled * o.ahead / o.level_seen
+            o.ahead = max(0.0, min(o.ahead, now))
+            o.level_seen, o.traded_since = now, 0.0
+
+    def on_trade(self, ts: int, aggressor: int, price: float, qty: float) -> None:
+        """A trade of ``qty`` at ``price``; ``aggressor`` +1 buy / -1 sell."""
+        side = -aggressor
+        hit = [o for o in self.orders.values() if o.side == side and (price <= o.price if side == BUY else price >= o.price)]
+        if not hit:
+            return
+        hit.sort(key=lambda o: -o.price * side)
+        left = qty
+        for o in hit:
+            if o.price == price:
+                o.traded_since += qty
+                used = min(o.ahead, left)
+                o.ahead -= used
+                left -= used
+            fill = min(o.remaining, left)
+            if fill <= 0.0:
+                continue
+            left -= fill
+            o.remaining -= fill
+            if o.remaining <= 1e-12:
+                o.remaining = 0.0
+                del self.orders[o.client_id]
+            self._fill(o.client_id, o.side, o.price, fill, ts, taker=False, remaining=o.remaining)
+
+    def _fill(self, client_id: str, side: int, price: float, qty: float, ts: int, taker: bool, remaining: float) -> None:
+        fee_bps = self.params.taker_fee_bps if taker else self.params.maker_fee_bps
+        fee = price * qty * fee_bps * 1e-4
+        self.base += side * qty
+        self.quote -= side * qty * price + fee
+        self._events.append(Fill(client_id, ts, side, price, qty, fee, taker, remaining))

@@ -1,0 +1,212 @@
+"""Reader for cryptofeed raw websocket captures converted to NDJSON (OKX v5, Bybit legacy).
+
+Each line is ``{"recv_ts": <s>, "dir": "connect"|"sent"|"recv", "url": ..., "msg": {...}}``.
+
+* OKX ``books`` (v5, 400 levels): ``action`` snapshot/update, price levels as strings, and a
+  CRC32 ``checksum`` of the top 25 levels of the book *after* the message. Every checksum is
+  verified; a mismatch invalidates that instrument's book until its next snapshot.
+* Bybit ``orderBookL2_25`` (legacy realtime_public): snapshot and delete/update/insert
+  deltas keyed by level id, one id per price.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from ccxt_mm.errors import DataError
+from ccxt_mm.market.binance_capture import read_lines
+from ccxt_mm.market.events import EventLog, EventLogBuilder, MsgKind
+
+OKX_CHECKSUM_DEPTH = 25
+
+
+@dataclass
+class ChecksumStats:
+    """Per-instrument OKX checksum results."""
+
+    verified: dict[str, int] = field(default_factory=dict)
+    mismatched: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_verified(self) -> int:
+        return sum(self.verified.values())
+
+    @property
+    def total_mismatched(self) -> int:
+        return sum(self.mismatched.values())
+
+
+def okx_checksum(bids: dict[float, tuple[str, str]], asks: dict[float, tuple[str, str]]) -> int:
+    """OKX's signed CRC32 over ``bidPx:bidSz:askPx:askSz:...`` of the top 25 levels."""
+    top_bids = [bids[p] for p in sorted(bids, reverse=True)[:OKX_CHECKSUM_DEPTH]]
+    top_asks = [asks[p] for p in sorted(asks)[:OKX_CHECKSUM_DEPTH]]
+    parts: list[str] = []
+    for i in range(max(len(top_bids), len(top_asks))):
+        if i < len(top_bids):
+            parts.extend(top_bids[i])
+        if i < len(top_asks):
+            parts.extend(top_asks[i])
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+def _cryptofeed_lines(path: str) -> Iterable[tuple[int, int, dict]]:
+    """Yield ``(line, recv ts ns, msg)`` for every received message."""
+    for line_no, raw in read_lines(path):
+        try:
+            rec = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise DataError(path, line_no, f"malformed line: {exc}") from exc
+        if not isinstance(rec, dict) or "dir" not in rec or "recv_ts" not in rec:
+            raise DataError(path, line_no, "malformed line: expected an object with recv_ts and dir")
+        if rec["dir"] != "recv":
+            continue
+        msg = rec.get("msg")
+        if not isinstance(msg, dict):
+            raise DataError(path, line_no, "received message is not a JSON object")
+        yield line_no, round(float(rec["recv_ts"]) * 1e9), msg
+
+
+class _OkxBook:
+    def __init__(self) -> None:
+        self.bids: dict[float, tuple[str, str]] = {}
+        self.asks: dict[float, tuple[str, str]] = {}
+        self.valid = False
+
+    def apply(self, levels: list, side: dict[float, tuple[str, str]]) -> None:
+        for level in levels:
+            px, sz = level[0], level[1]
+            if float(sz) == 0.0:
+                side.pop(float(px), None)
+            else:
+                side[float(px)] = (px, sz)
+
+
+def read_okx_capture(path: str, symbol: str | None, stats: ChecksumStats | None = None) -> EventLog:
+    """Rebuild OKX books from a capture, verifying every checksum.
+
+    ``symbol`` is a unified symbol (``BTC/USDT``) or an OKX instId; only its events are
+    emitted, but the books of every instrument are rebuilt and verified into ``stats``.
+    """
+    inst = symbol.replace("/", "-") if symbol else None
+    out = EventLogBuilder(symbol or "")
+    src = out.add_source(path)
+    stats = stats if stats is not None else ChecksumStats()
+    books: dict[str, _OkxBook] = {}
+    for line_no, ts_ns, msg in _cryptofeed_lines(path):
+        arg = msg.get("arg")
+        if "event" in msg or not isinstance(arg, dict) or "data" not in msg:
+            out.skip("control message")
+            continue
+        try:
+            channel, inst_id = arg["channel"], arg["instId"]
+            if channel == "books":
+                _okx_book_message(msg, inst_id, books, stats, out, src, line_no, ts_ns, emit=inst_id == inst)
+            elif channel == "trades" and inst_id == inst:
+                for t in msg["data"]:
+                    level = ((t["px"], t["sz"]),)
+                    if t["side"] == "buy":
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, int(t["tradeId"]), bids=level)
+                    else:
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, int(t["tradeId"]), asks=level)
+            else:
+                out.skip(f"{channel} {inst_id}")
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise DataError(path, line_no, f"invalid OKX message: {exc!s}") from exc
+    return out.build()
+
+
+def _okx_book_message(
+    msg: dict,
+    inst_id: str,
+    books: dict[str, _OkxBook],
+    stats: ChecksumStats,
+    out: EventLogBuilder,
+    src: int,
+    line_no: int,
+    ts_ns: int,
+    emit: bool,
+) -> None:
+    book = books.setdefault(inst_id, _OkxBook())
+    action = msg["action"]
+    for data in msg["data"]:
+        if action == "snapshot":
+            book.bids.clear()
+            book.asks.clear()
+            book.valid = True
+            kind = MsgKind.SNAPSHOT
+        elif not book.valid:
+            out.skip("OKX update while resyncing")
+            continue
+        else:
+            kind = MsgKind.DIFF
+        book.apply(data["bids"], book.bids)
+        book.apply(data["asks"], book.asks)
+        if okx_checksum(book.bids, book.asks) == int(data["checksum"]):
+            stats.verified[inst_id] = stats.verified.get(inst_id, 0) + 1
+            if emit:
+                out.add(kind, ts_ns, src, line_no, int(data.get("seqId", 0)), data["bids"], data["asks"])
+        else:
+            stats.mismatched[inst_id] = stats.mismatched.get(inst_id, 0) + 1
+            book.valid = False
+            if emit:
+                out.add(MsgKind.INVALID, ts_ns, src, line_no)
+
+
+def read_bybit_capture(path: str, symbol: str) -> EventLog:
+    """Rebuild a Bybit ``orderBookL2_25`` book and trades for ``symbol`` (``LTC/USDT``)."""
+    sym = symbol.replace("/", "")
+    out = EventLogBuilder(symbol)
+    src = out.add_source(path)
+    book_topic, trade_topic = f"orderBookL2_25.{sym}", f"trade.{sym}"
+    levels: dict[str, tuple[str, float]] = {}
+    for line_no, ts_ns, msg in _cryptofeed_lines(path):
+        topic = msg.get("topic")
+        try:
+            if topic == book_topic:
+                _bybit_book_message(msg, levels, out, src, line_no, ts_ns)
+            elif topic == trade_topic:
+                for t in msg["data"]:
+                    level = ((t["price"], t["size"]),)
+                    if t["side"] == "Buy":
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, bids=level)
+                    else:
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, asks=level)
+            else:
+                out.skip("other topic" if topic else "control message")
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise DataError(path, line_no, f"invalid Bybit message: {exc!s}") from exc
+    return out.build()
+
+
+def _bybit_book_message(
+    msg: dict, levels: dict[str, tuple[str, float]], out: EventLogBuilder, src: int, line_no: int, ts_ns: int
+) -> None:
+    data = msg["data"]
+    bids: list[tuple[str, float]] = []
+    asks: list[tuple[str, float]] = []
+
+    def put(entry: dict, size: float) -> None:
+        (bids if entry["side"] == "Buy" else asks).append((entry["price"], size))
+
+    if msg["type"] == "snapshot":
+        rows = data["order_book"] if isinstance(data, dict) else data
+        levels.clear()
+        for entry in rows:
+            levels[entry["id"]] = (entry["side"], float(entry["size"]))
+            put(entry, float(entry["size"]))
+        out.add(MsgKind.SNAPSHOT, ts_ns, src, line_no, 0, bids, asks)
+        return
+    for entry in data["delete"]:
+        if levels.pop(entry["id"], None) is None:
+            raise ValueError(f"delete of unknown level id {entry['id']}")
+        put(entry, 0.0)
+    for entry in data["update"] + data["insert"]:
+        levels[entry["id"]] = (entry["side"], float(entry["size"]))
+        put(entry, float(entry["size"]))
+    out.add(MsgKind.DIFF, ts_ns, src, line_no, 0, bids, asks)
+

@@ -1,0 +1,148 @@
+"""Inventory-aware quoting models and their online calibration (pure).
+
+Units are the caller's choice as long as they agree; the strategy works in basis points
+of mid: distances ``delta`` in bps, ``k`` in 1/bps, ``A`` in fills per second, ``sigma`` in
+bps per square-root second, ``gamma`` in 1/bps, inventory ``q`` in order units.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuote:
+    """Where a model wants to quote: reservation price and half-spreads around it."""
+
+    reservation: float
+    bid_half_spread: float
+    ask_half_spread: float
+
+    @property
+    def bid(self) -> float:
+        return self.reservation - self.bid_half_spread
+
+    @property
+    def ask(self) -> float:
+        return self.reservation + self.ask_half_spread
+
+
+def avellaneda_stoikov(s: float, q: float, gamma: float, sigma: float, k: float, time_left: float) -> ModelQuote:
+    """Avellaneda & Stoikov (2008), finite horizon.
+
+    ``r = s - q·γ·σ²·(T-t)`` and total spread ``γ·σ²·(T-t) + (2/γ)·ln(1 + γ/k)``, split
+    evenly around ``r``. ``time_left`` is ``T - t`` in the unit ``sigma`` is quoted per.
+    """
+    reservation = s - q * gamma * sigma * sigma * time_left
+    spread = gamma * sigma * sigma * time_left + 2.0 / gamma * math.log1p(gamma / k)
+    return ModelQuote(reservation, 0.5 * spread, 0.5 * spread)
+
+
+def avellaneda_stoikov_infinite(s: float, q: float, gamma: float, sigma: float, k: float, q_max: float) -> ModelQuote:
+    """Avellaneda & Stoikov (2008) §2.3, infinite horizon with discount
+    ``ω = ½·γ²·σ²·(q_max+1)²``: reservation bid/ask prices
+
+    ``r_a = s + (1/γ)·ln(1 + (1-2q)·γ²σ² / (2ω - γ²q²σ²))``,
+    ``r_b = s + (1/γ)·ln(1 + (-1-2q)·γ²σ² / (2ω - γ²q²σ²))``,
+
+    each quoted ``(1/γ)·ln(1 + γ/k)`` further out. Returned with ``reservation`` the
+    midpoint of ``r_b`` and ``r_a``. Requires ``|q| <= q_max``.
+    """
+    g2s2 = gamma * gamma * sigma * sigma
+    omega = 0.5 * g2s2 * (q_max + 1.0) ** 2
+    denom = 2.0 * omega - g2s2 * q * q
+    r_a = s + math.log1p((1.0 - 2.0 * q) * g2s2 / denom) / gamma
+    r_b = s + math.log1p((-1.0 - 2.0 * q) * g2s2 / denom) / gamma
+    edge = math.log1p(gamma / k) / gamma
+    mid = 0.5 * (r_a + r_b)
+    return ModelQuote(mid, mid - r_b + edge, r_a - mid + edge)
+
+
+@dataclass(frozen=True, slots=True)
+class GlftCoefficients:
+    """Guéant–Lehalle–Fernandez-Tapia closed-form coefficients (c1 in distance units,
+    c2 in distance per unit of ``sigma``)."""
+
+    c1: float
+    c2: float
+
+    def half_spread(self, sigma: float) -> float:
+        return self.c1 + 0.5 * sigma * self.c2
+
+    def skew(self, sigma: float) -> float:
+        """Shift of both quotes per order unit of inventory."""
+        return sigma * self.c2
+
+
+def glft_coefficients(gamma: float, k: float, a: float) -> GlftCoefficients:
+    """``c1 = (1/γ)·ln(1+γ/k)``, ``c2 = sqrt(γ/(2·A·k) · (1+γ/k)^(k/γ+1))``."""
+    c1 = math.log1p(gamma / k) / gamma
+    c2 = math.sqrt(gamma / (2.0 * a * k) * (1.0 + gamma / k) ** (k / gamma + 1.0))
+    return GlftCoefficients(c1, c2)
+
+
+def glft(fair: float, q: float, gamma: float, sigma: float, k: float, a: float) -> ModelQuote:
+    """GLFT quotes: bid = fair − (half + skew·q), ask = fair + (half − skew·q)."""
+    coef = glft_coefficients(gamma, k, a)
+    half, skew = coef.half_spread(sigma), coef.skew(sigma)
+    return ModelQuote(fair - skew * q, half, half)
+
+
+class IntensityCalibrator:
+    """Fits the fill intensity ``λ(δ) = A·exp(-k·δ)`` from trades seen at distance from mid.
+
+    Every trade's distance ``δ`` (bps beyond the mid at the time, on the side it hit) is
+    kept for ``window_secs``. ``λ(δ_j)`` is the rate of trades at least ``δ_j`` away, for the
+    grid ``deltas_bps``; ``ln λ = ln A − k·δ`` is fitted by least squares. Until the window
+    holds ``min_trades`` trades spread over ``min_secs`` and at least three grid points have
+    arrivals, the priors are returned and :attr:`calibrated` is False.
+    """
+
+    def __init__(
+        self,
+        prior_a: float,
+        prior_k: float,
+        deltas_bps: tuple[float, ...],
+        window_secs: float,
+        min_trades: int,
+        min_secs: float,
+    ) -> None:
+        self.a, self.k = prior_a, prior_k
+        self.calibrated = False
+        self._deltas = np.asarray(deltas_bps, dtype=np.float64)
+        self._window_ns = int(window_secs * 1e9)
+        self._min_trades = min_trades
+        self._min_ns = int(min_secs * 1e9)
+        self._ts: list[int] = []
+        self._dist: list[float] = []
+        self._first_ns = 0
+
+    def add_trade(self, ts_ns: int, distance_bps: float) -> None:
+        if not self._first_ns:
+            self._first_ns = ts_ns
+        self._ts.append(ts_ns)
+        self._dist.append(max(0.0, distance_bps))
+
+    def refit(self, now_ns: int) -> None:
+        """Re-estimate ``A`` and ``k`` from the window (cheap; call every second or so)."""
+        cut = bisect_left(self._ts, now_ns - self._window_ns)
+        if cut:
+            del self._ts[:cut], self._dist[:cut]
+        span_ns = min(now_ns - self._first_ns, self._window_ns) if self._first_ns else 0
+        if len(self._dist) < self._min_trades or span_ns < self._min_ns:
+            return
+        dist = np.array(self._dist)
+        counts = (dist[None, :] >= self._deltas[:, None]).sum(axis=1)
+        seen = counts > 0
+        if seen.sum() < 3:
+            return
+        rates = counts[seen] / (span_ns * 1e-9)
+        slope, intercept = np.polyfit(self._deltas[seen], np.log(rates), 1)
+        if slope >= 0.0:
+            return
+        self.a, self.k = float(math.exp(intercept)), float(-slope)
+        self.calibrated = True

@@ -1,0 +1,155 @@
+"""Risk layer (pure): limits, inventory risk, kill switch, reduce-only and worst-case sizing.
+
+Quantities are base units, values and PnL quote currency, times ns on the caller's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class RiskMode(StrEnum):
+    QUOTING = "quoting"
+    REDUCE_ONLY = "reduce_only"  # a position or exposure limit is hit
+    PAUSED = "paused"  # cancel and stop quoting; resumes when the cause clears
+    STOPPED = "stopped"  # kill switch: cancel everything, never resume in this run
+
+
+class ReduceOnlyStyle(StrEnum):
+    PASSIVE = "passive"  # quote only the side that reduces inventory
+    ACTIVE = "active"  # also take liquidity in slices of the excess
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParams:
+    max_position_base: dict[str, float]
+    """Per asset: the largest |net base quantity traded| allowed, including resting orders."""
+    max_exposure_quote: float
+    """Sum over risky assets of |holding × mid| allowed."""
+    daily_loss_limit_quote: float
+    """Market-making PnL below −this since the UTC day started pauses until the next day."""
+    max_drawdown_quote: float
+    """Kill switch: market-making PnL this far below its peak stops the run."""
+    inventory_risk_pause: float
+    concentration_threshold: float
+    concentration_multiplier: float
+    reduce_only: ReduceOnlyStyle
+    active_slice_fraction: float
+    active_interval_secs: float
+    reduce_to_fraction: float
+    """Reduce-only, once entered at the limit, lasts until |position| <= limit × this."""
+    target_allocation: dict[str, float] = field(default_factory=dict)
+
+
+def inventory_risk(values: dict[str, float], equity: float, threshold: float, multiplier: float) -> float:
+    """Concentration of risky holdings in [0, 1].
+
+    Herfindahl index of each risky asset's share of equity (``|value| / equity``), times
+    ``multiplier`` when one share exceeds ``threshold``, capped at 1. Quote currency is not
+    a risky asset and is left out of ``values``.
+    """
+    if equity <= 0.0:
+        return 1.0
+    shares = [abs(v) / equity for v in values.values()]
+    score = sum(s * s for s in shares)
+    if shares and max(shares) > threshold:
+        score *= multiplier
+    return min(1.0, score)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    mode: RiskMode
+    reason: str
+    inventory_risk: float
+
+
+@dataclass(frozen=True, slots=True)
+class TakerSlice:
+    """An order the active reduce-only mode wants to take: ``side`` +1 buy / -1 sell."""
+
+    asset: str
+    side: int
+    qty: float
+
+
+class RiskManager:
+    """Tracks PnL peaks and day starts and decides the risk mode on each update."""
+
+    _DAY_NS = 86_400 * 1_000_000_000
+
+    def __init__(self, params: RiskParams) -> None:
+        self.p = params
+        self.peak_pnl = 0.0
+        self.day_start_pnl = 0.0
+        self.day = -1
+        self.stopped_reason = ""
+        self.breaches: list[str] = []
+        self.reducing: set[str] = set()
+        self._last_slice_ns = 0
+
+    def evaluate(
+        self,
+        now_ns: int,
+        pnl: float,
+        positions: dict[str, float],
+        values: dict[str, float],
+        equity: float,
+    ) -> RiskState:
+        """``pnl``: market-making PnL (realized + unrealized − fees); ``positions``: net base
+        traded per asset; ``values``: quote value of each risky holding."""
+        p = self.p
+        day = now_ns // self._DAY_NS
+        if day != self.day:
+            self.day, self.day_start_pnl = day, pnl
+        self.peak_pnl = max(self.peak_pnl, pnl)
+        risk = inventory_risk(values, equity, p.concentration_threshold, p.concentration_multiplier)
+        if not self.stopped_reason and self.peak_pnl - pnl > p.max_drawdown_quote:
+            self.stopped_reason = f"drawdown {self.peak_pnl - pnl:.2f} > max_drawdown_quote {p.max_drawdown_quote}"
+            self.breaches.append(self.stopped_reason)
+        if self.stopped_reason:
+            return RiskState(RiskMode.STOPPED, self.stopped_reason, risk)
+        if self.day_start_pnl - pnl > p.daily_loss_limit_quote:
+            return RiskState(RiskMode.PAUSED, "daily loss limit", risk)
+        if risk > p.inventory_risk_pause:
+            return RiskState(RiskMode.PAUSED, f"inventory risk {risk:.2f} > {p.inventory_risk_pause}", risk)
+        for asset, pos in positions.items():
+            limit = p.max_position_base.get(asset)
+            if limit is None:
+                continue
+            if abs(pos) >= limit:
+                self.reducing.add(asset)
+            elif abs(pos) <= limit * p.reduce_to_fraction:
+                self.reducing.discard(asset)
+        if self.reducing:
+            names = ", ".join(sorted(self.reducing))
+            return RiskState(RiskMode.REDUCE_ONLY, f"position limit reached: {names}", risk)
+        if sum(abs(v) for v in values.values()) >= p.max_exposure_quote:
+            return RiskState(RiskMode.REDUCE_ONLY, "total exposure limit", risk)
+        return RiskState(RiskMode.QUOTING, "", risk)
+
+    def order_room(self, asset: str, position: float, resting_buy: float, resting_sell: float) -> tuple[float, float]:
+        """Base quantity that may still be bought and sold if every resting order filled
+        (cancels are asynchronous, so resting orders count as filled): (buy, sell)."""
+        limit = self.p.max_position_base.get(asset, float("inf"))
+        buy = max(0.0, limit - (position + resting_buy))
+        sell = max(0.0, limit + (position - resting_sell))
+        return buy, sell
+
+    def taker_slices(self, now_ns: int, positions: dict[str, float], losses: dict[str, float]) -> list[TakerSlice]:
+        """Active reduce-only: every ``active_interval_secs``, for each asset in reduce-only,
+        a slice of ``active_slice_fraction`` of its excess over ``limit × reduce_to_fraction``,
+        the largest unrealized loss (``losses``, quote, positive = losing) first."""
+        p = self.p
+        if p.reduce_only is not ReduceOnlyStyle.ACTIVE or now_ns - self._last_slice_ns < p.active_interval_secs * 1e9:
+            return []
+        slices = []
+        for asset in sorted(self.reducing, key=lambda a: -losses.get(a, 0.0)):
+            pos = positions.get(asset, 0.0)
+            excess = abs(pos) - p.max_position_base[asset] * p.reduce_to_fraction
+            if excess > 0.0:
+                slices.append(TakerSlice(asset, -1 if pos > 0 else 1, excess * p.active_slice_fraction))
+        if slices:
+            self._last_slice_ns = now_ns
+        return slices

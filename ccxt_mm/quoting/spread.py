@@ -1,0 +1,105 @@
+"""Dynamic spread layer (pure): volatility regime, inventory, depth and stress widening,
+a minimum spread and a cooldown before any narrowing. All spreads are full spreads in bps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+
+class VolRegime(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    EXTREME = "extreme"
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadParams:
+    """Parameters of :class:`DynamicSpread` (see ``config.yaml`` for their meaning)."""
+
+    regime_sigma_bps: tuple[float, float, float]
+    """Upper bounds of the low, medium and high regimes on sigma (bps per sqrt second)."""
+    base_bps: dict[VolRegime, float]
+    inventory_widen: float
+    min_spread_bps: float
+    cooldown_secs: float
+    stress_impact_bps: float
+    stress_imbalance: float
+    stress_multiplier: float
+    depth_window: int
+    depth_sample_secs: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadDecision:
+    spread_bps: float
+    regime: VolRegime
+    depth_factor: float
+    stressed: bool
+
+
+def vol_regime(sigma_bps: float, bounds: tuple[float, float, float]) -> VolRegime:
+    """Regime of a volatility in bps per square-root second."""
+    if sigma_bps < bounds[0]:
+        return VolRegime.LOW
+    if sigma_bps < bounds[1]:
+        return VolRegime.MEDIUM
+    if sigma_bps < bounds[2]:
+        return VolRegime.HIGH
+    return VolRegime.EXTREME
+
+
+class DynamicSpread:
+    """Target spread = base(regime) × (1 + inventory_risk × widen) × max(1, 2 − depth/median)
+    × stress, floored at the minimum; it widens at once but narrows only after
+    ``cooldown_secs`` without widening."""
+
+    def __init__(self, params: SpreadParams) -> None:
+        self.p = params
+        self.current_bps = 0.0
+        self._last_widen_ns = 0
+        self._depths: deque[float] = deque(maxlen=params.depth_window)
+        self._depth_median = 0.0
+        self._last_sample_ns = 0
+
+    def _depth_factor(self, now_ns: int, depth: float) -> float:
+        if now_ns - self._last_sample_ns >= self.p.depth_sample_secs * 1e9 or not self._depths:
+            self._depths.append(depth)
+            self._depth_median = float(np.median(self._depths))
+            self._last_sample_ns = now_ns
+        if self._depth_median <= 0.0:
+            return 1.0
+        return max(1.0, 2.0 - depth / self._depth_median)
+
+    def update(
+        self,
+        now_ns: int,
+        sigma_bps: float,
+        inventory_risk: float,
+        depth: float,
+        impact_bps: float,
+        imbalance: float,
+        regime: VolRegime | None = None,
+    ) -> SpreadDecision:
+        """Advance to ``now_ns`` and return the spread to quote. ``depth`` is base quantity
+        near mid (both sides); ``regime`` overrides the one derived from ``sigma_bps``."""
+        p = self.p
+        regime = regime or vol_regime(sigma_bps, p.regime_sigma_bps)
+        depth_factor = self._depth_factor(now_ns, depth)
+        stressed = impact_bps > p.stress_impact_bps or abs(imbalance) > p.stress_imbalance
+        target = p.base_bps[regime] * (1.0 + inventory_risk * p.inventory_widen) * depth_factor
+        if stressed:
+            target *= p.stress_multiplier
+        target = max(target, p.min_spread_bps)
+        if target >= self.current_bps:
+            if target > self.current_bps:
+                self._last_widen_ns = now_ns
+            self.current_bps = target
+        elif now_ns - self._last_widen_ns >= p.cooldown_secs * 1e9:
+            self.current_bps = target
+        return SpreadDecision(self.current_bps, regime, depth_factor, stressed)

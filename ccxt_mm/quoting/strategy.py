@@ -1,0 +1,181 @@
+"""Strategy protocol and the default inventory-aware market maker (pure, synchronous).
+
+Strategies are plugins: any class satisfying :class:`Strategy` registered in the
+``ccxt_mm.strategies`` entry-point group, constructed with its parameters mapping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from ccxt_mm.book.features import BookFeatures, EwmaVolatility
+from ccxt_mm.quoting.models import (
+    ModelQuote,
+    IntensityCalibrator,
+    avellaneda_stoikov,
+    avellaneda_stoikov_infinite,
+    glft,
+)
+from ccxt_mm.quoting.risk import RiskMode, RiskState
+from ccxt_mm.quoting.spread import DynamicSpread, SpreadDecision, SpreadParams
+from ccxt_mm.quoting.types import BUY, SELL, Quote
+
+
+@dataclass(frozen=True, slots=True)
+class MarketContext:
+    """Everything a strategy may read on one book update."""
+
+    ts_ns: int
+    book: BookFeatures
+    position: float
+    """Net base quantity traded since start."""
+    room_buy: float
+    """Base quantity that may be added on the bid side, resting orders counted as filled."""
+    room_sell: float
+    risk: RiskState
+    tick_size: float
+    lot_size: float
+
+
+class Strategy(Protocol):
+    def on_trade(self, ts_ns: int, side: int, price: float, qty: float, mid: float) -> None:
+        """A market trade; ``side`` is the aggressor (+1 buy), ``mid`` the mid before it."""
+
+    def on_book(self, ctx: MarketContext) -> list[Quote]:
+        """The quotes wanted now (an empty list cancels everything)."""
+
+
+class ModelName(StrEnum):
+    GLFT = "glft"
+    AVELLANEDA_STOIKOV = "avellaneda_stoikov"
+    AVELLANEDA_STOIKOV_INFINITE = "avellaneda_stoikov_infinite"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketMakerParams:
+    model: ModelName
+    gamma: float
+    """Risk aversion, 1/bps."""
+    horizon_secs: float
+    """``T − t`` of the finite-horizon Avellaneda–Stoikov model (rolling)."""
+    order_qty: float
+    """Base quantity per quote level; inventory ``q`` is counted in these units."""
+    max_inventory_units: float
+    """``q_max`` of the infinite-horizon model, in order units."""
+    levels: int
+    level_step_bps: float
+    use_microprice: bool
+    prior_sigma_bps: float
+    """Volatility prior, bps per square-root second."""
+    vol_half_life_secs: float
+    prior_a: float
+    """Fill intensity at zero distance, per second."""
+    prior_k: float
+    """Decay of fill intensity with distance, 1/bps."""
+    calib_deltas_bps: tuple[float, ...]
+    calib_window_secs: float
+    calib_min_trades: int
+    calib_min_secs: float
+    calib_every_secs: float
+    uncalibrated_widen: float
+    """Spread multiplier until A and k are calibrated from the market."""
+    spread: SpreadParams
+
+
+def floor_to(x: float, step: float) -> float:
+    decimals = max(0, -math.floor(math.log10(step)) + 1)
+    return round(math.floor(x / step + 1e-9) * step, decimals)
+
+
+def ceil_to(x: float, step: float) -> float:
+    decimals = max(0, -math.floor(math.log10(step)) + 1)
+    return round(math.ceil(x / step - 1e-9) * step, decimals)
+
+
+class MarketMaker:
+    """Model quote (GLFT or Avellaneda–Stoikov) widened to the dynamic spread, skewed by
+    inventory, laddered over ``levels``, sized for the worst case and kept post-only."""
+
+    def __init__(self, params: MarketMakerParams) -> None:
+        self.p = params
+        self.vol = EwmaVolatility(params.vol_half_life_secs, params.prior_sigma_bps * 1e-4)
+        self.intensity = IntensityCalibrator(
+            params.prior_a,
+            params.prior_k,
+            params.calib_deltas_bps,
+            params.calib_window_secs,
+            params.calib_min_trades,
+            params.calib_min_secs,
+        )
+        self.spread = DynamicSpread(params.spread)
+        self.last_spread: SpreadDecision | None = None
+        self._last_fit_ns = 0
+
+    def on_trade(self, ts_ns: int, side: int, price: float, qty: float, mid: float) -> None:
+        if mid > 0.0:
+            self.intensity.add_trade(ts_ns, side * (price - mid) / mid * 1e4)
+
+    def model_quote(self, q: float, sigma_bps: float) -> ModelQuote:
+        """Reservation offset and half-spreads in bps around a fair price of 0."""
+        p, a, k = self.p, self.intensity.a, self.intensity.k
+        match p.model:
+            case ModelName.GLFT:
+                return glft(0.0, q, p.gamma, sigma_bps, k, a)
+            case ModelName.AVELLANEDA_STOIKOV:
+                return avellaneda_stoikov(0.0, q, p.gamma, sigma_bps, k, p.horizon_secs)
+            case ModelName.AVELLANEDA_STOIKOV_INFINITE:
+                q = max(-p.max_inventory_units, min(p.max_inventory_units, q))
+                return avellaneda_stoikov_infinite(0.0, q, p.gamma, sigma_bps, k, p.max_inventory_units)
+
+    def on_book(self, ctx: MarketContext) -> list[Quote]:
+        p, book = self.p, ctx.book
+        self.vol.update(ctx.ts_ns, book.mid)
+        if ctx.ts_ns - self._last_fit_ns >= p.calib_every_secs * 1e9:
+            self.intensity.refit(ctx.ts_ns)
+            self._last_fit_ns = ctx.ts_ns
+        sigma_bps = self.vol.sigma * 1e4
+        self.last_spread = self.spread.update(
+            ctx.ts_ns,
+            sigma_bps,
+            ctx.risk.inventory_risk,
+            book.depth_bid + book.depth_ask,
+            book.impact_bps,
+            book.imbalance_near,
+        )
+        mode = ctx.risk.mode
+        if mode in (RiskMode.PAUSED, RiskMode.STOPPED):
+            return []
+        mq = self.model_quote(ctx.position / p.order_qty, sigma_bps)
+        bid_half, ask_half = mq.bid_half_spread, mq.ask_half_spread
+        shortfall = self.last_spread.spread_bps - (bid_half + ask_half)
+        if shortfall > 0.0:
+            bid_half += 0.5 * shortfall
+            ask_half += 0.5 * shortfall
+        if not self.intensity.calibrated:
+            bid_half *= p.uncalibrated_widen
+            ask_half *= p.uncalibrated_widen
+        fair = book.microprice if p.use_microprice else book.mid
+        reservation = fair * (1.0 + mq.reservation * 1e-4)
+        sides = (BUY, SELL)
+        if mode is RiskMode.REDUCE_ONLY:
+            sides = (SELL,) if ctx.position > 0.0 else (BUY,)
+        quotes: list[Quote] = []
+        tick, lot = ctx.tick_size, ctx.lot_size
+        for side in sides:
+            room = ctx.room_buy if side == BUY else ctx.room_sell
+            half = bid_half if side == BUY else ask_half
+            for level in range(p.levels):
+                qty = floor_to(min(p.order_qty, room), lot)
+                if qty < lot:
+                    break
+                room -= qty
+                dist = (half + level * p.level_step_bps) * 1e-4
+                if side == BUY:
+                    price = min(floor_to(reservation * (1.0 - dist), tick), floor_to(book.best_ask - tick, tick))
+                else:
+                    price = max(ceil_to(reservation * (1.0 + dist), tick), ceil_to(book.best_bid + tick, tick))
+                quotes.append(Quote(side, level, price, qty))
+        return quotes

@@ -1,0 +1,56 @@
+"""Strategy plugins: the ``ccxt_mm.strategies`` entry-point group.
+
+An entry point names a factory ``(params: dict, config: AppConfig) -> Strategy``; the
+default ``market_maker`` is registered the same way in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import ValidationError
+
+from ccxt_mm.config import AppConfig, MarketMakerConfig, validation_problems
+from ccxt_mm.errors import ConfigError, StrategyNotFoundError
+from ccxt_mm.quoting.spread import SpreadParams
+from ccxt_mm.quoting.strategy import MarketMaker, MarketMakerParams, Strategy
+
+ENTRY_POINT_GROUP = "ccxt_mm.strategies"
+
+
+def load_strategy(config: AppConfig, source: str = "config") -> Strategy:
+    """Build the configured strategy through its entry point."""
+    name = config.strategy.name
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in found:
+        raise StrategyNotFoundError(f"strategy.name: no plugin {name!r} in group {ENTRY_POINT_GROUP} (installed: {sorted(found)})")
+    factory = found[name].load()
+    return factory(dict(config.strategy.params), config, source)
+
+
+def spread_params(config: AppConfig) -> SpreadParams:
+    s = config.spread
+    return SpreadParams(
+        regime_sigma_bps=s.regime_sigma_bps,
+        base_bps=dict(s.base_bps),
+        inventory_widen=s.inventory_widen,
+        min_spread_bps=s.min_spread_bps,
+        cooldown_secs=s.cooldown_secs,
+        stress_impact_bps=s.stress_impact_bps,
+        stress_imbalance=s.stress_imbalance,
+        stress_multiplier=s.stress_multiplier,
+        depth_window=s.depth_window,
+        depth_sample_secs=s.depth_sample_secs,
+    )
+
+
+def market_maker(params: dict[str, Any], config: AppConfig, source: str = "config") -> MarketMaker:
+    """Factory of the default strategy; ``params`` are validated as :class:`MarketMakerConfig`."""
+    try:
+        mm = MarketMakerConfig.model_validate(params)
+    except ValidationError as exc:
+        raise ConfigError(source, validation_problems(exc, "strategy.params.")) from exc
+    fields = mm.model_dump()
+    fields["calib_deltas_bps"] = tuple(mm.calib_deltas_bps)
+    return MarketMaker(MarketMakerParams(**fields, spread=spread_params(config)))

@@ -1,0 +1,23 @@
+"""Shared fixtures: paths of the real recordings bundled under cassettes/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = ROOT / "cassettes"
+BINANCE_FILES = [
+    str(CASSETTES / "market/binance_spot/spot_btcusdt_20240808.gz"),
+    str(CASSETTES / "market/binance_spot/spot_btcusdt_20240809.gz"),
+]
+OKX_FILE = str(CASSETTES / "market/cryptofeed/OKX.ws.1.0.ndjson.gz")
+BYBIT_FILE = str(CASSETTES / "market/cryptofeed/BYBIT.ws.25.0.ndjson.gz")
+
+
+@pytest.fixture(scope="session")
+def btc_log():
+    from ccxt_mm.market.binance_capture import read_binance_capture
+
+    return read_binance_capture(BINANCE_FILES, "BTC/USDT")
