@@ -24,11 +24,12 @@ def _config(path: str | None) -> tuple[AppConfig, Path, str]:
 
 
 def _resolve(paths: tuple[str, ...] | list[str], base: Path) -> list[str]:
+    """Relative paths are read from ``base``; the bundled defaults also from the repository."""
     out = []
     for p in paths:
         candidate = Path(p)
-        if not candidate.is_absolute() and not candidate.exists():
-            candidate = base / candidate
+        if not candidate.is_absolute():
+            candidate = base / p if (base / p).exists() or not (REPO_ROOT / p).exists() else REPO_ROOT / p
         out.append(str(candidate))
     return out
 
@@ -114,7 +115,10 @@ def _print_summary(s: dict[str, object], written: list[Path]) -> None:
     print(f"fills             {s['fills']}  (maker {s['maker_fills']}, taker {s['taker_fills']}), volume {f('volume_base', '{:.6f}')} base")
     print(f"pnl               total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} - fees {f('fees')}")
     print(f"inventory         final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
-    print(f"orders            created {s['orders_created']}, cancelled {s['orders_cancelled']}, post-only rejects {s['post_only_rejects']}, left open {s['orders_left_open']}")
+    print(
+        f"orders            created {s['orders_created']}, cancelled {s['orders_cancelled']}, "
+        f"post-only rejects {s['post_only_rejects']}, left open {s['orders_left_open']}"
+    )
     print(f"edge (bps)        captured {f('captured_bps', '{:.3f}')}, adverse {f('adverse_bps', '{:.3f}')}, fees {f('fee_bps', '{:.3f}')}")
     print(f"break-even spread {f('break_even_spread_bps', '{:.3f}')} bps")
     print(f"wall              {s['wall_s']} s")

@@ -40,6 +40,8 @@ class FillRecord:
     taker: bool
     mid: float
     position: float
+    remaining: float
+    """Base quantity of the order still resting after this fill."""
 
 
 @dataclass
@@ -134,7 +136,18 @@ class ReplayEngine:
             if isinstance(ev, Fill):
                 self.inventory.on_fill(ev.side, ev.price, ev.qty, ev.fee)
                 self._fills.append(
-                    FillRecord(ev.ts_ns, ev.client_id, ev.side, ev.price, ev.qty, ev.fee, ev.taker, self._mid, self.inventory.position)
+                    FillRecord(
+                        ev.ts_ns,
+                        ev.client_id,
+                        ev.side,
+                        ev.price,
+                        ev.qty,
+                        ev.fee,
+                        ev.taker,
+                        self._mid,
+                        self.inventory.position,
+                        ev.remaining,
+                    )
                 )
 
     def _evaluate_risk(self, now_ns: int) -> RiskState:

@@ -23,14 +23,15 @@ class ConfigError(CcxtMmError):
 class DataError(CcxtMmError):
     """A recorded market-data file is unusable at a known place.
 
-    ``path`` and ``line`` (1-based) name where; the message says what is wrong.
+    ``path`` and ``line`` (1-based; 0 for the file as a whole) name where; the message says
+    what is wrong.
     """
 
     def __init__(self, path: str, line: int, reason: str) -> None:
         self.path = path
         self.line = line
         self.reason = reason
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
 
 
 class SequenceGapError(DataError):

@@ -104,10 +104,23 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
     written[0].write_text(summary_json(summary) + "\n")
     with written[1].open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["ts_ns", "order_id", "side", "price", "qty", "fee", "liquidity", "mid", "position"])
+        w.writerow(["ts_ns", "order_id", "side", "price", "qty", "fee", "liquidity", "mid", "position", "remaining"])
         for f in result.fills:
             side = "buy" if f.side > 0 else "sell"
-            w.writerow([f.ts_ns, f.order_id, side, f.price, f.qty, f"{f.fee:.10g}", "taker" if f.taker else "maker", f.mid, f"{f.position:.10g}"])
+            w.writerow(
+                [
+                    f.ts_ns,
+                    f.order_id,
+                    side,
+                    f.price,
+                    f.qty,
+                    f"{f.fee:.10g}",
+                    "taker" if f.taker else "maker",
+                    f.mid,
+                    f"{f.position:.10g}",
+                    f"{f.remaining:.10g}",
+                ]
+            )
     with written[2].open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["ts_ns", "action", "order_id", "side", "price", "qty"])
@@ -135,10 +148,19 @@ def plot(path: Path, result: ReplayResult, summary: dict[str, object]) -> None:
     for side, color, marker in ((1, "tab:green", "^"), (-1, "tab:red", "v")):
         fs = [f for f in result.fills if f.side == side]
         if fs:
-            top.scatter([(f.ts_ns - t0) * 1e-9 for f in fs], [f.price for f in fs], color=color, marker=marker, s=28, zorder=3, label="buy fill" if side > 0 else "sell fill")
+            top.scatter(
+                [(f.ts_ns - t0) * 1e-9 for f in fs],
+                [f.price for f in fs],
+                color=color,
+                marker=marker,
+                s=28,
+                zorder=3,
+                label="buy fill" if side > 0 else "sell fill",
+            )
     top.set_ylabel("price")
     be = summary.get("break_even_spread_bps")
-    top.set_title(f"{summary['symbol']}: {summary['fills']} fills, PnL {summary['pnl_total']:.2f}, break-even spread {be if be is None else f'{be:.2f}'} bps")
+    be_text = "n/a" if be is None or not math.isfinite(be) else f"{be:.2f} bps"
+    top.set_title(f"{summary['symbol']}: {summary['fills']} fills, PnL {summary['pnl_total']:.2f}, break-even spread {be_text}")
     top.legend(loc="upper right", fontsize=8)
     bottom.step(secs, result.position, where="post", color="tab:blue")
     bottom.set_ylabel("inventory (base)")

@@ -99,7 +99,7 @@ class EwmaVolatility:
     weight ``1 - exp(-dt / half_life * ln 2)``, so irregular sampling is handled.
     """
 
-    __slots__ = ("half_life_secs", "prior_sigma", "variance_rate", "samples", "_last_mid", "_last_ns")
+    __slots__ = ("_last_mid", "_last_ns", "half_life_secs", "prior_sigma", "samples", "variance_rate")
 
     def __init__(self, half_life_secs: float, prior_sigma: float) -> None:
         self.half_life_secs = half_life_secs
@@ -128,7 +128,7 @@ class EwmaVolatility:
 class TradeFlow:
     """Exponentially decayed buy and sell aggressor volume (base units)."""
 
-    __slots__ = ("half_life_secs", "buy", "sell", "_last_ns")
+    __slots__ = ("_last_ns", "buy", "half_life_secs", "sell")
 
     def __init__(self, half_life_secs: float) -> None:
         self.half_life_secs = half_life_secs

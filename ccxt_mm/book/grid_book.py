@@ -14,7 +14,7 @@ import numpy as np
 class GridBook:
     """Bid and ask base quantities on the price grid ``prices`` (ascending, quote currency)."""
 
-    __slots__ = ("prices", "bid_qty", "ask_qty", "best_bid", "best_ask")
+    __slots__ = ("ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
 
     def __init__(self, prices: np.ndarray) -> None:
         self.prices = prices

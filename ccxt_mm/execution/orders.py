@@ -107,7 +107,9 @@ class OrderManager:
                     actions.append(self._cancel(order))
         for slot, quote in want.items():
             if slot not in self.slots and quote.qty > 0.0:
-                order = ManagedOrder(self.next_client_id(), quote.side, quote.level, quote.price, quote.qty, now_ns, OrderStatus.PENDING_NEW)
+                order = ManagedOrder(
+                    self.next_client_id(), quote.side, quote.level, quote.price, quote.qty, now_ns, OrderStatus.PENDING_NEW
+                )
                 self.slots[slot] = order
                 self.by_id[order.client_id] = order
                 self.stats.placed += 1

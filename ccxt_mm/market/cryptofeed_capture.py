@@ -183,9 +183,7 @@ def read_bybit_capture(path: str, symbol: str) -> EventLog:
     return out.build()
 
 
-def _bybit_book_message(
-    msg: dict, levels: dict[str, tuple[str, float]], out: EventLogBuilder, src: int, line_no: int, ts_ns: int
-) -> None:
+def _bybit_book_message(msg: dict, levels: dict[str, tuple[str, float]], out: EventLogBuilder, src: int, line_no: int, ts_ns: int) -> None:
     data = msg["data"]
     bids: list[tuple[str, float]] = []
     asks: list[tuple[str, float]] = []
@@ -209,4 +207,3 @@ def _bybit_book_message(
         levels[entry["id"]] = (entry["side"], float(entry["size"]))
         put(entry, float(entry["size"]))
     out.add(MsgKind.DIFF, ts_ns, src, line_no, 0, bids, asks)
-

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
 from ccxt_mm.quoting.models import (
-    ModelQuote,
     IntensityCalibrator,
+    ModelQuote,
     avellaneda_stoikov,
     avellaneda_stoikov_infinite,
     glft,

@@ -34,7 +34,8 @@ def test_okx_checksum_matches_the_documented_example_layout():
 
 
 def test_okx_corrupted_level_is_a_mismatch_and_invalidates_the_book(tmp_path):
-    lines = gzip.open(OKX_FILE, "rb").read().splitlines(keepends=True)
+    with gzip.open(OKX_FILE, "rb") as fh:
+        lines = fh.read().splitlines(keepends=True)
     target = next(
         i for i, raw in enumerate(lines) if b'"books"' in raw and b'"update"' in raw and b'"BTC-USDT"' in raw and b'"bids":[[' in raw
     )

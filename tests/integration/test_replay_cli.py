@@ -1,0 +1,127 @@
+"""`ccxt-mm replay` and `ccxt-mm check-config` end to end on the bundled real recordings."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ccxt_mm.cli import main
+from tests.conftest import BINANCE_FILES, ROOT
+
+REQUIRED = {
+    "fills", "volume_base", "pnl_realized", "pnl_unrealized", "fees", "max_abs_inventory", "orders_created",
+    "orders_cancelled", "post_only_rejects", "book_rows", "messages", "wall_s",
+}  # fmt: skip
+
+
+def replay_json(capsys, *args: str) -> dict:
+    assert main(["replay", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """The main job as a user runs it: console script, no arguments, from the repo root."""
+    out = tmp_path_factory.mktemp("report")
+    exe = shutil.which("ccxt-mm", path=str(Path(sys.executable).parent))
+    proc = subprocess.run([exe, "replay", "--report-dir", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_default_replay_writes_a_complete_report(default_run):
+    out, proc = default_run
+    assert "break-even spread" in proc.stdout
+    assert "replay BTC/USDT" in proc.stderr  # the progress bar
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) >= REQUIRED
+    assert summary["messages"] == 99572 and summary["book_rows"] == 319998
+    assert summary["fills"] > 0 and summary["orders_left_open"] == 0
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["break_even_spread_bps"] == pytest.approx(2 * (summary["adverse_bps"] + summary["fee_bps"]))
+
+
+def test_orders_csv_is_one_row_per_place_or_cancel_and_leaves_nothing_behind(default_run):
+    out, _ = default_run
+    summary = json.loads((out / "summary.json").read_text())
+    with (out / "orders.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["ts_ns", "action", "order_id", "side", "price", "qty"]
+    assert {r["action"] for r in rows} == {"place", "cancel"}
+    placed = {r["order_id"] for r in rows if r["action"] == "place"}
+    cancelled = {r["order_id"] for r in rows if r["action"] == "cancel"}
+    assert len(placed) == summary["orders_created"] and len(cancelled) == summary["orders_cancelled"]
+    with (out / "fills.csv").open() as fh:
+        fills = list(csv.DictReader(fh))
+    filled_out = {f["order_id"] for f in fills if float(f["remaining"]) == 0.0}
+    rejected = summary["post_only_rejects"] + summary["balance_rejects"]
+    assert len(placed - cancelled - filled_out) <= rejected
+    # times are on the recording's local receive clock
+    with gzip.open(BINANCE_FILES[0], "rb") as fh:
+        first_ts = int(fh.readline().split(b" ")[0])
+    assert all(first_ts <= int(r["ts_ns"]) < first_ts + 15 * 60 * 10**9 for r in rows)
+    assert all(r["order_id"].startswith("mm") for r in rows)
+
+
+def test_two_runs_give_identical_summaries(capsys, tmp_path):
+    a = replay_json(capsys, "--report-dir", str(tmp_path / "a"))
+    b = replay_json(capsys, "--report-dir", str(tmp_path / "b"))
+    a.pop("wall_s")
+    b.pop("wall_s")
+    assert a == b
+
+
+def test_another_symbol_from_data_argument_gets_fills(capsys, tmp_path):
+    config = ROOT / "tests/data/bybit_ltcusdt.yaml"
+    bybit = str(ROOT / "cassettes/market/cryptofeed/BYBIT.ws.25.0.ndjson.gz")
+    s = replay_json(
+        capsys, "--config", str(config), "--data", bybit, "--symbol", "LTC/USDT",
+        "--tick-size", "0.01", "--lot-size", "0.1", "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert s["symbol"] == "LTC/USDT" and s["fills"] > 0 and s["orders_left_open"] == 0
+    assert (tmp_path / "plot.png").exists()
+
+
+def test_crossed_book_is_an_error_with_file_and_line(capsys, tmp_path):
+    with gzip.open(BINANCE_FILES[0], "rb") as fh:
+        lines = fh.readlines()[:400]
+    depth = [i for i, line in enumerate(lines) if b"@depth" in line and i > 20]
+    target = depth[3]
+    ts, _, body = lines[target].partition(b" ")
+    msg = orjson.loads(body)
+    msg["data"]["b"].append(["70000.00000000", "1.00000000"])  # a bid far above every ask
+    lines[target] = ts + b" " + orjson.dumps(msg) + b"\n"
+    path = tmp_path / "crossed.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.writelines(lines)
+    assert main(["replay", "--data", str(path), "--report-dir", str(tmp_path / "r"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:{target + 1}: crossed book" in err
+    assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_check_config(capsys, tmp_path):
+    assert main(["check-config", "--config", str(ROOT / "config.yaml")]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("risk:\n  max_postion_base: 1\nbook:\n  levels: 0\norders:\n  tolerance_bps: fast\n")
+    assert main(["check-config", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    for key in ("risk.max_postion_base", "book.levels", "orders.tolerance_bps"):
+        assert key in err
+    params = tmp_path / "params.yaml"
+    params.write_text("strategy:\n  params:\n    gamma: -1\n    modle: glft\n")
+    assert main(["check-config", "--config", str(params)]) == 2
+    err = capsys.readouterr().err
+    assert "strategy.params.gamma" in err and "strategy.params.modle" in err
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("strategy:\n  name: nope\n")
+    assert main(["check-config", "--config", str(unknown)]) == 1
+    assert "market_maker" in capsys.readouterr().err
