@@ -133,12 +133,12 @@ class MarketMakerConfig(_Section):
     calib_window_secs: Positive = 120.0
     calib_min_trades: Annotated[int, Field(ge=3)] = 50
     calib_min_secs: NonNegative = 10.0
-    calib_every_secs: Positive = 1.0
     uncalibrated_widen: Annotated[float, Field(ge=1)] = 1.5
 
 
 class StrategyConfig(_Section):
     name: str = "market_maker"
+    timer_secs: Positive = 1.0
     params: dict[str, Any] = Field(default_factory=dict)
 
 

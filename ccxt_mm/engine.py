@@ -112,6 +112,7 @@ class ReplayEngine:
         self._mid = 0.0
         self._risk_state = RiskState(RiskMode.QUOTING, "", 0.0)
         self._mode_ns: dict[str, int] = {}
+        """Recording time spent in each state: a risk mode, or book_invalid."""
         self._quotes = (np.nan, np.nan)
 
     # --- plumbing ---------------------------------------------------------------------
@@ -187,32 +188,39 @@ class ReplayEngine:
 
     # --- main loop --------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> ReplayResult:
-        log, book, venue = self.log, self.book, self.venue
-        kinds = log.msg_kind.tolist()
+        """Replay the whole log; ``progress`` is called now and then with messages done."""
+        log, book, venue, strategy = self.log, self.book, self.venue, self.strategy
         ts_list = log.msg_ts_ns.tolist()
+        kinds = log.msg_kind.tolist()
         starts, stops = log.msg_start.tolist(), log.msg_stop.tolist()
-        row_level, row_side, row_qty, row_price = log.row_level, log.row_side, log.row_qty, log.row_price
+        row_side, row_qty, row_price = log.row_side.tolist(), log.row_qty.tolist(), log.row_price.tolist()
         n_updates = int(np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF)).sum())
         sample_ts = np.zeros(n_updates, dtype=np.int64)
         sample = np.full((4, n_updates), np.nan)
         latency = np.zeros(n_updates, dtype=np.int64)
         n = 0
         valid = False
-        last_mode, last_ts = None, None
+        state = "book_invalid"
+        last_ts = ts_list[0] if ts_list else 0
+        timer_ns = int(self.cfg.strategy.timer_secs * 1e9)
+        next_timer = last_ts
         perf = time.perf_counter_ns
-        for m, kind in enumerate(kinds):
-            now = ts_list[m]
+        # bookTicker messages only validate the rebuild; the engine never reads them
+        for m in np.flatnonzero(log.msg_kind != MsgKind.TICKER).tolist():
+            now, kind = ts_list[m], kinds[m]
             if venue.next_due_ns is not None and venue.next_due_ns <= now:
                 venue.advance(now)
                 self._drain()
-            if last_mode is not None:
-                self._mode_ns[last_mode] = self._mode_ns.get(last_mode, 0) + now - last_ts
-            a, b = starts[m], stops[m]
+            if now >= next_timer:
+                strategy.on_timer(now)
+                next_timer = now + timer_ns
+            self._mode_ns[state] = self._mode_ns.get(state, 0) + now - last_ts
+            last_ts = now
             if kind == MsgKind.TRADE:
-                for i in range(a, b):
-                    side, price, qty = int(row_side[i]), float(row_price[i]), float(row_qty[i])
+                for i in range(starts[m], stops[m]):
+                    side, price, qty = row_side[i], row_price[i], row_qty[i]
                     venue.on_trade(now, side, price, qty)
-                    self.strategy.on_trade(now, side, price, qty, self._mid)
+                    strategy.on_trade(now, side, price, qty, self._mid)
                     self.flow.update(now, side, qty)
                 self._drain()
             elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
@@ -222,7 +230,7 @@ class ReplayEngine:
                     valid = True
                 if not valid:
                     continue
-                book.apply(row_level[a:b], row_side[a:b], row_qty[a:b])
+                log.apply_message(book, m)
                 if book.crossed:
                     raise CrossedBookError(
                         log.sources[log.msg_src[m]],
@@ -237,16 +245,16 @@ class ReplayEngine:
                 sample_ts[n] = now
                 sample[:, n] = (self._mid, self._quotes[0], self._quotes[1], self.inventory.position)
                 n += 1
-                last_mode, last_ts = self._risk_state.mode.value, now
+                state = self._risk_state.mode.value
             elif kind == MsgKind.INVALID:
                 valid = False
+                state = "book_invalid"
                 self._send(self.orders.cancel_all(), now)
-            last_ts = now
             if progress is not None and m % 4096 == 0:
                 progress(m)
         self._shutdown(ts_list[-1] if ts_list else 0)
         if progress is not None:
-            progress(len(kinds))
+            progress(log.messages)
         return ReplayResult(
             fills=self._fills,
             orders=self._order_rows,

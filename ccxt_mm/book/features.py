@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from ccxt_mm.book.grid_book import GridBook
 
 
@@ -51,31 +49,42 @@ def imbalance(bid_qty: float, ask_qty: float) -> float:
     return 0.0 if total <= 0.0 else (bid_qty - ask_qty) / total
 
 
-def walk_impact_bps(prices: np.ndarray, qtys: np.ndarray, qty: float, mid: float) -> float:
+def walk_impact_bps(prices: list[float], qtys: list[float], qty: float, mid: float) -> float:
     """Distance from ``mid`` of the average price of taking ``qty`` through the given
     levels (best first), in bps; ``inf`` when the levels hold less than ``qty``."""
-    cum = np.cumsum(qtys)
-    if cum.size == 0 or cum[-1] < qty:
-        return math.inf
-    n = int(np.searchsorted(cum, qty)) + 1
-    take = qtys[:n].copy()
-    take[-1] -= cum[n - 1] - qty
-    avg = float(np.dot(prices[:n], take)) / qty
-    return abs(avg - mid) / mid * 1e4
+    left, cost = qty, 0.0
+    for price, avail in zip(prices, qtys, strict=True):
+        take = avail if avail < left else left
+        cost += take * price
+        left -= take
+        if left <= 0.0:
+            return abs(cost / qty - mid) / mid * 1e4
+    return math.inf
+
+
+def _depth(prices: list[float], qtys: list[float], inside: float, bid: bool) -> float | None:
+    """Quantity of the levels on the mid side of ``inside``; None if the band may reach
+    beyond the levels given."""
+    total = 0.0
+    for price, q in zip(prices, qtys, strict=True):
+        if (price < inside) if bid else (price > inside):
+            return total
+        total += q
+    return None
 
 
 def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: float) -> BookFeatures:
     """Compute :class:`BookFeatures`; ``book`` must be ready (both sides non-empty)."""
     bid_px, bid_q = book.top_bids(levels)
     ask_px, ask_q = book.top_asks(levels)
-    best_bid, best_ask = float(bid_px[0]), float(ask_px[0])
-    top_bid_q, top_ask_q = float(bid_q[0]), float(ask_q[0])
+    best_bid, best_ask = bid_px[0], ask_px[0]
+    top_bid_q, top_ask_q = bid_q[0], ask_q[0]
     mid = 0.5 * (best_bid + best_ask)
-    depth_bid, depth_ask = book.depth_within(near_bps)
-    impact = max(
-        walk_impact_bps(bid_px, bid_q, impact_qty, mid),
-        walk_impact_bps(ask_px, ask_q, impact_qty, mid),
-    )
+    depth_bid = _depth(bid_px, bid_q, mid * (1.0 - near_bps * 1e-4), bid=True)
+    depth_ask = _depth(ask_px, ask_q, mid * (1.0 + near_bps * 1e-4), bid=False)
+    if depth_bid is None or depth_ask is None:
+        depth_bid, depth_ask = book.depth_within(near_bps)
+    impact = max(walk_impact_bps(bid_px, bid_q, impact_qty, mid), walk_impact_bps(ask_px, ask_q, impact_qty, mid))
     return BookFeatures(
         best_bid=best_bid,
         best_ask=best_ask,
@@ -84,7 +93,7 @@ def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: floa
         mid=mid,
         microprice=microprice(best_bid, best_ask, top_bid_q, top_ask_q),
         spread_bps=(best_ask - best_bid) / mid * 1e4,
-        imbalance=imbalance(float(bid_q.sum()), float(ask_q.sum())),
+        imbalance=imbalance(sum(bid_q), sum(ask_q)),
         imbalance_near=imbalance(depth_bid, depth_ask),
         depth_bid=depth_bid,
         depth_ask=depth_ask,

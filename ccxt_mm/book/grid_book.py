@@ -14,7 +14,7 @@ import numpy as np
 class GridBook:
     """Bid and ask base quantities on the price grid ``prices`` (ascending, quote currency)."""
 
-    __slots__ = ("ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
+    __slots__ = ("_width", "ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
 
     def __init__(self, prices: np.ndarray) -> None:
         self.prices = prices
@@ -22,6 +22,7 @@ class GridBook:
         self.ask_qty = np.zeros(prices.size, dtype=np.float64)
         self.best_bid = -1
         self.best_ask = prices.size
+        self._width = 64
 
     @classmethod
     def from_levels(cls, bids: np.ndarray, asks: np.ndarray) -> GridBook:
@@ -48,21 +49,18 @@ class GridBook:
         self.best_bid = -1
         self.best_ask = self.prices.size
 
-    def apply(self, levels: np.ndarray, sides: np.ndarray, qtys: np.ndarray) -> None:
-        """Set each grid level to its new quantity (0 removes it); sides are +1 bid, -1 ask."""
-        is_bid = sides > 0
-        bl, bq = levels[is_bid], qtys[is_bid]
-        al, aq = levels[~is_bid], qtys[~is_bid]
-        self.bid_qty[bl] = bq
-        self.ask_qty[al] = aq
-        if bl.size:
-            added = bl[bq > 0]
+    def apply(self, bid_levels: np.ndarray, bid_qty: np.ndarray, ask_levels: np.ndarray, ask_qty: np.ndarray) -> None:
+        """Set each grid level to its new base quantity (0 removes it)."""
+        if bid_levels.size:
+            self.bid_qty[bid_levels] = bid_qty
+            added = bid_levels[bid_qty > 0]
             if added.size and (top := int(added.max())) > self.best_bid:
                 self.best_bid = top
             if self.best_bid >= 0 and self.bid_qty[self.best_bid] == 0.0:
                 self.best_bid = self._next_bid(self.best_bid)
-        if al.size:
-            added = al[aq > 0]
+        if ask_levels.size:
+            self.ask_qty[ask_levels] = ask_qty
+            added = ask_levels[ask_qty > 0]
             if added.size and (low := int(added.min())) < self.best_ask:
                 self.best_ask = low
             if self.best_ask < self.prices.size and self.ask_qty[self.best_ask] == 0.0:
@@ -99,33 +97,37 @@ class GridBook:
             lo, width = hi, width * 4
         return n
 
-    def top_bids(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``n`` bid levels, best first: (prices, base quantities)."""
+    def top_bids(self, n: int) -> tuple[list[float], list[float]]:
+        """The best ``n`` bid levels, best first: (prices, base quantities) as lists, which
+        are cheaper than small arrays for the per-tick arithmetic that follows."""
         idx = self._collect(self.bid_qty, self.best_bid, n, downward=True)
-        return self.prices[idx], self.bid_qty[idx]
+        return self.prices[idx].tolist(), self.bid_qty[idx].tolist()
 
-    def top_asks(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``n`` ask levels, best first: (prices, base quantities)."""
+    def top_asks(self, n: int) -> tuple[list[float], list[float]]:
+        """The best ``n`` ask levels, best first: (prices, base quantities) as lists."""
         idx = self._collect(self.ask_qty, self.best_ask, n, downward=False)
-        return self.prices[idx], self.ask_qty[idx]
+        return self.prices[idx].tolist(), self.ask_qty[idx].tolist()
 
     def _collect(self, qty: np.ndarray, best: int, n: int, downward: bool) -> np.ndarray:
         size = qty.size
         if best < 0 or best >= size:
             return np.empty(0, dtype=np.int64)
-        width = 4 * n
+        width = self._width
         while True:
             if downward:
                 lo = max(0, best + 1 - width)
-                found = lo + np.flatnonzero(qty[lo : best + 1])[::-1]
+                found = qty[lo : best + 1].nonzero()[0][::-1][:n] + lo
                 exhausted = lo == 0
             else:
                 hi = min(size, best + width)
-                found = best + np.flatnonzero(qty[best:hi])
+                found = qty[best:hi].nonzero()[0][:n] + best
                 exhausted = hi == size
-            if found.size >= n or exhausted:
-                return found[:n]
-            width *= 4
+            if found.size == n or exhausted:
+                if found.size == n:
+                    # remember a window that fits n levels with some slack for the next call
+                    self._width = max(16, int(abs(int(found[-1]) - best) * 1.5) + 1)
+                return found
+            width *= 2
 
     def depth_within(self, bps: float) -> tuple[float, float]:
         """Base quantity resting within ``bps`` of mid on each side: (bid, ask)."""

@@ -203,7 +203,7 @@ class PaperVenue:
         else:
             prices, qtys = book.top_bids(64)
         left = a.qty
-        for price, avail in zip(prices.tolist(), qtys.tolist(), strict=True):
+        for price, avail in zip(prices, qtys, strict=True):
             take = min(left, avail)
             if a.side != BUY and not self._affordable(a.side, price, take):
                 break

@@ -149,7 +149,9 @@ def _okx_book_message(
         if okx_checksum(book.bids, book.asks) == int(data["checksum"]):
             stats.verified[inst_id] = stats.verified.get(inst_id, 0) + 1
             if emit:
-                out.add(kind, ts_ns, src, line_no, int(data.get("seqId", 0)), data["bids"], data["asks"])
+                bids = [level[:2] for level in data["bids"]]
+                asks = [level[:2] for level in data["asks"]]
+                out.add(kind, ts_ns, src, line_no, int(data.get("seqId", 0)), bids, asks)
         else:
             stats.mismatched[inst_id] = stats.mismatched.get(inst_id, 0) + 1
             book.valid = False

@@ -7,10 +7,15 @@ Arrays rather than objects, so a replay walks ~1e6 rows per second in plain Pyth
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import chain
 
 import numpy as np
+
+from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.errors import DataError
 
 
 class MsgKind(IntEnum):
@@ -32,7 +37,8 @@ class EventLog:
     """A recording in columnar form.
 
     Message arrays (length M): ``msg_ts_ns`` local receive time in ns, ``msg_kind``
-    (:class:`MsgKind`), ``msg_start``/``msg_stop`` row range, ``msg_seq`` exchange update id
+    (:class:`MsgKind`), ``msg_start``/``msg_stop`` row range, bid rows before ``msg_split``
+    and ask rows from it, ``msg_seq`` exchange update id
     (0 where the venue has none), ``msg_src`` index into ``sources``, ``msg_line`` 1-based
     line in that source.
     Row arrays (length N): ``row_side`` (+1 bid / buy aggressor, -1 ask / sell aggressor),
@@ -45,6 +51,7 @@ class EventLog:
     msg_ts_ns: np.ndarray
     msg_kind: np.ndarray
     msg_start: np.ndarray
+    msg_split: np.ndarray
     msg_stop: np.ndarray
     msg_seq: np.ndarray
     msg_src: np.ndarray
@@ -67,26 +74,31 @@ class EventLog:
         counts = self.msg_stop - self.msg_start
         return int(counts[kinds != MsgKind.TICKER].sum())
 
+    def apply_message(self, book: GridBook, msg: int) -> None:
+        """Apply a SNAPSHOT's or DIFF's rows to ``book`` (a snapshot's caller clears first)."""
+        a, s, b = self.msg_start[msg], self.msg_split[msg], self.msg_stop[msg]
+        book.apply(self.row_level[a:s], self.row_qty[a:s], self.row_level[s:b], self.row_qty[s:b])
+
     def where(self, msg: int) -> str:
         """``path:line`` of message ``msg``, for error messages."""
         return f"{self.sources[self.msg_src[msg]]}:{self.msg_line[msg]}"
 
 
 class EventLogBuilder:
-    """Collects messages as Python lists while a capture is parsed, then packs them."""
+    """Collects messages while a capture is parsed (compact typed arrays), then packs them."""
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self.sources: list[str] = []
         self.skipped: dict[str, int] = {}
-        self._ts: list[int] = []
-        self._kind: list[int] = []
-        self._start: list[int] = []
-        self._seq: list[int] = []
-        self._src: list[int] = []
-        self._line: list[int] = []
-        self._side: list[int] = []
-        self._levels: list[str | float] = []  # price, qty, price, qty, ...
+        self._ts = array("q")
+        self._kind = array("B")
+        self._start = array("q")
+        self._split = array("q")
+        self._seq = array("q")
+        self._src = array("h")
+        self._line = array("l")
+        self._levels = array("d")  # price, qty, price, qty, ...
 
     def add_source(self, path: str) -> int:
         self.sources.append(path)
@@ -106,42 +118,61 @@ class EventLogBuilder:
         bids: list | tuple = (),
         asks: list | tuple = (),
     ) -> None:
-        """Append one message; ``bids``/``asks`` are ``[price, qty, ...]`` pairs (str or float)."""
+        """Append one message; ``bids``/``asks`` are ``(price, qty)`` pairs (str or float).
+
+        A value that is not a number raises ValueError for the reader to locate."""
+        levels = self._levels
+        start = len(levels) // 2
+        levels.extend(map(float, chain.from_iterable(bids)))
+        split = len(levels) // 2
+        levels.extend(map(float, chain.from_iterable(asks)))
+        if len(levels) != 2 * (start + len(bids) + len(asks)):
+            del levels[2 * start :]
+            raise ValueError("a price level is not a [price, quantity] pair")
         self._ts.append(ts_ns)
         self._kind.append(kind)
-        self._start.append(len(self._side))
+        self._start.append(start)
+        self._split.append(split)
         self._seq.append(seq)
         self._src.append(src)
         self._line.append(line)
-        levels = self._levels
-        for level in bids:
-            levels += level[:2]
-        for level in asks:
-            levels += level[:2]
-        self._side += [BID] * len(bids) + [ASK] * len(asks)
 
     def build(self) -> EventLog:
-        pairs = np.array(self._levels, dtype=np.float64).reshape(-1, 2)
+        pairs = np.frombuffer(self._levels, dtype=np.float64).reshape(-1, 2)
         row_price = np.ascontiguousarray(pairs[:, 0])
         row_qty = np.ascontiguousarray(pairs[:, 1])
+        msg_start = np.frombuffer(self._start, dtype=np.int64)
+        msg_split = np.frombuffer(self._split, dtype=np.int64)
+        n_rows = row_price.size
+        msg_stop = np.append(msg_start[1:], n_rows)
+        row_side = np.full(n_rows, ASK, dtype=np.int8)
+        rows = np.arange(n_rows)
+        msg_of_row = np.searchsorted(msg_start, rows, side="right") - 1
+        row_side[rows < msg_split[msg_of_row]] = BID
+        msg_src = np.frombuffer(self._src, dtype=np.int16)
+        msg_line = np.array(self._line, dtype=np.int32)
+        bad = np.flatnonzero(~np.isfinite(row_price) | (row_price <= 0) | ~np.isfinite(row_qty) | (row_qty < 0))
+        if bad.size:
+            m = int(msg_of_row[bad[0]])
+            raise DataError(
+                self.sources[msg_src[m]], int(msg_line[m]), f"invalid level: price {row_price[bad[0]]!r}, quantity {row_qty[bad[0]]!r}"
+            )
         prices = np.unique(row_price)
-        row_level = np.searchsorted(prices, row_price).astype(np.int32)
-        msg_start = np.array(self._start, dtype=np.int64)
-        msg_stop = np.append(msg_start[1:], len(self._side)).astype(np.int64)
         return EventLog(
             symbol=self.symbol,
             sources=tuple(self.sources),
-            msg_ts_ns=np.array(self._ts, dtype=np.int64),
-            msg_kind=np.array(self._kind, dtype=np.uint8),
+            msg_ts_ns=np.frombuffer(self._ts, dtype=np.int64),
+            msg_kind=np.frombuffer(self._kind, dtype=np.uint8),
             msg_start=msg_start,
+            msg_split=msg_split,
             msg_stop=msg_stop,
-            msg_seq=np.array(self._seq, dtype=np.int64),
-            msg_src=np.array(self._src, dtype=np.int16),
-            msg_line=np.array(self._line, dtype=np.int32),
-            row_side=np.array(self._side, dtype=np.int8),
+            msg_seq=np.frombuffer(self._seq, dtype=np.int64),
+            msg_src=msg_src,
+            msg_line=msg_line,
+            row_side=row_side,
             row_price=row_price,
             row_qty=row_qty,
-            row_level=row_level,
+            row_level=np.searchsorted(prices, row_price).astype(np.int32),
             prices=prices,
             skipped=dict(self.skipped),
         )

@@ -67,11 +67,17 @@ class DynamicSpread:
         self._depth_median = 0.0
         self._last_sample_ns = 0
 
-    def _depth_factor(self, now_ns: int, depth: float) -> float:
-        if now_ns - self._last_sample_ns >= self.p.depth_sample_secs * 1e9 or not self._depths:
-            self._depths.append(depth)
+    def refresh(self) -> None:
+        """Recompute the rolling depth median (periodic work, off the quoting path)."""
+        if self._depths:
             self._depth_median = float(np.median(self._depths))
+
+    def _depth_factor(self, now_ns: int, depth: float) -> float:
+        if now_ns - self._last_sample_ns >= self.p.depth_sample_secs * 1e9:
+            self._depths.append(depth)
             self._last_sample_ns = now_ns
+            if self._depth_median <= 0.0:
+                self._depth_median = depth
         if self._depth_median <= 0.0:
             return 1.0
         return max(1.0, 2.0 - depth / self._depth_median)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Protocol
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
@@ -47,6 +48,9 @@ class Strategy(Protocol):
     def on_book(self, ctx: MarketContext) -> list[Quote]:
         """The quotes wanted now (an empty list cancels everything)."""
 
+    def on_timer(self, ts_ns: int) -> None:
+        """Periodic work kept off the quoting path (calibration), about once per second."""
+
 
 class ModelName(StrEnum):
     GLFT = "glft"
@@ -79,20 +83,24 @@ class MarketMakerParams:
     calib_window_secs: float
     calib_min_trades: int
     calib_min_secs: float
-    calib_every_secs: float
     uncalibrated_widen: float
     """Spread multiplier until A and k are calibrated from the market."""
     spread: SpreadParams
 
 
+@cache
+def _decimals(step: float) -> int:
+    return max(0, -math.floor(math.log10(step)) + 1)
+
+
 def floor_to(x: float, step: float) -> float:
-    decimals = max(0, -math.floor(math.log10(step)) + 1)
-    return round(math.floor(x / step + 1e-9) * step, decimals)
+    """``x`` rounded down to a multiple of ``step`` (tick or lot), as a clean float."""
+    return round(math.floor(x / step + 1e-9) * step, _decimals(step))
 
 
 def ceil_to(x: float, step: float) -> float:
-    decimals = max(0, -math.floor(math.log10(step)) + 1)
-    return round(math.ceil(x / step - 1e-9) * step, decimals)
+    """``x`` rounded up to a multiple of ``step``."""
+    return round(math.ceil(x / step - 1e-9) * step, _decimals(step))
 
 
 class MarketMaker:
@@ -112,11 +120,14 @@ class MarketMaker:
         )
         self.spread = DynamicSpread(params.spread)
         self.last_spread: SpreadDecision | None = None
-        self._last_fit_ns = 0
 
     def on_trade(self, ts_ns: int, side: int, price: float, qty: float, mid: float) -> None:
         if mid > 0.0:
             self.intensity.add_trade(ts_ns, side * (price - mid) / mid * 1e4)
+
+    def on_timer(self, ts_ns: int) -> None:
+        self.intensity.refit(ts_ns)
+        self.spread.refresh()
 
     def model_quote(self, q: float, sigma_bps: float) -> ModelQuote:
         """Reservation offset and half-spreads in bps around a fair price of 0."""
@@ -133,9 +144,6 @@ class MarketMaker:
     def on_book(self, ctx: MarketContext) -> list[Quote]:
         p, book = self.p, ctx.book
         self.vol.update(ctx.ts_ns, book.mid)
-        if ctx.ts_ns - self._last_fit_ns >= p.calib_every_secs * 1e9:
-            self.intensity.refit(ctx.ts_ns)
-            self._last_fit_ns = ctx.ts_ns
         sigma_bps = self.vol.sigma * 1e4
         self.last_spread = self.spread.update(
             ctx.ts_ns,

@@ -22,14 +22,14 @@ def tops_by_update_id(log: EventLog) -> tuple[dict[int, tuple], dict[int, tuple]
     tickers: dict[int, tuple] = {}
     valid = False
     for m in range(log.messages):
-        kind, a, b = log.msg_kind[m], log.msg_start[m], log.msg_stop[m]
+        kind, a = log.msg_kind[m], log.msg_start[m]
         if kind == MsgKind.SNAPSHOT:
             book.clear()
             valid = True
         if kind == MsgKind.INVALID:
             valid = False
         if kind in (MsgKind.SNAPSHOT, MsgKind.DIFF) and valid:
-            book.apply(log.row_level[a:b], log.row_side[a:b], log.row_qty[a:b])
+            log.apply_message(book, m)
             assert not book.crossed, log.where(m)
             if kind == MsgKind.DIFF:
                 bb, ba = book.best_bid, book.best_ask
@@ -130,8 +130,7 @@ def test_sequence_gap_resyncs_from_a_later_snapshot(tmp_path):
     book = GridBook(clean.prices)
     for m in range(clean.messages):
         if clean.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
-            a, b = clean.msg_start[m], clean.msg_stop[m]
-            book.apply(clean.row_level[a:b], clean.row_side[a:b], clean.row_qty[a:b])
+            clean.apply_message(book, m)
             if clean.msg_seq[m] == prev_u:
                 break
     bids = [[f"{book.prices[i]:.8f}", f"{book.bid_qty[i]:.8f}"] for i in range(book.prices.size)[::-1] if book.bid_qty[i] > 0]

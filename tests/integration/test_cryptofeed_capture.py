@@ -68,8 +68,7 @@ def test_bybit_l2_book_stays_consistent_through_every_delta():
             if log.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
                 if log.msg_kind[m] == MsgKind.SNAPSHOT:
                     book.clear()
-                a, b = log.msg_start[m], log.msg_stop[m]
-                book.apply(log.row_level[a:b], log.row_side[a:b], log.row_qty[a:b])
+                log.apply_message(book, m)
                 assert book.ready and not book.crossed, log.where(m)
                 # orderBookL2_25: never more than 25 levels a side
                 assert (book.bid_qty > 0).sum() <= 25 and (book.ask_qty > 0).sum() <= 25

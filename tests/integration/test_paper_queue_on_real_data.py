@@ -24,7 +24,7 @@ def run_order(log, place_at_msg: int, horizon_ns: int):
         if kind in (MsgKind.SNAPSHOT, MsgKind.DIFF):
             if kind == MsgKind.SNAPSHOT:
                 book.clear()
-            book.apply(log.row_level[a:b], log.row_side[a:b], log.row_qty[a:b])
+            log.apply_message(book, m)
             before = venue.orders["o"].ahead if "o" in venue.orders else None
             venue.on_book_update()
             if before is not None and "o" in venue.orders:

@@ -28,10 +28,14 @@ def test_best_levels_and_top_views_match_brute_force(updates):
         seen: dict[tuple[int, int], float] = {}
         for level, side, qty in rows:
             seen[(level, side)] = qty
-        levels = np.array([k[0] for k in seen], dtype=np.int32)
-        sides = np.array([k[1] for k in seen], dtype=np.int8)
-        qtys = np.array(list(seen.values()))
-        book.apply(levels, sides, qtys)
+        bid = [(k[0], q) for k, q in seen.items() if k[1] > 0]
+        ask = [(k[0], q) for k, q in seen.items() if k[1] < 0]
+        book.apply(
+            np.array([lv for lv, _ in bid], dtype=np.int64),
+            np.array([q for _, q in bid]),
+            np.array([lv for lv, _ in ask], dtype=np.int64),
+            np.array([q for _, q in ask]),
+        )
         for (level, side), qty in seen.items():
             (bids if side > 0 else asks)[level] = qty
         nz_b, nz_a = np.flatnonzero(bids), np.flatnonzero(asks)
@@ -51,5 +55,5 @@ def test_depth_within_bps_sums_levels_inside_the_band():
     # mid 100.01; 10 bps band = [99.91, 100.11]
     assert book.depth_within(10.0) == (3.0, 4.5)
     assert book.crossed is False
-    book.apply(np.array([np.searchsorted(book.prices, 100.10)]), np.array([1]), np.array([1.0]))
+    book.apply(np.array([np.searchsorted(book.prices, 100.10)]), np.array([1.0]), np.array([], dtype=np.int64), np.array([]))
     assert book.crossed

@@ -32,7 +32,11 @@ def venue(queue=QueueModel.RISK_AVERSE, base=10.0, quote=10_000.0) -> PaperVenue
 
 
 def set_level(v: PaperVenue, price: float, side: int, qty: float) -> None:
-    v.book.apply(np.array([np.searchsorted(v.book.prices, price)]), np.array([side]), np.array([qty]))
+    level, none = np.array([np.searchsorted(v.book.prices, price)]), np.array([], dtype=np.int64)
+    if side > 0:
+        v.book.apply(level, np.array([qty]), none, np.array([]))
+    else:
+        v.book.apply(none, np.array([]), level, np.array([qty]))
     v.on_book_update()
 
 

@@ -1,0 +1,82 @@
+"""Replay throughput, whole-process time, peak memory and tick→intent latency.
+
+Run: ``python benchmarks/replay.py [--repeat N]`` from the repository root. Prints medians
+over N runs (these machines are noisy; compare ratios, not single numbers).
+
+* load: reading and sequencing the gzip capture into an event log (messages/s);
+* replay: the engine loop over the event log — book, features, strategy, order manager,
+  paper venue — in book rows/s (depth levels + trades) and messages/s;
+* tick→intent: per book update, from applying the diff to the order manager's actions;
+* whole process: ``ccxt-mm replay --json`` as a user runs it (import, load, replay, report
+  with plot), wall time and peak RSS of the child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ccxt_mm.config import AppConfig  # noqa: E402
+from ccxt_mm.engine import ReplayEngine  # noqa: E402
+from ccxt_mm.market.capture import load_capture  # noqa: E402
+from ccxt_mm.strategies import load_strategy  # noqa: E402
+
+
+def whole_process(repeat: int) -> tuple[float, float]:
+    """Median wall seconds and max peak RSS (MiB) of ``ccxt-mm replay``."""
+    exe = Path(sys.executable).parent / "ccxt-mm"
+    walls = []
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run([str(exe), "replay", "--json", "--report-dir", out], cwd=ROOT, check=True, capture_output=True)
+            walls.append(time.perf_counter() - t0)
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return statistics.median(walls), rss_mib
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    config = AppConfig()
+    data = [str(ROOT / p) for p in config.market.data]
+
+    loads = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        log = load_capture(data, config.market.symbol)
+        loads.append(time.perf_counter() - t0)
+    runs, p50s, p99s = [], [], []
+    for _ in range(args.repeat):
+        engine = ReplayEngine(config, log, load_strategy(config), run_id="bench")
+        gc.collect()
+        t0 = time.perf_counter()
+        result = engine.run()
+        runs.append(time.perf_counter() - t0)
+        p50s.append(np.percentile(result.latency_ns, 50) / 1e3)
+        p99s.append(np.percentile(result.latency_ns, 99) / 1e3)
+    wall, rss = whole_process(args.repeat)
+
+    load_s, run_s = statistics.median(loads), statistics.median(runs)
+    print(f"recording           {log.messages} messages, {log.book_rows} book rows, {result.latency_ns.size} book updates")
+    print(f"load                {load_s:.3f} s  ({log.messages / load_s:,.0f} messages/s)")
+    print(f"replay              {run_s:.3f} s  ({log.book_rows / run_s:,.0f} book rows/s, {log.messages / run_s:,.0f} messages/s)")
+    print(f"tick->intent        p50 {statistics.median(p50s):.1f} us, p99 {statistics.median(p99s):.1f} us")
+    print(f"whole process       {wall:.2f} s wall (median of {args.repeat}), peak RSS {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
