@@ -82,7 +82,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     log_stats = {
-        "messages": log.messages,
+        "messages": log.messages_read,
         "book_rows": log.book_rows,
         "skipped_messages": log.skipped,
         "data": [Path(p).name for p in data],

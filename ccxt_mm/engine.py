@@ -62,6 +62,8 @@ class ReplayResult:
     final_mid: float
     stats: dict[str, float | int | str] = field(default_factory=dict)
     risk_breaches: list[str] = field(default_factory=list)
+    stopped_ns: int = 0
+    """When the kill switch fired (0: never)."""
     mode_secs: dict[str, float] = field(default_factory=dict)
     balances: dict[str, float] = field(default_factory=dict)
 
@@ -267,6 +269,7 @@ class ReplayEngine:
             inventory=self.inventory,
             final_mid=self._mid,
             risk_breaches=list(self.risk.breaches),
+            stopped_ns=self.risk.stopped_ns,
             mode_secs={k: v * 1e-9 for k, v in sorted(self._mode_ns.items())},
             balances={self.base_asset: venue.base, self.quote_asset: venue.quote},
         )

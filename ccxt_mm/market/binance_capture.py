@@ -104,15 +104,22 @@ class _BinanceSequencer:
             raise DataError(first_source, 1, "no depth snapshot (object with lastUpdateId) in the recording")
 
 
-def read_binance_capture(paths: Iterable[str], symbol: str) -> EventLog:
-    """Read one recording (possibly several files, in order) for ``symbol`` (``BTC/USDT``)."""
+def read_binance_capture(paths: Iterable[str], symbol: str, tickers: bool = True) -> EventLog:
+    """Read one recording (possibly several files, in order) for ``symbol`` (``BTC/USDT``).
+
+    ``tickers=False`` counts bookTicker lines as skipped without parsing them (they only
+    serve to validate the rebuilt book; a replay does not read them)."""
     stream_symbol = symbol.replace("/", "").lower()
+    ticker_tag = f'"{stream_symbol}@bookTicker"'.encode()
     out = EventLogBuilder(symbol)
     seq = _BinanceSequencer(out)
     paths = list(paths)
     for path in paths:
         src = out.add_source(path)
         for line_no, raw in read_lines(path):
+            if not tickers and raw.find(ticker_tag, 0, 64) > 0:
+                out.skip("bookTicker (validation only, not replayed)")
+                continue
             _parse_line(raw, path, line_no, src, stream_symbol, out, seq)
     seq.finish(paths[0])
     return out.build()

@@ -28,11 +28,12 @@ def detect_format(path: str) -> str:
     raise DataError(path, 1, "empty capture")
 
 
-def load_capture(paths: Sequence[str], symbol: str) -> EventLog:
-    """Read one recording for ``symbol`` (unified ``BASE/QUOTE``) into an :class:`EventLog`."""
+def load_capture(paths: Sequence[str], symbol: str, tickers: bool = False) -> EventLog:
+    """Read one recording for ``symbol`` (unified ``BASE/QUOTE``) into an :class:`EventLog`;
+    recorded top-of-book tickers are kept only if ``tickers`` (they validate, not replay)."""
     fmt = detect_format(paths[0])
     if fmt == "binance":
-        log = read_binance_capture(paths, symbol)
+        log = read_binance_capture(paths, symbol, tickers)
     elif len(paths) != 1:
         raise DataError(paths[1], 1, f"{fmt} captures are read one file at a time")
     elif fmt == "okx":

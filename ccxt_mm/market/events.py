@@ -68,6 +68,11 @@ class EventLog:
         return int(self.msg_ts_ns.size)
 
     @property
+    def messages_read(self) -> int:
+        """Every message of the recording: the replayed ones and the counted skips."""
+        return self.messages + sum(self.skipped.values())
+
+    @property
     def book_rows(self) -> int:
         """Rows that change the book or report a trade (tickers excluded)."""
         kinds = self.msg_kind

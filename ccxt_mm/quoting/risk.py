@@ -85,6 +85,7 @@ class RiskManager:
         self.day_start_pnl = 0.0
         self.day = -1
         self.stopped_reason = ""
+        self.stopped_ns = 0
         self.breaches: list[str] = []
         self.reducing: set[str] = set()
         self._last_slice_ns = 0
@@ -107,6 +108,7 @@ class RiskManager:
         risk = inventory_risk(values, equity, p.concentration_threshold, p.concentration_multiplier)
         if not self.stopped_reason and self.peak_pnl - pnl > p.max_drawdown_quote:
             self.stopped_reason = f"drawdown {self.peak_pnl - pnl:.2f} > max_drawdown_quote {p.max_drawdown_quote}"
+            self.stopped_ns = now_ns
             self.breaches.append(self.stopped_reason)
         if self.stopped_reason:
             return RiskState(RiskMode.STOPPED, self.stopped_reason, risk)
