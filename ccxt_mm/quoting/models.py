@@ -49,17 +49,20 @@ def avellaneda_stoikov_infinite(s: float, q: float, gamma: float, sigma: float, 
     ``r_a = s + (1/γ)·ln(1 + (1-2q)·γ²σ² / (2ω - γ²q²σ²))``,
     ``r_b = s + (1/γ)·ln(1 + (-1-2q)·γ²σ² / (2ω - γ²q²σ²))``,
 
-    each quoted ``(1/γ)·ln(1 + γ/k)`` further out. Returned with ``reservation`` the
-    midpoint of ``r_b`` and ``r_a``. Requires ``|q| <= q_max``.
+    each quoted ``(1/γ)·ln(1 + γ/k)`` further out. Returned around ``reservation = s``
+    with asymmetric half-spreads. At ``q = q_max`` the bid's logarithm reaches 0 (at
+    ``-q_max`` the ask's): that side's half-spread is infinite, i.e. do not quote it.
+    Requires ``|q| <= q_max``.
     """
     g2s2 = gamma * gamma * sigma * sigma
     omega = 0.5 * g2s2 * (q_max + 1.0) ** 2
     denom = 2.0 * omega - g2s2 * q * q
-    r_a = s + math.log1p((1.0 - 2.0 * q) * g2s2 / denom) / gamma
-    r_b = s + math.log1p((-1.0 - 2.0 * q) * g2s2 / denom) / gamma
+    ask_arg = 1.0 + (1.0 - 2.0 * q) * g2s2 / denom
+    bid_arg = 1.0 + (-1.0 - 2.0 * q) * g2s2 / denom
     edge = math.log1p(gamma / k) / gamma
-    mid = 0.5 * (r_a + r_b)
-    return ModelQuote(mid, mid - r_b + edge, r_a - mid + edge)
+    ask_half = math.log(ask_arg) / gamma + edge if ask_arg > 0.0 else math.inf
+    bid_half = -math.log(bid_arg) / gamma + edge if bid_arg > 0.0 else math.inf
+    return ModelQuote(s, bid_half, ask_half)
 
 
 @dataclass(frozen=True, slots=True)

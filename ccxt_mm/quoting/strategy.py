@@ -175,6 +175,8 @@ class MarketMaker:
         for side in sides:
             room = ctx.room_buy if side == BUY else ctx.room_sell
             half = bid_half if side == BUY else ask_half
+            if not math.isfinite(half):
+                continue  # the model refuses this side (inventory at its bound)
             for level in range(p.levels):
                 qty = floor_to(min(p.order_qty, room), lot)
                 if qty < lot:

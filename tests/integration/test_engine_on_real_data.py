@@ -35,7 +35,7 @@ def test_position_limit_holds_and_active_reduce_only_takes(btc_log):
         **TIGHT,
         "risk": {"max_position_base": limit, "reduce_only": "active", "active_interval_secs": 2.0, "reduce_to_fraction": 0.5},
     }
-    config, engine, result = run(btc_log, overrides)
+    _, engine, result = run(btc_log, overrides)
     maker = [f for f in result.fills if not f.taker]
     taker = [f for f in result.fills if f.taker]
     assert len(maker) > 20 and taker, "the tight config trades and reaches the limit"
@@ -51,7 +51,7 @@ def test_position_limit_holds_and_active_reduce_only_takes(btc_log):
 
 
 def test_kill_switch_stops_quoting_and_cancels_everything(btc_log):
-    config, engine, result = run(btc_log, {**TIGHT, "risk": {"max_drawdown_quote": 0.05}})
+    _, engine, result = run(btc_log, {**TIGHT, "risk": {"max_drawdown_quote": 0.05}})
     assert len(result.risk_breaches) == 1 and "drawdown" in result.risk_breaches[0]
     assert result.stopped_ns > 0 and result.mode_secs["stopped"] > 0.0
     # from the update that tripped it, nothing is placed again and everything is cancelled
@@ -61,7 +61,7 @@ def test_kill_switch_stops_quoting_and_cancels_everything(btc_log):
 
 
 def test_target_allocation_rebalancing_in_the_summary(btc_log):
-    config, engine, result = run(btc_log, {"risk": {"target_allocation": {"BTC": 0.5, "USDT": 0.5}}})
+    config, _, result = run(btc_log, {"risk": {"target_allocation": {"BTC": 0.5, "USDT": 0.5}}})
     s = summarize(config, result, {})
     mid = result.final_mid
     btc_value = result.balances["BTC"] * mid

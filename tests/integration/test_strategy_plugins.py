@@ -46,7 +46,7 @@ def test_a_third_party_plugin_is_loaded_by_name(tmp_path, monkeypatch):
 
 
 def test_unknown_strategy_and_bad_params_name_the_key():
-    with pytest.raises(StrategyNotFoundError, match="strategy.name: no plugin 'nope'.*market_maker"):
+    with pytest.raises(StrategyNotFoundError, match=r"strategy\.name: no plugin 'nope'.*market_maker"):
         load_strategy(AppConfig.model_validate({"strategy": {"name": "nope"}}))
     with pytest.raises(ConfigError) as err:
         load_strategy(AppConfig.model_validate({"strategy": {"params": {"levels": 0, "gama": 1}}}))

@@ -34,6 +34,9 @@ def test_avellaneda_stoikov_infinite_horizon():
     # long inventory lowers both reservation prices
     long = avellaneda_stoikov_infinite(100.0, 2.0, 0.1, 2.0, 1.5, 4.0)
     assert long.ask < mq.ask and long.bid < mq.bid
+    # at q = q_max: r_b's logarithm is ln(1 + (-1 - 8)/(25 - 16)) = ln 0 → no bid at all
+    full = avellaneda_stoikov_infinite(100.0, 4.0, 0.1, 2.0, 1.5, 4.0)
+    assert full.bid == -math.inf and math.isfinite(full.ask)
 
 
 def test_glft_closed_form():
