@@ -69,21 +69,10 @@ class ReplayResult:
 
 
 def risk_params(config: AppConfig) -> RiskParams:
-    r, base = config.risk, config.market.base
-    return RiskParams(
-        max_position_base={base: r.max_position_base},
-        max_exposure_quote=r.max_exposure_quote,
-        daily_loss_limit_quote=r.daily_loss_limit_quote,
-        max_drawdown_quote=r.max_drawdown_quote,
-        inventory_risk_pause=r.inventory_risk_pause,
-        concentration_threshold=r.concentration_threshold,
-        concentration_multiplier=r.concentration_multiplier,
-        reduce_only=r.reduce_only,
-        active_slice_fraction=r.active_slice_fraction,
-        active_interval_secs=r.active_interval_secs,
-        reduce_to_fraction=r.reduce_to_fraction,
-        target_allocation=dict(r.target_allocation),
-    )
+    """The config's risk section, with the position limit keyed by the market's base asset."""
+    fields = config.risk.model_dump()
+    fields["max_position_base"] = {config.market.base: config.risk.max_position_base}
+    return RiskParams(**fields)
 
 
 class ReplayEngine:

@@ -30,19 +30,7 @@ def load_strategy(config: AppConfig, source: str = "config") -> Strategy:
 
 
 def spread_params(config: AppConfig) -> SpreadParams:
-    s = config.spread
-    return SpreadParams(
-        regime_sigma_bps=s.regime_sigma_bps,
-        base_bps=dict(s.base_bps),
-        inventory_widen=s.inventory_widen,
-        min_spread_bps=s.min_spread_bps,
-        cooldown_secs=s.cooldown_secs,
-        stress_impact_bps=s.stress_impact_bps,
-        stress_imbalance=s.stress_imbalance,
-        stress_multiplier=s.stress_multiplier,
-        depth_window=s.depth_window,
-        depth_sample_secs=s.depth_sample_secs,
-    )
+    return SpreadParams(**config.spread.model_dump())
 
 
 def market_maker(params: dict[str, Any], config: AppConfig, source: str = "config") -> MarketMaker:
