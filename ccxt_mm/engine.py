@@ -183,8 +183,14 @@ class ReplayEngine:
         log, book, venue, strategy = self.log, self.book, self.venue, self.strategy
         ts_list = log.msg_ts_ns.tolist()
         kinds = log.msg_kind.tolist()
-        starts, stops = log.msg_start.tolist(), log.msg_stop.tolist()
-        row_side, row_qty, row_price = log.row_side.tolist(), log.row_qty.tolist(), log.row_price.tolist()
+        # trade rows as Python numbers, in message order (book rows stay in numpy)
+        is_trade = log.msg_kind == MsgKind.TRADE
+        trade_rows = np.repeat(is_trade, log.msg_stop - log.msg_start)
+        trades_in_msg = (log.msg_stop - log.msg_start)[is_trade].tolist()
+        trade_side = log.row_side[trade_rows].tolist()
+        trade_price = log.row_price[trade_rows].tolist()
+        trade_qty = log.row_qty[trade_rows].tolist()
+        t = k = 0
         n_updates = int(np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF)).sum())
         sample_ts = np.zeros(n_updates, dtype=np.int64)
         sample = np.full((4, n_updates), np.nan)
@@ -208,8 +214,10 @@ class ReplayEngine:
             self._mode_ns[state] = self._mode_ns.get(state, 0) + now - last_ts
             last_ts = now
             if kind == MsgKind.TRADE:
-                for i in range(starts[m], stops[m]):
-                    side, price, qty = row_side[i], row_price[i], row_qty[i]
+                first, t = t, t + trades_in_msg[k]
+                k += 1
+                for i in range(first, t):
+                    side, price, qty = trade_side[i], trade_price[i], trade_qty[i]
                     venue.on_trade(now, side, price, qty)
                     strategy.on_trade(now, side, price, qty, self._mid)
                     self.flow.update(now, side, qty)

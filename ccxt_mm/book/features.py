@@ -7,13 +7,12 @@ points of mid, volatility in log-return per square-root second.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ccxt_mm.book.grid_book import GridBook
 
 
-@dataclass(frozen=True, slots=True)
-class BookFeatures:
+class BookFeatures(NamedTuple):
     """A snapshot of what the strategy needs from the book at one instant."""
 
     best_bid: float
@@ -62,15 +61,14 @@ def walk_impact_bps(prices: list[float], qtys: list[float], qty: float, mid: flo
     return math.inf
 
 
-def _depth(prices: list[float], qtys: list[float], inside: float, bid: bool) -> float | None:
-    """Quantity of the levels on the mid side of ``inside``; None if the band may reach
-    beyond the levels given."""
+def _depth(prices: list[float], qtys: list[float], inside: float, bid: bool) -> float:
+    """Quantity of the levels (best first) on the mid side of ``inside``."""
     total = 0.0
     for price, q in zip(prices, qtys, strict=True):
         if (price < inside) if bid else (price > inside):
-            return total
+            break
         total += q
-    return None
+    return total
 
 
 def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: float) -> BookFeatures:
@@ -80,9 +78,10 @@ def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: floa
     best_bid, best_ask = bid_px[0], ask_px[0]
     top_bid_q, top_ask_q = bid_q[0], ask_q[0]
     mid = 0.5 * (best_bid + best_ask)
-    depth_bid = _depth(bid_px, bid_q, mid * (1.0 - near_bps * 1e-4), bid=True)
-    depth_ask = _depth(ask_px, ask_q, mid * (1.0 + near_bps * 1e-4), bid=False)
-    if depth_bid is None or depth_ask is None:
+    low, high = mid * (1.0 - near_bps * 1e-4), mid * (1.0 + near_bps * 1e-4)
+    if bid_px[-1] < low and ask_px[-1] > high:
+        depth_bid, depth_ask = _depth(bid_px, bid_q, low, bid=True), _depth(ask_px, ask_q, high, bid=False)
+    else:  # the band reaches past the levels at hand
         depth_bid, depth_ask = book.depth_within(near_bps)
     impact = max(walk_impact_bps(bid_px, bid_q, impact_qty, mid), walk_impact_bps(ask_px, ask_q, impact_qty, mid))
     return BookFeatures(

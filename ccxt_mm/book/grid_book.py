@@ -131,9 +131,8 @@ class GridBook:
 
     def depth_within(self, bps: float) -> tuple[float, float]:
         """Base quantity resting within ``bps`` of mid on each side: (bid, ask)."""
-        mid = 0.5 * (self.prices[self.best_bid] + self.prices[self.best_ask])
-        lo = int(np.searchsorted(self.prices, mid * (1.0 - bps * 1e-4), side="left"))
-        hi = int(np.searchsorted(self.prices, mid * (1.0 + bps * 1e-4), side="right"))
-        bid = float(self.bid_qty[lo : self.best_bid + 1].sum())
-        ask = float(self.ask_qty[self.best_ask : hi].sum())
-        return bid, ask
+        prices = self.prices
+        mid = 0.5 * (float(prices[self.best_bid]) + float(prices[self.best_ask]))
+        lo = int(prices.searchsorted(mid * (1.0 - bps * 1e-4), "left"))
+        hi = int(prices.searchsorted(mid * (1.0 + bps * 1e-4), "right"))
+        return float(self.bid_qty[lo : self.best_bid + 1].sum()), float(self.ask_qty[self.best_ask : hi].sum())

@@ -8,14 +8,12 @@ bps per square-root second, ``gamma`` in 1/bps, inventory ``q`` in order units.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
-import numpy as np
 
-
-@dataclass(frozen=True, slots=True)
-class ModelQuote:
+class ModelQuote(NamedTuple):
     """Where a model wants to quote: reservation price and half-spreads around it."""
 
     reservation: float
@@ -99,10 +97,12 @@ class IntensityCalibrator:
     """Fits the fill intensity ``λ(δ) = A·exp(-k·δ)`` from trades seen at distance from mid.
 
     Every trade's distance ``δ`` (bps beyond the mid at the time, on the side it hit) is
-    kept for ``window_secs``. ``λ(δ_j)`` is the rate of trades at least ``δ_j`` away, for the
-    grid ``deltas_bps``; ``ln λ = ln A − k·δ`` is fitted by least squares. Until the window
-    holds ``min_trades`` trades spread over ``min_secs`` and at least three grid points have
-    arrivals, the priors are returned and :attr:`calibrated` is False.
+    kept for ``window_secs``, and for each ``δ_j`` of the grid ``deltas_bps`` a running count
+    of the window's trades at least that far out is kept, so a trade costs O(grid) and a
+    refit O(grid). ``λ(δ_j)`` is that count over the window's length; ``ln λ = ln A − k·δ``
+    is fitted by least squares. Until the window holds ``min_trades`` trades spread over
+    ``min_secs`` and at least three grid points have arrivals, the priors stay and
+    :attr:`calibrated` is False.
     """
 
     def __init__(
@@ -116,36 +116,44 @@ class IntensityCalibrator:
     ) -> None:
         self.a, self.k = prior_a, prior_k
         self.calibrated = False
-        self._deltas = np.asarray(deltas_bps, dtype=np.float64)
+        self._deltas = sorted(deltas_bps)
+        self._counts = [0] * len(self._deltas)
         self._window_ns = int(window_secs * 1e9)
         self._min_trades = min_trades
         self._min_ns = int(min_secs * 1e9)
-        self._ts: list[int] = []
-        self._dist: list[float] = []
+        self._trades: deque[tuple[int, float]] = deque()
         self._first_ns = 0
+
+    def _count(self, distance: float, step: int) -> None:
+        counts = self._counts
+        for j, delta in enumerate(self._deltas):
+            if distance < delta:
+                break
+            counts[j] += step
 
     def add_trade(self, ts_ns: int, distance_bps: float) -> None:
         if not self._first_ns:
             self._first_ns = ts_ns
-        self._ts.append(ts_ns)
-        self._dist.append(max(0.0, distance_bps))
+        self._trades.append((ts_ns, distance_bps))
+        self._count(distance_bps, 1)
 
     def refit(self, now_ns: int) -> None:
-        """Re-estimate ``A`` and ``k`` from the window (cheap; call every second or so)."""
-        cut = bisect_left(self._ts, now_ns - self._window_ns)
-        if cut:
-            del self._ts[:cut], self._dist[:cut]
-        span_ns = min(now_ns - self._first_ns, self._window_ns) if self._first_ns else 0
-        if len(self._dist) < self._min_trades or span_ns < self._min_ns:
+        """Expire old trades and re-estimate ``A`` and ``k`` (call about once per second)."""
+        trades, cutoff = self._trades, now_ns - self._window_ns
+        while trades and trades[0][0] < cutoff:
+            self._count(trades.popleft()[1], -1)
+        span_secs = (min(now_ns - self._first_ns, self._window_ns) if self._first_ns else 0) * 1e-9
+        if len(trades) < self._min_trades or span_secs * 1e9 < self._min_ns:
             return
-        dist = np.array(self._dist)
-        counts = (dist[None, :] >= self._deltas[:, None]).sum(axis=1)
-        seen = counts > 0
-        if seen.sum() < 3:
+        points = [(d, math.log(c / span_secs)) for d, c in zip(self._deltas, self._counts, strict=True) if c > 0]
+        if len(points) < 3:
             return
-        rates = counts[seen] / (span_ns * 1e-9)
-        slope, intercept = np.polyfit(self._deltas[seen], np.log(rates), 1)
+        n = len(points)
+        mean_x = sum(x for x, _ in points) / n
+        mean_y = sum(y for _, y in points) / n
+        sxx = sum((x - mean_x) ** 2 for x, _ in points)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
         if slope >= 0.0:
             return
-        self.a, self.k = float(math.exp(intercept)), float(-slope)
+        self.a, self.k = math.exp(mean_y - slope * mean_x), -slope
         self.calibrated = True

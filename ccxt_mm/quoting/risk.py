@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class RiskMode(StrEnum):
@@ -58,8 +59,7 @@ def inventory_risk(values: dict[str, float], equity: float, threshold: float, mu
     return min(1.0, score)
 
 
-@dataclass(frozen=True, slots=True)
-class RiskState:
+class RiskState(NamedTuple):
     mode: RiskMode
     reason: str
     inventory_risk: float

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,8 +36,7 @@ class SpreadParams:
     depth_sample_secs: float
 
 
-@dataclass(frozen=True, slots=True)
-class SpreadDecision:
+class SpreadDecision(NamedTuple):
     spread_bps: float
     regime: VolRegime
     depth_factor: float

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
 from ccxt_mm.quoting.models import (
@@ -25,8 +25,7 @@ from ccxt_mm.quoting.spread import DynamicSpread, SpreadDecision, SpreadParams
 from ccxt_mm.quoting.types import BUY, SELL, Quote
 
 
-@dataclass(frozen=True, slots=True)
-class MarketContext:
+class MarketContext(NamedTuple):
     """Everything a strategy may read on one book update."""
 
     ts_ns: int
@@ -172,20 +171,25 @@ class MarketMaker:
             sides = (SELL,) if ctx.position > 0.0 else (BUY,)
         quotes: list[Quote] = []
         tick, lot = ctx.tick_size, ctx.lot_size
+        full_qty = floor_to(p.order_qty, lot)
         for side in sides:
             room = ctx.room_buy if side == BUY else ctx.room_sell
             half = bid_half if side == BUY else ask_half
             if not math.isfinite(half):
                 continue  # the model refuses this side (inventory at its bound)
+            # post-only: never at or through the opposite best, at most one tick behind it
+            limit = floor_to(book.best_ask - tick, tick) if side == BUY else ceil_to(book.best_bid + tick, tick)
             for level in range(p.levels):
-                qty = floor_to(min(p.order_qty, room), lot)
+                qty = full_qty if room >= full_qty else floor_to(room, lot)
                 if qty < lot:
                     break
                 room -= qty
                 dist = (half + level * p.level_step_bps) * 1e-4
                 if side == BUY:
-                    price = min(floor_to(reservation * (1.0 - dist), tick), floor_to(book.best_ask - tick, tick))
+                    price = min(floor_to(reservation * (1.0 - dist), tick), limit)
+                    if price < tick:
+                        break  # a model this far from the market wants no bid at all
                 else:
-                    price = max(ceil_to(reservation * (1.0 + dist), tick), ceil_to(book.best_bid + tick, tick))
+                    price = max(ceil_to(reservation * (1.0 + dist), tick), limit)
                 quotes.append(Quote(side, level, price, qty))
         return quotes

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 BUY = 1
 SELL = -1
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     """One desired resting order: ``side`` +1 bid / -1 ask, ``level`` 0 = closest to mid,
     ``price`` quote currency (on the tick grid), ``qty`` base units (on the lot grid)."""
 
