@@ -1,0 +1,196 @@
+"""Venue-neutral state of the loopback exchange emulator: markets, a public book per
+market, our resting orders, balances and fills, with hooks to inject faults.
+
+The protocol modules (``binance``, …) translate each exchange's REST dialect to these calls,
+so every venue is matched by the same engine. Prices and quantities are Decimals (exchanges
+validate on exact decimal grids); times are milliseconds of the emulator's clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class EmuMarket:
+    """One spot market: unified ``symbol`` (BTC/USDT), exchange ``id`` (BTCUSDT)."""
+
+    symbol: str
+    id: str
+    base: str
+    quote: str
+    tick: Decimal
+    lot: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+
+@dataclass
+class EmuOrder:
+    order_id: int
+    client_id: str
+    market: EmuMarket
+    side: str  # "buy" | "sell"
+    price: Decimal
+    qty: Decimal
+    filled: Decimal
+    status: str  # "open" | "filled" | "canceled" | "rejected"
+    created_ms: int
+    updated_ms: int
+    post_only: bool
+    cancel_reason: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled
+
+
+@dataclass(frozen=True)
+class EmuFill:
+    trade_id: int
+    order: EmuOrder
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    time_ms: int
+
+
+class EmuReject(Exception):
+    """A request the exchange refuses; ``kind`` is venue-neutral, the protocol maps it."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind  # filter | balance | post_only | duplicate | unknown_order | unknown_symbol
+        super().__init__(message)
+
+
+@dataclass
+class EmulatedExchange:
+    markets: dict[str, EmuMarket]
+    """By exchange id."""
+    balances: dict[str, Decimal]
+    maker_fee: Decimal = Decimal("0.001")
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    books: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = field(default_factory=dict)
+    orders: dict[int, EmuOrder] = field(default_factory=dict)
+    fills: list[EmuFill] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+
+    # --- public book ------------------------------------------------------------------
+    def set_book(self, market_id: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        self.books[market_id] = (
+            {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0},
+            {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0},
+        )
+
+    def best(self, market_id: str) -> tuple[Decimal | None, Decimal | None]:
+        bids, asks = self.books.get(market_id, ({}, {}))
+        return (max(bids) if bids else None), (min(asks) if asks else None)
+
+    def depth(self, market_id: str, limit: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        bids, asks = self.books.get(market_id, ({}, {}))
+        return sorted(bids.items(), reverse=True)[:limit], sorted(asks.items())[:limit]
+
+    # --- balances ---------------------------------------------------------------------
+    def locked(self, asset: str) -> Decimal:
+        total = Decimal(0)
+        for o in self.orders.values():
+            if o.status != "open":
+                continue
+            if o.side == "buy" and o.market.quote == asset:
+                total += o.remaining * o.price
+            elif o.side == "sell" and o.market.base == asset:
+                total += o.remaining
+        return total
+
+    def free(self, asset: str) -> Decimal:
+        return self.balances.get(asset, Decimal(0)) - self.locked(asset)
+
+    # --- orders -----------------------------------------------------------------------
+    def market(self, market_id: str) -> EmuMarket:
+        if market_id not in self.markets:
+            raise EmuReject("unknown_symbol", f"unknown symbol {market_id}")
+        return self.markets[market_id]
+
+    def place(self, market_id: str, side: str, price: Decimal, qty: Decimal, client_id: str, post_only: bool) -> EmuOrder:
+        """Validate and rest a limit order; a post-only order that would cross raises
+        ``post_only`` (the protocol decides whether that is an error or a cancelled order)."""
+        m = self.market(market_id)
+        if price <= 0 or price % m.tick != 0:
+            raise EmuReject("filter", f"price {price} is not a multiple of tick {m.tick}")
+        if qty < m.min_qty or qty % m.lot != 0:
+            raise EmuReject("filter", f"quantity {qty} is not a multiple of lot {m.lot} >= {m.min_qty}")
+        if price * qty < m.min_notional:
+            raise EmuReject("filter", f"notional {price * qty} below {m.min_notional}")
+        if any(o.client_id == client_id and o.status == "open" for o in self.orders.values()):
+            raise EmuReject("duplicate", f"duplicate client order id {client_id}")
+        need, asset = (price * qty, m.quote) if side == "buy" else (qty, m.base)
+        if self.free(asset) < need:
+            raise EmuReject("balance", f"insufficient {asset}: need {need}, free {self.free(asset)}")
+        now = self.clock_ms()
+        order = EmuOrder(next(self._ids), client_id, m, side, price, qty, Decimal(0), "open", now, now, post_only)
+        bid, ask = self.best(market_id)
+        if post_only and ((side == "buy" and ask is not None and price >= ask) or (side == "sell" and bid is not None and price <= bid)):
+            order.status, order.cancel_reason = "rejected", "post_only"
+            self.orders[order.order_id] = order
+            raise EmuReject("post_only", "Order would immediately match and take.")
+        self.orders[order.order_id] = order
+        return order
+
+    def find(self, market_id: str, order_id: int | None = None, client_id: str | None = None) -> EmuOrder:
+        for o in self.orders.values():
+            if o.market.id == market_id and (o.order_id == order_id or (client_id is not None and o.client_id == client_id)):
+                return o
+        raise EmuReject("unknown_order", "Order does not exist.")
+
+    def cancel(self, market_id: str, order_id: int | None = None, client_id: str | None = None) -> EmuOrder:
+        order = self.find(market_id, order_id, client_id)
+        if order.status != "open":
+            raise EmuReject("unknown_order", "Unknown order sent.")
+        order.status, order.updated_ms = "canceled", self.clock_ms()
+        return order
+
+    def open_orders(self, market_id: str | None = None) -> list[EmuOrder]:
+        return [o for o in self.orders.values() if o.status == "open" and (market_id is None or o.market.id == market_id)]
+
+    # --- market activity --------------------------------------------------------------
+    def trade(self, market_id: str, taker_side: str, price: Decimal, qty: Decimal) -> list[EmuFill]:
+        """A taker of ``qty`` at ``price`` or better: fills our resting orders on the other
+        side at that price or better, best price then oldest first."""
+        maker_side = "sell" if taker_side == "buy" else "buy"
+        hit = [
+            o
+            for o in self.open_orders(market_id)
+            if o.side == maker_side and (o.price <= price if maker_side == "sell" else o.price >= price)
+        ]
+        hit.sort(key=lambda o: ((o.price if maker_side == "sell" else -o.price), o.created_ms, o.order_id))
+        fills = []
+        left = qty
+        for o in hit:
+            if left <= 0:
+                break
+            take = min(left, o.remaining)
+            left -= take
+            fills.append(self._fill(o, o.price, take))
+        return fills
+
+    def _fill(self, order: EmuOrder, price: Decimal, qty: Decimal) -> EmuFill:
+        m, now = order.market, self.clock_ms()
+        order.filled += qty
+        order.updated_ms = now
+        if order.remaining == 0:
+            order.status = "filled"
+        notional = price * qty
+        fee = (notional if order.side == "sell" else qty) * self.maker_fee
+        fee_asset = m.quote if order.side == "sell" else m.base
+        sign = 1 if order.side == "buy" else -1
+        self.balances[m.base] = self.balances.get(m.base, Decimal(0)) + sign * qty
+        self.balances[m.quote] = self.balances.get(m.quote, Decimal(0)) - sign * notional
+        self.balances[fee_asset] -= fee
+        fill = EmuFill(next(self._ids), order, price, qty, fee, fee_asset, now)
+        self.fills.append(fill)
+        return fill

@@ -1,0 +1,48 @@
+"""Runs emulated exchanges on 127.0.0.1 (an ephemeral port) for tests and benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Fault = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+class EmulatorServer:
+    """One aiohttp server. ``fault``, when set, receives every request with the exchange's
+    handler: it may answer instead (429, 5xx), hang, or call the handler and then lose or
+    alter the reply (a create that succeeds on the exchange but whose ack never arrives)."""
+
+    def __init__(self, routes: list[web.RouteDef]) -> None:
+        self.fault: Fault | None = None
+        self.requests: list[tuple[str, str]] = []
+        self._app = web.Application(middlewares=[self._middleware])
+        self._app.add_routes(routes)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        if self.fault is not None:
+            return await self.fault(request, handler)
+        return await handler(request)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self._app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

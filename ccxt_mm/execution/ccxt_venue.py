@@ -1,0 +1,261 @@
+"""Venue over a ccxt ``async_support`` exchange, one symbol.
+
+The quoting loop calls :meth:`submit` and :meth:`drain_events` and never awaits; a worker
+task owned by :meth:`run` sends the actions. ccxt dicts stay in this module: what leaves it
+are :mod:`ccxt_mm.execution.types` events. ccxt's exceptions are classified once, in
+:func:`classify`.
+
+Post-only orders are sent with ccxt's unified ``postOnly`` flag (binance spot LIMIT_MAKER,
+okx ``ordType=post_only``, bybit ``timeInForce=PostOnly``) and the client order id through
+ccxt's unified ``clientOrderId`` (binance ``newClientOrderId``, okx ``clOrdId``, bybit
+``orderLinkId``). A post-only reject is not an error and comes in two shapes: an immediate
+``OrderImmediatelyFillable`` (binance) or an accepted order that the exchange cancels at once
+(okx, bybit): the order's final status decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ccxt.async_support as ccxt_async
+from ccxt.base import errors as ccxt_errors
+
+from ccxt_mm.errors import CcxtMmError
+from ccxt_mm.execution.types import (
+    Action,
+    AmendOrder,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    PlaceOrder,
+    TakeOrder,
+    VenueEvent,
+)
+from ccxt_mm.quoting.types import BUY
+
+
+class VenueError(CcxtMmError):
+    """An exchange call failed in a way the venue cannot absorb; names exchange and symbol."""
+
+
+def classify(exc: Exception) -> str:
+    """The one mapping of ccxt's exception tree to what the venue does about it."""
+    if isinstance(exc, ccxt_errors.OrderImmediatelyFillable):
+        return "post_only"
+    if isinstance(exc, ccxt_errors.OrderNotFound):
+        return "not_found"
+    if isinstance(exc, ccxt_errors.InsufficientFunds):
+        return "balance"
+    if isinstance(exc, ccxt_errors.InvalidOrder):
+        return "invalid"
+    if isinstance(exc, ccxt_errors.RateLimitExceeded | ccxt_errors.DDoSProtection):
+        return "rate_limit"
+    if isinstance(exc, ccxt_errors.RequestTimeout | ccxt_errors.ExchangeNotAvailable | ccxt_errors.NetworkError):
+        return "network"  # the request may or may not have reached the exchange
+    if isinstance(exc, ccxt_errors.AuthenticationError):
+        return "auth"
+    return "error"
+
+
+@dataclass
+class VenueStats:
+    post_only_rejects: int = 0
+    rejects: int = 0
+    lost_creates_found: int = 0
+    """Creates whose reply was lost but that the exchange had: found by client id."""
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order the exchange reports as open."""
+
+    order_id: str
+    client_id: str
+    side: int
+    price: float
+    remaining: float
+
+
+class CcxtVenue:
+    """Implements :class:`ccxt_mm.execution.venue.Venue` over ``exchange`` for ``symbol``."""
+
+    def __init__(self, exchange: ccxt_async.Exchange, symbol: str, clock_ns: Callable[[], int]) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.clock_ns = clock_ns
+        self.supports_amend = False  # amend as cancel + place until edit_order semantics are verified per venue
+        self.stats = VenueStats()
+        self._actions: asyncio.Queue[Action] = asyncio.Queue()
+        self._events: list[VenueEvent] = []
+        self._order_ids: dict[str, str] = {}  # client id → exchange order id
+        self._remaining: dict[str, float] = {}
+        self._seen_trades: set[str] = set()
+        self._market: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.exchange.id} {self.symbol}"
+
+    # --- Venue protocol ---------------------------------------------------------------
+    def submit(self, action: Action, now_ns: int) -> None:
+        self._actions.put_nowait(action)
+
+    def drain_events(self) -> list[VenueEvent]:
+        events, self._events = self._events, []
+        return events
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load markets (precision and limits come from the exchange)."""
+        await self.exchange.load_markets()
+        if self.symbol not in self.exchange.markets:
+            raise VenueError(f"{self.exchange.id}: unknown symbol {self.symbol}")
+        self._market = self.exchange.market(self.symbol)
+
+    async def run(self) -> None:
+        """Send queued actions one by one until cancelled."""
+        while True:
+            action = await self._actions.get()
+            await self.execute(action)
+
+    async def flush(self) -> None:
+        """Send everything queued now (tests, shutdown)."""
+        while not self._actions.empty():
+            await self.execute(self._actions.get_nowait())
+
+    async def execute(self, action: Action) -> None:
+        match action:
+            case PlaceOrder():
+                await self._place(action)
+            case CancelOrder():
+                await self._cancel(action)
+            case AmendOrder():
+                raise VenueError(f"{self.name}: amend is sent as cancel + place")
+            case TakeOrder():
+                raise VenueError(f"{self.name}: taker orders are not enabled on live venues yet")
+
+    # --- orders -----------------------------------------------------------------------
+    def _count(self, kind: str) -> None:
+        self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+
+    def _reject(self, client_id: str, reason: str, post_only: bool = False) -> None:
+        if post_only:
+            self.stats.post_only_rejects += 1
+        else:
+            self.stats.rejects += 1
+        self._events.append(OrderRejected(client_id, self.clock_ns(), reason, post_only))
+
+    async def _place(self, a: PlaceOrder) -> None:
+        ex, symbol = self.exchange, self.symbol
+        try:
+            amount = ex.amount_to_precision(symbol, a.qty)
+            price = ex.price_to_precision(symbol, a.price)
+        except ccxt_errors.InvalidOrder as exc:
+            self._reject(a.client_id, f"{self.name}: {exc}")
+            return
+        min_cost = ((self._market or {}).get("limits", {}).get("cost") or {}).get("min")
+        if min_cost and float(amount) * float(price) < min_cost:
+            self._reject(a.client_id, f"{self.name}: notional {float(amount) * float(price):g} below minimum {min_cost:g}")
+            return
+        side = "buy" if a.side == BUY else "sell"
+        params = {"postOnly": True, "clientOrderId": a.client_id}
+        try:
+            order = await ex.create_order(symbol, "limit", side, float(amount), float(price), params)
+        except Exception as exc:
+            kind = classify(exc)
+            self._count(kind)
+            if kind == "network":
+                await self._resolve_lost_create(a)
+            else:
+                self._reject(a.client_id, f"{self.name}: {exc}", post_only=kind == "post_only")
+            return
+        self._on_created(a.client_id, order)
+
+    def _on_created(self, client_id: str, order: dict) -> None:
+        status = order.get("status")
+        if status in ("canceled", "rejected", "expired"):
+            # accepted, then cancelled by the exchange at once: a post-only that would take
+            self._reject(client_id, f"{self.name}: post-only order cancelled by the exchange", post_only=True)
+            return
+        self._order_ids[client_id] = str(order["id"])
+        self._remaining[client_id] = float(order.get("remaining") or order.get("amount") or 0.0)
+        self._events.append(OrderAccepted(client_id, self.clock_ns()))
+
+    async def _resolve_lost_create(self, a: PlaceOrder) -> None:
+        """A create whose reply was lost is looked up by client id, never blindly resent."""
+        found = [o for o in await self.open_orders() if o.client_id == a.client_id]
+        if found:
+            self.stats.lost_creates_found += 1
+            self._order_ids[a.client_id] = found[0].order_id
+            self._remaining[a.client_id] = found[0].remaining
+            self._events.append(OrderAccepted(a.client_id, self.clock_ns()))
+        else:
+            self._reject(a.client_id, f"{self.name}: create failed and the order is not on the exchange")
+
+    async def _cancel(self, a: CancelOrder) -> None:
+        order_id = self._order_ids.get(a.client_id)
+        if order_id is None:
+            self._events.append(CancelRejected(a.client_id, self.clock_ns(), "unknown to this venue"))
+            return
+        try:
+            await self.exchange.cancel_order(order_id, self.symbol)
+        except Exception as exc:
+            kind = classify(exc)
+            self._count(kind)
+            if kind == "not_found":
+                self._events.append(CancelRejected(a.client_id, self.clock_ns(), f"{self.name}: {exc}"))
+                return
+            raise VenueError(f"{self.name}: cancel {a.client_id} failed: {exc}") from exc
+        self._order_ids.pop(a.client_id, None)
+        self._events.append(OrderCancelled(a.client_id, self.clock_ns()))
+
+    # --- reads ------------------------------------------------------------------------
+    async def open_orders(self) -> list[OpenOrder]:
+        orders = await self.exchange.fetch_open_orders(self.symbol)
+        return [
+            OpenOrder(
+                str(o["id"]), o.get("clientOrderId") or "", BUY if o["side"] == "buy" else -BUY, float(o["price"]), float(o["remaining"])
+            )
+            for o in orders
+        ]
+
+    async def balances(self) -> dict[str, tuple[float, float]]:
+        """(free, total) per asset with a non-zero total."""
+        raw = await self.exchange.fetch_balance()
+        return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}
+
+    async def cancel_leftovers(self, prefix: str) -> list[str]:
+        """Cancel open orders whose client id starts with ``prefix`` (left by earlier runs);
+        returns their client ids."""
+        cancelled = []
+        for o in await self.open_orders():
+            if o.client_id.startswith(prefix):
+                await self.exchange.cancel_order(o.order_id, self.symbol)
+                cancelled.append(o.client_id)
+        return cancelled
+
+    async def poll_fills(self) -> None:
+        """Turn our new trades into Fill events (REST fallback of watch_my_trades)."""
+        by_order = {v: k for k, v in self._order_ids.items()}
+        base = (self._market or {}).get("base")
+        for t in await self.exchange.fetch_my_trades(self.symbol):
+            trade_id = str(t["id"])
+            client_id = by_order.get(str(t.get("order")))
+            if client_id is None or trade_id in self._seen_trades:
+                continue
+            self._seen_trades.add(trade_id)
+            qty, price = float(t["amount"]), float(t["price"])
+            fee = t.get("fee") or {}
+            fee_quote = float(fee.get("cost") or 0.0) * (price if fee.get("currency") == base else 1.0)
+            remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))
+            self._remaining[client_id] = remaining
+            if remaining <= 0.0:
+                self._order_ids.pop(client_id, None)
+            side = BUY if t["side"] == "buy" else -BUY
+            self._events.append(Fill(client_id, int(t["timestamp"]) * 1_000_000, side, price, qty, fee_quote, False, remaining))
