@@ -113,6 +113,9 @@ class CcxtVenue:
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
         """Load markets (precision and limits come from the exchange)."""
+        if self.exchange.id == "bybit":
+            # a UTA account reads single orders from /v5/order/realtime (last 500 orders)
+            self.exchange.options.setdefault("fetchOrder", {})["acknowledged"] = True
         await self.exchange.load_markets()
         if self.symbol not in self.exchange.markets:
             raise VenueError(f"{self.exchange.id}: unknown symbol {self.symbol}")
@@ -167,6 +170,9 @@ class CcxtVenue:
         params = {"postOnly": True, "clientOrderId": a.client_id}
         try:
             order = await ex.create_order(symbol, "limit", side, float(amount), float(price), params)
+            if order.get("status") is None:
+                # okx and bybit acknowledge without a state: the final status decides
+                order = await ex.fetch_order(order["id"], symbol)
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import orjson
 
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
-from tests.conftest import BINANCE_FILES
+from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
 
 API_KEY = "emu" + "k" * 61
 SECRET = "emu" + "s" * 61
@@ -25,8 +25,50 @@ def binance_snapshot() -> dict:
     raise AssertionError("no snapshot in the recording")
 
 
+def okx_snapshot(inst_id: str = "BTC-USDT") -> dict:
+    """The real OKX v5 ``books`` snapshot of ``inst_id`` from the bundled cryptofeed capture."""
+    with gzip.open(OKX_FILE, "rb") as fh:
+        for line in fh:
+            msg = orjson.loads(line).get("msg") or {}
+            if msg.get("action") == "snapshot" and msg["arg"]["instId"] == inst_id:
+                return msg["data"][0]
+    raise AssertionError(f"no OKX snapshot of {inst_id}")
+
+
 def seeded_exchange() -> EmulatedExchange:
     ex = EmulatedExchange({"BTCUSDT": BTCUSDT}, {"BTC": Decimal("1"), "USDT": Decimal("100000")})
     snap = binance_snapshot()
     ex.set_book("BTCUSDT", snap["bids"], snap["asks"])
+    return ex
+
+
+OKX_BTCUSDT = EmuMarket("BTC/USDT", "BTC-USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"), Decimal("0"))
+
+
+def seeded_okx() -> EmulatedExchange:
+    ex = EmulatedExchange({"BTC-USDT": OKX_BTCUSDT}, {"BTC": Decimal("1"), "USDT": Decimal("100000")})
+    snap = okx_snapshot()
+    ex.set_book("BTC-USDT", [lv[:2] for lv in snap["bids"]], [lv[:2] for lv in snap["asks"]])
+    return ex
+
+
+def bybit_snapshot(symbol: str = "LTCUSDT") -> list[dict]:
+    """The real Bybit ``orderBookL2_25`` snapshot of ``symbol`` from the bundled capture."""
+    with gzip.open(BYBIT_FILE, "rb") as fh:
+        for line in fh:
+            msg = orjson.loads(line).get("msg") or {}
+            if msg.get("topic") == f"orderBookL2_25.{symbol}" and msg.get("type") == "snapshot":
+                return msg["data"]["order_book"]
+    raise AssertionError(f"no Bybit snapshot of {symbol}")
+
+
+BYBIT_LTCUSDT = EmuMarket("LTC/USDT", "LTCUSDT", "LTC", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("1"))
+
+
+def seeded_bybit() -> EmulatedExchange:
+    ex = EmulatedExchange({"LTCUSDT": BYBIT_LTCUSDT}, {"LTC": Decimal("100"), "USDT": Decimal("100000")})
+    levels = bybit_snapshot()
+    bids = [(lv["price"], str(lv["size"])) for lv in levels if lv["side"] == "Buy"]
+    asks = [(lv["price"], str(lv["size"])) for lv in levels if lv["side"] == "Sell"]
+    ex.set_book("LTCUSDT", bids, asks)
     return ex
