@@ -48,6 +48,9 @@ def test_position_limit_holds_and_active_reduce_only_takes(btc_log):
         assert f.qty <= (abs(before) - limit * 0.5) * 0.1 + 1e-5
     assert result.mode_secs["reduce_only"] > 0.0
     assert engine.venue.orders == {}
+    # the core's ledger, moved by fill events alone, equals the venue's balances, fees included
+    assert engine.core.base_balance == pytest.approx(engine.venue.base, abs=1e-12)
+    assert engine.core.quote_balance == pytest.approx(engine.venue.quote, abs=1e-8)
 
 
 def test_kill_switch_stops_quoting_and_cancels_everything(btc_log):

@@ -1,0 +1,176 @@
+"""The quoting core of one (exchange, symbol): strategy, risk, order manager and ledger.
+
+Venue-agnostic and synchronous: replay and live engines feed it books, trades and timer
+ticks and it sends order actions to whatever :class:`~ccxt_mm.execution.venue.Venue` it was
+given. Paper, replay and live therefore share every decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ccxt_mm.book.features import TradeFlow, book_features
+from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.config import AppConfig
+from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
+from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
+from ccxt_mm.execution.venue import Venue
+from ccxt_mm.quoting.inventory import Inventory
+from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams, RiskState
+from ccxt_mm.quoting.strategy import MarketContext, Strategy
+from ccxt_mm.quoting.types import BUY
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    ts_ns: int
+    order_id: str
+    side: int
+    price: float
+    qty: float
+    fee: float
+    taker: bool
+    mid: float
+    position: float
+    remaining: float
+    """Base quantity of the order still resting after this fill."""
+
+
+def risk_params(config: AppConfig) -> RiskParams:
+    """The config's risk section, with the position limit keyed by the market's base asset."""
+    fields = config.risk.model_dump()
+    fields["max_position_base"] = {config.market.base: config.risk.max_position_base}
+    return RiskParams(**fields)
+
+
+class QuotingCore:
+    """Turns market updates into order actions for one market and keeps its ledger.
+
+    ``base_balance`` / ``quote_balance`` start from the venue's balances and move with every
+    fill (fees included), so the engine can compare them with the venue at any time.
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        strategy: Strategy,
+        venue: Venue,
+        run_id: str,
+        base_balance: float,
+        quote_balance: float,
+    ) -> None:
+        self.cfg = config
+        self.strategy = strategy
+        self.venue = venue
+        self.base_asset, self.quote_asset = config.market.base, config.market.quote
+        o = config.orders
+        self.orders = OrderManager(
+            OrderManagerParams(o.tolerance_bps, o.size_tolerance, o.max_age_secs, f"{o.client_id_prefix}{run_id}x"),
+            venue.supports_amend,
+        )
+        self.risk = RiskManager(risk_params(config))
+        self.inventory = Inventory()
+        self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
+        self.base_balance = base_balance
+        self.quote_balance = quote_balance
+        self.fills: list[FillRecord] = []
+        self.order_rows: list[tuple[int, str, str, int, float, float]] = []
+        """(ts_ns, action, order_id, side, price, qty): one row per place / amend / cancel / take."""
+        self.mid = 0.0
+        self.risk_state = RiskState(RiskMode.QUOTING, "", 0.0)
+        self.quotes = (math.nan, math.nan)
+        """Level-0 bid and ask wanted at the last update (nan: none)."""
+
+    # --- inputs -----------------------------------------------------------------------
+    def on_trade(self, now_ns: int, side: int, price: float, qty: float) -> None:
+        """A market trade; ``side`` is the aggressor (+1 buy)."""
+        self.strategy.on_trade(now_ns, side, price, qty, self.mid)
+        self.flow.update(now_ns, side, qty)
+
+    def on_timer(self, now_ns: int) -> None:
+        self.strategy.on_timer(now_ns)
+
+    def on_book(self, now_ns: int, book: GridBook) -> None:
+        """Quote on a book update (``book`` ready and uncrossed)."""
+        cfg = self.cfg
+        feats = book_features(book, cfg.book.levels, cfg.book.near_bps, cfg.book.impact_qty)
+        self.mid = feats.mid
+        state = self._evaluate_risk(now_ns)
+        self.risk_state = state
+        inv = self.inventory
+        if state.mode is RiskMode.STOPPED or state.mode is RiskMode.PAUSED:
+            self.pull(now_ns)
+            return
+        resting_buy, resting_sell = self.orders.resting(BUY), self.orders.resting(-BUY)
+        room_buy, room_sell = self.risk.order_room(self.base_asset, inv.position, resting_buy, resting_sell)
+        room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
+        room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
+        ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, cfg.market.tick_size, cfg.market.lot_size)
+        desired = self.strategy.on_book(ctx)
+        actions = self.orders.reconcile(desired, now_ns)
+        if state.mode is RiskMode.REDUCE_ONLY:
+            losses = {self.base_asset: -inv.unrealized(feats.mid)}
+            for s in self.risk.taker_slices(now_ns, {self.base_asset: inv.position}, losses):
+                qty = round(s.qty / cfg.market.lot_size) * cfg.market.lot_size
+                if qty > 0.0:
+                    actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty))
+        self._send(actions, now_ns)
+        bid = ask = math.nan
+        for q in desired:
+            if q.level == 0:
+                if q.side == BUY:
+                    bid = q.price
+                else:
+                    ask = q.price
+        self.quotes = (bid, ask)
+
+    def pull(self, now_ns: int) -> None:
+        """Cancel every open order (stale or broken book, pause, stop, shutdown)."""
+        self._send(self.orders.cancel_all(), now_ns)
+        self.quotes = (math.nan, math.nan)
+
+    def drain(self) -> None:
+        """Apply the venue's events to the order manager, inventory and ledger."""
+        for ev in self.venue.drain_events():
+            self.orders.on_event(ev)
+            if isinstance(ev, Fill):
+                self.inventory.on_fill(ev.side, ev.price, ev.qty, ev.fee)
+                self.base_balance += ev.side * ev.qty
+                self.quote_balance -= ev.side * ev.qty * ev.price + ev.fee
+                self.fills.append(
+                    FillRecord(
+                        ev.ts_ns,
+                        ev.client_id,
+                        ev.side,
+                        ev.price,
+                        ev.qty,
+                        ev.fee,
+                        ev.taker,
+                        self.mid,
+                        self.inventory.position,
+                        ev.remaining,
+                    )
+                )
+
+    # --- internals --------------------------------------------------------------------
+    def _evaluate_risk(self, now_ns: int) -> RiskState:
+        mid, inv = self.mid, self.inventory
+        base_value = self.base_balance * mid
+        equity = base_value + self.quote_balance
+        return self.risk.evaluate(now_ns, inv.pnl(mid), {self.base_asset: inv.position}, {self.base_asset: base_value}, equity)
+
+    def _send(self, actions: list[Action], now_ns: int) -> None:
+        rows = self.order_rows
+        for a in actions:
+            self.venue.submit(a, now_ns)
+            match a:
+                case PlaceOrder(client_id=cid, side=side, price=price, qty=qty):
+                    rows.append((now_ns, "place", cid, side, price, qty))
+                case AmendOrder(client_id=cid, price=price, qty=qty):
+                    rows.append((now_ns, "amend", cid, self.orders.by_id[cid].side, price, qty))
+                case CancelOrder(client_id=cid):
+                    order = self.orders.by_id[cid]
+                    rows.append((now_ns, "cancel", cid, order.side, order.price, order.qty))
+                case TakeOrder(client_id=cid, side=side, qty=qty):
+                    rows.append((now_ns, "take", cid, side, self.mid, qty))

@@ -1,0 +1,170 @@
+"""Replay engine: one (exchange, symbol) quoting core driven by a recorded event log
+against the paper venue.
+
+Per message, in receive-time order: deliver the venue's due actions, apply the message to
+the book (or to the paper venue's queues if it is a trade), feed venue events to the core,
+then on each book update let the core quote. The live engine drives the same
+:class:`~ccxt_mm.engine.core.QuotingCore` from exchange feeds instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.config import AppConfig
+from ccxt_mm.engine.core import FillRecord, QuotingCore
+from ccxt_mm.errors import CrossedBookError
+from ccxt_mm.execution.paper import PaperParams, PaperVenue
+from ccxt_mm.market.events import EventLog, MsgKind
+from ccxt_mm.quoting.inventory import Inventory
+from ccxt_mm.quoting.strategy import Strategy
+
+
+@dataclass
+class ReplayResult:
+    """Everything the report needs; arrays are sampled once per book update."""
+
+    fills: list[FillRecord]
+    orders: list[tuple[int, str, str, int, float, float]]
+    """(ts_ns, action, order_id, side, price, qty): one row per place / amend / cancel."""
+    book_ts_ns: np.ndarray
+    mid: np.ndarray
+    bid_quote: np.ndarray
+    ask_quote: np.ndarray
+    position: np.ndarray
+    latency_ns: np.ndarray
+    """Tick → order intent: book features, risk, strategy and order manager, per update."""
+    inventory: Inventory
+    final_mid: float
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+    risk_breaches: list[str] = field(default_factory=list)
+    stopped_ns: int = 0
+    """When the kill switch fired (0: never)."""
+    mode_secs: dict[str, float] = field(default_factory=dict)
+    balances: dict[str, float] = field(default_factory=dict)
+
+
+class ReplayEngine:
+    def __init__(self, config: AppConfig, log: EventLog, strategy: Strategy, run_id: str) -> None:
+        self.cfg = config
+        self.log = log
+        self.book = GridBook(log.prices)
+        p = config.paper
+        self.venue = PaperVenue(
+            PaperParams(p.entry_latency_ms, p.cancel_latency_ms, p.maker_fee_bps, p.taker_fee_bps, p.queue_model),
+            self.book,
+            base=config.risk.max_position_base if p.initial_base is None else p.initial_base,
+            quote=p.initial_quote,
+            supports_amend=p.amend_supported,
+        )
+        self.core = QuotingCore(config, strategy, self.venue, run_id, self.venue.base, self.venue.quote)
+        self.orders = self.core.orders
+        self._mode_ns: dict[str, int] = {}
+        """Recording time spent in each state: a risk mode, or book_invalid."""
+
+    # --- main loop --------------------------------------------------------------------
+    def run(self, progress: Callable[[int], None] | None = None) -> ReplayResult:
+        """Replay the whole log; ``progress`` is called now and then with messages done."""
+        log, book, venue, core = self.log, self.book, self.venue, self.core
+        ts_list = log.msg_ts_ns.tolist()
+        kinds = log.msg_kind.tolist()
+        # trade rows as Python numbers, in message order (book rows stay in numpy)
+        is_trade = log.msg_kind == MsgKind.TRADE
+        trade_rows = np.repeat(is_trade, log.msg_stop - log.msg_start)
+        trades_in_msg = (log.msg_stop - log.msg_start)[is_trade].tolist()
+        trade_side = log.row_side[trade_rows].tolist()
+        trade_price = log.row_price[trade_rows].tolist()
+        trade_qty = log.row_qty[trade_rows].tolist()
+        t = k = 0
+        n_updates = int(np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF)).sum())
+        sample_ts = np.zeros(n_updates, dtype=np.int64)
+        sample = np.full((4, n_updates), np.nan)
+        latency = np.zeros(n_updates, dtype=np.int64)
+        n = 0
+        valid = False
+        state = "book_invalid"
+        last_ts = ts_list[0] if ts_list else 0
+        timer_ns = int(self.cfg.strategy.timer_secs * 1e9)
+        next_timer = last_ts
+        perf = time.perf_counter_ns
+        # bookTicker messages only validate the rebuild; the engine never reads them
+        for m in np.flatnonzero(log.msg_kind != MsgKind.TICKER).tolist():
+            now, kind = ts_list[m], kinds[m]
+            if venue.next_due_ns is not None and venue.next_due_ns <= now:
+                venue.advance(now)
+                core.drain()
+            if now >= next_timer:
+                core.on_timer(now)
+                next_timer = now + timer_ns
+            self._mode_ns[state] = self._mode_ns.get(state, 0) + now - last_ts
+            last_ts = now
+            if kind == MsgKind.TRADE:
+                first, t = t, t + trades_in_msg[k]
+                k += 1
+                for i in range(first, t):
+                    side, price, qty = trade_side[i], trade_price[i], trade_qty[i]
+                    venue.on_trade(now, side, price, qty)
+                    core.on_trade(now, side, price, qty)
+                core.drain()
+            elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
+                t0 = perf()
+                if kind == MsgKind.SNAPSHOT:
+                    book.clear()
+                    valid = True
+                if not valid:
+                    continue
+                log.apply_message(book, m)
+                if book.crossed:
+                    raise CrossedBookError(
+                        log.sources[log.msg_src[m]],
+                        int(log.msg_line[m]),
+                        f"crossed book after update: bid {book.prices[book.best_bid]} >= ask {book.prices[book.best_ask]}",
+                    )
+                if not book.ready:
+                    continue
+                venue.on_book_update()
+                core.on_book(now, book)
+                latency[n] = perf() - t0
+                sample_ts[n] = now
+                sample[:, n] = (core.mid, core.quotes[0], core.quotes[1], core.inventory.position)
+                n += 1
+                state = core.risk_state.mode.value
+            elif kind == MsgKind.INVALID:
+                valid = False
+                state = "book_invalid"
+                core.pull(now)
+            if progress is not None and m % 4096 == 0:
+                progress(m)
+        self._shutdown(ts_list[-1] if ts_list else 0)
+        if progress is not None:
+            progress(log.messages)
+        return ReplayResult(
+            fills=core.fills,
+            orders=core.order_rows,
+            book_ts_ns=sample_ts[:n],
+            mid=sample[0, :n],
+            bid_quote=sample[1, :n],
+            ask_quote=sample[2, :n],
+            position=sample[3, :n],
+            latency_ns=latency[:n],
+            inventory=core.inventory,
+            final_mid=core.mid,
+            risk_breaches=list(core.risk.breaches),
+            stopped_ns=core.risk.stopped_ns,
+            mode_secs={k: v * 1e-9 for k, v in sorted(self._mode_ns.items())},
+            balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
+        )
+
+    def _shutdown(self, now_ns: int) -> None:
+        """Cancel everything and let every in-flight action land: no order is left behind."""
+        self.core.pull(now_ns)
+        while self.venue.next_due_ns is not None:
+            now_ns = self.venue.next_due_ns
+            self.venue.advance(now_ns)
+            self.core.drain()
+            self.core.pull(now_ns)
