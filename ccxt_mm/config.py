@@ -150,6 +150,28 @@ class ExchangeCredentials(_Section):
     password_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$")
 
 
+class LiveMarketConfig(_Section):
+    exchange: str = Field(pattern=r"^(binance|okx|bybit)$")
+    symbol: str = Field(pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
+
+
+class LiveConfig(_Section):
+    """``ccxt-mm run``: one quoting task per (exchange, symbol), all in one process."""
+
+    markets: tuple[LiveMarketConfig, ...] = (
+        LiveMarketConfig(exchange="binance", symbol="BTC/USDT"),
+        LiveMarketConfig(exchange="okx", symbol="BTC/USDT"),
+        LiveMarketConfig(exchange="bybit", symbol="BTC/USDT"),
+    )
+    book_depth: Annotated[int, Field(ge=1, le=1000)] = 20
+    websocket: bool = True
+    poll_secs: Positive = 1.0
+    stale_secs: Positive = 5.0
+    fill_poll_secs: Positive = 2.0
+    backoff_max_secs: Positive = 30.0
+    sandbox: bool = False
+
+
 class AppConfig(_Section):
     market: MarketConfig = MarketConfig()
     book: BookConfig = BookConfig()
@@ -159,6 +181,7 @@ class AppConfig(_Section):
     orders: OrdersConfig = OrdersConfig()
     paper: PaperConfig = PaperConfig()
     report: ReportConfig = ReportConfig()
+    live: LiveConfig = LiveConfig()
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
 
 

@@ -43,9 +43,14 @@ class GridBook:
     def crossed(self) -> bool:
         return self.ready and self.best_bid >= self.best_ask
 
-    def clear(self) -> None:
-        self.bid_qty.fill(0.0)
-        self.ask_qty.fill(0.0)
+    def clear(self, bid_levels: np.ndarray | None = None, ask_levels: np.ndarray | None = None) -> None:
+        """Empty the book; when the occupied levels are known, only those are zeroed."""
+        if bid_levels is None or ask_levels is None:
+            self.bid_qty.fill(0.0)
+            self.ask_qty.fill(0.0)
+        else:
+            self.bid_qty[bid_levels] = 0.0
+            self.ask_qty[ask_levels] = 0.0
         self.best_bid = -1
         self.best_ask = self.prices.size
 

@@ -96,6 +96,7 @@ class BinanceDialect:
             web.get(f"{p}/time", self.server_time),
             web.get(f"{p}/exchangeInfo", self.exchange_info),
             web.get(f"{p}/depth", self.depth),
+            web.get(f"{p}/aggTrades", self.agg_trades),
             web.post(f"{p}/order", self.signed(self.create_order)),
             web.delete(f"{p}/order", self.signed(self.cancel_order)),
             web.get(f"{p}/order", self.signed(self.get_order)),
@@ -177,6 +178,18 @@ class BinanceDialect:
                 "bids": [[_num(p), _num(q)] for p, q in bids],
                 "asks": [[_num(p), _num(q)] for p, q in asks],
             }
+        )
+
+    async def agg_trades(self, request: web.Request) -> web.Response:
+        market_id = request.query.get("symbol", "")
+        since = int(request.query.get("startTime", 0))
+        limit = int(request.query.get("limit", 500))
+        trades = [t for t in self.ex.public_trades if t[2] == market_id and t[1] >= since][-limit:]
+        return web.json_response(
+            [
+                {"a": i, "p": _num(p), "q": _num(q), "f": i, "l": i, "T": ts, "m": side == "sell", "M": True}
+                for i, ts, _, p, q, side in trades
+            ]
         )
 
     # --- private ----------------------------------------------------------------------

@@ -106,6 +106,7 @@ class BybitDialect:
             web.get("/v5/market/time", self.server_time),
             web.get("/v5/market/instruments-info", self.instruments),
             web.get("/v5/market/orderbook", self.orderbook),
+            web.get("/v5/market/recent-trade", self.recent_trades),
             web.get("/v5/user/query-api", self.signed(self.query_api)),
             web.get("/v5/account/info", self.signed(self.account_info)),
             web.post("/v5/order/create", self.signed(self.create_order)),
@@ -181,6 +182,23 @@ class BybitDialect:
             "u": len(self.ex.fills) + 1,
         }
         return _ok(book, now)
+
+    async def recent_trades(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol", "")
+        limit = int(request.query.get("limit", 60))
+        trades = [t for t in self.ex.public_trades if t[2] == symbol][-limit:]
+        items = [
+            {
+                "execId": str(i),
+                "symbol": symbol,
+                "price": str(p),
+                "size": str(q),
+                "side": "Buy" if side == "buy" else "Sell",
+                "time": str(ts),
+            }
+            for i, ts, _, p, q, side in reversed(trades)
+        ]
+        return _ok({"category": "spot", "list": items}, self.ex.clock_ms())
 
     async def query_api(self, params: dict) -> web.Response:
         now = self.ex.clock_ms()

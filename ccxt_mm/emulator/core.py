@@ -78,6 +78,8 @@ class EmulatedExchange:
     books: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = field(default_factory=dict)
     orders: dict[int, EmuOrder] = field(default_factory=dict)
     fills: list[EmuFill] = field(default_factory=list)
+    public_trades: list[tuple[int, int, str, Decimal, Decimal, str]] = field(default_factory=list)
+    """(trade id, time ms, market id, price, qty, taker side) of every market trade."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     # --- public book ------------------------------------------------------------------
@@ -162,6 +164,7 @@ class EmulatedExchange:
         """A taker of ``qty`` at ``price`` or better: fills our resting orders on the other
         side at that price or better, best price then oldest first."""
         maker_side = "sell" if taker_side == "buy" else "buy"
+        self.public_trades.append((next(self._ids), self.clock_ms(), market_id, price, qty, taker_side))
         hit = [
             o
             for o in self.open_orders(market_id)

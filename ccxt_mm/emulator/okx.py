@@ -98,6 +98,7 @@ class OkxDialect:
             web.get(f"{p}/public/time", self.server_time),
             web.get(f"{p}/public/instruments", self.instruments),
             web.get(f"{p}/market/books", self.books),
+            web.get(f"{p}/market/trades", self.market_trades),
             web.post(f"{p}/trade/order", self.signed(self.create_order)),
             web.post(f"{p}/trade/batch-orders", self.signed(self.batch_orders)),
             web.post(f"{p}/trade/cancel-order", self.signed(self.cancel_order)),
@@ -216,6 +217,17 @@ class OkxDialect:
         if not failed:
             return _ok(data)
         return _fail("1" if failed == len(data) else "2", "Operation failed." if failed == len(data) else "", data=data)
+
+    async def market_trades(self, request: web.Request) -> web.Response:
+        inst = request.query.get("instId", "")
+        limit = int(request.query.get("limit", 100))
+        trades = [t for t in self.ex.public_trades if t[2] == inst][-limit:]
+        return _ok(
+            [
+                {"instId": inst, "tradeId": str(i), "px": str(p), "sz": str(q), "side": side, "ts": str(ts)}
+                for i, ts, _, p, q, side in reversed(trades)
+            ]
+        )
 
     async def create_order(self, params: dict) -> web.Response:
         return self._reply([self._place(params)])

@@ -136,8 +136,8 @@ class QuotingCore:
             self.orders.on_event(ev)
             if isinstance(ev, Fill):
                 self.inventory.on_fill(ev.side, ev.price, ev.qty, ev.fee)
-                self.base_balance += ev.side * ev.qty
-                self.quote_balance -= ev.side * ev.qty * ev.price + ev.fee
+                self.base_balance += ev.side * ev.qty - ev.fee_base
+                self.quote_balance -= ev.side * ev.qty * ev.price + ev.fee - ev.fee_base * ev.price
                 self.fills.append(
                     FillRecord(
                         ev.ts_ns,

@@ -16,11 +16,14 @@ ccxt's unified ``clientOrderId`` (binance ``newClientOrderId``, okx ``clOrdId``,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as ccxt_errors
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from ccxt_mm.errors import CcxtMmError
 from ccxt_mm.execution.types import (
@@ -60,6 +63,27 @@ def classify(exc: Exception) -> str:
     if isinstance(exc, ccxt_errors.AuthenticationError):
         return "auth"
     return "error"
+
+
+T = TypeVar("T")
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, Exception) and classify(exc) in ("network", "rate_limit")
+
+
+async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+    """Retry a read or a cancel (never a create) on network errors and rate limits, with
+    exponential backoff and jitter; the last error propagates."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential_jitter(multiplier=0.2, max=2.0),
+        retry=retry_if_exception(_transient),
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -210,7 +234,7 @@ class CcxtVenue:
             self._events.append(CancelRejected(a.client_id, self.clock_ns(), "unknown to this venue"))
             return
         try:
-            await self.exchange.cancel_order(order_id, self.symbol)
+            await retry_idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol))
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)
@@ -223,7 +247,7 @@ class CcxtVenue:
 
     # --- reads ------------------------------------------------------------------------
     async def open_orders(self) -> list[OpenOrder]:
-        orders = await self.exchange.fetch_open_orders(self.symbol)
+        orders = await retry_idempotent(lambda: self.exchange.fetch_open_orders(self.symbol))
         return [
             OpenOrder(
                 str(o["id"]), o.get("clientOrderId") or "", BUY if o["side"] == "buy" else -BUY, float(o["price"]), float(o["remaining"])
@@ -233,7 +257,7 @@ class CcxtVenue:
 
     async def balances(self) -> dict[str, tuple[float, float]]:
         """(free, total) per asset with a non-zero total."""
-        raw = await self.exchange.fetch_balance()
+        raw = await retry_idempotent(self.exchange.fetch_balance)
         return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}
 
     async def cancel_leftovers(self, prefix: str) -> list[str]:
@@ -242,7 +266,8 @@ class CcxtVenue:
         cancelled = []
         for o in await self.open_orders():
             if o.client_id.startswith(prefix):
-                await self.exchange.cancel_order(o.order_id, self.symbol)
+                with suppress(ccxt_errors.OrderNotFound):  # filled or cancelled meanwhile: gone either way
+                    await retry_idempotent(lambda o=o: self.exchange.cancel_order(o.order_id, self.symbol))
                 cancelled.append(o.client_id)
         return cancelled
 
@@ -250,7 +275,7 @@ class CcxtVenue:
         """Turn our new trades into Fill events (REST fallback of watch_my_trades)."""
         by_order = {v: k for k, v in self._order_ids.items()}
         base = (self._market or {}).get("base")
-        for t in await self.exchange.fetch_my_trades(self.symbol):
+        for t in await retry_idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)):
             trade_id = str(t["id"])
             client_id = by_order.get(str(t.get("order")))
             if client_id is None or trade_id in self._seen_trades:
@@ -258,10 +283,12 @@ class CcxtVenue:
             self._seen_trades.add(trade_id)
             qty, price = float(t["amount"]), float(t["price"])
             fee = t.get("fee") or {}
-            fee_quote = float(fee.get("cost") or 0.0) * (price if fee.get("currency") == base else 1.0)
+            fee_cost = float(fee.get("cost") or 0.0)
+            fee_base = fee_cost if fee.get("currency") == base else 0.0
+            fee_quote = fee_base * price if fee_base else fee_cost
             remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))
             self._remaining[client_id] = remaining
             if remaining <= 0.0:
                 self._order_ids.pop(client_id, None)
             side = BUY if t["side"] == "buy" else -BUY
-            self._events.append(Fill(client_id, int(t["timestamp"]) * 1_000_000, side, price, qty, fee_quote, False, remaining))
+            self._events.append(Fill(client_id, int(t["timestamp"]) * 1_000_000, side, price, qty, fee_quote, False, remaining, fee_base))

@@ -214,6 +214,15 @@ class PaperVenue:
         self.stats.taker_fills += 1
 
     # --- market data ------------------------------------------------------------------
+    def rebind(self, book: GridBook) -> None:
+        """Follow a book rebuilt on a new price grid (live feeds): re-locate every order's
+        level; the quantity ahead is kept, capped by what the new level displays."""
+        self.book = book
+        for o in self.orders.values():
+            o.level, displayed = self._queue_entry(o.side, o.price)
+            o.ahead = min(o.ahead, displayed)
+            o.level_seen, o.traded_since = displayed, 0.0
+
     def on_book_update(self) -> None:
         """Call after each book change: moves queue positions for cancellations."""
         proportional = self.params.queue_model is QueueModel.PROPORTIONAL

@@ -94,6 +94,9 @@ class Fill:
     taker: bool
     remaining: float
     """Base quantity still resting after this fill (0 for taker orders)."""
+    fee_base: float = 0.0
+    """The part of the fee charged in the base asset (base units; ``fee`` is its quote value
+    plus any quote-charged fee), so balances can be kept per asset."""
 
 
 VenueEvent = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | AmendAccepted | Fill

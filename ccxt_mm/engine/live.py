@@ -1,0 +1,230 @@
+"""Live engine: one quoting core per (exchange, symbol), all in one event loop.
+
+Each market runs four owned tasks: the book loop (feed → book → core), the public-trade
+loop, the venue's order worker (live) or its clock (paper), and a watchdog (stale book →
+pull quotes; strategy timer; fill polling). A failure in one market is logged, its quotes
+are pulled and it retries with exponential backoff; the other markets keep quoting. Every
+retry path sleeps, so a cached failed future can never spin the loop.
+
+Paper mode (the default) quotes on live public books against the paper venue; live mode
+sends post-only orders through :class:`CcxtVenue`. Both share the quoting core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.config import AppConfig, MarketConfig
+from ccxt_mm.engine.core import QuotingCore
+from ccxt_mm.execution.ccxt_venue import CcxtVenue
+from ccxt_mm.execution.paper import PaperParams, PaperVenue
+from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed
+from ccxt_mm.strategies import load_strategy
+
+log = logging.getLogger("ccxt_mm.live")
+
+
+@dataclass
+class LiveMarket:
+    key: str
+    """``exchange symbol``, as in logs and reports."""
+    exchange: object
+    venue: CcxtVenue | PaperVenue
+    core: QuotingCore
+    book_feed: BookFeed
+    trade_feed: TradeFeed
+    book: LiveBook
+    order_prefix: str
+    last_book_ns: int = 0
+    stale: bool = True
+    errors: dict[str, int] = field(default_factory=dict)
+    latency_ns: list[int] = field(default_factory=list)
+    leftovers_cancelled: list[str] = field(default_factory=list)
+
+    @property
+    def paper(self) -> bool:
+        return isinstance(self.venue, PaperVenue)
+
+
+async def open_market(
+    config: AppConfig,
+    exchange,
+    symbol: str,
+    live: bool,
+    run_id: str,
+    clock_ns: Callable[[], int] = time.time_ns,
+) -> LiveMarket:
+    """Load the market, cancel what earlier runs left (live), read balances, build the core."""
+    key = f"{exchange.id} {symbol}"
+    prefix = config.orders.client_id_prefix
+    venue = CcxtVenue(exchange, symbol, clock_ns)
+    await venue.start()  # markets, precision and limits
+    market = exchange.market(symbol)
+    market_cfg = MarketConfig(symbol=symbol, tick_size=market["precision"]["price"], lot_size=market["precision"]["amount"], data=())
+    mcfg = config.model_copy(update={"market": market_cfg})
+    leftovers: list[str] = []
+    if live:
+        leftovers = await venue.cancel_leftovers(prefix)
+        balances = await venue.balances()
+        base = balances.get(market["base"], (0.0, 0.0))[0]
+        quote = balances.get(market["quote"], (0.0, 0.0))[0]
+        chosen: CcxtVenue | PaperVenue = venue
+    else:
+        p = config.paper
+        base = config.risk.max_position_base if p.initial_base is None else p.initial_base
+        quote = p.initial_quote
+        params = PaperParams(p.entry_latency_ms, p.cancel_latency_ms, p.maker_fee_bps, p.taker_fee_bps, p.queue_model)
+        chosen = PaperVenue(params, GridBook(np.empty(0)), base=base, quote=quote, supports_amend=p.amend_supported)
+    core = QuotingCore(mcfg, load_strategy(mcfg), chosen, run_id, base, quote)
+    lc = config.live
+    return LiveMarket(
+        key=key,
+        exchange=exchange,
+        venue=chosen,
+        core=core,
+        book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, lc.websocket),
+        trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, lc.websocket),
+        book=LiveBook(market_cfg.tick_size),
+        order_prefix=core.orders.p.client_id_prefix,
+        leftovers_cancelled=leftovers,
+    )
+
+
+class LiveEngine:
+    def __init__(self, config: AppConfig, markets: list[LiveMarket], clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self.cfg = config
+        self.markets = markets
+        self.clock_ns = clock_ns
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Quote every market until ``stop`` is set, then shut down cleanly."""
+        tasks: list[asyncio.Task] = []
+        for m in self.markets:
+            loops = [("book", self._book_loop, True), ("trades", self._trade_loop, m.paper), ("watchdog", self._watchdog, True)]
+            if not m.paper:
+                loops.append(("orders", lambda m: m.venue.run(), True))
+            for what, loop, pull in loops:
+                tasks.append(asyncio.create_task(self._retrying(m, what, loop, pull), name=f"{m.key} {what}"))
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.shutdown()
+
+    async def _retrying(self, m: LiveMarket, what: str, loop: Callable[[LiveMarket], Awaitable[None]], pull: bool) -> None:
+        """Run ``loop`` for ``m`` forever; on failure log, pull quotes if ``pull`` (the loop
+        feeds quoting or orders; public trades of a live venue only calibrate), back off."""
+        backoff = 0.25
+        while True:
+            started = time.monotonic()
+            try:
+                await loop(m)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                m.errors[what] = m.errors.get(what, 0) + 1
+                log.warning("%s: %s loop failed (%s: %s); retry in %.2f s", m.key, what, type(exc).__name__, exc, backoff)
+                if pull:
+                    m.stale = True
+                    m.core.pull(self.clock_ns())
+                await asyncio.sleep(backoff)
+                healthy = time.monotonic() - started > 10 * backoff
+                backoff = 0.25 if healthy else min(backoff * 2, self.cfg.live.backoff_max_secs)
+
+    async def _book_loop(self, m: LiveMarket) -> None:
+        while True:
+            bids, asks = await m.book_feed.next()
+            now = self.clock_ns()
+            rebuilds = m.book.rebuilds
+            book = m.book.update(bids, asks)
+            m.last_book_ns, m.stale = now, False
+            if m.paper:
+                if m.book.rebuilds != rebuilds:
+                    m.venue.rebind(book)
+                m.venue.advance(now)
+                m.venue.on_book_update()
+            m.core.drain()
+            if not book.ready or book.crossed:
+                m.core.pull(now)
+                continue
+            t0 = time.perf_counter_ns()
+            m.core.on_book(now, book)
+            m.latency_ns.append(time.perf_counter_ns() - t0)
+
+    async def _trade_loop(self, m: LiveMarket) -> None:
+        while True:
+            trades = await m.trade_feed.next()
+            for ts, side, price, qty in trades:
+                if m.paper:
+                    m.venue.on_trade(ts, side, price, qty)
+                m.core.on_trade(ts, side, price, qty)
+            m.core.drain()
+
+    async def _watchdog(self, m: LiveMarket) -> None:
+        lc = self.cfg.live
+        next_timer = next_fills = 0.0
+        while True:
+            await asyncio.sleep(0.2)
+            now = self.clock_ns()
+            if not m.stale and now - m.last_book_ns > lc.stale_secs * 1e9:
+                log.warning("%s: no book for %.1f s: quotes pulled", m.key, lc.stale_secs)
+                m.stale = True
+                m.core.pull(now)
+            mono = time.monotonic()
+            if mono >= next_timer:
+                m.core.on_timer(now)
+                next_timer = mono + self.cfg.strategy.timer_secs
+            if m.paper:
+                m.venue.advance(now)
+            elif mono >= next_fills:
+                await m.venue.poll_fills()
+                next_fills = mono + lc.fill_poll_secs
+            m.core.drain()
+
+    async def shutdown(self) -> None:
+        """Cancel every order of every market and make sure none is left on the exchanges."""
+        now = self.clock_ns()
+        for m in self.markets:
+            m.core.pull(now)
+            try:
+                if m.paper:
+                    m.venue.advance(now + 10**12)
+                else:
+                    await m.venue.flush()
+                    await m.venue.poll_fills()
+                    m.leftovers_cancelled += await m.venue.cancel_leftovers(m.order_prefix)
+                m.core.drain()
+            except Exception as exc:
+                log.error("%s: shutdown could not confirm every cancel: %s", m.key, exc)
+
+    def summary(self) -> dict[str, dict]:
+        out = {}
+        for m in self.markets:
+            inv, stats = m.core.inventory, m.core.orders.stats
+            lat = np.array(m.latency_ns, dtype=np.float64)
+            out[m.key] = {
+                "mode": "paper" if m.paper else "live",
+                "book_updates": m.book_feed.updates,
+                "orders_created": stats.placed,
+                "orders_cancelled": stats.cancelled,
+                "post_only_rejects": stats.post_only_rejects,
+                "fills": inv.fills,
+                "position": inv.position,
+                "pnl": inv.pnl(m.core.mid) if m.core.mid else 0.0,
+                "errors": dict(m.errors),
+                "leftovers_cancelled": list(m.leftovers_cancelled),
+                "tick_to_intent_us_p50": float(np.percentile(lat, 50) / 1e3) if lat.size else math.nan,
+                "tick_to_intent_us_p99": float(np.percentile(lat, 99) / 1e3) if lat.size else math.nan,
+            }
+        return out

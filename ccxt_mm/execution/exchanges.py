@@ -1,0 +1,36 @@
+"""Creating ccxt exchange clients: credentials from environment variables only."""
+
+from __future__ import annotations
+
+import os
+
+import ccxt.pro as ccxt_pro
+
+from ccxt_mm.config import AppConfig
+from ccxt_mm.errors import ConfigError
+
+
+def credentials(config: AppConfig, exchange: str, source: str = "environment") -> dict[str, str]:
+    """The API credentials of ``exchange`` read from the variables its config section names.
+    A missing variable is an error naming the variable, never showing any value."""
+    creds = config.exchanges.get(exchange)
+    if creds is None:
+        raise ConfigError(source, [f"exchanges.{exchange}: no credentials configured (api_key_env, secret_env)"])
+    wanted = {"apiKey": creds.api_key_env, "secret": creds.secret_env}
+    if creds.password_env:
+        wanted["password"] = creds.password_env
+    missing = [f"exchanges.{exchange}: environment variable {var} is not set" for var in wanted.values() if not os.environ.get(var)]
+    if missing:
+        raise ConfigError(source, missing)
+    return {field: os.environ[var] for field, var in wanted.items()}
+
+
+def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_pro.Exchange:
+    """A ccxt.pro client (websocket feeds and the REST API) with ccxt's rate limiter on."""
+    params: dict = {"enableRateLimit": True}
+    if with_credentials:
+        params.update(credentials(config, name))
+    exchange = getattr(ccxt_pro, name)(params)
+    if config.live.sandbox:
+        exchange.set_sandbox_mode(True)
+    return exchange

@@ -1,0 +1,124 @@
+"""Live order books from ccxt: ``watch_order_book`` (ccxt.pro) or REST polling as fallback.
+
+Books arrive as full snapshots (sorted ``[price, qty]`` lists) and are laid on a fixed tick
+grid around the first mid, so the quoting core sees the same :class:`GridBook` as in replay
+and the paper venue keeps its queue positions between updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from ccxt_mm.book.grid_book import GridBook
+
+
+class LiveBook:
+    """A :class:`GridBook` on ``tick`` steps covering ``span`` (fraction) either side of the
+    first mid; rebuilt around the new mid if the book leaves it (queue positions reset)."""
+
+    def __init__(self, tick: float, span: float = 0.05) -> None:
+        self.tick = tick
+        self.span = span
+        self.book: GridBook | None = None
+        self.rebuilds = 0
+        self._first_tick = 0
+        self._levels = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+
+    def update(self, bids: list, asks: list) -> GridBook:
+        """Replace the book with a full snapshot (best first on each side)."""
+        b = np.asarray(bids, dtype=np.float64).reshape(-1, 2)[:, :2] if bids else np.empty((0, 2))
+        a = np.asarray(asks, dtype=np.float64).reshape(-1, 2)[:, :2] if asks else np.empty((0, 2))
+        ticks_b = np.rint(b[:, 0] / self.tick).astype(np.int64)
+        ticks_a = np.rint(a[:, 0] / self.tick).astype(np.int64)
+        lo = min(ticks_b.min(initial=2**62), ticks_a.min(initial=2**62))
+        hi = max(ticks_b.max(initial=-1), ticks_a.max(initial=-1))
+        book = self.book
+        if book is None or lo < self._first_tick or hi >= self._first_tick + book.prices.size:
+            book = self._rebuild(ticks_b, ticks_a)
+        else:
+            book.clear(*self._levels)
+        levels_b, levels_a = ticks_b - self._first_tick, ticks_a - self._first_tick
+        book.apply(levels_b, b[:, 1], levels_a, a[:, 1])
+        self._levels = (levels_b, levels_a)
+        return book
+
+    def _rebuild(self, ticks_b: np.ndarray, ticks_a: np.ndarray) -> GridBook:
+        top = ticks_b.max() if ticks_b.size else ticks_a.min()
+        half = max(int(top * self.span), 1)
+        lo = min(top - half, ticks_b.min(initial=top), ticks_a.min(initial=top))
+        hi = max(top + half, ticks_b.max(initial=top), ticks_a.max(initial=top))
+        decimals = max(0, int(-np.floor(np.log10(self.tick))) + 1)
+        prices = np.round(np.arange(lo, hi + 1, dtype=np.int64) * self.tick, decimals)
+        self._first_tick = int(lo)
+        self.book = GridBook(prices)
+        self.rebuilds += 1
+        return self.book
+
+
+class BookFeed:
+    """Successive order books of one symbol, ``depth`` levels a side.
+
+    With ``websocket`` it awaits ccxt.pro's ``watch_order_book`` (whose depth is fixed by
+    the first subscription, so the result is sliced); otherwise it polls
+    ``fetch_order_book`` every ``poll_secs``. Errors propagate: the engine backs off.
+    """
+
+    def __init__(self, exchange, symbol: str, depth: int, poll_secs: float, websocket: bool) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.depth = depth
+        self.poll_secs = poll_secs
+        self.websocket = websocket
+        self.updates = 0
+        self._next_poll = 0.0
+
+    async def next(self) -> tuple[list, list]:
+        if self.websocket:
+            ob = await self.exchange.watch_order_book(self.symbol, self.depth)
+        else:
+            delay = self._next_poll - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next_poll = time.monotonic() + self.poll_secs
+            ob = await self.exchange.fetch_order_book(self.symbol, self.depth)
+        self.updates += 1
+        return ob["bids"][: self.depth], ob["asks"][: self.depth]
+
+
+class TradeFeed:
+    """Public trades of one symbol: ``watch_trades`` (ccxt.pro) or ``fetch_trades`` polling.
+    Yields each trade once, as ``(ts_ns, aggressor side +1/-1, price, qty)``."""
+
+    def __init__(self, exchange, symbol: str, poll_secs: float, websocket: bool) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.poll_secs = poll_secs
+        self.websocket = websocket
+        self._since: int | None = None
+        """Newest trade time seen (ms) and the ids seen at exactly that time."""
+        self._ids_at_since: set[str] = set()
+        self._next_poll = 0.0
+
+    async def next(self) -> list[tuple[int, int, float, float]]:
+        if self.websocket:
+            trades = await self.exchange.watch_trades(self.symbol)
+        else:
+            delay = self._next_poll - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next_poll = time.monotonic() + self.poll_secs
+            trades = await self.exchange.fetch_trades(self.symbol, self._since)
+        fresh = []
+        for t in trades:
+            trade_id, ts_ms = str(t["id"]), int(t["timestamp"])
+            since = self._since if self._since is not None else -1
+            if ts_ms < since or (ts_ms == since and trade_id in self._ids_at_since):
+                continue
+            if ts_ms > since:
+                self._since, self._ids_at_since = ts_ms, set()
+            self._ids_at_since.add(trade_id)
+            fresh.append((ts_ms * 1_000_000, 1 if t["side"] == "buy" else -1, float(t["price"]), float(t["amount"])))
+        return fresh
