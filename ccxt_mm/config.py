@@ -170,6 +170,10 @@ class LiveConfig(_Section):
     fill_poll_secs: Positive = 2.0
     backoff_max_secs: Positive = 30.0
     sandbox: bool = False
+    dead_man_secs: Positive = 60.0
+    """Exchange-side cancel-all-after timeout, refreshed every third of it (okx, bybit)."""
+    rest_urls: dict[str, str] = Field(default_factory=dict)
+    """Exchange → base URL replacing its REST host (a local emulator or a proxy)."""
 
 
 class AppConfig(_Section):

@@ -111,6 +111,7 @@ class BybitDialect:
             web.get("/v5/account/info", self.signed(self.account_info)),
             web.post("/v5/order/create", self.signed(self.create_order)),
             web.post("/v5/order/cancel", self.signed(self.cancel_order)),
+            web.post("/v5/order/disconnected-cancel-all", self.signed(self.disconnected_cancel_all)),
             web.get("/v5/order/realtime", self.signed(self.realtime)),
             web.get("/v5/execution/list", self.signed(self.executions)),
             web.get("/v5/account/wallet-balance", self.signed(self.wallet_balance)),
@@ -223,6 +224,10 @@ class BybitDialect:
                 raise
             order = self.ex.find(symbol, client_id=client_id)  # accepted, then cancelled at once
         return _ok({"orderId": str(order.order_id), "orderLinkId": order.client_id}, now)
+
+    async def disconnected_cancel_all(self, params: dict) -> web.Response:
+        self.ex.arm_dead_man(int(params.get("timeWindow", 0)) * 1000)
+        return _ok({}, self.ex.clock_ms())
 
     async def cancel_order(self, params: dict) -> web.Response:
         order_id = int(params["orderId"]) if params.get("orderId") else None

@@ -80,7 +80,21 @@ class EmulatedExchange:
     fills: list[EmuFill] = field(default_factory=list)
     public_trades: list[tuple[int, int, str, Decimal, Decimal, str]] = field(default_factory=list)
     """(trade id, time ms, market id, price, qty, taker side) of every market trade."""
+    dead_man_deadline_ms: int = 0
+    """Cancel-all-after deadline (0: disarmed)."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+
+    def arm_dead_man(self, timeout_ms: int) -> int:
+        """Arm (or with 0 disarm) the cancel-all-after switch; returns the deadline."""
+        self.dead_man_deadline_ms = self.clock_ms() + timeout_ms if timeout_ms > 0 else 0
+        return self.dead_man_deadline_ms
+
+    def check_dead_man(self) -> list[EmuOrder]:
+        """Cancel every open order once the switch's deadline has passed."""
+        if not self.dead_man_deadline_ms or self.clock_ms() < self.dead_man_deadline_ms:
+            return []
+        self.dead_man_deadline_ms = 0
+        return [self.cancel(o.market.id, o.order_id) for o in self.open_orders()]
 
     # --- public book ------------------------------------------------------------------
     def set_book(self, market_id: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:

@@ -101,6 +101,7 @@ class OkxDialect:
             web.get(f"{p}/market/trades", self.market_trades),
             web.post(f"{p}/trade/order", self.signed(self.create_order)),
             web.post(f"{p}/trade/batch-orders", self.signed(self.batch_orders)),
+            web.post(f"{p}/trade/cancel-all-after", self.signed(self.cancel_all_after)),
             web.post(f"{p}/trade/cancel-order", self.signed(self.cancel_order)),
             web.get(f"{p}/trade/order", self.signed(self.get_order)),
             web.get(f"{p}/trade/orders-pending", self.signed(self.pending)),
@@ -234,6 +235,10 @@ class OkxDialect:
 
     async def batch_orders(self, params: list) -> web.Response:
         return self._reply([self._place(p) for p in params])
+
+    async def cancel_all_after(self, params: dict) -> web.Response:
+        deadline = self.ex.arm_dead_man(int(params.get("timeOut", 0)) * 1000)
+        return _ok([{"triggerTime": str(deadline // 1000 * 1000) if deadline else "0", "ts": str(self.ex.clock_ms())}])
 
     async def cancel_order(self, params: dict) -> web.Response:
         inst = params.get("instId", "")

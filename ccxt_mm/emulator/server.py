@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ccxt_mm.emulator.core import EmulatedExchange
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Fault = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
@@ -15,7 +17,8 @@ class EmulatorServer:
     handler: it may answer instead (429, 5xx), hang, or call the handler and then lose or
     alter the reply (a create that succeeds on the exchange but whose ack never arrives)."""
 
-    def __init__(self, routes: list[web.RouteDef]) -> None:
+    def __init__(self, routes: list[web.RouteDef], exchange: EmulatedExchange | None = None) -> None:
+        self.exchange = exchange
         self.fault: Fault | None = None
         self.requests: list[tuple[str, str]] = []
         self._app = web.Application(middlewares=[self._middleware])
@@ -26,6 +29,8 @@ class EmulatorServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        if self.exchange is not None:
+            self.exchange.check_dead_man()  # the exchange's own timer, checked as time passes
         if self.fault is not None:
             return await self.fault(request, handler)
         return await handler(request)

@@ -48,6 +48,8 @@ class LiveMarket:
     errors: dict[str, int] = field(default_factory=dict)
     latency_ns: list[int] = field(default_factory=list)
     leftovers_cancelled: list[str] = field(default_factory=list)
+    dead_man: bool = False
+    """The exchange's cancel-all-after switch is armed and refreshed (live venues only)."""
 
     @property
     def paper(self) -> bool:
@@ -173,7 +175,7 @@ class LiveEngine:
 
     async def _watchdog(self, m: LiveMarket) -> None:
         lc = self.cfg.live
-        next_timer = next_fills = 0.0
+        next_timer = next_fills = next_dead_man = 0.0
         while True:
             await asyncio.sleep(0.2)
             now = self.clock_ns()
@@ -187,9 +189,13 @@ class LiveEngine:
                 next_timer = mono + self.cfg.strategy.timer_secs
             if m.paper:
                 m.venue.advance(now)
-            elif mono >= next_fills:
-                await m.venue.poll_fills()
-                next_fills = mono + lc.fill_poll_secs
+            else:
+                if mono >= next_fills:
+                    await m.venue.poll_fills()
+                    next_fills = mono + lc.fill_poll_secs
+                if mono >= next_dead_man:
+                    m.dead_man = await m.venue.arm_dead_man(lc.dead_man_secs)
+                    next_dead_man = mono + lc.dead_man_secs / 3
             m.core.drain()
 
     async def shutdown(self) -> None:
@@ -224,6 +230,7 @@ class LiveEngine:
                 "pnl": inv.pnl(m.core.mid) if m.core.mid else 0.0,
                 "errors": dict(m.errors),
                 "leftovers_cancelled": list(m.leftovers_cancelled),
+                "dead_man_switch": m.dead_man,
                 "tick_to_intent_us_p50": float(np.percentile(lat, 50) / 1e3) if lat.size else math.nan,
                 "tick_to_intent_us_p99": float(np.percentile(lat, 99) / 1e3) if lat.size else math.nan,
             }

@@ -16,6 +16,7 @@ ccxt's unified ``clientOrderId`` (binance ``newClientOrderId``, okx ``clOrdId``,
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -117,7 +118,10 @@ class CcxtVenue:
         self.stats = VenueStats()
         self._actions: asyncio.Queue[Action] = asyncio.Queue()
         self._events: list[VenueEvent] = []
-        self._order_ids: dict[str, str] = {}  # client id → exchange order id
+        self._order_ids: dict[str, str] = {}  # client id → exchange order id, while it may rest
+        self._clients: OrderedDict[str, str] = OrderedDict()
+        """Exchange order id → client id of our recent orders, kept after they leave the book:
+        a fill that happened just before a cancel is still ours when the poll sees it."""
         self._remaining: dict[str, float] = {}
         self._seen_trades: set[str] = set()
         self._market: dict | None = None
@@ -213,16 +217,22 @@ class CcxtVenue:
             # accepted, then cancelled by the exchange at once: a post-only that would take
             self._reject(client_id, f"{self.name}: post-only order cancelled by the exchange", post_only=True)
             return
-        self._order_ids[client_id] = str(order["id"])
+        self._remember(client_id, str(order["id"]))
         self._remaining[client_id] = float(order.get("remaining") or order.get("amount") or 0.0)
         self._events.append(OrderAccepted(client_id, self.clock_ns()))
+
+    def _remember(self, client_id: str, order_id: str, keep: int = 10_000) -> None:
+        self._order_ids[client_id] = order_id
+        self._clients[order_id] = client_id
+        while len(self._clients) > keep:
+            self._clients.popitem(last=False)
 
     async def _resolve_lost_create(self, a: PlaceOrder) -> None:
         """A create whose reply was lost is looked up by client id, never blindly resent."""
         found = [o for o in await self.open_orders() if o.client_id == a.client_id]
         if found:
             self.stats.lost_creates_found += 1
-            self._order_ids[a.client_id] = found[0].order_id
+            self._remember(a.client_id, found[0].order_id)
             self._remaining[a.client_id] = found[0].remaining
             self._events.append(OrderAccepted(a.client_id, self.clock_ns()))
         else:
@@ -244,6 +254,15 @@ class CcxtVenue:
             raise VenueError(f"{self.name}: cancel {a.client_id} failed: {exc}") from exc
         self._order_ids.pop(a.client_id, None)
         self._events.append(OrderCancelled(a.client_id, self.clock_ns()))
+
+    async def arm_dead_man(self, timeout_secs: float) -> bool:
+        """Ask the exchange to cancel all our orders unless re-armed within ``timeout_secs``;
+        False where the exchange has no such switch (binance spot)."""
+        if not self.exchange.has.get("cancelAllOrdersAfter"):
+            return False
+        params = {"type": "spot"} if self.exchange.id == "bybit" else {}
+        await retry_idempotent(lambda: self.exchange.cancel_all_orders_after(int(timeout_secs * 1000), params))
+        return True
 
     # --- reads ------------------------------------------------------------------------
     async def open_orders(self) -> list[OpenOrder]:
@@ -273,7 +292,7 @@ class CcxtVenue:
 
     async def poll_fills(self) -> None:
         """Turn our new trades into Fill events (REST fallback of watch_my_trades)."""
-        by_order = {v: k for k, v in self._order_ids.items()}
+        by_order = self._clients
         base = (self._market or {}).get("base")
         for t in await retry_idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)):
             trade_id = str(t["id"])

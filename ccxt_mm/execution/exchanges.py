@@ -7,6 +7,7 @@ import os
 import ccxt.pro as ccxt_pro
 
 from ccxt_mm.config import AppConfig
+from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.errors import ConfigError
 
 
@@ -33,4 +34,6 @@ def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_
     exchange = getattr(ccxt_pro, name)(params)
     if config.live.sandbox:
         exchange.set_sandbox_mode(True)
+    if name in config.live.rest_urls:
+        point_ccxt_at(exchange, config.live.rest_urls[name])
     return exchange

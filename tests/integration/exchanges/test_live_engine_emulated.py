@@ -39,7 +39,7 @@ def run_engine(seconds: float, break_okx_after: float | None = None):
         servers, clients, emus, markets = [], [], [], []
         for env in ENVS:
             ex = env.seed()
-            server = EmulatorServer(env.routes(ex))
+            server = EmulatorServer(env.routes(ex), ex)
             url = await server.start()
             client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
             point_ccxt_at(client, url)

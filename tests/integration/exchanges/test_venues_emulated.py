@@ -79,7 +79,7 @@ ENVS = [
 def run(env: Env, scenario, secret: str = SECRET):
     async def main():
         ex = env.seed()
-        server = EmulatorServer(env.routes(ex))
+        server = EmulatorServer(env.routes(ex), ex)
         url = await server.start()
         client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": secret, "password": PASSPHRASE, "enableRateLimit": False})
         point_ccxt_at(client, url)
@@ -221,5 +221,20 @@ def test_min_notional_is_checked_before_sending():
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderRejected) and "below minimum 5" in ev.reason
         assert len(server.requests) == sent
+
+    run(env, scenario)
+
+
+def test_dead_man_switch_cancels_everything_when_not_refreshed(env):
+    async def scenario(venue, ex, server):
+        bid, _ = best(ex, env)
+        armed = await venue.arm_dead_man(1.0)
+        assert armed == (env.name in ("okx", "bybit"))  # binance spot has no cancel-all-after
+        venue.submit(PlaceOrder("mmtgx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        await venue.flush()
+        assert len(ex.open_orders()) == 1
+        await asyncio.sleep(1.1)  # the process "dies": nobody re-arms the switch
+        left = await venue.open_orders()
+        assert (left == []) == armed
 
     run(env, scenario)
