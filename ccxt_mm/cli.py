@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -106,6 +107,89 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ccxt_mm.execution.exchanges import credentials
+
+    config, _, source = _config(args.config)
+    if args.live:
+        problems = []
+        for name in sorted({m.exchange for m in config.live.markets}):
+            try:
+                credentials(config, name, source)
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(source, problems)
+    _print_banner(config, args.live)
+    summary = asyncio.run(_run(config, args.live, args.duration))
+    text = json.dumps(summary, indent=2, sort_keys=True, default=str)
+    if args.report_dir:
+        out = Path(args.report_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "run_summary.json").write_text(text + "\n")
+    print(text)
+    return 0 if all(not s["orders_left"] for s in summary.values()) else 1
+
+
+def _print_banner(config: AppConfig, live: bool) -> None:
+    r = config.risk
+    mode = "LIVE: real orders will be sent" if live else "paper: live public books, simulated orders (no keys used)"
+    print(f"ccxt-mm run, {mode}", file=sys.stderr)
+    for m in config.live.markets:
+        print(f"  {m.exchange:8s} {m.symbol}", file=sys.stderr)
+    print(
+        f"  limits: max position {r.max_position_base} base, exposure {r.max_exposure_quote} quote, daily loss {r.daily_loss_limit_quote}",
+        file=sys.stderr,
+    )
+    print(f"  kill switch: drawdown {r.max_drawdown_quote} quote from peak; dead-man {config.live.dead_man_secs} s", file=sys.stderr)
+
+
+async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[str, dict]:
+    import asyncio
+    import secrets
+    import signal
+
+    from ccxt_mm.engine.live import LiveEngine, open_market
+    from ccxt_mm.execution.exchanges import make_exchange
+
+    run_id = secrets.token_hex(3)
+    exchanges: dict = {}
+    markets = []
+    failed: dict[str, dict] = {}
+    try:
+        for mc in config.live.markets:
+            key = f"{mc.exchange} {mc.symbol}"
+            try:
+                if mc.exchange not in exchanges:
+                    exchanges[mc.exchange] = make_exchange(mc.exchange, config, with_credentials=live)
+                markets.append(await open_market(config, exchanges[mc.exchange], mc.symbol, live, run_id))
+            except Exception as exc:  # one market failing to start never stops the others
+                print(f"error: {key}: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+                failed[key] = {"error": f"{type(exc).__name__}: {exc}", "orders_left": 0}
+        for m in markets:
+            if not m.paper:
+                switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
+                print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
+        engine = LiveEngine(config, markets)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        if markets:
+            await engine.run(stop)
+        summary = engine.summary()
+        for m in markets:
+            summary[m.key]["orders_left"] = 0 if m.paper else len(await m.venue.open_orders())
+        return {**summary, **failed}
+    finally:
+        for ex in exchanges.values():
+            await ex.close()
+
+
 def _print_summary(s: dict[str, object], written: list[Path]) -> None:
     def f(key: str, fmt: str = "{:.4f}") -> str:
         v = s.get(key)
@@ -138,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     rp.set_defaults(func=cmd_replay)
+    rn = sub.add_parser("run", help="quote the configured exchanges: paper on live books, or --live")
+    rn.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")
+    rn.add_argument("--live", action="store_true", help="send real orders (keys from the environment variables in config)")
+    rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    rn.add_argument("--report-dir", help="also write run_summary.json here")
+    rn.set_defaults(func=cmd_run)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)

@@ -1,0 +1,93 @@
+"""`ccxt-mm run` against three emulated exchanges served from a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+import yaml
+
+from ccxt_mm.cli import main
+from ccxt_mm.emulator.server import EmulatorServer
+from tests.integration.exchanges.conftest import API_KEY, SECRET
+from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
+
+PRIVATE = ("/api/v3/order", "/api/v3/account", "/api/v3/openOrders", "/api/v5/trade", "/api/v5/account", "/v5/order", "/v5/account")
+
+
+@pytest.fixture
+def emulators():
+    """Three emulators on their own event loop, as remote exchanges would be."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    started = []
+    for env in ENVS:
+        ex = env.seed()
+        server = EmulatorServer(env.routes(ex), ex)
+        asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+        started.append((env, ex, server))
+    yield started
+    for _, _, server in started:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def write_config(tmp_path, emulators) -> str:
+    cfg = {
+        "live": {
+            "markets": [{"exchange": env.name, "symbol": env.symbol} for env, _, _ in emulators],
+            "websocket": False,
+            "poll_secs": 0.05,
+            "fill_poll_secs": 0.2,
+            "rest_urls": {env.name: server.url for env, _, server in emulators},
+        },
+        "strategy": {"params": {"order_qty": 0.01}},
+        "risk": {"max_position_base": 0.05},
+        "exchanges": {
+            env.name: {"api_key_env": "EMU_KEY", "secret_env": "EMU_SECRET", "password_env": "EMU_PASSPHRASE"} for env, _, _ in emulators
+        },
+    }
+    path = tmp_path / "live.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, monkeypatch, capsys, emulators):
+    monkeypatch.setenv("EMU_KEY", API_KEY)
+    monkeypatch.setenv("EMU_SECRET", SECRET)
+    monkeypatch.setenv("EMU_PASSPHRASE", PASSPHRASE)
+    assert main(["run", "--live", "--duration", "2", "--config", write_config(tmp_path, emulators), "--report-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert "LIVE: real orders will be sent" in err and "kill switch: drawdown" in err
+    assert "binance BTC/USDT: dead-man switch not available on this exchange" in err
+    assert "okx BTC/USDT: dead-man switch armed" in err
+    for env, ex, _ in emulators:
+        s = summary[f"{env.name} {env.symbol}"]
+        assert s["mode"] == "live" and s["orders_created"] > 0 and s["orders_left"] == 0
+        assert ex.open_orders() == []
+    assert API_KEY not in out + err and SECRET not in out + err
+    assert json.loads((tmp_path / "run_summary.json").read_text()) == summary
+
+
+def test_paper_run_sends_no_private_request(tmp_path, capsys, emulators):
+    assert main(["run", "--duration", "1.5", "--config", write_config(tmp_path, emulators)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for env, ex, server in emulators:
+        s = summary[f"{env.name} {env.symbol}"]
+        assert s["mode"] == "paper" and s["book_updates"] > 3 and s["orders_created"] > 0
+        assert not [path for _, path in server.requests if path.startswith(PRIVATE)], env.name
+        assert ex.orders == {}
+
+
+def test_live_run_without_keys_names_the_missing_variables(tmp_path, monkeypatch, capsys, emulators):
+    for var in ("EMU_KEY", "EMU_SECRET", "EMU_PASSPHRASE"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["run", "--live", "--duration", "1", "--config", write_config(tmp_path, emulators)]) == 2
+    err = capsys.readouterr().err
+    assert "exchanges.binance: environment variable EMU_KEY is not set" in err
+    assert all(server.requests == [] for _, _, server in emulators)
