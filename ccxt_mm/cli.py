@@ -190,6 +190,40 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             await ex.close()
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    import asyncio
+
+    config, _, source = _config(args.config)
+    if args.exchange not in config.live.rest_urls:
+        config = config.model_copy(update={"live": config.live.model_copy(update={"sandbox": True})})
+    results = asyncio.run(_record(config, args.exchange, args.symbol, args.qty, Path(args.out), args.scenario, source))
+    print(json.dumps(results, indent=2, sort_keys=True))
+    return 0
+
+
+async def _record(config: AppConfig, exchange: str, symbol: str, qty: float, out: Path, only: list[str] | None, source: str) -> dict:
+    from ccxt_mm.cassettes import cassette_vcr
+    from ccxt_mm.execution.ccxt_venue import CcxtVenue
+    from ccxt_mm.execution.exchanges import credentials, make_exchange
+    from ccxt_mm.record import SCENARIOS
+
+    secrets = list(credentials(config, exchange, source).values())
+    recorder = cassette_vcr(out / exchange, record_mode="all", secrets=secrets)
+    results = {}
+    for name, scenario in SCENARIOS.items():
+        if only and name not in only:
+            continue
+        client = make_exchange(exchange, config, with_credentials=True)
+        try:
+            with recorder.use_cassette(f"{name}.yaml"):
+                venue = CcxtVenue(client, symbol, time.time_ns)
+                await venue.start()
+                results[name] = await scenario(venue, qty)
+        finally:
+            await client.close()
+    return results
+
+
 def _print_summary(s: dict[str, object], written: list[Path]) -> None:
     def f(key: str, fmt: str = "{:.4f}") -> str:
         v = s.get(key)
@@ -228,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     rn.add_argument("--report-dir", help="also write run_summary.json here")
     rn.set_defaults(func=cmd_run)
+    rc = sub.add_parser("record", help="record exchange scenario cassettes against a sandbox (keys from the environment)")
+    rc.add_argument("--exchange", required=True, choices=["binance", "okx", "bybit"])
+    rc.add_argument("--symbol", required=True)
+    rc.add_argument("--qty", type=float, required=True, help="order size (base) above the exchange minimum")
+    rc.add_argument("--out", default="cassettes/exchanges", help="cassette folder (default: cassettes/exchanges)")
+    rc.add_argument("--scenario", nargs="+", help="only these scenarios")
+    rc.add_argument("--config", help="YAML config naming the credential variables (live.rest_urls: record elsewhere)")
+    rc.set_defaults(func=cmd_record)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)
