@@ -170,6 +170,8 @@ class LiveConfig(_Section):
     fill_poll_secs: Positive = 2.0
     backoff_max_secs: Positive = 30.0
     sandbox: bool = False
+    order_budget_per_min: Positive = 120.0
+    """Creates + cancels one market may send per minute (on top of ccxt's request pacing)."""
     dead_man_secs: Positive = 60.0
     """Exchange-side cancel-all-after timeout, refreshed every third of it (okx, bybit)."""
     rest_urls: dict[str, str] = Field(default_factory=dict)

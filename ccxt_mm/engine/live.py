@@ -67,7 +67,7 @@ async def open_market(
     """Load the market, cancel what earlier runs left (live), read balances, build the core."""
     key = f"{exchange.id} {symbol}"
     prefix = config.orders.client_id_prefix
-    venue = CcxtVenue(exchange, symbol, clock_ns)
+    venue = CcxtVenue(exchange, symbol, clock_ns, config.live.order_budget_per_min)
     await venue.start()  # markets, precision and limits
     market = exchange.market(symbol)
     market_cfg = MarketConfig(symbol=symbol, tick_size=market["precision"]["price"], lot_size=market["precision"]["amount"], data=())

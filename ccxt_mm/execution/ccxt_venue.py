@@ -16,6 +16,7 @@ ccxt's unified ``clientOrderId`` (binance ``newClientOrderId``, okx ``clOrdId``,
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import ccxt.async_support as ccxt_async
+from aiolimiter import AsyncLimiter
 from ccxt.base import errors as ccxt_errors
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -91,6 +93,9 @@ async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) 
 class VenueStats:
     post_only_rejects: int = 0
     rejects: int = 0
+    rate_limited: int = 0
+    """429 / 418 answers; each blocks every call of this venue until Retry-After passes."""
+    rate_limit_wait_secs: float = 0.0
     lost_creates_found: int = 0
     """Creates whose reply was lost but that the exchange had: found by client id."""
     errors: dict[str, int] = field(default_factory=dict)
@@ -110,7 +115,9 @@ class OpenOrder:
 class CcxtVenue:
     """Implements :class:`ccxt_mm.execution.venue.Venue` over ``exchange`` for ``symbol``."""
 
-    def __init__(self, exchange: ccxt_async.Exchange, symbol: str, clock_ns: Callable[[], int]) -> None:
+    def __init__(
+        self, exchange: ccxt_async.Exchange, symbol: str, clock_ns: Callable[[], int], order_budget_per_min: float | None = None
+    ) -> None:
         self.exchange = exchange
         self.symbol = symbol
         self.clock_ns = clock_ns
@@ -125,10 +132,53 @@ class CcxtVenue:
         self._remaining: dict[str, float] = {}
         self._seen_trades: set[str] = set()
         self._market: dict | None = None
+        self._order_budget = AsyncLimiter(order_budget_per_min, 60.0) if order_budget_per_min else None
+        self.blocked_until = 0.0
+        """Monotonic time before which no request is sent (429 / 418 with Retry-After)."""
+        self._block_secs = 0.0
 
     @property
     def name(self) -> str:
         return f"{self.exchange.id} {self.symbol}"
+
+    # --- calls ------------------------------------------------------------------------
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """One exchange call, held back while the exchange asked us to wait."""
+        wait = self.blocked_until - time.monotonic()
+        if wait > 0:
+            self.stats.rate_limit_wait_secs += wait
+            await asyncio.sleep(wait)
+        try:
+            result = await fn()
+        except Exception as exc:
+            kind = classify(exc)
+            # ccxt maps okx's HTTP 429 to ExchangeNotAvailable: a Retry-After tells them apart
+            if kind == "rate_limit" or (kind == "network" and self._retry_after() is not None):
+                self._back_off()
+            raise
+        self._block_secs = 0.0
+        return result
+
+    def _retry_after(self) -> str | None:
+        headers = getattr(self.exchange, "last_response_headers", None) or {}
+        return next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+
+    def _back_off(self) -> None:
+        """Honour ``Retry-After`` (seconds) of a 429 / 418; without one, 1 s doubling to 60 s."""
+        try:
+            secs = float(self._retry_after())
+        except (TypeError, ValueError):
+            secs = min(60.0, max(1.0, 2 * self._block_secs))
+        self._block_secs = secs
+        self.blocked_until = max(self.blocked_until, time.monotonic() + secs)
+        self.stats.rate_limited += 1
+
+    async def _idempotent(self, fn: Callable[[], Awaitable[T]]) -> T:
+        return await retry_idempotent(lambda: self._call(fn))
+
+    async def _order_slot(self) -> None:
+        if self._order_budget is not None:
+            await self._order_budget.acquire()
 
     # --- Venue protocol ---------------------------------------------------------------
     def submit(self, action: Action, now_ns: int) -> None:
@@ -196,11 +246,12 @@ class CcxtVenue:
             return
         side = "buy" if a.side == BUY else "sell"
         params = {"postOnly": True, "clientOrderId": a.client_id}
+        await self._order_slot()
         try:
-            order = await ex.create_order(symbol, "limit", side, float(amount), float(price), params)
+            order = await self._call(lambda: ex.create_order(symbol, "limit", side, float(amount), float(price), params))
             if order.get("status") is None:
                 # okx and bybit acknowledge without a state: the final status decides
-                order = await ex.fetch_order(order["id"], symbol)
+                order = await self._idempotent(lambda: ex.fetch_order(order["id"], symbol))
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)
@@ -243,8 +294,9 @@ class CcxtVenue:
         if order_id is None:
             self._events.append(CancelRejected(a.client_id, self.clock_ns(), "unknown to this venue"))
             return
+        await self._order_slot()
         try:
-            await retry_idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol))
+            await self._idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol))
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)
@@ -261,12 +313,12 @@ class CcxtVenue:
         if not self.exchange.has.get("cancelAllOrdersAfter"):
             return False
         params = {"type": "spot"} if self.exchange.id == "bybit" else {}
-        await retry_idempotent(lambda: self.exchange.cancel_all_orders_after(int(timeout_secs * 1000), params))
+        await self._idempotent(lambda: self.exchange.cancel_all_orders_after(int(timeout_secs * 1000), params))
         return True
 
     # --- reads ------------------------------------------------------------------------
     async def open_orders(self) -> list[OpenOrder]:
-        orders = await retry_idempotent(lambda: self.exchange.fetch_open_orders(self.symbol))
+        orders = await self._idempotent(lambda: self.exchange.fetch_open_orders(self.symbol))
         return [
             OpenOrder(
                 str(o["id"]), o.get("clientOrderId") or "", BUY if o["side"] == "buy" else -BUY, float(o["price"]), float(o["remaining"])
@@ -276,7 +328,7 @@ class CcxtVenue:
 
     async def balances(self) -> dict[str, tuple[float, float]]:
         """(free, total) per asset with a non-zero total."""
-        raw = await retry_idempotent(self.exchange.fetch_balance)
+        raw = await self._idempotent(self.exchange.fetch_balance)
         return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}
 
     async def cancel_leftovers(self, prefix: str) -> list[str]:
@@ -286,7 +338,7 @@ class CcxtVenue:
         for o in await self.open_orders():
             if o.client_id.startswith(prefix):
                 with suppress(ccxt_errors.OrderNotFound):  # filled or cancelled meanwhile: gone either way
-                    await retry_idempotent(lambda o=o: self.exchange.cancel_order(o.order_id, self.symbol))
+                    await self._idempotent(lambda o=o: self.exchange.cancel_order(o.order_id, self.symbol))
                 cancelled.append(o.client_id)
         return cancelled
 
@@ -294,7 +346,7 @@ class CcxtVenue:
         """Turn our new trades into Fill events (REST fallback of watch_my_trades)."""
         by_order = self._clients
         base = (self._market or {}).get("base")
-        for t in await retry_idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)):
+        for t in await self._idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)):
             trade_id = str(t["id"])
             client_id = by_order.get(str(t.get("order")))
             if client_id is None or trade_id in self._seen_trades:

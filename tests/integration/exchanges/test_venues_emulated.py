@@ -238,3 +238,34 @@ def test_dead_man_switch_cancels_everything_when_not_refreshed(env):
         assert (left == []) == armed
 
     run(env, scenario)
+
+
+@pytest.mark.parametrize("status", [429, 418])
+def test_rate_limit_answers_block_the_venue_for_retry_after(env, status):
+    """A 429 (or Binance's 418 ban) refuses the create (the order was not placed: a counted
+    reject, never an error) and holds every call of this venue until Retry-After passes."""
+    arrivals: list[float] = []
+
+    async def limited_once(request, handler):
+        if request.path == env.create_path:
+            arrivals.append(asyncio.get_running_loop().time())
+            if len(arrivals) == 1:
+                return web.Response(status=status, text="Too many requests", headers={"Retry-After": "1"})
+        return await handler(request)
+
+    async def scenario(venue, ex, server):
+        bid, _ = best(ex, env)
+        server.fault = limited_once
+        venue.submit(PlaceOrder("mmthx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmthx2", 1, round(bid * 0.98, 1), env.qty), 0)
+        await venue.flush()
+        first, second = venue.drain_events()
+        assert isinstance(first, OrderRejected) and not first.post_only
+        assert isinstance(second, OrderAccepted)
+        assert venue.stats.rate_limited == 1
+        # ccxt maps okx's HTTP 429 to ExchangeNotAvailable; the create is then looked up, not resent
+        assert venue.stats.errors == ({"network": 1} if (env.name, status) == ("okx", 429) else {"rate_limit": 1})
+        assert arrivals[1] - arrivals[0] >= 0.95  # held back for Retry-After, not hammered
+        assert [o.client_id for o in ex.open_orders()] == ["mmthx2"]
+
+    run(env, scenario)
