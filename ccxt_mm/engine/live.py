@@ -94,7 +94,7 @@ async def open_market(
         core=core,
         book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, lc.websocket),
         trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, lc.websocket),
-        book=LiveBook(market_cfg.tick_size),
+        book=LiveBook(market_cfg.tick_size, lc.grid_span),
         order_prefix=core.orders.p.client_id_prefix,
         leftovers_cancelled=leftovers,
     )

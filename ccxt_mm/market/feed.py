@@ -19,7 +19,7 @@ class LiveBook:
     """A :class:`GridBook` on ``tick`` steps covering ``span`` (fraction) either side of the
     first mid; rebuilt around the new mid if the book leaves it (queue positions reset)."""
 
-    def __init__(self, tick: float, span: float = 0.05) -> None:
+    def __init__(self, tick: float, span: float) -> None:
         self.tick = tick
         self.span = span
         self.book: GridBook | None = None
@@ -28,9 +28,10 @@ class LiveBook:
         self._levels = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
     def update(self, bids: list, asks: list) -> GridBook:
-        """Replace the book with a full snapshot (best first on each side)."""
-        b = np.asarray(bids, dtype=np.float64).reshape(-1, 2)[:, :2] if bids else np.empty((0, 2))
-        a = np.asarray(asks, dtype=np.float64).reshape(-1, 2)[:, :2] if asks else np.empty((0, 2))
+        """Replace the book with a full snapshot (best first on each side); levels are
+        ``[price, qty, ...]`` (okx adds an order count)."""
+        b = np.array([lv[:2] for lv in bids], dtype=np.float64).reshape(-1, 2)
+        a = np.array([lv[:2] for lv in asks], dtype=np.float64).reshape(-1, 2)
         ticks_b = np.rint(b[:, 0] / self.tick).astype(np.int64)
         ticks_a = np.rint(a[:, 0] / self.tick).astype(np.int64)
         lo = min(ticks_b.min(initial=2**62), ticks_a.min(initial=2**62))

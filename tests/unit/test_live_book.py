@@ -17,3 +17,12 @@ def test_snapshots_replace_the_book_and_the_grid_is_kept_until_left():
     # a price beyond the grid (±0.1 % here) rebuilds it around the new book
     moved = lb.update([[101.00, 1.0]], [[101.01, 1.0]])
     assert lb.rebuilds == 2 and moved.top_asks(1) == ([101.01], [1.0])
+
+
+def test_levels_with_extra_fields_are_read_as_price_and_quantity():
+    """okx books carry [price, qty, order count]: the count must not shift the pairs."""
+    lb = LiveBook(tick=0.1, span=0.001)
+    book = lb.update([[30243.4, 0.5, 3], [30243.3, 1.0, 1]], [[30243.5, 2.0, 7]])
+    assert book.top_bids(5) == ([30243.4, 30243.3], [0.5, 1.0])
+    assert book.top_asks(5) == ([30243.5], [2.0])
+    assert book.prices.size == 2 * int(302434 * 0.001) + 1  # ±0.1 % of the best bid, in 0.1 ticks

@@ -1,0 +1,177 @@
+"""The live engine against emulated exchanges: 3 exchanges × N symbols in one process.
+
+Run: ``.venv/bin/python benchmarks/live_loop.py [--symbols 10] [--seconds 30] [--rate 5]``.
+
+The emulators run in a child process (so the engine's memory is measured alone). Each
+emulated market's book is moved ``--rate`` times a second by replaying the bundled real
+BTCUSDT recording (top 20 levels; symbol k at prices × (1 + k/100)), and a taker trades
+through the touch now and then. The engine polls books over REST, sends post-only orders
+through ccxt and cancels everything at the end. Printed: tick → order intent p50/p99 (the
+quoting core's work per book, excluding ccxt's parsing), order requests per minute per
+symbol against a cancel-and-replace-on-every-update baseline, orders left, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ccxt_mm.book.grid_book import GridBook  # noqa: E402
+from ccxt_mm.config import AppConfig  # noqa: E402
+from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
+from ccxt_mm.emulator.binance import BinanceDialect  # noqa: E402
+from ccxt_mm.emulator.bybit import BybitDialect  # noqa: E402
+from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket  # noqa: E402
+from ccxt_mm.emulator.okx import OkxDialect  # noqa: E402
+from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
+from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
+from ccxt_mm.market.capture import load_capture  # noqa: E402
+from ccxt_mm.market.events import MsgKind  # noqa: E402
+
+KEY, SECRET, PASSPHRASE = "bench-key", "bench-secret", "bench-pass"
+BASES = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "TRX", "BCH"]
+
+
+def market_id(exchange: str, base: str) -> str:
+    return f"{base}-USDT" if exchange == "okx" else f"{base}USDT"
+
+
+def book_frames(n: int) -> list[tuple[list, list]]:
+    """Top-20 books after each of the first ``n`` depth updates of the real recording."""
+    config = AppConfig()
+    log = load_capture([str(ROOT / p) for p in config.market.data], config.market.symbol)
+    book = GridBook(log.prices)
+    frames = []
+    for m in range(log.messages):
+        if log.msg_kind[m] == MsgKind.SNAPSHOT:
+            book.clear()
+        if log.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
+            log.apply_message(book, m)
+            if book.ready:
+                frames.append((list(zip(*book.top_bids(20), strict=True)), list(zip(*book.top_asks(20), strict=True))))
+                if len(frames) == n:
+                    break
+    return frames
+
+
+def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
+    """Child process: three emulators whose books replay the recording at ``rate`` Hz."""
+
+    async def main() -> None:
+        frames = book_frames(int(rate * seconds) + 50)
+        emus, servers = [], []
+        for name in ("binance", "okx", "bybit"):
+            markets = {}
+            for base in BASES[:n_symbols]:
+                mid = market_id(name, base)
+                markets[mid] = EmuMarket(
+                    f"{base}/USDT", mid, base, "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(0)
+                )
+            ex = EmulatedExchange(markets, {base: Decimal(1000) for base in BASES[:n_symbols]} | {"USDT": Decimal(10**9)})
+            routes = {
+                "binance": BinanceDialect(ex, KEY, SECRET).routes(),
+                "okx": OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes(),
+                "bybit": BybitDialect(ex, KEY, SECRET).routes(),
+            }[name]
+            server = EmulatorServer(routes, ex)
+            await server.start()
+            emus.append((name, ex))
+            servers.append(server)
+        urls.put({name: s.url for (name, _), s in zip(emus, servers, strict=True)})
+        for i, (bids, asks) in enumerate(frames):
+            for name, ex in emus:
+                for k, base in enumerate(BASES[:n_symbols]):
+                    scale = 1 + k / 100
+                    ex.set_book(
+                        market_id(name, base),
+                        [(f"{p * scale:.2f}", f"{q}") for p, q in bids],
+                        [(f"{p * scale:.2f}", f"{q}") for p, q in asks],
+                    )
+                    if i % 10 == 5:  # a taker trades through our best quotes now and then
+                        for o in ex.open_orders(market_id(name, base))[:2]:
+                            ex.trade(o.market.id, "sell" if o.side == "buy" else "buy", o.price, o.remaining / 2)
+            await asyncio.sleep(1 / rate)
+        urls.put({name: len(ex.open_orders()) for name, ex in emus})
+        await asyncio.sleep(3600)
+
+    asyncio.run(main())
+
+
+async def run_engine(urls: dict[str, str], n_symbols: int, seconds: float, poll_secs: float) -> tuple[LiveEngine, dict]:
+    import ccxt.async_support as ccxt_async
+
+    config = AppConfig.model_validate(
+        {
+            "live": {"websocket": False, "poll_secs": poll_secs, "fill_poll_secs": 1.0, "order_budget_per_min": 10_000},
+            "strategy": {"params": {"order_qty": 0.01}},
+            "risk": {"max_position_base": 0.05},
+        }
+    )
+    clients, markets = [], []
+    for name, url in urls.items():
+        client = getattr(ccxt_async, name)({"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
+        point_ccxt_at(client, url)
+        clients.append(client)
+        for base in BASES[:n_symbols]:
+            markets.append(await open_market(config, client, f"{base}/USDT", live=True, run_id="bench"))
+    engine = LiveEngine(config, markets)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(seconds, stop.set)
+    await engine.run(stop)
+    left = {m.key: len(await m.venue.open_orders()) for m in markets}
+    for c in clients:
+        await c.close()
+    return engine, left
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=5.0, help="book updates per second per market")
+    args = parser.parse_args()
+    queue: mp.Queue = mp.Queue()
+    child = mp.Process(target=serve, args=(args.symbols, args.rate, args.seconds + 5, queue), daemon=True)
+    child.start()
+    urls = queue.get(timeout=120)
+    started = time.monotonic()
+    engine, left = asyncio.run(run_engine(urls, args.symbols, args.seconds, 1 / args.rate))
+    elapsed_min = (time.monotonic() - started) / 60
+    child.terminate()
+
+    lat = np.concatenate([np.array(m.latency_ns, dtype=np.float64) for m in engine.markets if m.latency_ns]) / 1e3
+    requests = [sum(1 for r in m.core.order_rows if r[1] in ("place", "cancel")) / elapsed_min for m in engine.markets]
+    updates = [m.book_feed.updates / elapsed_min for m in engine.markets]
+    levels = engine.cfg.strategy.params.get("levels", 2)
+    # baseline: cancel and re-place every quote (2 sides × levels) on every book update
+    baseline = [u * 2 * 2 * levels for u in updates]
+    ratio = statistics.median(r / b for r, b in zip(requests, baseline, strict=True) if b)
+    print(
+        f"markets             {len(engine.markets)} ({args.symbols} symbols × 3 exchanges), {args.seconds:.0f} s, books at {args.rate:g} Hz"
+    )
+    print(f"book updates        median {statistics.median(updates):.0f} per minute per market")
+    print(f"tick->intent        p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us over {lat.size} updates")
+    print(
+        f"order requests      median {statistics.median(requests):.1f} per minute per symbol; "
+        f"cancel-replace baseline {statistics.median(baseline):.0f}"
+    )
+    print(f"                    ratio to baseline {ratio:.3f}")
+    print(f"fills               {sum(m.core.inventory.fills for m in engine.markets)}")
+    print(f"orders left         {sum(left.values())} on the exchanges after shutdown")
+    print(f"peak RSS            {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (engine process)")
+
+
+if __name__ == "__main__":
+    main()
