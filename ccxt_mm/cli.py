@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from ccxt_mm.config import AppConfig, MarketConfig, load_config
 from ccxt_mm.errors import CcxtMmError, ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("ccxt_mm.cli")
 
 
 def _config(path: str | None) -> tuple[AppConfig, Path, str]:
@@ -113,18 +115,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ccxt_mm.execution.exchanges import credentials
 
     config, _, source = _config(args.config)
+    secrets: list[str] = []
     if args.live:
         problems = []
         for name in sorted({m.exchange for m in config.live.markets}):
             try:
-                credentials(config, name, source)
+                secrets += credentials(config, name, source).values()
             except ConfigError as exc:
                 problems += exc.problems
         if problems:
             raise ConfigError(source, problems)
+    from ccxt_mm.logs import configure_json_logging
+
+    handler = configure_json_logging(sys.stderr, secrets)
     _print_banner(config, args.live)
-    summary = asyncio.run(_run(config, args.live, args.duration))
+    try:
+        summary = asyncio.run(_run(config, args.live, args.duration))
+    finally:
+        logging.getLogger("ccxt_mm").removeHandler(handler)
     text = json.dumps(summary, indent=2, sort_keys=True, default=str)
+    for secret in secrets:
+        text = text.replace(secret, "***")
     if args.report_dir:
         out = Path(args.report_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -179,8 +190,16 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             loop.add_signal_handler(sig, stop.set)
         if duration is not None:
             loop.call_later(duration, stop.set)
+        metrics = None
+        if config.live.metrics_port:
+            from ccxt_mm.metrics import serve_metrics
+
+            metrics = await serve_metrics(engine, "127.0.0.1", config.live.metrics_port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", config.live.metrics_port)
         if markets:
             await engine.run(stop)
+        if metrics is not None:
+            await metrics.cleanup()
         summary = engine.summary()
         for m in markets:
             summary[m.key]["orders_left"] = 0 if m.paper else len(await m.venue.open_orders())

@@ -176,6 +176,8 @@ class LiveConfig(_Section):
     """Creates + cancels one market may send per minute (on top of ccxt's request pacing)."""
     dead_man_secs: Positive = 60.0
     """Exchange-side cancel-all-after timeout, refreshed every third of it (okx, bybit)."""
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    """Serve Prometheus metrics on 127.0.0.1:<port> (0: off)."""
     rest_urls: dict[str, str] = Field(default_factory=dict)
     """Exchange → base URL replacing its REST host (a local emulator or a proxy)."""
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -46,7 +47,8 @@ class LiveMarket:
     last_book_ns: int = 0
     stale: bool = True
     errors: dict[str, int] = field(default_factory=dict)
-    latency_ns: list[int] = field(default_factory=list)
+    latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=20_000))
+    """Quoting-core time of the latest book updates (bounded)."""
     leftovers_cancelled: list[str] = field(default_factory=list)
     dead_man: bool = False
     """The exchange's cancel-all-after switch is armed and refreshed (live venues only)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 
 import pytest
@@ -15,6 +16,12 @@ from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 
 PRIVATE = ("/api/v3/order", "/api/v3/account", "/api/v3/openOrders", "/api/v5/trade", "/api/v5/account", "/v5/order", "/v5/account")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -29,14 +36,15 @@ def emulators():
         server = EmulatorServer(env.routes(ex), ex)
         asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
         started.append((env, ex, server))
-    yield started
+    yield started, loop
     for _, _, server in started:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
 
 
-def write_config(tmp_path, emulators) -> str:
+def write_config(tmp_path, emulators, metrics_port: int = 0) -> str:
+    emulators, _ = emulators
     cfg = {
         "live": {
             "markets": [{"exchange": env.name, "symbol": env.symbol} for env, _, _ in emulators],
@@ -44,6 +52,7 @@ def write_config(tmp_path, emulators) -> str:
             "poll_secs": 0.05,
             "fill_poll_secs": 0.2,
             "rest_urls": {env.name: server.url for env, _, server in emulators},
+            "metrics_port": metrics_port,
         },
         "strategy": {"params": {"order_qty": 0.01}},
         "risk": {"max_position_base": 0.05},
@@ -60,13 +69,39 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
     monkeypatch.setenv("EMU_KEY", API_KEY)
     monkeypatch.setenv("EMU_SECRET", SECRET)
     monkeypatch.setenv("EMU_PASSPHRASE", PASSPHRASE)
-    assert main(["run", "--live", "--duration", "2", "--config", write_config(tmp_path, emulators), "--report-dir", str(tmp_path)]) == 0
+    port = free_port()
+
+    async def scrape() -> str:
+        """Poll the endpoint while the run is up until it reports placed orders."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        text = await response.text()
+                except aiohttp.ClientConnectionError:
+                    continue
+                if 'action="place",exchange="okx"' in text and "ccxt_mm_tick_to_intent_seconds{" in text:
+                    return text
+        return ""
+
+    scraped = asyncio.run_coroutine_threadsafe(scrape(), emulators[1])
+    config = write_config(tmp_path, emulators, metrics_port=port)
+    assert main(["run", "--live", "--duration", "2", "--config", config, "--report-dir", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
+    metrics = scraped.result(10)
+    assert 'ccxt_mm_orders_total{action="place",exchange="okx",symbol="BTC/USDT"}' in metrics
+    assert 'ccxt_mm_risk_mode{exchange="bybit",mode="quoting",symbol="LTC/USDT"} 1.0' in metrics
+    assert "ccxt_mm_tick_to_intent_seconds" in metrics and "ccxt_mm_rate_limit_wait_seconds_total" in metrics
+    log_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(e["msg"].startswith("metrics on http://127.0.0.1") and e["level"] == "info" for e in log_lines)
     summary = json.loads(out)
     assert "LIVE: real orders will be sent" in err and "kill switch: drawdown" in err
     assert "binance BTC/USDT: dead-man switch not available on this exchange" in err
     assert "okx BTC/USDT: dead-man switch armed" in err
-    for env, ex, _ in emulators:
+    for env, ex, _ in emulators[0]:
         s = summary[f"{env.name} {env.symbol}"]
         assert s["mode"] == "live" and s["orders_created"] > 0 and s["orders_left"] == 0
         assert ex.open_orders() == []
@@ -77,7 +112,7 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
 def test_paper_run_sends_no_private_request(tmp_path, capsys, emulators):
     assert main(["run", "--duration", "1.5", "--config", write_config(tmp_path, emulators)]) == 0
     summary = json.loads(capsys.readouterr().out)
-    for env, ex, server in emulators:
+    for env, ex, server in emulators[0]:
         s = summary[f"{env.name} {env.symbol}"]
         assert s["mode"] == "paper" and s["book_updates"] > 3 and s["orders_created"] > 0
         assert not [path for _, path in server.requests if path.startswith(PRIVATE)], env.name
@@ -90,4 +125,4 @@ def test_live_run_without_keys_names_the_missing_variables(tmp_path, monkeypatch
     assert main(["run", "--live", "--duration", "1", "--config", write_config(tmp_path, emulators)]) == 2
     err = capsys.readouterr().err
     assert "exchanges.binance: environment variable EMU_KEY is not set" in err
-    assert all(server.requests == [] for _, _, server in emulators)
+    assert all(server.requests == [] for _, _, server in emulators[0])
