@@ -172,6 +172,8 @@ class LiveConfig(_Section):
     sandbox: bool = False
     grid_span: Annotated[float, Field(gt=0, le=0.5)] = 0.002
     """Half-width of a live book's price grid as a fraction of price (rebuilt if left)."""
+    reconcile_secs: Positive = 30.0
+    """Period of the open-order, fill and balance reconciliation with the exchange."""
     order_budget_per_min: Positive = 120.0
     """Creates + cancels one market may send per minute (on top of ccxt's request pacing)."""
     dead_man_secs: Positive = 60.0

@@ -26,6 +26,7 @@ from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig, MarketConfig
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
+from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
 from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed
 from ccxt_mm.strategies import load_strategy
@@ -50,6 +51,9 @@ class LiveMarket:
     latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=20_000))
     """Quoting-core time of the latest book updates (bounded)."""
     leftovers_cancelled: list[str] = field(default_factory=list)
+    drift: dict[str, float] = field(default_factory=dict)
+    """Exchange balance minus our ledger per asset at the last reconciliation."""
+    reconciled: dict[str, int] = field(default_factory=lambda: {"orphans_cancelled": 0, "vanished": 0})
     dead_man: bool = False
     """The exchange's cancel-all-after switch is armed and refreshed (live venues only)."""
 
@@ -78,8 +82,8 @@ async def open_market(
     if live:
         leftovers = await venue.cancel_leftovers(prefix)
         balances = await venue.balances()
-        base = balances.get(market["base"], (0.0, 0.0))[0]
-        quote = balances.get(market["quote"], (0.0, 0.0))[0]
+        base = balances.get(market["base"], (0.0, 0.0))[1]
+        quote = balances.get(market["quote"], (0.0, 0.0))[1]
         chosen: CcxtVenue | PaperVenue = venue
     else:
         p = config.paper
@@ -178,6 +182,7 @@ class LiveEngine:
     async def _watchdog(self, m: LiveMarket) -> None:
         lc = self.cfg.live
         next_timer = next_fills = next_dead_man = 0.0
+        next_reconcile = time.monotonic() + lc.reconcile_secs
         while True:
             await asyncio.sleep(0.2)
             now = self.clock_ns()
@@ -198,7 +203,27 @@ class LiveEngine:
                 if mono >= next_dead_man:
                     m.dead_man = await m.venue.arm_dead_man(lc.dead_man_secs)
                     next_dead_man = mono + lc.dead_man_secs / 3
+                if mono >= next_reconcile:
+                    await self.reconcile(m)
+                    next_reconcile = mono + lc.reconcile_secs
             m.core.drain()
+
+    async def reconcile(self, m: LiveMarket) -> None:
+        """Resync open orders and fills with the exchange and measure balance drift."""
+        m.core.drain()
+        tracked = {cid for cid, o in m.core.orders.by_id.items() if o.status is OrderStatus.OPEN}
+        orphans, vanished = await m.venue.reconcile(tracked, m.order_prefix)
+        m.reconciled["orphans_cancelled"] += len(orphans)
+        m.reconciled["vanished"] += len(vanished)
+        m.core.drain()
+        balances = await m.venue.balances()
+        core = m.core
+        m.drift = {
+            core.base_asset: balances.get(core.base_asset, (0.0, 0.0))[1] - core.base_balance,
+            core.quote_asset: balances.get(core.quote_asset, (0.0, 0.0))[1] - core.quote_balance,
+        }
+        if orphans or vanished or any(abs(d) > 1e-8 for d in m.drift.values()):
+            log.warning("%s: reconciled: orphans cancelled %s, vanished %s, balance drift %s", m.key, orphans, vanished, m.drift)
 
     async def shutdown(self) -> None:
         """Cancel every order of every market and make sure none is left on the exchanges."""
@@ -233,6 +258,8 @@ class LiveEngine:
                 "errors": dict(m.errors),
                 "leftovers_cancelled": list(m.leftovers_cancelled),
                 "dead_man_switch": m.dead_man,
+                "reconciled": dict(m.reconciled),
+                "balance_drift": dict(m.drift),
                 "tick_to_intent_us_p50": float(np.percentile(lat, 50) / 1e3) if lat.size else math.nan,
                 "tick_to_intent_us_p99": float(np.percentile(lat, 99) / 1e3) if lat.size else math.nan,
             }

@@ -342,6 +342,27 @@ class CcxtVenue:
                 cancelled.append(o.client_id)
         return cancelled
 
+    async def reconcile(self, tracked_open: set[str], prefix: str) -> tuple[list[str], list[str]]:
+        """Make the exchange's open orders and ours agree (after a reconnect, and now and then).
+
+        Orders of this run the exchange holds but we do not track (a create answered too
+        late) are cancelled; orders we think open that the exchange no longer has are
+        checked against fills first and otherwise reported cancelled, freeing their slots.
+        Returns (orphans cancelled, vanished orders)."""
+        exchange_open = {o.client_id: o for o in await self.open_orders() if o.client_id.startswith(prefix)}
+        orphans = [cid for cid in exchange_open if cid not in tracked_open and cid not in self._order_ids]
+        for cid in orphans:
+            with suppress(ccxt_errors.OrderNotFound):
+                await self._idempotent(lambda cid=cid: self.exchange.cancel_order(exchange_open[cid].order_id, self.symbol))
+        missing = [cid for cid in tracked_open if cid not in exchange_open]
+        if missing:
+            await self.poll_fills()
+        vanished = [cid for cid in missing if self._remaining.get(cid, 0.0) > 0.0]
+        for cid in vanished:
+            self._order_ids.pop(cid, None)
+            self._events.append(OrderCancelled(cid, self.clock_ns()))
+        return orphans, vanished
+
     async def poll_fills(self) -> None:
         """Turn our new trades into Fill events (REST fallback of watch_my_trades)."""
         by_order = self._clients

@@ -5,6 +5,7 @@ an exchange going down mid-run, and a shutdown that leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
 import pytest
@@ -19,7 +20,7 @@ from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 
 CONFIG = AppConfig.model_validate(
     {
-        "live": {"websocket": False, "poll_secs": 0.05, "fill_poll_secs": 0.1, "stale_secs": 1.0},
+        "live": {"websocket": False, "poll_secs": 0.05, "fill_poll_secs": 0.1, "stale_secs": 1.0, "reconcile_secs": 0.5},
         "strategy": {"params": {"order_qty": 0.01, "uncalibrated_widen": 1.0}},
         "risk": {"max_position_base": 0.05},
         "spread": {"min_spread_bps": 4.0, "base_bps": {"low": 4.0, "medium": 8.0, "high": 16.0, "extreme": 40.0}},
@@ -27,14 +28,19 @@ CONFIG = AppConfig.model_validate(
 )
 
 
+ORPHAN = "mme2exorphan"
+
+
 async def trade_through_our_quotes(ex, market_id: str) -> None:
     """A taker sweeps the best of our resting orders on each side (what the market does)."""
     for order in list(ex.open_orders(market_id)):
+        if order.client_id == ORPHAN:
+            continue
         taker = "sell" if order.side == "buy" else "buy"
         ex.trade(market_id, taker, order.price, order.remaining / 2)
 
 
-def run_engine(seconds: float, break_okx_after: float | None = None):
+def run_engine(seconds: float, break_okx_after: float | None = None, meddle_at: float | None = None):
     async def main():
         servers, clients, emus, markets = [], [], [], []
         for env in ENVS:
@@ -50,12 +56,30 @@ def run_engine(seconds: float, break_okx_after: float | None = None):
         engine = LiveEngine(CONFIG, markets)
         stop = asyncio.Event()
         runner = asyncio.create_task(engine.run(stop))
+        try:
+            return await drive(engine, emus, markets, servers, stop, runner)
+        finally:
+            for c in clients:
+                await c.close()
+            for s in servers:
+                await s.stop()
+
+    async def drive(engine, emus, markets, servers, stop, runner):
         t = 0.0
         while t < seconds:
             await asyncio.sleep(0.25)
             t += 0.25
             for env, ex in emus:
                 await trade_through_our_quotes(ex, env.market_id)
+            if meddle_at is not None and t == meddle_at:
+                # an order of this run the engine does not know (a late create), and one of
+                # ours cancelled behind our back (an operator, a maintenance sweep)
+                env, ex = emus[0]
+                bid, _ = ex.best(env.market_id)
+                ex.place(env.market_id, "buy", bid - 100, Decimal("0.01"), ORPHAN, post_only=True)
+                env, ex = emus[2]
+                ours = [o for o in ex.open_orders(env.market_id) if o.client_id.startswith("mme2ex")]
+                ex.cancel(env.market_id, ours[0].order_id)
             if break_okx_after is not None and t >= break_okx_after and servers[1].fault is None:
 
                 async def down(request, handler):
@@ -68,10 +92,6 @@ def run_engine(seconds: float, break_okx_after: float | None = None):
             servers[1].fault = None  # back up for the shutdown
         stop.set()
         await runner
-        for c in clients:
-            await c.close()
-        for s in servers:
-            await s.stop()
         extra = {}
         if break_okx_after is not None:
             extra = {"counts_at_break": counts_at_break, "okx_requests_at_break": okx_requests_at_break}
@@ -109,3 +129,15 @@ def test_one_exchange_down_does_not_stop_the_others():
     assert okx.stale or okx.errors.get("book", 0) > 0
     for (_, ex), m in zip(emus, markets, strict=True):
         assert ex.open_orders() == [], f"{m.key}: orders left on the exchange"
+
+
+def test_reconciliation_cancels_orphans_frees_vanished_slots_and_finds_no_drift():
+    _, emus, markets, _ = run_engine(3.0, meddle_at=1.0)
+    binance, _, bybit = markets
+    assert binance.reconciled["orphans_cancelled"] == 1
+    assert bybit.reconciled["vanished"] >= 1
+    for (env, ex), m in zip(emus, markets, strict=True):
+        assert ex.open_orders() == []
+        base, quote = ex.markets[env.market_id].base, ex.markets[env.market_id].quote
+        assert m.drift[base] == pytest.approx(0.0, abs=1e-9) and m.drift[quote] == pytest.approx(0.0, abs=1e-6), m.key
+        assert m.core.orders.stats.placed > 0
