@@ -8,14 +8,18 @@ from urllib.parse import urlsplit
 import ccxt.async_support as ccxt_async
 
 
-def point_ccxt_at(exchange: ccxt_async.Exchange, base_url: str) -> None:
+def point_ccxt_at(exchange: ccxt_async.Exchange, base_url: str, ws_url: str | None = None) -> None:
     """Rewrite every REST URL of ``exchange`` to ``base_url`` (scheme and host), keeping the
-    path, and switch off the calls an offline emulator does not serve."""
+    path, and with ``ws_url`` every websocket URL to ``ws_url`` + ``/stream`` + its path;
+    switch off the calls an offline emulator does not serve."""
     api = exchange.urls["api"]
     for key, url in list(api.items()):
         if isinstance(url, str) and url.startswith("http"):
-            parts = urlsplit(url)
-            api[key] = base_url + parts.path
+            api[key] = base_url + urlsplit(url).path
+        elif isinstance(url, dict) and ws_url is not None:
+            for sub, ws in list(url.items()):
+                if isinstance(ws, str) and ws.startswith("ws"):
+                    url[sub] = ws_url + "/stream" + urlsplit(ws).path
     exchange.has["fetchCurrencies"] = False
     exchange.options["fetchMarkets"] = {"types": ["spot"]}
     exchange.options["fetchMargins"] = False

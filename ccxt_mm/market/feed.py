@@ -74,6 +74,8 @@ class BookFeed:
         self.poll_secs = poll_secs
         self.websocket = websocket
         self.updates = 0
+        self.last_nonce: int | None = None
+        """The exchange's update id of the last book, where it sends one."""
         self._next_poll = 0.0
 
     async def next(self) -> tuple[list, list]:
@@ -86,6 +88,7 @@ class BookFeed:
             self._next_poll = time.monotonic() + self.poll_secs
             ob = await self.exchange.fetch_order_book(self.symbol, self.depth)
         self.updates += 1
+        self.last_nonce = ob.get("nonce")
         return ob["bids"][: self.depth], ob["asks"][: self.depth]
 
 
