@@ -249,9 +249,6 @@ class CcxtVenue:
         await self._order_slot()
         try:
             order = await self._call(lambda: ex.create_order(symbol, "limit", side, float(amount), float(price), params))
-            if order.get("status") is None:
-                # okx and bybit acknowledge without a state: the final status decides
-                order = await self._idempotent(lambda: ex.fetch_order(order["id"], symbol))
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)
@@ -260,6 +257,17 @@ class CcxtVenue:
             else:
                 self._reject(a.client_id, f"{self.name}: {exc}", post_only=kind == "post_only")
             return
+        if not order.get("id"):
+            # accepted, but the reply lacks the order id: find it by client id, never resend
+            self._count("malformed_reply")
+            await self._resolve_lost_create(a)
+            return
+        if order.get("status") is None:
+            # okx and bybit acknowledge without a state: the final status decides
+            try:
+                order = await self._idempotent(lambda: ex.fetch_order(order["id"], symbol))
+            except Exception as exc:  # the order exists: track it; reconciliation settles its state
+                self._count(classify(exc))
         self._on_created(a.client_id, order)
 
     def _on_created(self, client_id: str, order: dict) -> None:

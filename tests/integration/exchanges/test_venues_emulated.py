@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,7 +21,7 @@ from ccxt_mm.emulator.bybit import BybitDialect
 from ccxt_mm.emulator.core import EmulatedExchange
 from ccxt_mm.emulator.okx import OkxDialect
 from ccxt_mm.emulator.server import EmulatorServer
-from ccxt_mm.execution.ccxt_venue import CcxtVenue
+from ccxt_mm.execution.ccxt_venue import CcxtVenue, VenueError
 from ccxt_mm.execution.types import CancelOrder, CancelRejected, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
 from tests.integration.exchanges.conftest import API_KEY, SECRET, seeded_bybit, seeded_exchange, seeded_okx
 
@@ -269,3 +270,62 @@ def test_rate_limit_answers_block_the_venue_for_retry_after(env, status):
         assert [o.client_id for o in ex.open_orders()] == ["mmthx2"]
 
     run(env, scenario)
+
+
+def test_insufficient_balance_is_a_reject_naming_exchange_and_symbol(env):
+    async def scenario(venue, ex, server):
+        _, ask = best(ex, env)
+        base = ex.markets[env.market_id].base
+        ex.balances[base] = Decimal(0)
+        venue.submit(PlaceOrder("mmtix1", -1, round(ask * 1.01, 1), env.qty), 0)
+        await venue.flush()
+        (ev,) = venue.drain_events()
+        assert isinstance(ev, OrderRejected) and not ev.post_only
+        assert ev.reason.startswith(f"{env.name} {env.symbol}: ")
+        assert venue.stats.errors == {"balance": 1} and ex.open_orders() == []
+
+    run(env, scenario)
+
+
+def test_a_create_reply_without_an_order_id_is_resolved_by_client_id(env):
+    async def strip_ids(request, handler):
+        response = await handler(request)
+        if request.path == env.create_path and response.status == 200:
+            body = json.loads(response.body)
+            text = json.dumps(body).replace('"orderId"', '"x"').replace('"ordId"', '"x"')
+            return web.Response(status=200, text=text, content_type="application/json")
+        return response
+
+    async def scenario(venue, ex, server):
+        bid, _ = best(ex, env)
+        server.fault = strip_ids
+        venue.submit(PlaceOrder("mmtjx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        await venue.flush()
+        (ev,) = venue.drain_events()
+        assert isinstance(ev, OrderAccepted), ev  # tracked: found by its client id
+        assert venue.stats.lost_creates_found == 1
+        server.fault = None
+        venue.submit(CancelOrder("mmtjx1"), 0)
+        await venue.flush()
+        assert isinstance(venue.drain_events()[-1], OrderCancelled) and ex.open_orders() == []
+
+    run(env, scenario)
+
+
+def test_an_unknown_symbol_fails_at_start_naming_exchange_and_symbol():
+    env = ENVS[1]
+
+    async def main():
+        ex = env.seed()
+        server = EmulatorServer(env.routes(ex), ex)
+        url = await server.start()
+        client = ccxt_async.okx({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
+        point_ccxt_at(client, url)
+        try:
+            with pytest.raises(VenueError, match="okx: unknown symbol DOGE/USDT"):
+                await CcxtVenue(client, "DOGE/USDT", clock).start()
+        finally:
+            await client.close()
+            await server.stop()
+
+    asyncio.run(main())
