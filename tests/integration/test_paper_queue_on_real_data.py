@@ -2,72 +2,88 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.execution.paper import PaperParams, PaperVenue, QueueModel
 from ccxt_mm.execution.types import Fill, OrderAccepted, PlaceOrder
 from ccxt_mm.market.events import MsgKind
 
+HORIZON_NS = 120 * 10**9
 
-def run_order(log, place_at_msg: int, horizon_ns: int):
-    """Place a 0.01 BTC bid at the best bid at message ``place_at_msg`` (zero latency,
-    risk-averse queue) and replay. Returns (queue ahead at arrival, sell volume traded at our
-    price before the first fill, the (price, qty) of the trade that filled us or None, the
-    reduction of the queue ahead by cancellations, and our price)."""
+
+@dataclass
+class Probe:
+    """A 0.01 BTC bid placed at the best bid at one message, on its own paper venue
+    (zero latency, risk-averse queue) that shares the replayed book."""
+
+    place_at: int
+    venue: PaperVenue
+    placed_ns: int = 0
+    price: float = 0.0
+    queue: float = 0.0
+    """Displayed quantity ahead of us at arrival."""
+    traded: float = 0.0
+    """Sell volume traded at our price before the fill."""
+    cancels_ahead: float = 0.0
+    fill: tuple[float, float] | None = None
+    done: bool = False
+
+
+def replay_probes(log, starts: list[int]) -> list[Probe]:
     book = GridBook(log.prices)
-    venue = PaperVenue(PaperParams(0.0, 0.0, 0.0, 0.0, QueueModel.RISK_AVERSE), book, base=0.0, quote=1e9)
-    placed = None
-    traded = 0.0
-    clamp = 0.0
+    params = PaperParams(0.0, 0.0, 0.0, 0.0, QueueModel.RISK_AVERSE)
+    probes = [Probe(m, PaperVenue(params, book, base=0.0, quote=1e9)) for m in starts]
     for m in range(log.messages):
-        kind, a, b, ts = log.msg_kind[m], log.msg_start[m], log.msg_stop[m], int(log.msg_ts_ns[m])
-        venue.advance(ts)
+        kind, ts = log.msg_kind[m], int(log.msg_ts_ns[m])
+        live = [p for p in probes if p.placed_ns and not p.done]
         if kind in (MsgKind.SNAPSHOT, MsgKind.DIFF):
             if kind == MsgKind.SNAPSHOT:
                 book.clear()
             log.apply_message(book, m)
-            before = venue.orders["o"].ahead if "o" in venue.orders else None
-            venue.on_book_update()
-            if before is not None and "o" in venue.orders:
-                clamp += before - venue.orders["o"].ahead
-            if m >= place_at_msg and placed is None:
-                placed = ts
-                price = float(book.prices[book.best_bid])
-                venue.submit(PlaceOrder("o", 1, price, 0.01), ts)
-                venue.advance(ts)
-                events = venue.drain_events()
-                assert isinstance(events[0], OrderAccepted)
-                queue = venue.orders["o"].ahead
-        elif kind == MsgKind.TRADE and placed is not None:
-            for i in range(a, b):
+            for p in live:
+                before = p.venue.orders["o"].ahead
+                p.venue.on_book_update()
+                p.cancels_ahead += before - p.venue.orders["o"].ahead
+            for p in probes:
+                if not p.placed_ns and m >= p.place_at:
+                    p.placed_ns, p.price = ts, float(book.prices[book.best_bid])
+                    p.venue.submit(PlaceOrder("o", 1, p.price, 0.01), ts)
+                    p.venue.advance(ts)
+                    assert isinstance(p.venue.drain_events()[0], OrderAccepted)
+                    p.queue = p.venue.orders["o"].ahead
+        elif kind == MsgKind.TRADE:
+            for i in range(int(log.msg_start[m]), int(log.msg_stop[m])):
                 side, px, qty = int(log.row_side[i]), float(log.row_price[i]), float(log.row_qty[i])
-                venue.on_trade(ts, side, px, qty)
-                fills = [e for e in venue.drain_events() if isinstance(e, Fill)]
-                if fills:
-                    return queue, traded, (px, qty), clamp, price
-                if side < 0 and px == price:
-                    traded += qty
-        if placed is not None and ts - placed > horizon_ns:
-            return queue, traded, None, clamp, price
-    return queue, traded, None, clamp, price
+                for p in live:
+                    if p.done:
+                        continue
+                    p.venue.on_trade(ts, side, px, qty)
+                    if any(isinstance(e, Fill) for e in p.venue.drain_events()):
+                        p.fill, p.done = (px, qty), True
+                    elif side < 0 and px == p.price:
+                        p.traded += qty
+        for p in live:
+            if ts - p.placed_ns > HORIZON_NS:
+                p.done = True
+    return probes
 
 
 def test_resting_order_fills_only_after_more_than_its_queue_has_traded(btc_log):
     diffs = [m for m in range(btc_log.messages) if btc_log.msg_kind[m] == MsgKind.DIFF]
     at_price_fills = 0
-    for place_at in diffs[100::150]:
-        queue, traded_before, fill, cancels_ahead, price = run_order(btc_log, place_at, 120 * 10**9)
-        if cancels_ahead > 0.0:
+    for p in replay_probes(btc_log, diffs[100::150]):
+        if p.cancels_ahead > 0.0:
             continue  # the level shrank below our queue: cancellations ahead moved us up
-        if fill is None:
-            assert traded_before <= queue
+        assert p.traded <= p.queue
+        if p.fill is None:
             continue
-        fill_px, fill_qty = fill
-        assert traded_before <= queue
-        if fill_px == price:
+        fill_px, fill_qty = p.fill
+        if fill_px == p.price:
             # the trade that fills us is the one that takes the traded volume past the queue
-            assert traded_before + fill_qty > queue
+            assert p.traded + fill_qty > p.queue
             at_price_fills += 1
         else:
             # filled by a sell below our bid: the whole level, us included, was swept
-            assert fill_px < price
+            assert fill_px < p.price
     assert at_price_fills >= 1
