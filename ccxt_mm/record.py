@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
-from ccxt_mm.execution.types import CancelOrder, PlaceOrder, VenueEvent
+from ccxt_mm.execution.types import AmendOrder, CancelOrder, PlaceOrder, VenueEvent
 from ccxt_mm.quoting.types import BUY
 
 Scenario = Callable[[CcxtVenue, float], Awaitable[dict]]
@@ -40,6 +40,14 @@ async def create_post_only(venue: CcxtVenue, qty: float) -> dict:
     return {"events": [type(e).__name__ for e in placed + cancelled]}
 
 
+async def amend(venue: CcxtVenue, qty: float) -> dict:
+    bid, _ = await _touch(venue)
+    placed = await _send(venue, PlaceOrder("mmrecx4", BUY, _price(venue, bid * 0.99), qty))
+    amended = await _send(venue, AmendOrder("mmrecx4", _price(venue, bid * 0.985), qty))
+    cancelled = await _send(venue, CancelOrder("mmrecx4"))
+    return {"events": [type(e).__name__ for e in placed + amended + cancelled]}
+
+
 async def post_only_reject(venue: CcxtVenue, qty: float) -> dict:
     _, ask = await _touch(venue)
     events = await _send(venue, PlaceOrder("mmrecx2", BUY, ask, qty))
@@ -66,6 +74,7 @@ async def reconcile_at_start(venue: CcxtVenue, qty: float) -> dict:
 
 SCENARIOS: dict[str, Scenario] = {
     "create_post_only": create_post_only,
+    "amend": amend,
     "post_only_reject": post_only_reject,
     "open_orders_and_balance": open_orders_and_balance,
     "reconcile_at_start": reconcile_at_start,

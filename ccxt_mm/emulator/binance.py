@@ -98,6 +98,7 @@ class BinanceDialect:
             web.get(f"{p}/depth", self.depth),
             web.get(f"{p}/aggTrades", self.agg_trades),
             web.post(f"{p}/order", self.signed(self.create_order)),
+            web.post(f"{p}/order/cancelReplace", self.signed(self.cancel_replace)),
             web.delete(f"{p}/order", self.signed(self.cancel_order)),
             web.get(f"{p}/order", self.signed(self.get_order)),
             web.get(f"{p}/openOrders", self.signed(self.open_orders)),
@@ -209,6 +210,39 @@ class BinanceDialect:
         body["transactTime"] = order.created_ms
         body["fills"] = []
         return web.json_response(body)
+
+    async def cancel_replace(self, params: dict) -> web.Response:
+        """STOP_ON_FAILURE: cancel, then place the new order; if the new order fails the old
+        one stays cancelled (HTTP 409, code -2021), as Binance does."""
+        old_id = int(params["cancelOrderId"]) if "cancelOrderId" in params else None
+        old = self.ex.find(params.get("symbol", ""), old_id, params.get("cancelOrigClientOrderId"))
+        if old.status != "open":
+            failure = {"code": -2011, "msg": "Unknown order sent."}
+            data = {"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": failure, "newOrderResponse": None}
+            return web.json_response({"code": -2022, "msg": "Order cancel-replace failed.", "data": data}, status=400)
+        self.ex.cancel(old.market.id, old.order_id)
+        try:
+            new = self.ex.place(
+                old.market.id,
+                params["side"].lower(),
+                Decimal(params["price"]),
+                Decimal(params["quantity"]),
+                params.get("newClientOrderId", ""),
+                post_only=params.get("type") == "LIMIT_MAKER",
+            )
+        except EmuReject as exc:
+            code, msg = ERRORS.get(exc.kind, (-1013, str(exc)))
+            data = {
+                "cancelResult": "SUCCESS",
+                "newOrderResult": "FAILURE",
+                "cancelResponse": order_json(old),
+                "newOrderResponse": {"code": code, "msg": msg},
+            }
+            return web.json_response({"code": -2021, "msg": "Order cancel-replace partially failed.", "data": data}, status=409)
+        body = order_json(new) | {"transactTime": new.created_ms, "fills": []}
+        return web.json_response(
+            {"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS", "cancelResponse": order_json(old), "newOrderResponse": body}
+        )
 
     def _lookup(self, params: dict) -> EmuOrder:
         order_id = int(params["orderId"]) if "orderId" in params else None

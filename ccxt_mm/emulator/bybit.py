@@ -111,6 +111,7 @@ class BybitDialect:
             web.get("/v5/account/info", self.signed(self.account_info)),
             web.post("/v5/order/create", self.signed(self.create_order)),
             web.post("/v5/order/cancel", self.signed(self.cancel_order)),
+            web.post("/v5/order/amend", self.signed(self.amend_order)),
             web.post("/v5/order/disconnected-cancel-all", self.signed(self.disconnected_cancel_all)),
             web.get("/v5/order/realtime", self.signed(self.realtime)),
             web.get("/v5/execution/list", self.signed(self.executions)),
@@ -228,6 +229,14 @@ class BybitDialect:
     async def disconnected_cancel_all(self, params: dict) -> web.Response:
         self.ex.arm_dead_man(int(params.get("timeWindow", 0)) * 1000)
         return _ok({}, self.ex.clock_ms())
+
+    async def amend_order(self, params: dict) -> web.Response:
+        order_id = int(params["orderId"]) if params.get("orderId") else None
+        order = self.ex.find(params.get("symbol", ""), order_id, params.get("orderLinkId"))
+        price = Decimal(params.get("price") or order.price)
+        qty = Decimal(params.get("qty") or order.qty)
+        order = self.ex.amend(order.market.id, order.order_id, None, price, qty)
+        return _ok({"orderId": str(order.order_id), "orderLinkId": order.client_id}, self.ex.clock_ms())
 
     async def cancel_order(self, params: dict) -> web.Response:
         order_id = int(params["orderId"]) if params.get("orderId") else None

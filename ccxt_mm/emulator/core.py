@@ -103,6 +103,13 @@ class EmulatedExchange:
             {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0},
         )
 
+    def would_take(self, market_id: str, side: str, price: Decimal) -> bool:
+        """A buy at or above the best ask (a sell at or below the best bid) would trade."""
+        bid, ask = self.best(market_id)
+        if side == "buy":
+            return ask is not None and price >= ask
+        return bid is not None and price <= bid
+
     def best(self, market_id: str) -> tuple[Decimal | None, Decimal | None]:
         bids, asks = self.books.get(market_id, ({}, {}))
         return (max(bids) if bids else None), (min(asks) if asks else None)
@@ -149,8 +156,7 @@ class EmulatedExchange:
             raise EmuReject("balance", f"insufficient {asset}: need {need}, free {self.free(asset)}")
         now = self.clock_ms()
         order = EmuOrder(next(self._ids), client_id, m, side, price, qty, Decimal(0), "open", now, now, post_only)
-        bid, ask = self.best(market_id)
-        if post_only and ((side == "buy" and ask is not None and price >= ask) or (side == "sell" and bid is not None and price <= bid)):
+        if post_only and self.would_take(market_id, side, price):
             order.status, order.cancel_reason = "rejected", "post_only"
             self.orders[order.order_id] = order
             raise EmuReject("post_only", "Order would immediately match and take.")
@@ -168,6 +174,26 @@ class EmulatedExchange:
         if order.status != "open":
             raise EmuReject("unknown_order", "Unknown order sent.")
         order.status, order.updated_ms = "canceled", self.clock_ms()
+        return order
+
+    def amend(self, market_id: str, order_id: int | None, client_id: str | None, price: Decimal, qty: Decimal) -> EmuOrder:
+        """Change an open order's price and total quantity in place. A post-only order that
+        would then take liquidity is cancelled (``cancel_reason`` post_only), as okx and
+        bybit do; other violations raise and leave the order as it was."""
+        order = self.find(market_id, order_id, client_id)
+        if order.status != "open":
+            raise EmuReject("unknown_order", "Order does not exist.")
+        m = order.market
+        if price <= 0 or price % m.tick != 0 or qty % m.lot != 0 or qty <= order.filled:
+            raise EmuReject("filter", f"amend to price {price} quantity {qty} is not valid")
+        need, asset = ((price * (qty - order.filled)), m.quote) if order.side == "buy" else (qty - order.filled, m.base)
+        if self.free(asset) + (order.remaining * order.price if order.side == "buy" else order.remaining) < need:
+            raise EmuReject("balance", f"insufficient {asset} for amend")
+        order.updated_ms = self.clock_ms()
+        if order.post_only and self.would_take(market_id, order.side, price):
+            order.status, order.cancel_reason = "canceled", "post_only"
+            return order
+        order.price, order.qty = price, qty
         return order
 
     def open_orders(self, market_id: str | None = None) -> list[EmuOrder]:

@@ -103,6 +103,7 @@ class OkxDialect:
             web.post(f"{p}/trade/batch-orders", self.signed(self.batch_orders)),
             web.post(f"{p}/trade/cancel-all-after", self.signed(self.cancel_all_after)),
             web.post(f"{p}/trade/cancel-order", self.signed(self.cancel_order)),
+            web.post(f"{p}/trade/amend-order", self.signed(self.amend_order)),
             web.get(f"{p}/trade/order", self.signed(self.get_order)),
             web.get(f"{p}/trade/orders-pending", self.signed(self.pending)),
             web.get(f"{p}/trade/fills-history", self.signed(self.fills)),
@@ -239,6 +240,20 @@ class OkxDialect:
     async def cancel_all_after(self, params: dict) -> web.Response:
         deadline = self.ex.arm_dead_man(int(params.get("timeOut", 0)) * 1000)
         return _ok([{"triggerTime": str(deadline // 1000 * 1000) if deadline else "0", "ts": str(self.ex.clock_ms())}])
+
+    async def amend_order(self, params: dict) -> web.Response:
+        inst = params.get("instId", "")
+        order_id = int(params["ordId"]) if params.get("ordId") else None
+        try:
+            order = self.ex.find(inst, order_id, params.get("clOrdId"))
+            price = Decimal(params.get("newPx") or order.price)
+            qty = Decimal(params.get("newSz") or order.qty)
+            order = self.ex.amend(inst, order.order_id, None, price, qty)
+        except EmuReject as exc:
+            code, msg = S_CODES.get(exc.kind, ("51000", str(exc)))
+            data = [{"clOrdId": params.get("clOrdId", ""), "ordId": params.get("ordId", ""), "reqId": "", "sCode": code, "sMsg": msg}]
+            return _fail("1", "Operation failed.", data=data)
+        return _ok([{"clOrdId": order.client_id, "ordId": str(order.order_id), "reqId": "", "sCode": "0", "sMsg": ""}])
 
     async def cancel_order(self, params: dict) -> web.Response:
         inst = params.get("instId", "")

@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from ccxt_mm.errors import CcxtMmError
 from ccxt_mm.execution.types import (
     Action,
+    AmendAccepted,
     AmendOrder,
     CancelOrder,
     CancelRejected,
@@ -121,7 +122,7 @@ class CcxtVenue:
         self.exchange = exchange
         self.symbol = symbol
         self.clock_ns = clock_ns
-        self.supports_amend = False  # amend as cancel + place until edit_order semantics are verified per venue
+        self.supports_amend = bool(exchange.has.get("editOrder"))
         self.stats = VenueStats()
         self._actions: asyncio.Queue[Action] = asyncio.Queue()
         self._events: list[VenueEvent] = []
@@ -130,6 +131,7 @@ class CcxtVenue:
         """Exchange order id → client id of our recent orders, kept after they leave the book:
         a fill that happened just before a cancel is still ours when the poll sees it."""
         self._remaining: dict[str, float] = {}
+        self._sides: dict[str, str] = {}
         self._seen_trades: set[str] = set()
         self._market: dict | None = None
         self._order_budget = AsyncLimiter(order_budget_per_min, 60.0) if order_budget_per_min else None
@@ -217,7 +219,7 @@ class CcxtVenue:
             case CancelOrder():
                 await self._cancel(action)
             case AmendOrder():
-                raise VenueError(f"{self.name}: amend is sent as cancel + place")
+                await self._amend(action)
             case TakeOrder():
                 raise VenueError(f"{self.name}: taker orders are not enabled on live venues yet")
 
@@ -245,6 +247,7 @@ class CcxtVenue:
             self._reject(a.client_id, f"{self.name}: notional {float(amount) * float(price):g} below minimum {min_cost:g}")
             return
         side = "buy" if a.side == BUY else "sell"
+        self._sides[a.client_id] = side
         params = {"postOnly": True, "clientOrderId": a.client_id}
         await self._order_slot()
         try:
@@ -296,6 +299,47 @@ class CcxtVenue:
             self._events.append(OrderAccepted(a.client_id, self.clock_ns()))
         else:
             self._reject(a.client_id, f"{self.name}: create failed and the order is not on the exchange")
+
+    async def _amend(self, a: AmendOrder) -> None:
+        """``edit_order``: okx and bybit amend in place, binance spot cancels and replaces
+        (a new exchange id, our client id kept). After a failure, or a reply without a
+        state, the order's own status decides: gone → cancelled (its slot is free), else the
+        amend was refused and the order rests as it was. A post-only amend that would take
+        liquidity ends the order on every venue."""
+        ex, symbol, cid = self.exchange, self.symbol, a.client_id
+        order_id = self._order_ids.get(cid)
+        if order_id is None:
+            self._events.append(OrderRejected(cid, self.clock_ns(), f"{self.name}: amend of an order that is not open"))
+            return
+        amount = ex.amount_to_precision(symbol, a.qty)
+        price = ex.price_to_precision(symbol, a.price)
+        # binance replaces with a new order of ``amount``; okx and bybit set the order's total
+        # size, so after a partial fill the amended order rests with less than ``amount``
+        params = {"postOnly": True, "clientOrderId": cid}
+        side = self._sides[cid]
+        await self._order_slot()
+        try:
+            edited = await self._call(lambda: ex.edit_order(order_id, symbol, "limit", side, float(amount), float(price), params))
+        except Exception as exc:
+            self._count(classify(exc))
+            edited = {"id": None, "status": None, "error": f"{self.name}: amend refused: {exc}"}
+        new_id = str(edited.get("id") or order_id)
+        status = edited.get("status")
+        if status is None:
+            try:
+                status = (await self._idempotent(lambda: ex.fetch_order(new_id, symbol))).get("status")
+            except ccxt_errors.OrderNotFound:
+                status = "canceled"
+        if status in ("canceled", "rejected", "expired"):
+            self.stats.post_only_rejects += 1
+            self._order_ids.pop(cid, None)
+            self._events.append(OrderCancelled(cid, self.clock_ns()))
+        elif "error" in edited:
+            self._events.append(OrderRejected(cid, self.clock_ns(), edited["error"]))
+        else:
+            self._remember(cid, new_id)
+            self._remaining[cid] = float(amount)
+            self._events.append(AmendAccepted(cid, self.clock_ns(), float(price), float(amount)))
 
     async def _cancel(self, a: CancelOrder) -> None:
         order_id = self._order_ids.get(a.client_id)

@@ -21,6 +21,7 @@ from tests.integration.exchanges.test_venues_emulated import ENVS
 EXCHANGE_CASSETTES = CASSETTES / "exchanges"
 EXPECTED = {
     "create_post_only": {"events": ["OrderAccepted", "OrderCancelled"]},
+    "amend": {"events": ["OrderAccepted", "AmendAccepted", "OrderCancelled"]},
     "post_only_reject": {"events": ["OrderRejected"], "post_only": [True]},
     "reconcile_at_start": {"cancelled": ["mmoldx1", "mmoldx2"], "open_after": []},
 }

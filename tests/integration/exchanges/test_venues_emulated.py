@@ -22,7 +22,17 @@ from ccxt_mm.emulator.core import EmulatedExchange
 from ccxt_mm.emulator.okx import OkxDialect
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.execution.ccxt_venue import CcxtVenue, VenueError
-from ccxt_mm.execution.types import CancelOrder, CancelRejected, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
+from ccxt_mm.execution.types import (
+    AmendAccepted,
+    AmendOrder,
+    CancelOrder,
+    CancelRejected,
+    Fill,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    PlaceOrder,
+)
 from tests.integration.exchanges.conftest import API_KEY, SECRET, seeded_bybit, seeded_exchange, seeded_okx
 
 PASSPHRASE = "emu-passphrase"
@@ -329,3 +339,32 @@ def test_an_unknown_symbol_fails_at_start_naming_exchange_and_symbol():
             await server.stop()
 
     asyncio.run(main())
+
+
+def test_amend_moves_the_order_and_a_crossing_amend_ends_it(env):
+    async def scenario(venue, ex, server):
+        assert venue.supports_amend
+        bid, ask = best(ex, env)
+        venue.submit(PlaceOrder("mmtkx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        await venue.flush()
+        venue.drain_events()
+        new_price = round(bid * 0.995, 1)
+        venue.submit(AmendOrder("mmtkx1", new_price, env.qty), 0)
+        await venue.flush()
+        (ev,) = venue.drain_events()
+        assert isinstance(ev, AmendAccepted) and ev.price == new_price
+        (resting,) = ex.open_orders()
+        assert float(resting.price) == new_price and resting.client_id == "mmtkx1"
+        # a post-only amend through the ask ends the order (binance: its cancel-replace
+        # cancels first and the new LIMIT_MAKER fails; okx, bybit: cancelled as taking)
+        venue.submit(AmendOrder("mmtkx1", ask, env.qty), 0)
+        await venue.flush()
+        (ev,) = venue.drain_events()
+        assert isinstance(ev, OrderCancelled) and venue.stats.post_only_rejects == 1
+        assert ex.open_orders() == []
+        # the slot is free again and nothing is tracked for it
+        venue.submit(CancelOrder("mmtkx1"), 0)
+        await venue.flush()
+        assert isinstance(venue.drain_events()[0], CancelRejected)
+
+    run(env, scenario)
