@@ -83,7 +83,6 @@ class PaperStats:
     post_only_rejects: int = 0
     balance_rejects: int = 0
     late_cancels: int = 0
-    taker_fills: int = 0
 
 
 @dataclass
@@ -129,12 +128,6 @@ class PaperVenue:
                     self._arrive_take(action, due)
 
     # --- balances ---------------------------------------------------------------------
-    def locked(self) -> tuple[float, float]:
-        """(base, quote) locked by resting orders."""
-        base = sum(o.remaining for o in self.orders.values() if o.side != BUY)
-        quote = sum(o.remaining * o.price for o in self.orders.values() if o.side == BUY)
-        return base, quote
-
     def _affordable(self, side: int, price: float, qty: float, exclude: str = "") -> bool:
         base_locked = sum(o.remaining for k, o in self.orders.items() if o.side != BUY and k != exclude)
         quote_locked = sum(o.remaining * o.price for k, o in self.orders.items() if o.side == BUY and k != exclude)
@@ -211,7 +204,6 @@ class PaperVenue:
             left -= take
             if left <= 0.0:
                 break
-        self.stats.taker_fills += 1
 
     # --- market data ------------------------------------------------------------------
     def rebind(self, book: GridBook) -> None:
