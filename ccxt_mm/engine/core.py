@@ -102,7 +102,7 @@ class QuotingCore:
         if state.mode is RiskMode.STOPPED or state.mode is RiskMode.PAUSED:
             self.pull(now_ns)
             return
-        resting_buy, resting_sell = self.orders.resting(BUY), self.orders.resting(-BUY)
+        resting_buy, resting_sell = self.orders.resting()
         room_buy, room_sell = self.risk.order_room(self.base_asset, inv.position, resting_buy, resting_sell)
         room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
         room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))

@@ -25,7 +25,7 @@ from ccxt_mm.execution.types import (
     PlaceOrder,
     VenueEvent,
 )
-from ccxt_mm.quoting.types import Quote
+from ccxt_mm.quoting.types import BUY, Quote
 
 
 class OrderStatus(StrEnum):
@@ -83,9 +83,15 @@ class OrderManager:
         self._seq += 1
         return f"{self.p.client_id_prefix}{self._seq:x}"
 
-    def resting(self, side: int) -> float:
-        """Worst-case base quantity that may still fill on ``side`` (in-flight included)."""
-        return sum(max(o.qty, o.amend_qty) for o in self.by_id.values() if o.side == side)
+    def resting(self) -> tuple[float, float]:
+        """Worst-case base quantity that may still fill, (bids, asks), in-flight included."""
+        buy = sell = 0.0
+        for o in self.by_id.values():
+            if o.side == BUY:
+                buy += max(o.qty, o.amend_qty)
+            else:
+                sell += max(o.qty, o.amend_qty)
+        return buy, sell
 
     def reconcile(self, desired: list[Quote], now_ns: int) -> list[Action]:
         """Actions that move resting orders toward ``desired``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -79,6 +80,7 @@ class GlftCoefficients:
         return sigma * self.c2
 
 
+@lru_cache(maxsize=256)
 def glft_coefficients(gamma: float, k: float, a: float) -> GlftCoefficients:
     """``c1 = (1/γ)·ln(1+γ/k)``, ``c2 = sqrt(γ/(2·A·k) · (1+γ/k)^(k/γ+1))``."""
     c1 = math.log1p(gamma / k) / gamma

@@ -53,7 +53,7 @@ def test_amend_where_supported_and_max_age_replaces():
         om.on_event(OrderAccepted(a.client_id, 0))
     (amend,) = om.reconcile(quotes(99.9, 101.0), SEC)
     assert amend == AmendOrder("mmab12x1", 99.9, 1.0)
-    assert om.resting(BUY) == 1.0
+    assert om.resting() == (1.0, 1.0)  # the bid amending (worst case of old and new) and the ask
     om.on_event(AmendAccepted("mmab12x1", 2 * SEC, 99.9, 1.0))
     assert om.slots[(BUY, 0)].price == 99.9
     # older than 60 s: cancel and place fresh rather than amend
@@ -66,7 +66,7 @@ def test_partial_fill_then_fill_of_a_cancelling_order_counts_a_late_cancel():
     (bid,) = om.reconcile([Quote(BUY, 0, 100.0, 1.0)], 0)
     om.on_event(OrderAccepted(bid.client_id, 0))
     om.on_event(Fill(bid.client_id, SEC, BUY, 100.0, 0.4, 0.0, False, 0.6))
-    assert om.resting(BUY) == 0.6
+    assert om.resting() == (0.6, 0.0)
     assert om.reconcile([], 2 * SEC) == [CancelOrder(bid.client_id)]
     om.on_event(Fill(bid.client_id, 2 * SEC, BUY, 100.0, 0.6, 0.0, False, 0.0))
     om.on_event(CancelRejected(bid.client_id, 3 * SEC, "filled"))
