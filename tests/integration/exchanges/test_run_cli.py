@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+from decimal import Decimal
 
 import pytest
 import yaml
@@ -109,12 +110,26 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
     assert json.loads((tmp_path / "run_summary.json").read_text()) == summary
 
 
-def test_paper_run_sends_no_private_request(tmp_path, capsys, emulators):
-    assert main(["run", "--duration", "1.5", "--config", write_config(tmp_path, emulators)]) == 0
+async def market_activity(emulators, seconds: float) -> None:
+    """Public trades 30 bps through the touch on every emulated market, every 0.2 s."""
+    for _ in range(int(seconds / 0.2)):
+        await asyncio.sleep(0.2)
+        for env, ex, _ in emulators:
+            tick = ex.markets[env.market_id].tick
+            bid, ask = ex.best(env.market_id)
+            ex.trade(env.market_id, "sell", (bid * Decimal("0.997")).quantize(tick), Decimal(100))
+            ex.trade(env.market_id, "buy", (ask * Decimal("1.003")).quantize(tick), Decimal(100))
+
+
+def test_paper_run_fills_from_public_trades_and_sends_no_private_request(tmp_path, capsys, emulators):
+    activity = asyncio.run_coroutine_threadsafe(market_activity(emulators[0], 4.0), emulators[1])
+    assert main(["run", "--duration", "2.5", "--config", write_config(tmp_path, emulators)]) == 0
+    activity.result(10)
     summary = json.loads(capsys.readouterr().out)
     for env, ex, server in emulators[0]:
         s = summary[f"{env.name} {env.symbol}"]
         assert s["mode"] == "paper" and s["book_updates"] > 3 and s["orders_created"] > 0
+        assert s["fills"] > 0, f"{env.name}: public trades through our paper quotes must fill them"
         assert not [path for _, path in server.requests if path.startswith(PRIVATE)], env.name
         assert ex.orders == {}
 
