@@ -16,6 +16,8 @@ def point_ccxt_at(exchange: ccxt_async.Exchange, base_url: str, ws_url: str | No
     for key, url in list(api.items()):
         if isinstance(url, str) and url.startswith("http"):
             api[key] = base_url + urlsplit(url).path
+        elif isinstance(url, str) and url.startswith("ws") and ws_url is not None:
+            api[key] = ws_url + "/stream" + urlsplit(url).path
         elif isinstance(url, dict) and ws_url is not None:
             for sub, ws in list(url.items()):
                 if isinstance(ws, str) and ws.startswith("ws"):
