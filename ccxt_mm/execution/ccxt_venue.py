@@ -355,7 +355,9 @@ class CcxtVenue:
             if kind == "not_found":
                 self._events.append(CancelRejected(a.client_id, self.clock_ns(), f"{self.name}: {exc}"))
                 return
-            raise VenueError(f"{self.name}: cancel {a.client_id} failed: {exc}") from exc
+            # a cancel is never dropped: queued again, sent after the caller's backoff
+            self._actions.put_nowait(a)
+            raise VenueError(f"{self.name}: cancel {a.client_id} failed, will retry: {exc}") from exc
         self._order_ids.pop(a.client_id, None)
         self._events.append(OrderCancelled(a.client_id, self.clock_ns()))
 

@@ -368,3 +368,27 @@ def test_amend_moves_the_order_and_a_crossing_amend_ends_it(env):
         assert isinstance(venue.drain_events()[0], CancelRejected)
 
     run(env, scenario)
+
+
+def test_a_cancel_that_fails_is_queued_again_never_dropped(env):
+    async def down(request, handler):
+        """Cancels fail (binance DELETE /order, okx cancel-order, bybit order/cancel)."""
+        if request.method == "DELETE" or "cancel" in request.path:
+            return web.Response(status=503, text="Service Unavailable")
+        return await handler(request)
+
+    async def scenario(venue, ex, server):
+        bid, _ = best(ex, env)
+        venue.submit(PlaceOrder("mmtlx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        await venue.flush()
+        venue.drain_events()
+        server.fault = down
+        venue.submit(CancelOrder("mmtlx1"), 0)
+        with pytest.raises(VenueError, match="will retry"):
+            await venue.flush()
+        assert len(ex.open_orders()) == 1
+        server.fault = None
+        await venue.flush()  # the worker's next round after its backoff
+        assert isinstance(venue.drain_events()[-1], OrderCancelled) and ex.open_orders() == []
+
+    run(env, scenario)
