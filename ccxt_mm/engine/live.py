@@ -226,20 +226,30 @@ class LiveEngine:
             log.warning("%s: reconciled: orphans cancelled %s, vanished %s, balance drift %s", m.key, orphans, vanished, m.drift)
 
     async def shutdown(self) -> None:
-        """Cancel every order of every market and make sure none is left on the exchanges."""
+        """Cancel every order of every market, all markets at once, and make sure none is
+        left on the exchanges."""
         now = self.clock_ns()
-        for m in self.markets:
-            m.core.pull(now)
+        await asyncio.gather(*(self._shutdown_market(m, now) for m in self.markets))
+
+    async def _shutdown_market(self, m: LiveMarket, now: int) -> None:
+        m.core.pull(now)
+        if m.paper:
+            m.venue.advance(now + 10**12)
+            m.core.drain()
+            return
+        for step in (m.venue.flush, m.venue.poll_fills):
             try:
-                if m.paper:
-                    m.venue.advance(now + 10**12)
-                else:
-                    await m.venue.flush()
-                    await m.venue.poll_fills()
-                    m.leftovers_cancelled += await m.venue.cancel_leftovers(m.order_prefix)
-                m.core.drain()
+                await step()
+            except Exception as exc:  # what is left is found by client id just below
+                log.warning("%s: shutdown %s failed: %s", m.key, step.__name__, exc)
+        for attempt in range(3):
+            try:
+                m.leftovers_cancelled += await m.venue.cancel_leftovers(m.order_prefix)
+                break
             except Exception as exc:
-                log.error("%s: shutdown could not confirm every cancel: %s", m.key, exc)
+                log.error("%s: shutdown could not confirm every cancel (attempt %d): %s", m.key, attempt + 1, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        m.core.drain()
 
     def summary(self) -> dict[str, dict]:
         out = {}
