@@ -12,16 +12,17 @@ def point_ccxt_at(exchange: ccxt_async.Exchange, base_url: str, ws_url: str | No
     """Rewrite every REST URL of ``exchange`` to ``base_url`` (scheme and host), keeping the
     path, and with ``ws_url`` every websocket URL to ``ws_url`` + ``/stream`` + its path;
     switch off the calls an offline emulator does not serve."""
-    api = exchange.urls["api"]
-    for key, url in list(api.items()):
-        if isinstance(url, str) and url.startswith("http"):
-            api[key] = base_url + urlsplit(url).path
-        elif isinstance(url, str) and url.startswith("ws") and ws_url is not None:
-            api[key] = ws_url + "/stream" + urlsplit(url).path
-        elif isinstance(url, dict) and ws_url is not None:
-            for sub, ws in list(url.items()):
-                if isinstance(ws, str) and ws.startswith("ws"):
-                    url[sub] = ws_url + "/stream" + urlsplit(ws).path
+
+    def rewrite(urls: dict) -> None:
+        for key, url in list(urls.items()):
+            if isinstance(url, str) and url.startswith("http"):
+                urls[key] = base_url + urlsplit(url).path
+            elif isinstance(url, str) and url.startswith("ws") and ws_url is not None:
+                urls[key] = ws_url + "/stream" + urlsplit(url).path
+            elif isinstance(url, dict):
+                rewrite(url)
+
+    rewrite(exchange.urls["api"])
     exchange.has["fetchCurrencies"] = False
     exchange.options["fetchMarkets"] = {"types": ["spot"]}
     exchange.options["fetchMargins"] = False

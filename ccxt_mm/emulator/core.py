@@ -80,6 +80,8 @@ class EmulatedExchange:
     fills: list[EmuFill] = field(default_factory=list)
     public_trades: list[tuple[int, int, str, Decimal, Decimal, str]] = field(default_factory=list)
     """(trade id, time ms, market id, price, qty, taker side) of every market trade."""
+    fill_listeners: list[Callable[[EmuFill], None]] = field(default_factory=list)
+    """Called with every fill (user-data websocket streams)."""
     dead_man_deadline_ms: int = 0
     """Cancel-all-after deadline (0: disarmed)."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
@@ -236,4 +238,6 @@ class EmulatedExchange:
         self.balances[fee_asset] -= fee
         fill = EmuFill(next(self._ids), order, price, qty, fee, fee_asset, now)
         self.fills.append(fill)
+        for listener in self.fill_listeners:
+            listener(fill)
         return fill

@@ -119,6 +119,9 @@ class LiveEngine:
             loops = [("book", self._book_loop, True), ("trades", self._trade_loop, m.paper), ("watchdog", self._watchdog, True)]
             if not m.paper:
                 loops.append(("orders", lambda m: m.venue.run(), True))
+                if self.cfg.live.websocket and m.exchange.has.get("watchMyTrades"):
+                    # pushed fills; the watchdog's polling stays on as the fallback
+                    loops.append(("fills", lambda m: m.venue.watch_fills(), False))
             for what, loop, pull in loops:
                 tasks.append(asyncio.create_task(self._retrying(m, what, loop, pull), name=f"{m.key} {what}"))
         try:

@@ -132,7 +132,8 @@ class CcxtVenue:
         a fill that happened just before a cancel is still ours when the poll sees it."""
         self._remaining: dict[str, float] = {}
         self._sides: dict[str, str] = {}
-        self._seen_trades: set[str] = set()
+        self._seen_trades: OrderedDict[str, None] = OrderedDict()
+        """Ids of the trades already turned into fills (websocket and polling both see them)."""
         self._market: dict | None = None
         self._order_budget = AsyncLimiter(order_budget_per_min, 60.0) if order_budget_per_min else None
         self.blocked_until = 0.0
@@ -418,15 +419,26 @@ class CcxtVenue:
         return orphans, vanished
 
     async def poll_fills(self) -> None:
-        """Turn our new trades into Fill events (REST fallback of watch_my_trades)."""
-        by_order = self._clients
+        """Our new trades from ``fetch_my_trades`` (the fallback of :meth:`watch_fills`)."""
+        self._on_trades(await self._idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)))
+
+    async def watch_fills(self) -> None:
+        """Our trades as the exchange pushes them (``watch_my_trades``), until cancelled;
+        errors propagate so the caller backs off and polling covers the gap."""
+        while True:
+            self._on_trades(await self.exchange.watch_my_trades(self.symbol))
+
+    def _on_trades(self, trades: list[dict]) -> None:
+        """Turn our trades not seen before into Fill events."""
         base = (self._market or {}).get("base")
-        for t in await self._idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)):
+        for t in trades:
             trade_id = str(t["id"])
-            client_id = by_order.get(str(t.get("order")))
+            client_id = self._clients.get(str(t.get("order")))
             if client_id is None or trade_id in self._seen_trades:
                 continue
-            self._seen_trades.add(trade_id)
+            self._seen_trades[trade_id] = None
+            if len(self._seen_trades) > 100_000:
+                self._seen_trades.popitem(last=False)
             qty, price = float(t["amount"]), float(t["price"])
             fee = t.get("fee") or {}
             fee_cost = float(fee.get("cost") or 0.0)

@@ -392,3 +392,53 @@ def test_a_cancel_that_fails_is_queued_again_never_dropped(env):
         assert isinstance(venue.drain_events()[-1], OrderCancelled) and ex.open_orders() == []
 
     run(env, scenario)
+
+
+def test_binance_fills_arrive_over_the_user_data_websocket():
+    """watch_my_trades through the emulator's websocket API (signed subscribe, executionReport
+    events): the fill reaches the venue without polling, once even if polling sees it too."""
+    import ccxt.pro as ccxt_pro
+
+    from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
+
+    async def main():
+        ex = seeded_exchange()
+        user = BinanceUserStream(ex, API_KEY, SECRET)
+        server = EmulatorServer([*ENVS[0].routes(ex), *user.routes()], ex)
+        url = await server.start()
+        client = ccxt_pro.binance({"apiKey": API_KEY, "secret": SECRET, "enableRateLimit": False})
+        point_ccxt_at(client, url, url.replace("http", "ws"))
+        venue = CcxtVenue(client, "BTC/USDT", clock)
+        watcher = None
+        try:
+            await venue.start()
+            bid, _ = ex.best("BTCUSDT")
+            venue.submit(PlaceOrder("mmtmx1", 1, float(bid) - 10, 0.002), 0)
+            await venue.flush()
+            venue.drain_events()
+            watcher = asyncio.create_task(venue.watch_fills())
+            while not user.subscribers:
+                await asyncio.sleep(0.01)
+            ex.trade("BTCUSDT", "sell", bid - 10, Decimal("0.0005"))
+            fills = []
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                fills += [e for e in venue.drain_events() if isinstance(e, Fill)]
+                if fills:
+                    break
+            polled_before = [p for _, p in server.requests].count("/api/v3/myTrades")
+            await venue.poll_fills()
+            assert venue.drain_events() == []  # the poll sees the same trade: not a second fill
+            return fills, polled_before
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+            await client.close()
+            await server.stop()
+
+    fills, polled_before = asyncio.run(main())
+    assert polled_before == 0
+    (fill,) = fills
+    assert (fill.client_id, fill.side, fill.qty, fill.remaining) == ("mmtmx1", 1, 0.0005, 0.0015)
+    assert fill.fee_base == pytest.approx(0.0005 * 0.001)  # a buy pays its fee in BTC
