@@ -152,7 +152,7 @@ def main() -> None:
     child.terminate()
 
     lat = np.concatenate([np.array(m.latency_ns, dtype=np.float64) for m in engine.markets if m.latency_ns]) / 1e3
-    requests = [sum(1 for r in m.core.order_rows if r[1] in ("place", "cancel")) / elapsed_min for m in engine.markets]
+    requests = [sum(1 for r in m.core.order_rows if r[1] in ("place", "amend", "cancel")) / elapsed_min for m in engine.markets]
     updates = [m.book_feed.updates / elapsed_min for m in engine.markets]
     levels = engine.cfg.strategy.params.get("levels", 2)
     # baseline: cancel and re-place every quote (2 sides × levels) on every book update
