@@ -425,11 +425,14 @@ class CcxtVenue:
     async def watch_fills(self) -> None:
         """Our trades as the exchange pushes them (``watch_my_trades``), until cancelled;
         errors propagate so the caller backs off and polling covers the gap."""
+        # ccxt.pro's okx builds pushed trades from the orders channel with OKX's ``fillFee``
+        # as the cost, and OKX signs a charged fee negative (REST trades are negated by ccxt)
+        fee_sign = -1.0 if self.exchange.id == "okx" else 1.0
         while True:
-            self._on_trades(await self.exchange.watch_my_trades(self.symbol))
+            self._on_trades(await self.exchange.watch_my_trades(self.symbol), fee_sign)
 
-    def _on_trades(self, trades: list[dict]) -> None:
-        """Turn our trades not seen before into Fill events."""
+    def _on_trades(self, trades: list[dict], fee_sign: float = 1.0) -> None:
+        """Turn our trades not seen before into Fill events (a fee cost > 0 is charged)."""
         base = (self._market or {}).get("base")
         for t in trades:
             trade_id = str(t["id"])
@@ -441,7 +444,7 @@ class CcxtVenue:
                 self._seen_trades.popitem(last=False)
             qty, price = float(t["amount"]), float(t["price"])
             fee = t.get("fee") or {}
-            fee_cost = float(fee.get("cost") or 0.0)
+            fee_cost = fee_sign * float(fee.get("cost") or 0.0)
             fee_base = fee_cost if fee.get("currency") == base else 0.0
             fee_quote = fee_base * price if fee_base else fee_cost
             remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))

@@ -394,39 +394,43 @@ def test_a_cancel_that_fails_is_queued_again_never_dropped(env):
     run(env, scenario)
 
 
-def test_binance_fills_arrive_over_the_user_data_websocket():
-    """watch_my_trades through the emulator's websocket API (signed subscribe, executionReport
-    events): the fill reaches the venue without polling, once even if polling sees it too."""
+@pytest.mark.parametrize("env", ENVS[:2], ids=["binance", "okx"])
+def test_fills_arrive_over_the_user_data_websocket(env):
+    """watch_my_trades through the emulator's private websocket (binance: signed websocket-API
+    subscribe and executionReport events; okx: login and the orders channel): the fill reaches
+    the venue without polling, and only once when polling sees it too."""
     import ccxt.pro as ccxt_pro
 
     from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
+    from ccxt_mm.emulator.okx_user_ws import OkxUserStream
 
     async def main():
-        ex = seeded_exchange()
-        user = BinanceUserStream(ex, API_KEY, SECRET)
-        server = EmulatorServer([*ENVS[0].routes(ex), *user.routes()], ex)
+        ex = env.seed()
+        user = BinanceUserStream(ex, API_KEY, SECRET) if env.name == "binance" else OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE)
+        server = EmulatorServer([*env.routes(ex), *user.routes()], ex)
         url = await server.start()
-        client = ccxt_pro.binance({"apiKey": API_KEY, "secret": SECRET, "enableRateLimit": False})
+        client = getattr(ccxt_pro, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
         point_ccxt_at(client, url, url.replace("http", "ws"))
-        venue = CcxtVenue(client, "BTC/USDT", clock)
+        venue = CcxtVenue(client, env.symbol, clock)
         watcher = None
         try:
             await venue.start()
-            bid, _ = ex.best("BTCUSDT")
-            venue.submit(PlaceOrder("mmtmx1", 1, float(bid) - 10, 0.002), 0)
+            bid, _ = best(ex, env)
+            price = round(bid * 0.999, 1)
+            venue.submit(PlaceOrder("mmtmx1", 1, price, env.qty), 0)
             await venue.flush()
             venue.drain_events()
             watcher = asyncio.create_task(venue.watch_fills())
             while not user.subscribers:
                 await asyncio.sleep(0.01)
-            ex.trade("BTCUSDT", "sell", bid - 10, Decimal("0.0005"))
+            ex.trade(env.market_id, "sell", Decimal(str(price)), Decimal(str(env.qty)) / 4)
             fills = []
-            for _ in range(200):
+            for _ in range(300):
                 await asyncio.sleep(0.01)
                 fills += [e for e in venue.drain_events() if isinstance(e, Fill)]
                 if fills:
                     break
-            polled_before = [p for _, p in server.requests].count("/api/v3/myTrades")
+            polled_before = sum(1 for _, p in server.requests if "Trades" in p or "fills" in p)
             await venue.poll_fills()
             assert venue.drain_events() == []  # the poll sees the same trade: not a second fill
             return fills, polled_before
@@ -440,5 +444,6 @@ def test_binance_fills_arrive_over_the_user_data_websocket():
     fills, polled_before = asyncio.run(main())
     assert polled_before == 0
     (fill,) = fills
-    assert (fill.client_id, fill.side, fill.qty, fill.remaining) == ("mmtmx1", 1, 0.0005, 0.0015)
-    assert fill.fee_base == pytest.approx(0.0005 * 0.001)  # a buy pays its fee in BTC
+    assert (fill.client_id, fill.side) == ("mmtmx1", 1)
+    assert fill.qty == pytest.approx(env.qty / 4) and fill.remaining == pytest.approx(env.qty * 3 / 4)
+    assert fill.fee_base == pytest.approx(env.qty / 4 * 0.001)  # a buy pays its fee in the base asset
