@@ -394,19 +394,24 @@ def test_a_cancel_that_fails_is_queued_again_never_dropped(env):
     run(env, scenario)
 
 
-@pytest.mark.parametrize("env", ENVS[:2], ids=["binance", "okx"])
 def test_fills_arrive_over_the_user_data_websocket(env):
     """watch_my_trades through the emulator's private websocket (binance: signed websocket-API
-    subscribe and executionReport events; okx: login and the orders channel): the fill reaches
-    the venue without polling, and only once when polling sees it too."""
+    subscribe and executionReport events; okx: login and the orders channel; bybit: auth and
+    the execution topic): the fill reaches the venue without polling, and only once when
+    polling sees it too."""
     import ccxt.pro as ccxt_pro
 
     from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
+    from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
     from ccxt_mm.emulator.okx_user_ws import OkxUserStream
 
     async def main():
         ex = env.seed()
-        user = BinanceUserStream(ex, API_KEY, SECRET) if env.name == "binance" else OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE)
+        user = {
+            "binance": lambda: BinanceUserStream(ex, API_KEY, SECRET),
+            "okx": lambda: OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE),
+            "bybit": lambda: BybitUserStream(ex, API_KEY, SECRET),
+        }[env.name]()
         server = EmulatorServer([*env.routes(ex), *user.routes()], ex)
         url = await server.start()
         client = getattr(ccxt_pro, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
@@ -430,7 +435,7 @@ def test_fills_arrive_over_the_user_data_websocket(env):
                 fills += [e for e in venue.drain_events() if isinstance(e, Fill)]
                 if fills:
                     break
-            polled_before = sum(1 for _, p in server.requests if "Trades" in p or "fills" in p)
+            polled_before = sum(1 for _, p in server.requests if "Trades" in p or "fills" in p or "execution" in p)
             await venue.poll_fills()
             assert venue.drain_events() == []  # the poll sees the same trade: not a second fill
             return fills, polled_before
