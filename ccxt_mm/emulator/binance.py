@@ -196,6 +196,11 @@ class BinanceDialect:
     # --- private ----------------------------------------------------------------------
     async def create_order(self, params: dict) -> web.Response:
         kind = params.get("type")
+        if kind == "MARKET":
+            order = self.ex.take(
+                params.get("symbol", ""), params["side"].lower(), Decimal(params["quantity"]), params.get("newClientOrderId", "")
+            )
+            return web.json_response(order_json(order) | {"transactTime": order.created_ms, "fills": []})
         if kind not in ("LIMIT", "LIMIT_MAKER"):
             return _error(-1116, "Invalid orderType.")
         order = self.ex.place(

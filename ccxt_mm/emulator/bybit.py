@@ -212,6 +212,12 @@ class BybitDialect:
 
     async def create_order(self, params: dict) -> web.Response:
         now = self.ex.clock_ms()
+        if params.get("category") == "spot" and params.get("orderType") == "Market":
+            quote_sized = params.get("marketUnit", "quoteCoin") != "baseCoin"
+            order = self.ex.take(
+                params.get("symbol", ""), params["side"].lower(), Decimal(params["qty"]), params.get("orderLinkId", ""), quote_sized
+            )
+            return _ok({"orderId": str(order.order_id), "orderLinkId": order.client_id}, now)
         if params.get("category") != "spot" or params.get("orderType") != "Limit":
             return _fail(10001, "params error: only spot limit orders are emulated", now)
         client_id = params.get("orderLinkId", "")

@@ -74,6 +74,7 @@ class EmulatedExchange:
     """By exchange id."""
     balances: dict[str, Decimal]
     maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.002")
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     books: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = field(default_factory=dict)
     orders: dict[int, EmuOrder] = field(default_factory=dict)
@@ -223,14 +224,41 @@ class EmulatedExchange:
             fills.append(self._fill(o, o.price, take))
         return fills
 
-    def _fill(self, order: EmuOrder, price: Decimal, qty: Decimal) -> EmuFill:
+    def take(self, market_id: str, side: str, qty: Decimal, client_id: str, quote_sized: bool = False) -> EmuOrder:
+        """A market order of ours: walks the public book from the best opposite level, pays
+        the taker fee; the book itself is not depleted (it is the recorded market). With
+        ``quote_sized`` a buy's ``qty`` is quote currency, as okx and bybit read spot market
+        buys by default."""
+        m = self.market(market_id)
+        if quote_sized and side == "buy":
+            _, ask = self.best(market_id)
+            qty = (qty / ask).quantize(m.lot, rounding="ROUND_DOWN")
+        if qty < m.min_qty or qty % m.lot != 0:
+            raise EmuReject("filter", f"quantity {qty} is not a multiple of lot {m.lot} >= {m.min_qty}")
+        bids, asks = self.depth(market_id, 1000)
+        levels = asks if side == "buy" else bids
+        if sum(q for _, q in levels) < qty:
+            raise EmuReject("filter", "not enough liquidity for the market order")
+        now = self.clock_ms()
+        order = EmuOrder(next(self._ids), client_id, m, side, levels[0][0], qty, Decimal(0), "open", now, now, False)
+        self.orders[order.order_id] = order
+        left = qty
+        for price, avail in levels:
+            take = min(left, avail)
+            self._fill(order, price, take, self.taker_fee)
+            left -= take
+            if left == 0:
+                break
+        return order
+
+    def _fill(self, order: EmuOrder, price: Decimal, qty: Decimal, fee_rate: Decimal | None = None) -> EmuFill:
         m, now = order.market, self.clock_ms()
         order.filled += qty
         order.updated_ms = now
         if order.remaining == 0:
             order.status = "filled"
         notional = price * qty
-        fee = (notional if order.side == "sell" else qty) * self.maker_fee
+        fee = (notional if order.side == "sell" else qty) * (self.maker_fee if fee_rate is None else fee_rate)
         fee_asset = m.quote if order.side == "sell" else m.base
         sign = 1 if order.side == "buy" else -1
         self.balances[m.base] = self.balances.get(m.base, Decimal(0)) + sign * qty

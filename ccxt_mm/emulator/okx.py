@@ -192,6 +192,14 @@ class OkxDialect:
     def _place(self, params: dict) -> dict:
         """One order request → its entry of the reply's ``data`` (``sCode`` 0 or an error)."""
         client_id = params.get("clOrdId", "")
+        if params.get("ordType") == "market":
+            try:
+                quote_sized = params.get("tgtCcy", "quote_ccy") != "base_ccy"
+                order = self.ex.take(params.get("instId", ""), params["side"], Decimal(params["sz"]), client_id, quote_sized)
+            except EmuReject as exc:
+                code, msg = S_CODES.get(exc.kind, ("51000", str(exc)))
+                return {"clOrdId": client_id, "ordId": "", "sCode": code, "sMsg": msg, "tag": ""}
+            return {"clOrdId": client_id, "ordId": str(order.order_id), "sCode": "0", "sMsg": "Order placed", "tag": ""}
         if params.get("ordType") not in ("post_only", "limit"):
             return {"clOrdId": client_id, "ordId": "", "sCode": "51000", "sMsg": "Parameter ordType error", "tag": ""}
         inst = params.get("instId", "")

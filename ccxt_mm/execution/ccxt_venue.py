@@ -222,7 +222,7 @@ class CcxtVenue:
             case AmendOrder():
                 await self._amend(action)
             case TakeOrder():
-                raise VenueError(f"{self.name}: taker orders are not enabled on live venues yet")
+                await self._take(action)
 
     # --- orders -----------------------------------------------------------------------
     def _count(self, kind: str) -> None:
@@ -300,6 +300,24 @@ class CcxtVenue:
             self._events.append(OrderAccepted(a.client_id, self.clock_ns()))
         else:
             self._reject(a.client_id, f"{self.name}: create failed and the order is not on the exchange")
+
+    async def _take(self, a: TakeOrder) -> None:
+        """A market order of the active reduce-only mode (base quantity on both sides: ccxt
+        sets okx's ``tgtCcy`` and bybit's ``marketUnit`` for spot market buys); its fills
+        arrive like any other."""
+        ex, symbol = self.exchange, self.symbol
+        side = "buy" if a.side == BUY else "sell"
+        try:
+            amount = float(ex.amount_to_precision(symbol, a.qty))
+            order = await self._call(lambda: ex.create_order(symbol, "market", side, amount, None, {"clientOrderId": a.client_id}))
+        except Exception as exc:
+            self._count(classify(exc))
+            self._reject(a.client_id, f"{self.name}: reduce-only taker order refused: {exc}")
+            return
+        if order.get("id"):
+            self._remember(a.client_id, str(order["id"]))
+            self._remaining[a.client_id] = amount
+            self._sides[a.client_id] = side
 
     async def _amend(self, a: AmendOrder) -> None:
         """``edit_order``: okx and bybit amend in place, binance spot cancels and replaces

@@ -32,6 +32,7 @@ from ccxt_mm.execution.types import (
     OrderCancelled,
     OrderRejected,
     PlaceOrder,
+    TakeOrder,
 )
 from tests.integration.exchanges.conftest import API_KEY, SECRET, seeded_bybit, seeded_exchange, seeded_okx
 
@@ -452,3 +453,23 @@ def test_fills_arrive_over_the_user_data_websocket(env):
     assert (fill.client_id, fill.side) == ("mmtmx1", 1)
     assert fill.qty == pytest.approx(env.qty / 4) and fill.remaining == pytest.approx(env.qty * 3 / 4)
     assert fill.fee_base == pytest.approx(env.qty / 4 * 0.001)  # a buy pays its fee in the base asset
+
+
+@pytest.mark.parametrize("side", [-1, 1], ids=["sell", "buy"])
+def test_a_reduce_only_taker_order_walks_the_book_and_its_fills_arrive(env, side):
+    """Quantities are base units on both sides (okx and bybit count spot market buys in quote
+    currency unless told otherwise)."""
+
+    async def scenario(venue, ex, server):
+        bids, asks = ex.depth(env.market_id, 5)
+        venue.submit(TakeOrder("mmtnx1", side, env.qty), 0)
+        await venue.flush()
+        assert venue.drain_events() == []  # a market order: nothing rests, fills follow
+        await venue.poll_fills()
+        fills = [e for e in venue.drain_events() if isinstance(e, Fill)]
+        assert fills and sum(f.qty for f in fills) == pytest.approx(env.qty)
+        touch = float(bids[0][0]) if side < 0 else float(asks[0][0])
+        assert all(f.side == side and (f.price - touch) * side >= 0 for f in fills)
+        assert fills[0].fee == pytest.approx(fills[0].price * fills[0].qty * 0.002)  # taker fee, in quote
+
+    run(env, scenario)
