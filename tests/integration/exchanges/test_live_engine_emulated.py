@@ -40,7 +40,9 @@ async def trade_through_our_quotes(ex, market_id: str) -> None:
         ex.trade(market_id, taker, order.price, order.remaining / 2)
 
 
-def run_engine(seconds: float, break_okx_after: float | None = None, meddle_at: float | None = None):
+def run_engine(
+    seconds: float, break_okx_after: float | None = None, meddle_at: float | None = None, freeze_bybit_books_at: float | None = None
+):
     async def main():
         servers, clients, emus, markets = [], [], [], []
         for env in ENVS:
@@ -80,6 +82,15 @@ def run_engine(seconds: float, break_okx_after: float | None = None, meddle_at: 
                 env, ex = emus[2]
                 ours = [o for o in ex.open_orders(env.market_id) if o.client_id.startswith("mme2ex")]
                 ex.cancel(env.market_id, ours[0].order_id)
+            if freeze_bybit_books_at is not None and t == freeze_bybit_books_at:
+
+                async def books_hang(request, handler):
+                    if "orderbook" in request.path:  # the book feed goes silent, orders still work
+                        await asyncio.sleep(30)
+                    return await handler(request)
+
+                servers[2].fault = books_hang
+                open_at_freeze = len(emus[2][1].open_orders())
             if break_okx_after is not None and t >= break_okx_after and servers[1].fault is None:
 
                 async def down(request, handler):
@@ -90,9 +101,16 @@ def run_engine(seconds: float, break_okx_after: float | None = None, meddle_at: 
                 counts_at_break = [m.core.orders.stats.placed for m in markets]
         if break_okx_after is not None:
             servers[1].fault = None  # back up for the shutdown
+        if freeze_bybit_books_at is not None:
+            bybit_env, bybit_ex = emus[2]
+            left_while_stale = len(bybit_ex.open_orders(bybit_env.market_id))
+            servers[2].fault = None
         stop.set()
         await runner
         extra = {}
+        if freeze_bybit_books_at is not None:
+            extra["left_while_stale"] = left_while_stale
+            extra["open_at_freeze"] = open_at_freeze
         if break_okx_after is not None:
             extra = {"counts_at_break": counts_at_break, "okx_requests_at_break": okx_requests_at_break}
         return engine, emus, markets, extra
@@ -141,3 +159,13 @@ def test_reconciliation_cancels_orphans_frees_vanished_slots_and_finds_no_drift(
         base, quote = ex.markets[env.market_id].base, ex.markets[env.market_id].quote
         assert m.drift[base] == pytest.approx(0.0, abs=1e-9) and m.drift[quote] == pytest.approx(0.0, abs=1e-6), m.key
         assert m.core.orders.stats.placed > 0
+
+
+def test_a_silent_book_feed_pulls_that_market_s_quotes():
+    """bybit's order book stops updating (requests hang) while its order API works: after
+    live.stale_secs its quotes are cancelled; the other markets keep quoting."""
+    _, _, markets, extra = run_engine(4.0, freeze_bybit_books_at=1.0)
+    binance, _, bybit = markets
+    assert extra["open_at_freeze"] > 0 and extra["left_while_stale"] == 0
+    assert bybit.stale
+    assert binance.core.orders.stats.placed > 0 and not binance.stale
