@@ -59,11 +59,26 @@ class LiveBook:
         return self.book
 
 
+SUBSCRIPTION_DEPTHS = {
+    "bybit": (1, 50, 200, 1000),
+    "binance": (5, 10, 20, 50, 100, 500, 1000, 5000),
+}
+"""Depths an exchange's order-book stream accepts (ccxt refuses others)."""
+
+
+def subscription_depth(exchange_id: str, depth: int) -> int:
+    """The smallest depth the exchange streams that covers ``depth`` levels."""
+    allowed = SUBSCRIPTION_DEPTHS.get(exchange_id)
+    if allowed is None:
+        return depth
+    return next((d for d in allowed if d >= depth), allowed[-1])
+
+
 class BookFeed:
     """Successive order books of one symbol, ``depth`` levels a side.
 
-    With ``websocket`` it awaits ccxt.pro's ``watch_order_book`` (whose depth is fixed by
-    the first subscription, so the result is sliced); otherwise it polls
+    With ``websocket`` it awaits ccxt.pro's ``watch_order_book`` at a depth the exchange
+    streams (fixed by the first subscription), and slices the result; otherwise it polls
     ``fetch_order_book`` every ``poll_secs``. Errors propagate: the engine backs off.
     """
 
@@ -80,7 +95,7 @@ class BookFeed:
 
     async def next(self) -> tuple[list, list]:
         if self.websocket:
-            ob = await self.exchange.watch_order_book(self.symbol, self.depth)
+            ob = await self.exchange.watch_order_book(self.symbol, subscription_depth(self.exchange.id, self.depth))
         else:
             delay = self._next_poll - time.monotonic()
             if delay > 0:

@@ -26,3 +26,12 @@ def test_levels_with_extra_fields_are_read_as_price_and_quantity():
     assert book.top_bids(5) == ([30243.4, 30243.3], [0.5, 1.0])
     assert book.top_asks(5) == ([30243.5], [2.0])
     assert book.prices.size == 2 * int(302434 * 0.001) + 1  # ±0.1 % of the best bid, in 0.1 ticks
+
+
+def test_stream_depths_the_exchanges_accept():
+    from ccxt_mm.market.feed import subscription_depth
+
+    # ccxt.pro's bybit refuses any spot depth but 1/50/200/1000; binance streams fixed depths
+    assert [subscription_depth("bybit", d) for d in (1, 20, 51, 5000)] == [1, 50, 200, 1000]
+    assert [subscription_depth("binance", d) for d in (20, 25)] == [20, 50]
+    assert subscription_depth("okx", 20) == 20
