@@ -7,7 +7,6 @@ the key-sorted params, timestamp), then every fill of the account is pushed as a
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -16,6 +15,7 @@ from urllib.parse import urlencode
 from aiohttp import WSMsgType, web
 
 from ccxt_mm.emulator.core import EmuFill, EmulatedExchange
+from ccxt_mm.emulator.stream import PushStream
 
 
 def execution_report(f: EmuFill) -> dict:
@@ -56,13 +56,13 @@ def execution_report(f: EmuFill) -> dict:
     }
 
 
-class BinanceUserStream:
+class BinanceUserStream(PushStream):
     def __init__(self, exchange: EmulatedExchange, api_key: str, secret: str) -> None:
+        super().__init__()
         self.ex = exchange
         self.api_key = api_key
         self.secret = secret.encode()
         self.subscribers: dict[web.WebSocketResponse, int] = {}
-        self._tasks: set[asyncio.Task] = set()
         exchange.fill_listeners.append(self._on_fill)
 
     def routes(self) -> list[web.RouteDef]:
@@ -96,6 +96,4 @@ class BinanceUserStream:
 
     def _on_fill(self, fill: EmuFill) -> None:
         for ws, subscription in list(self.subscribers.items()):
-            task = asyncio.get_running_loop().create_task(ws.send_json({"subscriptionId": subscription, "event": execution_report(fill)}))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.spawn(ws.send_json({"subscriptionId": subscription, "event": execution_report(fill)}))

@@ -4,7 +4,6 @@ is pushed on the ``execution`` topic."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -13,15 +12,16 @@ from aiohttp import WSMsgType, web
 
 from ccxt_mm.emulator.bybit import execution_json
 from ccxt_mm.emulator.core import EmuFill, EmulatedExchange
+from ccxt_mm.emulator.stream import PushStream
 
 
-class BybitUserStream:
+class BybitUserStream(PushStream):
     def __init__(self, exchange: EmulatedExchange, api_key: str, secret: str) -> None:
+        super().__init__()
         self.ex = exchange
         self.api_key = api_key
         self.secret = secret.encode()
         self.subscribers: set[web.WebSocketResponse] = set()
-        self._tasks: set[asyncio.Task] = set()
         exchange.fill_listeners.append(self._on_fill)
 
     def routes(self) -> list[web.RouteDef]:
@@ -69,6 +69,4 @@ class BybitUserStream:
             "data": [execution_json(fill) | {"category": "spot"}],
         }
         for ws in list(self.subscribers):
-            task = asyncio.get_running_loop().create_task(ws.send_json(message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.spawn(ws.send_json(message))

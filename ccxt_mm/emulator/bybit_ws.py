@@ -8,11 +8,11 @@ prices and sizes (size 0 deletes a level), ``ts`` the recorded receive time in m
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp import WSMsgType, web
 
+from ccxt_mm.emulator.stream import RecordedStream
 from ccxt_mm.market.events import EventLog, MsgKind
 
 
@@ -41,13 +41,7 @@ def v5_messages(log: EventLog, market_id: str) -> list[dict]:
     return out
 
 
-class BybitBooksReplay:
-    def __init__(self, messages: list[dict], rate_hz: float) -> None:
-        self.messages = messages
-        self.interval = 1.0 / rate_hz
-        self.sent = 0
-        self._tasks: set[asyncio.Task] = set()
-
+class BybitBooksReplay(RecordedStream):
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/stream/v5/public/spot", self.websocket)]
 
@@ -62,20 +56,5 @@ class BybitBooksReplay:
                 await ws.send_json({"success": True, "ret_msg": "pong", "op": "ping"})
             elif req.get("op") == "subscribe":
                 await ws.send_json({"success": True, "ret_msg": "", "op": "subscribe", "req_id": req.get("req_id", "")})
-                task = asyncio.create_task(self._stream(ws))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.start(ws)
         return ws
-
-    async def _stream(self, ws: web.WebSocketResponse) -> None:
-        for message in self.messages:
-            await asyncio.sleep(self.interval)
-            if ws.closed:
-                return
-            await ws.send_json(message)
-            self.sent += 1
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -4,7 +4,6 @@ pushed on the ``orders`` channel as the order's update carrying ``tradeId``/``fi
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -14,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from ccxt_mm.emulator.core import EmuFill, EmulatedExchange
 from ccxt_mm.emulator.okx import order_json
+from ccxt_mm.emulator.stream import PushStream
 
 
 def fill_update(f: EmuFill) -> dict:
@@ -30,14 +30,14 @@ def fill_update(f: EmuFill) -> dict:
     }
 
 
-class OkxUserStream:
+class OkxUserStream(PushStream):
     def __init__(self, exchange: EmulatedExchange, api_key: str, secret: str, passphrase: str) -> None:
+        super().__init__()
         self.ex = exchange
         self.api_key = api_key
         self.secret = secret.encode()
         self.passphrase = passphrase
         self.subscribers: set[web.WebSocketResponse] = set()
-        self._tasks: set[asyncio.Task] = set()
         exchange.fill_listeners.append(self._on_fill)
 
     def routes(self) -> list[web.RouteDef]:
@@ -82,6 +82,4 @@ class OkxUserStream:
     def _on_fill(self, fill: EmuFill) -> None:
         message = {"arg": {"channel": "orders", "instType": "SPOT", "uid": "1"}, "data": [fill_update(fill)]}
         for ws in list(self.subscribers):
-            task = asyncio.get_running_loop().create_task(ws.send_json(message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.spawn(ws.send_json(message))

@@ -4,12 +4,13 @@ recorded message of that channel and instrument is sent, in order, at a fixed ra
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 
 import orjson
 from aiohttp import WSMsgType, web
+
+from ccxt_mm.emulator.stream import RecordedStream
 
 
 def recorded_books(path: str, inst_id: str) -> list[dict]:
@@ -28,13 +29,7 @@ def recorded_books(path: str, inst_id: str) -> list[dict]:
     return out
 
 
-class OkxBooksReplay:
-    def __init__(self, messages: list[dict], rate_hz: float) -> None:
-        self.messages = messages
-        self.interval = 1.0 / rate_hz
-        self.sent = 0
-        self._tasks: set[asyncio.Task] = set()
-
+class OkxBooksReplay(RecordedStream):
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/stream/ws/v5/public", self.websocket)]
 
@@ -51,20 +46,5 @@ class OkxBooksReplay:
                 for arg in req.get("args", []):
                     await ws.send_json({"event": "subscribe", "arg": arg, "connId": "emulator"})
                     if arg.get("channel") == "books":
-                        task = asyncio.create_task(self._stream(ws))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
+                        self.start(ws)
         return ws
-
-    async def _stream(self, ws: web.WebSocketResponse) -> None:
-        for message in self.messages:
-            await asyncio.sleep(self.interval)
-            if ws.closed:
-                return
-            await ws.send_json(message)
-            self.sent += 1
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
