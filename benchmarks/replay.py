@@ -6,6 +6,8 @@ over N runs (these machines are noisy; compare ratios, not single numbers).
 * load: reading and sequencing the gzip capture into an event log (messages/s);
 * replay: the engine loop over the event log — book, features, strategy, order manager,
   paper venue — in book rows/s (depth levels + trades) and messages/s;
+* book only: the same recording through the book rebuild alone (every snapshot and diff
+  applied, best levels tracked), no quoting: what the data path costs without a strategy;
 * tick→intent: per book update, from applying the diff to the order manager's actions;
 * whole process: ``ccxt-mm replay --json`` as a user runs it (import, load, replay, report
   with plot), wall time and peak RSS of the child process (bytecode caching on, as for a user);
@@ -33,9 +35,11 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ccxt_mm.book.grid_book import GridBook  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.engine import ReplayEngine  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
+from ccxt_mm.market.events import MsgKind  # noqa: E402
 from ccxt_mm.strategies import load_strategy  # noqa: E402
 
 
@@ -46,6 +50,19 @@ def reference(paths: list[str]) -> float:
         with gzip.open(path, "rb") as fh:
             for line in fh:
                 orjson.loads(line[line.index(b" ") + 1 :])
+    return time.perf_counter() - t0
+
+
+def book_only(log) -> float:
+    """Seconds to apply every book message of ``log`` to a fresh GridBook."""
+    book = GridBook(log.prices)
+    updates = np.flatnonzero(np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF))).tolist()
+    kinds = log.msg_kind.tolist()
+    t0 = time.perf_counter()
+    for m in updates:
+        if kinds[m] == MsgKind.SNAPSHOT:
+            book.clear()
+        log.apply_message(book, m)
     return time.perf_counter() - t0
 
 
@@ -85,6 +102,8 @@ def main() -> None:
         runs.append(time.perf_counter() - t0)
         p50s.append(np.percentile(result.latency_ns, 50) / 1e3)
         p99s.append(np.percentile(result.latency_ns, 99) / 1e3)
+    book_s = statistics.median(book_only(log) for _ in range(args.repeat))
+    book_rows = int((log.msg_stop - log.msg_start)[np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF))].sum())
     wall, rss = whole_process(args.repeat)
 
     ref_s, load_s, run_s = statistics.median(refs), statistics.median(loads), statistics.median(runs)
@@ -95,6 +114,7 @@ def main() -> None:
         f"replay              {run_s:.3f} s  ({log.book_rows / run_s:,.0f} book rows/s, "
         f"{log.messages_read / run_s:,.0f} messages/s, {run_s / ref_s:.2f}x reference)"
     )
+    print(f"book only           {book_s:.3f} s  ({book_rows / book_s:,.0f} depth rows/s: {book_rows} snapshot and diff rows, no quoting)")
     print(f"tick->intent        p50 {statistics.median(p50s):.1f} us, p99 {statistics.median(p99s):.1f} us")
     print(f"whole process       {wall:.2f} s wall (median of {args.repeat}), peak RSS {rss:.0f} MiB")
 
