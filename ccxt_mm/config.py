@@ -170,7 +170,7 @@ class LiveConfig(_Section):
     fill_poll_secs: Positive = 2.0
     backoff_max_secs: Positive = 30.0
     sandbox: bool = False
-    grid_span: Annotated[float, Field(gt=0, le=0.5)] = 0.002
+    grid_span: Annotated[float, Field(gt=0, le=0.5)] = 0.001
     """Half-width of a live book's price grid as a fraction of price (rebuilt if left)."""
     reconcile_secs: Positive = 30.0
     """Period of the open-order, fill and balance reconciliation with the exchange."""

@@ -48,7 +48,7 @@ class LiveMarket:
     last_book_ns: int = 0
     stale: bool = True
     errors: dict[str, int] = field(default_factory=dict)
-    latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=20_000))
+    latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
     """Quoting-core time of the latest book updates (bounded)."""
     leftovers_cancelled: list[str] = field(default_factory=list)
     drift: dict[str, float] = field(default_factory=dict)
