@@ -97,9 +97,11 @@ def main() -> None:
     for _ in range(args.repeat):
         engine = ReplayEngine(config, log, load_strategy(config), run_id="bench")
         gc.collect()
+        gc.freeze()  # as ccxt-mm replay does before its loop
         t0 = time.perf_counter()
         result = engine.run()
         runs.append(time.perf_counter() - t0)
+        gc.unfreeze()
         p50s.append(np.percentile(result.latency_ns, 50) / 1e3)
         p99s.append(np.percentile(result.latency_ns, 99) / 1e3)
     book_s = statistics.median(book_only(log) for _ in range(args.repeat))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import logging
@@ -79,9 +80,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         def progress(done: int) -> None:
             bar.update(done - bar.n)
 
+    # everything loaded so far lives for the whole run: keep the collector from rescanning it
+    gc.collect()
+    gc.freeze()
     try:
         result = engine.run(progress)
     finally:
+        gc.unfreeze()
         if bar is not None:
             bar.close()
     log_stats = {
@@ -184,6 +189,8 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
                 switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
                 print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
         engine = LiveEngine(config, markets)
+        gc.collect()
+        gc.freeze()  # markets, clients and config live for the whole run
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -197,7 +204,10 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             metrics = await serve_metrics(engine, "127.0.0.1", config.live.metrics_port)
             log.info("metrics on http://127.0.0.1:%d/metrics", config.live.metrics_port)
         if markets:
-            await engine.run(stop)
+            try:
+                await engine.run(stop)
+            finally:
+                gc.unfreeze()
         if metrics is not None:
             await metrics.cleanup()
         summary = engine.summary()
