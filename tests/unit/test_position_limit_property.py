@@ -1,0 +1,76 @@
+"""Worst-case sizing: whatever fills, whenever (cancels arriving late included), the net
+position never leaves the limit. The real strategy, order manager and risk manager run; only
+the exchange's choices (which order fills, how much, which cancel lands) are random."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, target
+from hypothesis import strategies as st
+
+from ccxt_mm.book.features import BookFeatures
+from ccxt_mm.config import AppConfig
+from ccxt_mm.engine.core import risk_params
+from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
+from ccxt_mm.execution.types import CancelOrder, Fill, OrderAccepted, OrderCancelled, PlaceOrder
+from ccxt_mm.quoting.risk import RiskManager
+from ccxt_mm.quoting.strategy import MarketContext
+from ccxt_mm.strategies import load_strategy
+
+CONFIG = AppConfig.model_validate({"risk": {"max_position_base": 0.01}, "strategy": {"params": {"order_qty": 0.004, "levels": 3}}})
+LIMIT = 0.01
+SEC = 1_000_000_000
+
+step = st.one_of(
+    st.tuples(st.just("tick"), st.floats(-30.0, 30.0)),  # the market moves by this many ticks
+    st.tuples(st.just("ack"), st.integers(0, 50)),
+    st.tuples(st.just("fill"), st.integers(0, 50), st.sampled_from([0.25, 0.5, 1.0])),  # any live order, a share
+    st.tuples(st.just("cancel_lands"), st.integers(0, 50)),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(step, min_size=1, max_size=120))
+def test_position_never_exceeds_the_limit(steps):
+    strategy = load_strategy(CONFIG)
+    risk = RiskManager(risk_params(CONFIG))
+    om = OrderManager(OrderManagerParams(0.5, 0.1, 30.0, "mmpx"), supports_amend=False)
+    live: dict[str, float] = {}  # on the exchange: client id → remaining
+    sides: dict[str, int] = {}
+    position, mid, now, worst = 0.0, 60_000.0, 0, 0.0
+    for s in steps:
+        now += SEC
+        if s[0] == "tick":
+            mid += s[1] * 0.01
+            f = BookFeatures(mid - 0.005, mid + 0.005, 1.0, 1.0, mid, mid, 0.0017, 0.0, 0.0, 5.0, 5.0, 1.0)
+            state = risk.evaluate(now, 0.0, {"BTC": position}, {"BTC": position * mid}, 1e6)
+            buy_room, sell_room = risk.order_room("BTC", position, *om.resting())
+            ctx = MarketContext(now, f, position, buy_room, sell_room, state, 0.01, 0.00001)
+            for a in om.reconcile(strategy.on_book(ctx), now):
+                if isinstance(a, PlaceOrder):
+                    live[a.client_id], sides[a.client_id] = a.qty, a.side
+                elif isinstance(a, CancelOrder):
+                    pass  # the cancel is in flight; the exchange may still fill the order
+            continue
+        ids = sorted(live)
+        if not ids:
+            continue
+        cid = ids[s[1] % len(ids)]
+        if s[0] == "ack":
+            om.on_event(OrderAccepted(cid, now))
+        elif s[0] == "fill":
+            qty = round(live[cid] * s[2], 8)
+            live[cid] = round(live[cid] - qty, 8)
+            position += sides[cid] * qty
+            om.on_event(Fill(cid, now, sides[cid], mid, qty, 0.0, False, live[cid]))
+            if live[cid] <= 0.0:
+                del live[cid]
+        elif s[0] == "cancel_lands" and om.by_id.get(cid) is not None and om.by_id[cid].status.value == "pending_cancel":
+            del live[cid]
+            om.on_event(OrderCancelled(cid, now))
+        worst = max(worst, abs(position))
+        assert abs(position) <= LIMIT + 1e-9, (position, s)
+        # the worst case the manager plans for covers everything the exchange still holds
+        buy, sell = om.resting()
+        assert buy + 1e-9 >= sum(q for c, q in live.items() if sides[c] > 0 and c in om.by_id)
+        assert sell + 1e-9 >= sum(q for c, q in live.items() if sides[c] < 0 and c in om.by_id)
+    target(worst)  # steer the search toward the limit
