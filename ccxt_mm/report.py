@@ -75,7 +75,6 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
         "risk_mode_secs": result.mode_secs,
         "book_updates": int(result.book_ts_ns.size),
         "predictor": "none",
-        **result.stats,
         **log_stats,
     }
     summary.update(markouts(result.fills, result.book_ts_ns, result.mid, config.report.markout_secs))

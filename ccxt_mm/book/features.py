@@ -107,13 +107,11 @@ class EwmaVolatility:
     weight ``1 - exp(-dt / half_life * ln 2)``, so irregular sampling is handled.
     """
 
-    __slots__ = ("_last_mid", "_last_ns", "half_life_secs", "prior_sigma", "samples", "variance_rate")
+    __slots__ = ("_last_mid", "_last_ns", "half_life_secs", "variance_rate")
 
     def __init__(self, half_life_secs: float, prior_sigma: float) -> None:
         self.half_life_secs = half_life_secs
-        self.prior_sigma = prior_sigma
         self.variance_rate = prior_sigma * prior_sigma
-        self.samples = 0
         self._last_mid = 0.0
         self._last_ns = 0
 
@@ -123,7 +121,6 @@ class EwmaVolatility:
             r = math.log(mid / self._last_mid)
             w = 1.0 - math.exp(-dt / self.half_life_secs * math.log(2.0))
             self.variance_rate += w * (r * r / dt - self.variance_rate)
-            self.samples += 1
         if ts_ns >= self._last_ns:
             self._last_mid, self._last_ns = mid, ts_ns
 

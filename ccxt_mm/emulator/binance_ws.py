@@ -28,7 +28,6 @@ class BinanceDepthReplay:
         self.book = GridBook(log.prices)
         self.sent: list[int] = []
         """Update ids sent, in order."""
-        self.connections = 0
         self.subscriptions = 0
         self._diffs = [m for m in range(log.messages) if log.msg_kind[m] == MsgKind.DIFF]
         snapshot = next(m for m in range(log.messages) if log.msg_kind[m] == MsgKind.SNAPSHOT)
@@ -60,7 +59,6 @@ class BinanceDepthReplay:
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self.connections += 1
         self._sockets.add(ws)
         try:
             async for msg in ws:

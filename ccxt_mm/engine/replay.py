@@ -41,7 +41,6 @@ class ReplayResult:
     """Tick → order intent: book features, risk, strategy and order manager, per update."""
     inventory: Inventory
     final_mid: float
-    stats: dict[str, float | int | str] = field(default_factory=dict)
     risk_breaches: list[str] = field(default_factory=list)
     stopped_ns: int = 0
     """When the kill switch fired (0: never)."""
