@@ -14,15 +14,14 @@ repairs is a :class:`SequenceGapError` naming the file and line.
 
 from __future__ import annotations
 
-import gzip
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
 
 from ccxt_mm.errors import DataError, SequenceGapError
 from ccxt_mm.market.events import EventLog, EventLogBuilder, MsgKind
+from ccxt_mm.market.gzip_lines import read_lines
 
 
 @dataclass
@@ -34,19 +33,6 @@ class _Diff:
     last_id: int
     bids: list
     asks: list
-
-
-def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line number, raw line)``; a truncated or corrupt gzip is a DataError."""
-    line_no = 0
-    try:
-        with gzip.open(path, "rb") as fh:
-            for line_no, raw in enumerate(fh, 1):
-                yield line_no, raw
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataError(path, line_no + 1, f"truncated or corrupt gzip ({exc})") from exc
-    except OSError as exc:
-        raise DataError(path, line_no, f"cannot read file ({exc})") from exc
 
 
 class _BinanceSequencer:

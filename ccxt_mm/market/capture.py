@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import orjson
 
 from ccxt_mm.errors import DataError
-from ccxt_mm.market.binance_capture import read_binance_capture, read_lines
+from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.market.cryptofeed_capture import read_bybit_capture, read_okx_capture
 from ccxt_mm.market.events import EventLog
+from ccxt_mm.market.gzip_lines import read_lines
 
 
 def detect_format(path: str) -> str:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from ccxt_mm.errors import DataError
-from ccxt_mm.market.binance_capture import read_lines
 from ccxt_mm.market.events import EventLog, EventLogBuilder, MsgKind
+from ccxt_mm.market.gzip_lines import read_lines
 
 OKX_CHECKSUM_DEPTH = 25
 
