@@ -83,20 +83,21 @@ def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: floa
         depth_bid, depth_ask = _depth(bid_px, bid_q, low, bid=True), _depth(ask_px, ask_q, high, bid=False)
     else:  # the band reaches past the levels at hand
         depth_bid, depth_ask = book.depth_within(near_bps)
-    impact = max(walk_impact_bps(bid_px, bid_q, impact_qty, mid), walk_impact_bps(ask_px, ask_q, impact_qty, mid))
+    impact_bid = walk_impact_bps(bid_px, bid_q, impact_qty, mid)
+    impact_ask = walk_impact_bps(ask_px, ask_q, impact_qty, mid)
     return BookFeatures(
-        best_bid=best_bid,
-        best_ask=best_ask,
-        bid_qty=top_bid_q,
-        ask_qty=top_ask_q,
-        mid=mid,
-        microprice=microprice(best_bid, best_ask, top_bid_q, top_ask_q),
-        spread_bps=(best_ask - best_bid) / mid * 1e4,
-        imbalance=imbalance(sum(bid_q), sum(ask_q)),
-        imbalance_near=imbalance(depth_bid, depth_ask),
-        depth_bid=depth_bid,
-        depth_ask=depth_ask,
-        impact_bps=impact,
+        best_bid,
+        best_ask,
+        top_bid_q,
+        top_ask_q,
+        mid,
+        microprice(best_bid, best_ask, top_bid_q, top_ask_q),
+        (best_ask - best_bid) / mid * 1e4,
+        imbalance(sum(bid_q), sum(ask_q)),
+        imbalance(depth_bid, depth_ask),
+        depth_bid,
+        depth_ask,
+        impact_bid if impact_bid > impact_ask else impact_ask,
     )
 
 

@@ -8,21 +8,28 @@ grid from each ccxt snapshot instead.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
+
+_sum = np.add.reduce
 
 
 class GridBook:
     """Bid and ask base quantities on the price grid ``prices`` (ascending, quote currency)."""
 
-    __slots__ = ("_width", "ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
+    __slots__ = ("_ask_width", "_bid_width", "_price_list", "ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
 
     def __init__(self, prices: np.ndarray) -> None:
         self.prices = prices
+        self._price_list: list[float] = prices.tolist()
+        """The grid as Python floats: scalar lookups and bisection without numpy call overhead."""
         self.bid_qty = np.zeros(prices.size, dtype=np.float64)
         self.ask_qty = np.zeros(prices.size, dtype=np.float64)
         self.best_bid = -1
         self.best_ask = prices.size
-        self._width = 64
+        self._bid_width = self._ask_width = 64
+        """Grid span last needed to find the requested number of levels, with slack."""
 
     @classmethod
     def from_levels(cls, bids: np.ndarray, asks: np.ndarray) -> GridBook:
@@ -43,6 +50,10 @@ class GridBook:
     def crossed(self) -> bool:
         return self.ready and self.best_bid >= self.best_ask
 
+    def price(self, level: int) -> float:
+        """Price of grid ``level`` as a Python float."""
+        return self._price_list[level]
+
     def clear(self, bid_levels: np.ndarray | None = None, ask_levels: np.ndarray | None = None) -> None:
         """Empty the book; when the occupied levels are known, only those are zeroed."""
         if bid_levels is None or ask_levels is None:
@@ -54,21 +65,39 @@ class GridBook:
         self.best_bid = -1
         self.best_ask = self.prices.size
 
-    def apply(self, bid_levels: np.ndarray, bid_qty: np.ndarray, ask_levels: np.ndarray, ask_qty: np.ndarray) -> None:
-        """Set each grid level to its new base quantity (0 removes it)."""
-        if bid_levels.size:
-            self.bid_qty[bid_levels] = bid_qty
-            added = bid_levels[bid_qty > 0]
-            if added.size and (top := int(added.max())) > self.best_bid:
-                self.best_bid = top
-            if self.best_bid >= 0 and self.bid_qty[self.best_bid] == 0.0:
+    def apply(
+        self,
+        bid_levels: np.ndarray,
+        bid_qty: np.ndarray,
+        ask_levels: np.ndarray,
+        ask_qty: np.ndarray,
+        bid_top: int | None = None,
+        ask_top: int | None = None,
+    ) -> None:
+        """Set each grid level to its new base quantity (0 removes it).
+
+        ``bid_top`` / ``ask_top``: the highest bid and lowest ask level this update sets to a
+        positive quantity (-1 / grid size when none), if the caller knows them already (a
+        recording computes them for every message at once); found here otherwise."""
+        if len(bid_levels):
+            qty = self.bid_qty
+            qty[bid_levels] = bid_qty
+            if bid_top is None:
+                added = bid_levels[bid_qty > 0]
+                bid_top = int(added.max()) if added.size else -1
+            if bid_top > self.best_bid:
+                self.best_bid = bid_top
+            elif self.best_bid >= 0 and qty[self.best_bid] == 0.0:
                 self.best_bid = self._next_bid(self.best_bid)
-        if ask_levels.size:
-            self.ask_qty[ask_levels] = ask_qty
-            added = ask_levels[ask_qty > 0]
-            if added.size and (low := int(added.min())) < self.best_ask:
-                self.best_ask = low
-            if self.best_ask < self.prices.size and self.ask_qty[self.best_ask] == 0.0:
+        if len(ask_levels):
+            qty = self.ask_qty
+            qty[ask_levels] = ask_qty
+            if ask_top is None:
+                added = ask_levels[ask_qty > 0]
+                ask_top = int(added.min()) if added.size else qty.size
+            if ask_top < self.best_ask:
+                self.best_ask = ask_top
+            elif self.best_ask < qty.size and qty[self.best_ask] == 0.0:
                 self.best_ask = self._next_ask(self.best_ask)
 
     def _rescan(self) -> None:
@@ -83,8 +112,8 @@ class GridBook:
         hi = start + 1
         while hi > 0:
             lo = max(0, hi - width)
-            found = np.flatnonzero(self.bid_qty[lo:hi])
-            if found.size:
+            found = self.bid_qty[lo:hi].astype(bool).nonzero()[0]
+            if len(found):
                 return lo + int(found[-1])
             hi, width = lo, width * 4
         return -1
@@ -96,8 +125,8 @@ class GridBook:
         n = self.prices.size
         while lo < n:
             hi = min(n, lo + width)
-            found = np.flatnonzero(self.ask_qty[lo:hi])
-            if found.size:
+            found = self.ask_qty[lo:hi].astype(bool).nonzero()[0]
+            if len(found):
                 return lo + int(found[0])
             lo, width = hi, width * 4
         return n
@@ -105,39 +134,45 @@ class GridBook:
     def top_bids(self, n: int) -> tuple[list[float], list[float]]:
         """The best ``n`` bid levels, best first: (prices, base quantities) as lists, which
         are cheaper than small arrays for the per-tick arithmetic that follows."""
-        idx = self._collect(self.bid_qty, self.best_bid, n, downward=True)
-        return self.prices[idx].tolist(), self.bid_qty[idx].tolist()
+        best = self.best_bid
+        if best < 0:
+            return [], []
+        width = self._bid_width
+        while True:
+            lo = max(0, best + 1 - width)
+            window = self.bid_qty[lo : best + 1]
+            found = window.astype(bool).nonzero()[0][-n:]
+            if len(found) == n or lo == 0:
+                break
+            width *= 2
+        if len(found) == n:
+            self._bid_width = max(16, (best - lo - int(found[0])) * 3 // 2 + 1)
+        prices, qtys = self.prices[lo : best + 1][found].tolist(), window[found].tolist()
+        prices.reverse()
+        qtys.reverse()
+        return prices, qtys
 
     def top_asks(self, n: int) -> tuple[list[float], list[float]]:
         """The best ``n`` ask levels, best first: (prices, base quantities) as lists."""
-        idx = self._collect(self.ask_qty, self.best_ask, n, downward=False)
-        return self.prices[idx].tolist(), self.ask_qty[idx].tolist()
-
-    def _collect(self, qty: np.ndarray, best: int, n: int, downward: bool) -> np.ndarray:
-        size = qty.size
-        if best < 0 or best >= size:
-            return np.empty(0, dtype=np.int64)
-        width = self._width
+        best, size = self.best_ask, self.prices.size
+        if best >= size:
+            return [], []
+        width = self._ask_width
         while True:
-            if downward:
-                lo = max(0, best + 1 - width)
-                found = qty[lo : best + 1].nonzero()[0][::-1][:n] + lo
-                exhausted = lo == 0
-            else:
-                hi = min(size, best + width)
-                found = qty[best:hi].nonzero()[0][:n] + best
-                exhausted = hi == size
-            if found.size == n or exhausted:
-                if found.size == n:
-                    # remember a window that fits n levels with some slack for the next call
-                    self._width = max(16, int(abs(int(found[-1]) - best) * 1.5) + 1)
-                return found
+            hi = min(size, best + width)
+            window = self.ask_qty[best:hi]
+            found = window.astype(bool).nonzero()[0][:n]
+            if len(found) == n or hi == size:
+                break
             width *= 2
+        if len(found) == n:
+            self._ask_width = max(16, int(found[-1]) * 3 // 2 + 1)
+        return self.prices[best:hi][found].tolist(), window[found].tolist()
 
     def depth_within(self, bps: float) -> tuple[float, float]:
         """Base quantity resting within ``bps`` of mid on each side: (bid, ask)."""
-        prices = self.prices
-        mid = 0.5 * (float(prices[self.best_bid]) + float(prices[self.best_ask]))
-        lo = int(prices.searchsorted(mid * (1.0 - bps * 1e-4), "left"))
-        hi = int(prices.searchsorted(mid * (1.0 + bps * 1e-4), "right"))
-        return float(self.bid_qty[lo : self.best_bid + 1].sum()), float(self.ask_qty[self.best_ask : hi].sum())
+        prices = self._price_list
+        mid = 0.5 * (prices[self.best_bid] + prices[self.best_ask])
+        lo = bisect_left(prices, mid * (1.0 - bps * 1e-4))
+        hi = bisect_right(prices, mid * (1.0 + bps * 1e-4))
+        return float(_sum(self.bid_qty[lo : self.best_bid + 1])), float(_sum(self.ask_qty[self.best_ask : hi]))

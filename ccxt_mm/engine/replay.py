@@ -79,17 +79,15 @@ class ReplayEngine:
         trade_side = log.row_side[trade_rows].tolist()
         trade_price = log.row_price[trade_rows].tolist()
         trade_qty = log.row_qty[trade_rows].tolist()
+        updates = log.book_updates()
         t = k = 0
-        n_updates = int(np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF)).sum())
-        sample_ts = np.zeros(n_updates, dtype=np.int64)
-        sample = np.full((4, n_updates), np.nan)
-        latency = np.zeros(n_updates, dtype=np.int64)
-        n = 0
+        samples: list[tuple[int, float, float, float, float]] = []  # (ts_ns, mid, bid, ask, position) per book update
+        latency: list[int] = []
         valid = False
         state = "book_invalid"
-        last_ts = ts_list[0] if ts_list else 0
+        state_since = ts_list[0] if ts_list else 0
         timer_ns = int(self.cfg.strategy.timer_secs * 1e9)
-        next_timer = last_ts
+        next_timer = state_since
         perf = time.perf_counter_ns
         # bookTicker messages only validate the rebuild; the engine never reads them
         for m in np.flatnonzero(log.msg_kind != MsgKind.TICKER).tolist():
@@ -100,8 +98,6 @@ class ReplayEngine:
             if now >= next_timer:
                 core.on_timer(now)
                 next_timer = now + timer_ns
-            self._mode_ns[state] = self._mode_ns.get(state, 0) + now - last_ts
-            last_ts = now
             if kind == MsgKind.TRADE:
                 first, t = t, t + trades_in_msg[k]
                 k += 1
@@ -117,40 +113,45 @@ class ReplayEngine:
                     valid = True
                 if not valid:
                     continue
-                log.apply_message(book, m)
-                if book.crossed:
+                book.apply(*updates[m])
+                if not book.ready:
+                    continue
+                if book.best_bid >= book.best_ask:
                     raise CrossedBookError(
                         log.sources[log.msg_src[m]],
                         int(log.msg_line[m]),
-                        f"crossed book after update: bid {book.prices[book.best_bid]} >= ask {book.prices[book.best_ask]}",
+                        f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
                     )
-                if not book.ready:
-                    continue
                 venue.on_book_update()
                 core.on_book(now, book)
-                latency[n] = perf() - t0
-                sample_ts[n] = now
-                sample[:, n] = (core.mid, core.quotes[0], core.quotes[1], core.inventory.position)
-                n += 1
-                state = core.risk_state.mode.value
+                latency.append(perf() - t0)
+                samples.append((now, core.mid, *core.quotes, core.inventory.position))
+                mode = core.risk_state.mode.value
+                if mode != state:
+                    self._add_mode_time(state, now - state_since)
+                    state, state_since = mode, now
             elif kind == MsgKind.INVALID:
+                if state != "book_invalid":
+                    self._add_mode_time(state, now - state_since)
+                    state, state_since = "book_invalid", now
                 valid = False
-                state = "book_invalid"
                 core.pull(now)
             if progress is not None and m % 4096 == 0:
                 progress(m)
+        if ts_list:
+            self._add_mode_time(state, ts_list[-1] - state_since)
         self._shutdown(ts_list[-1] if ts_list else 0)
         if progress is not None:
             progress(log.messages)
         return ReplayResult(
             fills=core.fills,
             orders=core.order_rows,
-            book_ts_ns=sample_ts[:n],
-            mid=sample[0, :n],
-            bid_quote=sample[1, :n],
-            ask_quote=sample[2, :n],
-            position=sample[3, :n],
-            latency_ns=latency[:n],
+            book_ts_ns=np.array([row[0] for row in samples], dtype=np.int64),
+            mid=np.array([row[1] for row in samples], dtype=np.float64),
+            bid_quote=np.array([row[2] for row in samples], dtype=np.float64),
+            ask_quote=np.array([row[3] for row in samples], dtype=np.float64),
+            position=np.array([row[4] for row in samples], dtype=np.float64),
+            latency_ns=np.array(latency, dtype=np.int64),
             inventory=core.inventory,
             final_mid=core.mid,
             risk_breaches=list(core.risk.breaches),
@@ -158,6 +159,9 @@ class ReplayEngine:
             mode_secs={k: v * 1e-9 for k, v in sorted(self._mode_ns.items())},
             balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
         )
+
+    def _add_mode_time(self, state: str, ns: int) -> None:
+        self._mode_ns[state] = self._mode_ns.get(state, 0) + ns
 
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land: no order is left behind."""

@@ -52,9 +52,12 @@ def inventory_risk(values: dict[str, float], equity: float, threshold: float, mu
     """
     if equity <= 0.0:
         return 1.0
-    shares = [abs(v) / equity for v in values.values()]
-    score = sum(s * s for s in shares)
-    if shares and max(shares) > threshold:
+    score = largest = 0.0
+    for value in values.values():
+        share = abs(value) / equity
+        score += share * share
+        largest = max(largest, share)
+    if largest > threshold:
         score *= multiplier
     return min(1.0, score)
 
@@ -127,7 +130,10 @@ class RiskManager:
         if self.reducing:
             names = ", ".join(sorted(self.reducing))
             return RiskState(RiskMode.REDUCE_ONLY, f"position limit reached: {names}", risk)
-        if sum(abs(v) for v in values.values()) >= p.max_exposure_quote:
+        exposure = 0.0
+        for value in values.values():
+            exposure += abs(value)
+        if exposure >= p.max_exposure_quote:
             return RiskState(RiskMode.REDUCE_ONLY, "total exposure limit", risk)
         return RiskState(RiskMode.QUOTING, "", risk)
 

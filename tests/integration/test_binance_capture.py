@@ -15,9 +15,11 @@ from ccxt_mm.market.events import EventLog, MsgKind
 from tests.conftest import BINANCE_FILES
 
 
-def tops_by_update_id(log: EventLog) -> tuple[dict[int, tuple], dict[int, tuple]]:
-    """(rebuilt top of book after each diff, recorded bookTicker) keyed by update id."""
+def tops_by_update_id(log: EventLog, precomputed: bool = False) -> tuple[dict[int, tuple], dict[int, tuple]]:
+    """(rebuilt top of book after each diff, recorded bookTicker) keyed by update id;
+    ``precomputed`` applies the replay engine's :meth:`EventLog.book_updates` instead."""
     book = GridBook(log.prices)
+    updates = log.book_updates() if precomputed else None
     rebuilt: dict[int, tuple] = {}
     tickers: dict[int, tuple] = {}
     valid = False
@@ -29,7 +31,10 @@ def tops_by_update_id(log: EventLog) -> tuple[dict[int, tuple], dict[int, tuple]
         if kind == MsgKind.INVALID:
             valid = False
         if kind in (MsgKind.SNAPSHOT, MsgKind.DIFF) and valid:
-            log.apply_message(book, m)
+            if updates is None:
+                log.apply_message(book, m)
+            else:
+                book.apply(*updates[m])
             assert not book.crossed, log.where(m)
             if kind == MsgKind.DIFF:
                 bb, ba = book.best_bid, book.best_ask
@@ -39,8 +44,9 @@ def tops_by_update_id(log: EventLog) -> tuple[dict[int, tuple], dict[int, tuple]
     return rebuilt, tickers
 
 
-def test_rebuilt_top_of_book_equals_every_shared_book_ticker(btc_log):
-    rebuilt, tickers = tops_by_update_id(btc_log)
+@pytest.mark.parametrize("precomputed", [False, True], ids=["apply_message", "book_updates"])
+def test_rebuilt_top_of_book_equals_every_shared_book_ticker(btc_log, precomputed):
+    rebuilt, tickers = tops_by_update_id(btc_log, precomputed)
     shared = sorted(set(rebuilt) & set(tickers))
     assert len(shared) == 1072
     mismatched = [u for u in shared if rebuilt[u] != tickers[u]]
