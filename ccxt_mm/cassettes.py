@@ -108,3 +108,17 @@ def cassette_vcr(directory: Path, record_mode: str = "none", secrets: list[str] 
     v.register_matcher("ccxt_query", match_query)
     v.register_matcher("ccxt_body", match_body)
     return v
+
+
+def llm_vcr(record_mode: str = "none", secrets: list[str] | None = None) -> vcr.VCR:
+    """A VCR for chat-completion cassettes: matched on method, host and path only, so the
+    recorded replies are served in order whatever the prompt; the Authorization header and
+    every known secret are scrubbed before anything is written."""
+    return vcr.VCR(
+        record_mode=record_mode,
+        serializer="yaml",
+        match_on=["method", "host", "path"],
+        before_record_request=scrub_request,
+        before_record_response=make_response_scrubber(secrets or []),
+        decode_compressed_response=True,
+    )

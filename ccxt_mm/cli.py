@@ -9,10 +9,17 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ccxt_mm.config import AppConfig, MarketConfig, load_config
 from ccxt_mm.errors import CcxtMmError, ConfigError
+
+if TYPE_CHECKING:
+    from ccxt_mm.engine import ReplayEngine, ReplayResult
+    from ccxt_mm.engine.predictions import ReplayPredictions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("ccxt_mm.cli")
@@ -51,7 +58,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from ccxt_mm.engine import ReplayEngine
     from ccxt_mm.market.capture import load_capture
-    from ccxt_mm.report import summarize, summary_json, write_report
+    from ccxt_mm.report import compare, summarize, summary_json, write_report
     from ccxt_mm.strategies import load_strategy
 
     config, base_dir, source = _config(args.config)
@@ -66,27 +73,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise ConfigError("command line", [str(exc)]) from exc
         config = config.model_copy(update={"market": market})
     data = _resolve(args.data, Path.cwd()) if args.data else _resolve(market.data, base_dir)
-    strategy = load_strategy(config, source)
+    load_strategy(config, source)  # a bad strategy config fails before the data is read
     log = load_capture(data, market.symbol)
     digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in data)]).encode()).hexdigest()[:6]
-    engine = ReplayEngine(config, log, strategy, run_id=digest)
-    progress = None
+    predictions = _replay_predictions(config, args.predictions)
     bar = None
     if not args.json and not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=log.messages, unit="msg", unit_scale=True, desc=f"replay {market.symbol}", file=sys.stderr)
+        runs = 1 if predictions is None else 2
+        bar = tqdm(total=log.messages * runs, unit="msg", unit_scale=True, desc=f"replay {market.symbol}", file=sys.stderr)
 
-        def progress(done: int) -> None:
-            bar.update(done - bar.n)
+    def progress_from(base: int) -> Callable[[int], None] | None:
+        """Progress callback of one run whose messages start at ``base`` on the bar."""
+        return None if bar is None else lambda done: bar.update(base + done - bar.n)
 
-    # everything loaded so far lives for the whole run: keep the collector from rescanning it
-    gc.collect()
-    gc.freeze()
+    baseline = None
     try:
-        result = engine.run(progress)
+        if predictions is not None:  # the same replay without predictions, for the side-by-side
+            baseline = _replay_once(ReplayEngine(config, log, load_strategy(config, source), run_id=digest), progress_from(0))
+        engine = ReplayEngine(config, log, load_strategy(config, source), run_id=digest, predictions=predictions)
+        with _llm_cassette(args.predictions):
+            result = _replay_once(engine, progress_from(0 if baseline is None else log.messages))
     finally:
-        gc.unfreeze()
+        if predictions is not None:
+            predictions.close()
         if bar is not None:
             bar.close()
     log_stats = {
@@ -103,6 +114,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         "orders_left_open": len(engine.venue.orders),
     }
     summary = summarize(config, result, log_stats)
+    if predictions is not None and baseline is not None:
+        summary["predictor"] = predictions.name
+        summary["predictions"] = predictions.summary()
+        summary["comparison"] = compare(baseline, result)
     out_dir = Path(args.report_dir)
     written = write_report(out_dir, config, result, summary)
     summary["wall_s"] = round(time.perf_counter() - started, 3)
@@ -112,6 +127,49 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, written)
     return 0
+
+
+def _replay_once(engine: ReplayEngine, progress: Callable[[int], None] | None) -> ReplayResult:
+    """One replay with the collector kept off what is already loaded (it lives all run)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        return engine.run(progress)
+    finally:
+        gc.unfreeze()
+
+
+def _llm_cassette(path: str | None) -> AbstractContextManager:
+    """Replay of an LLM cassette (record mode none: a request it lacks is an error)."""
+    if path is None:
+        return nullcontext()
+    from ccxt_mm.cassettes import llm_vcr  # vcrpy only when a cassette is replayed
+
+    return llm_vcr().use_cassette(str(Path(path).resolve()))
+
+
+def _replay_predictions(config: AppConfig, cassette: str | None) -> ReplayPredictions | None:
+    """The predictor a replay uses: the LLM replaying ``cassette``; else ``llm.predictor``
+    (an LLM only if its key is in the environment: no key, no calls)."""
+    import os
+
+    from ccxt_mm.engine.predictions import ReplayPredictions
+    from ccxt_mm.llm.predictor import ImbalancePredictor
+
+    cfg = config.llm
+    market = config.market.symbol
+    if cassette is not None:
+        if not Path(cassette).is_file():
+            raise ConfigError("--predictions", [f"{cassette}: no such cassette file"])
+        return ReplayPredictions.llm(cfg, market, api_key="cassette-replay")
+    if cfg.predictor == "imbalance":
+        return ReplayPredictions(cfg, market, ImbalancePredictor(config.spread.regime_sigma_bps))
+    if cfg.predictor == "llm":
+        key = os.environ.get(cfg.api_key_env)
+        if key:
+            return ReplayPredictions.llm(cfg, market, api_key=key)
+        log.warning("llm.predictor is llm but %s is not set: no LLM calls, predictor none", cfg.api_key_env)
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -268,6 +326,20 @@ def _print_summary(s: dict[str, object], written: list[Path]) -> None:
     )
     print(f"edge (bps)        captured {f('captured_bps', '{:.3f}')}, adverse {f('adverse_bps', '{:.3f}')}, fees {f('fee_bps', '{:.3f}')}")
     print(f"break-even spread {f('break_even_spread_bps', '{:.3f}')} bps")
+    print(f"predictor         {s['predictor']}")
+    comparison = s.get("comparison")
+    if isinstance(comparison, dict):
+        without, with_ = comparison["without_predictions"], comparison["with_predictions"]
+        print(f"                  {'without':>14} {'with':>14}")
+        for key in ("fills", "pnl_total", "fees", "max_abs_inventory", "final_position"):
+            print(f"  {key:<16}{without[key]:>14.6g} {with_[key]:>14.6g}")
+        p = s.get("predictions", {})
+        if isinstance(p, dict) and "requests" in p:
+            print(
+                f"  llm             {p['requests']} requests, {p['predictions']} predictions, {p['discarded']} discarded, "
+                f"{p['failed_requests']} failed; {p['prompt_tokens'] + p['completion_tokens']} tokens, ${p['cost_usd']:.4f} "
+                f"(${p['cost_usd_per_hour']:.4f}/h)"
+            )
     print(f"wall              {s['wall_s']} s")
     print("report            " + ", ".join(str(p) for p in written))
 
@@ -284,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--report-dir", default="report", help="where the report is written (default: ./report)")
     rp.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rp.add_argument(
+        "--predictions",
+        metavar="CASSETTE",
+        help="replay recorded LLM predictions (a vcrpy cassette of chat completions) and compare with a run without",
+    )
     rp.set_defaults(func=cmd_replay)
     rn = sub.add_parser("run", help="quote the configured exchanges: paper on live books, or --live")
     rn.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")

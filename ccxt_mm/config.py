@@ -6,7 +6,7 @@ Secrets never appear here: only the *names* of environment variables that hold t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -134,6 +134,15 @@ class MarketMakerConfig(_Section):
     calib_min_trades: Annotated[int, Field(ge=3)] = 50
     calib_min_secs: NonNegative = 10.0
     uncalibrated_widen: Annotated[float, Field(ge=1)] = 1.5
+    prediction_shift_bps: NonNegative = 2.0
+    prediction_spread_range: tuple[Positive, Positive] = (0.8, 2.0)
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> MarketMakerConfig:
+        low, high = self.prediction_spread_range
+        if not low <= 1.0 <= high:
+            raise ValueError(f"prediction_spread_range {list(self.prediction_spread_range)} must contain 1.0 (low <= 1 <= high)")
+        return self
 
 
 class StrategyConfig(_Section):
@@ -184,6 +193,66 @@ class LiveConfig(_Section):
     """Exchange → base URL replacing its REST host (a local emulator or a proxy)."""
 
 
+class ModelPrice(_Section):
+    """US dollars per million tokens."""
+
+    input: NonNegative
+    output: NonNegative
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    return {
+        "gpt-4.1": ModelPrice(input=2.00, output=8.00),
+        "gpt-4.1-mini": ModelPrice(input=0.40, output=1.60),
+        "gpt-4o-mini": ModelPrice(input=0.15, output=0.60),
+        "claude-sonnet-4.5": ModelPrice(input=3.00, output=15.00),
+        "gemini-2.5-flash": ModelPrice(input=0.30, output=2.50),
+        "deepseek-v3.2": ModelPrice(input=0.28, output=0.42),
+    }
+
+
+class LlmConfig(_Section):
+    """Predictions that may bias quotes; never on the quoting path."""
+
+    predictor: Literal["none", "imbalance", "llm"] = "none"
+    """``none``; ``imbalance`` (local, from the book); ``llm`` (needs the key below; without it
+    there are no calls and the predictor is ``none``)."""
+    base_url: str = Field("https://api.openai.com/v1", pattern=r"^https?://")
+    model: str = "gpt-4.1-mini"
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*$")
+    response_format: bool = True
+    """Ask for ``response_format: json_object`` (turn off for servers that reject it)."""
+    max_tokens: Annotated[int, Field(ge=16, le=4096)] = 300
+    requests_per_minute: Positive = 30.0
+    tokens_per_minute: Positive = 40_000.0
+    attempt_timeout_secs: Positive = 10.0
+    deadline_secs: Positive = 20.0
+    """Overall time one prediction call may take, retries and waits included."""
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    backoff_initial_secs: Positive = 0.5
+    backoff_max_secs: Positive = 8.0
+    breaker_failures: Annotated[int, Field(ge=1)] = 5
+    """Consecutive failed calls that open the circuit breaker."""
+    breaker_cooldown_secs: Positive = 300.0
+    budget_usd: NonNegative = 5.0
+    """No call is made once this much has been spent in the run."""
+    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    interval_secs: Positive = 30.0
+    """At most one prediction per symbol this often."""
+    batch_size: Annotated[int, Field(ge=1, le=50)] = 8
+    """Symbols asked about in one request."""
+    stale_secs: Positive = 120.0
+    """A prediction older than this is ignored."""
+    replay_latency_secs: NonNegative = 1.0
+    """In replay, time from a request to its prediction being usable, on top of any waits."""
+
+    @model_validator(mode="after")
+    def _model_has_a_price(self) -> LlmConfig:
+        if self.predictor == "llm" and self.model not in self.prices:
+            raise ValueError(f"llm.model {self.model!r} has no entry in llm.prices (needed for the budget cap)")
+        return self
+
+
 class AppConfig(_Section):
     market: MarketConfig = MarketConfig()
     book: BookConfig = BookConfig()
@@ -195,6 +264,7 @@ class AppConfig(_Section):
     report: ReportConfig = ReportConfig()
     live: LiveConfig = LiveConfig()
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
+    llm: LlmConfig = LlmConfig()
 
 
 def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:

@@ -44,3 +44,22 @@ class CrossedBookError(DataError):
 
 class StrategyNotFoundError(CcxtMmError):
     """No strategy plugin is registered under the configured name."""
+
+
+class LlmError(CcxtMmError):
+    """An LLM call failed for good (after any retries); ``status`` is the HTTP status if one
+    came. Messages carry the server's error text, never a request header."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class LlmRequestError(LlmError):
+    """The server refused the request itself (400, 401, 403, 404, exhausted quota): retrying
+    cannot help; fix the config or the key."""
+
+
+class LlmUnavailable(LlmError):
+    """No answer this time: retries or the deadline ran out, the circuit breaker is open, or
+    the budget is spent."""

@@ -82,6 +82,24 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
     return summary
 
 
+def compare(without: ReplayResult, with_: ReplayResult) -> dict[str, dict[str, float]]:
+    """PnL, fills and inventory of the same replay without and with predictions."""
+
+    def figures(r: ReplayResult) -> dict[str, float]:
+        inv = r.inventory
+        return {
+            "fills": inv.fills,
+            "volume_base": inv.volume_base,
+            "pnl_total": inv.pnl(r.final_mid),
+            "pnl_realized": inv.realized,
+            "fees": inv.fees,
+            "final_position": inv.position,
+            "max_abs_inventory": float(np.abs(r.position).max()) if r.position.size else 0.0,
+        }
+
+    return {"without_predictions": figures(without), "with_predictions": figures(with_)}
+
+
 def _json_value(x: object) -> object:
     if isinstance(x, float) and not math.isfinite(x):
         return None

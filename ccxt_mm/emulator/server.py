@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 from aiohttp import web
 
@@ -51,3 +54,21 @@ class EmulatorServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+@contextmanager
+def serve_in_thread(routes: list[web.RouteDef]) -> Iterator[str]:
+    """Serve ``routes`` from an :class:`EmulatorServer` on its own event loop in a background
+    thread, for synchronous callers (a replay asks its predictor from plain code); yields the
+    base URL and stops the server on exit."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="emulator", daemon=True)
+    thread.start()
+    server = EmulatorServer(routes)
+    try:
+        yield asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

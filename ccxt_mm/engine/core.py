@@ -10,16 +10,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ccxt_mm.book.features import TradeFlow, book_features
+from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_features
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
 from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
 from ccxt_mm.execution.venue import Venue
+from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams, RiskState
 from ccxt_mm.quoting.strategy import MarketContext, Strategy
-from ccxt_mm.quoting.types import BUY
+from ccxt_mm.quoting.types import BUY, Prediction
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class FillRecord:
     position: float
     remaining: float
     """Base quantity of the order still resting after this fill."""
+
+
+_SNAPSHOT_VOL_HALF_LIFE_SECS = 30.0
 
 
 def risk_params(config: AppConfig) -> RiskParams:
@@ -81,6 +85,12 @@ class QuotingCore:
         self.risk_state = RiskState(RiskMode.QUOTING, "", 0.0)
         self.quotes = (math.nan, math.nan)
         """Level-0 bid and ask wanted at the last update (nan: none)."""
+        self.features: BookFeatures | None = None
+        """Book features of the last update."""
+        self.prediction: Prediction | None = None
+        """Set by the engine from its prediction board before each update (None: no view)."""
+        self.vol = EwmaVolatility(_SNAPSHOT_VOL_HALF_LIFE_SECS, 0.0)
+        """Mid volatility sampled on the timer, for predictors (off the quoting path)."""
 
     # --- inputs -----------------------------------------------------------------------
     def on_trade(self, now_ns: int, side: int, price: float, qty: float) -> None:
@@ -90,11 +100,31 @@ class QuotingCore:
 
     def on_timer(self, now_ns: int) -> None:
         self.strategy.on_timer(now_ns)
+        if self.mid > 0.0:
+            self.vol.update(now_ns, self.mid)
+
+    def snapshot(self, market: str) -> MarketSnapshot | None:
+        """What a predictor is told about this market now (None before the first book)."""
+        f = self.features
+        if f is None:
+            return None
+        limit = self.cfg.risk.max_position_base
+        return MarketSnapshot(
+            market,
+            f.mid,
+            (f.microprice - f.mid) / f.mid * 1e4,
+            f.spread_bps,
+            f.imbalance,
+            self.vol.sigma * 1e4,
+            self.flow.imbalance,
+            max(-1.0, min(1.0, self.inventory.position / limit)),
+        )
 
     def on_book(self, now_ns: int, book: GridBook) -> None:
         """Quote on a book update (``book`` ready and uncrossed)."""
         cfg = self.cfg
         feats = book_features(book, cfg.book.levels, cfg.book.near_bps, cfg.book.impact_qty)
+        self.features = feats
         self.mid = feats.mid
         state = self._evaluate_risk(now_ns)
         self.risk_state = state
@@ -106,7 +136,9 @@ class QuotingCore:
         room_buy, room_sell = self.risk.order_room(self.base_asset, inv.position, resting_buy, resting_sell)
         room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
         room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
-        ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, cfg.market.tick_size, cfg.market.lot_size)
+        ctx = MarketContext(
+            now_ns, feats, inv.position, room_buy, room_sell, state, cfg.market.tick_size, cfg.market.lot_size, self.prediction
+        )
         desired = self.strategy.on_book(ctx)
         actions = self.orders.reconcile(desired, now_ns)
         if state.mode is RiskMode.REDUCE_ONLY:

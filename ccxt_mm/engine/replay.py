@@ -18,6 +18,7 @@ import numpy as np
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.core import FillRecord, QuotingCore
+from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.errors import CrossedBookError
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
 from ccxt_mm.market.events import EventLog, MsgKind
@@ -49,8 +50,12 @@ class ReplayResult:
 
 
 class ReplayEngine:
-    def __init__(self, config: AppConfig, log: EventLog, strategy: Strategy, run_id: str) -> None:
+    def __init__(
+        self, config: AppConfig, log: EventLog, strategy: Strategy, run_id: str, predictions: ReplayPredictions | None = None
+    ) -> None:
+        """``predictions``: a predictor asked on the timer, whose answers may bias quotes."""
         self.cfg = config
+        self.predictions = predictions
         self.log = log
         self.book = GridBook(log.prices)
         p = config.paper
@@ -69,7 +74,7 @@ class ReplayEngine:
     # --- main loop --------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> ReplayResult:
         """Replay the whole log; ``progress`` is called now and then with messages done."""
-        log, book, venue, core = self.log, self.book, self.venue, self.core
+        log, book, venue, core, predictions = self.log, self.book, self.venue, self.core, self.predictions
         ts_list = log.msg_ts_ns.tolist()
         kinds = log.msg_kind.tolist()
         # trade rows as Python numbers, in message order (book rows stay in numpy)
@@ -97,6 +102,8 @@ class ReplayEngine:
                 core.drain()
             if now >= next_timer:
                 core.on_timer(now)
+                if predictions is not None:
+                    predictions.on_timer(now, core.snapshot(predictions.market))
                 next_timer = now + timer_ns
             if kind == MsgKind.TRADE:
                 first, t = t, t + trades_in_msg[k]
@@ -123,6 +130,8 @@ class ReplayEngine:
                         f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
                     )
                 venue.on_book_update()
+                if predictions is not None:
+                    core.prediction = predictions.get(now)
                 core.on_book(now, book)
                 latency.append(perf() - t0)
                 samples.append((now, core.mid, *core.quotes, core.inventory.position))

@@ -90,15 +90,16 @@ class DynamicSpread:
         depth: float,
         impact_bps: float,
         imbalance: float,
-        regime: VolRegime | None = None,
+        multiplier: float = 1.0,
     ) -> SpreadDecision:
         """Advance to ``now_ns`` and return the spread to quote. ``depth`` is base quantity
-        near mid (both sides); ``regime`` overrides the one derived from ``sigma_bps``."""
+        near mid (both sides); ``multiplier`` scales the target before the minimum applies
+        (a prediction's volatility view, already bounded by the caller)."""
         p = self.p
-        regime = regime or vol_regime(sigma_bps, p.regime_sigma_bps)
+        regime = vol_regime(sigma_bps, p.regime_sigma_bps)
         depth_factor = self._depth_factor(now_ns, depth)
         stressed = impact_bps > p.stress_impact_bps or abs(imbalance) > p.stress_imbalance
-        target = p.base_bps[regime] * (1.0 + inventory_risk * p.inventory_widen) * depth_factor
+        target = p.base_bps[regime] * (1.0 + inventory_risk * p.inventory_widen) * depth_factor * multiplier
         if stressed:
             target *= p.stress_multiplier
         target = max(target, p.min_spread_bps)

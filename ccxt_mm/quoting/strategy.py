@@ -21,8 +21,8 @@ from ccxt_mm.quoting.models import (
     glft,
 )
 from ccxt_mm.quoting.risk import RiskMode, RiskState
-from ccxt_mm.quoting.spread import DynamicSpread, SpreadDecision, SpreadParams
-from ccxt_mm.quoting.types import BUY, SELL, Quote
+from ccxt_mm.quoting.spread import DynamicSpread, SpreadDecision, SpreadParams, vol_regime
+from ccxt_mm.quoting.types import BUY, SELL, Prediction, Quote
 
 
 class MarketContext(NamedTuple):
@@ -38,6 +38,8 @@ class MarketContext(NamedTuple):
     risk: RiskState
     tick_size: float
     lot_size: float
+    prediction: Prediction | None = None
+    """The latest fresh prediction for this market, if a predictor runs (never awaited)."""
 
 
 class Strategy(Protocol):
@@ -84,6 +86,10 @@ class MarketMakerParams:
     calib_min_secs: float
     uncalibrated_widen: float
     """Spread multiplier until A and k are calibrated from the market."""
+    prediction_shift_bps: float
+    """Largest reservation-price shift a prediction may cause (at confidence 1), bps."""
+    prediction_spread_range: tuple[float, float]
+    """Bounds of the spread multiplier a prediction's volatility regime may apply."""
     spread: SpreadParams
 
 
@@ -140,10 +146,23 @@ class MarketMaker:
                 q = max(-p.max_inventory_units, min(p.max_inventory_units, q))
                 return avellaneda_stoikov_infinite(0.0, q, p.gamma, sigma_bps, k, p.max_inventory_units)
 
+    def prediction_bias(self, prediction: Prediction | None, sigma_bps: float) -> tuple[float, float]:
+        """(reservation shift in bps, spread multiplier) a prediction asks for, bounded by
+        ``prediction_shift_bps`` × confidence and ``prediction_spread_range``."""
+        if prediction is None:
+            return 0.0, 1.0
+        p = self.p
+        shift = max(-1.0, min(1.0, prediction.direction)) * prediction.confidence * p.prediction_shift_bps
+        base = p.spread.base_bps
+        ratio = base[prediction.volatility] / base[vol_regime(sigma_bps, p.spread.regime_sigma_bps)]
+        low, high = p.prediction_spread_range
+        return shift, max(low, min(high, ratio))
+
     def on_book(self, ctx: MarketContext) -> list[Quote]:
         p, book = self.p, ctx.book
         self.vol.update(ctx.ts_ns, book.mid)
         sigma_bps = self.vol.sigma * 1e4
+        shift_bps, multiplier = self.prediction_bias(ctx.prediction, sigma_bps)
         self.last_spread = self.spread.update(
             ctx.ts_ns,
             sigma_bps,
@@ -151,6 +170,7 @@ class MarketMaker:
             book.depth_bid + book.depth_ask,
             book.impact_bps,
             book.imbalance_near,
+            multiplier,
         )
         mode = ctx.risk.mode
         if mode in (RiskMode.PAUSED, RiskMode.STOPPED):
@@ -165,7 +185,7 @@ class MarketMaker:
             bid_half *= p.uncalibrated_widen
             ask_half *= p.uncalibrated_widen
         fair = book.microprice if p.use_microprice else book.mid
-        reservation = fair * (1.0 + mq.reservation * 1e-4)
+        reservation = fair * (1.0 + (mq.reservation + shift_bps) * 1e-4)
         sides = (BUY, SELL)
         if mode is RiskMode.REDUCE_ONLY:
             sides = (SELL,) if ctx.position > 0.0 else (BUY,)

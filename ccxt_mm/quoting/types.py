@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
+
+from ccxt_mm.quoting.spread import VolRegime
 
 BUY = 1
 SELL = -1
@@ -16,3 +19,18 @@ class Quote(NamedTuple):
     level: int
     price: float
     qty: float
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A short-term view of one market, made off the quoting path (LLM or local)."""
+
+    direction: float
+    """Expected price direction in [-1, 1] (+1: up)."""
+    confidence: float
+    """How much to trust it, in [0, 1]."""
+    volatility: VolRegime
+    ts_ns: int
+    """When the prediction became usable, on the quoting clock (ns)."""
+    source: str
+    """Who made it: ``llm:<model>`` or ``imbalance``."""
