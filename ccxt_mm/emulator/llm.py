@@ -36,8 +36,12 @@ class Reply:
 
 
 def model_answer(user_content: str, bounds: tuple[float, float, float] = (1.0, 2.0, 4.0)) -> str:
-    """The local model: the imbalance predictor's view of every market in the prompt."""
-    markets = json.loads(user_content)["markets"]
+    """The local model: the imbalance predictor's view of every market in the prompt (a
+    prompt without markets gets a sentence, as from any chat model)."""
+    try:
+        markets = json.loads(user_content)["markets"]
+    except (ValueError, KeyError, TypeError):
+        return "I can only predict the markets you send me as JSON."
     model = ImbalancePredictor(bounds)
     out = {}
     for name, f in markets.items():

@@ -43,7 +43,8 @@ class EmulatorServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self._app, access_log=None)
+        # a test's hanging handler must not hold the shutdown for the default minute
+        self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -118,10 +118,10 @@ class PredictorStats:
     discarded: int = 0
     """Per-market answers that failed validation (or never came in a reply)."""
     reasons: dict[str, int] = field(default_factory=dict)
-    """Why requests failed or answers were discarded, counted (first 80 characters)."""
+    """Why requests failed or answers were discarded, counted (first 200 characters)."""
 
     def count(self, reason: str) -> None:
-        key = reason[:80]
+        key = reason[:200]
         self.reasons[key] = self.reasons.get(key, 0) + 1
 
 

@@ -125,3 +125,41 @@ def test_check_config(capsys, tmp_path):
     unknown.write_text("strategy:\n  name: nope\n")
     assert main(["check-config", "--config", str(unknown)]) == 1
     assert "market_maker" in capsys.readouterr().err
+
+
+def test_default_replay_uses_no_predictor(default_run):
+    out, proc = default_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["predictor"] == "none" and "comparison" not in summary
+    assert "predictor         none" in proc.stdout
+
+
+def test_llm_predictor_without_its_key_makes_no_call(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("CCXT_MM_TEST_LLM_KEY", raising=False)
+    config = tmp_path / "llm.yaml"
+    config.write_text("llm:\n  predictor: llm\n  api_key_env: CCXT_MM_TEST_LLM_KEY\n  base_url: http://127.0.0.1:9/v1\n")
+    summary = replay_json(capsys, "--config", str(config), "--report-dir", str(tmp_path / "r"))
+    assert summary["predictor"] == "none" and "predictions" not in summary
+
+
+def test_replay_of_recorded_predictions_compares_with_and_without(capsys, tmp_path):
+    cassette = str(ROOT / "cassettes/llm/replay_btcusdt.yaml")
+    args = ["--config", str(ROOT / "examples/binance_btcusdt_tight.yaml"), "--predictions", cassette]
+    first = replay_json(capsys, *args, "--report-dir", str(tmp_path / "a"))
+    second = replay_json(capsys, *args, "--report-dir", str(tmp_path / "b"))
+    first.pop("wall_s"), second.pop("wall_s")
+    assert first == second  # recorded predictions replay identically
+    p = first["predictions"]
+    assert first["predictor"] == p["predictor"] == "llm:gpt-4.1-mini"
+    # the cassette: 22 requests, one 429 retried after its Retry-After, one prose reply discarded
+    assert (p["requests"], p["http_attempts"], p["rate_limited"], p["predictions"], p["discarded"]) == (22, 23, 1, 21, 1)
+    assert p["prompt_tokens"] > 0 and p["cost_usd"] > 0 and p["cost_usd_per_hour"] > p["cost_usd"]
+    without, with_ = first["comparison"]["without_predictions"], first["comparison"]["with_predictions"]
+    assert without["fills"] > 100 and with_["fills"] > 100
+    assert without != with_
+    assert with_["fills"] == first["fills"] and with_["pnl_total"] == pytest.approx(first["pnl_total"])
+
+
+def test_a_missing_predictions_cassette_is_a_clear_error(capsys, tmp_path):
+    assert main(["replay", "--predictions", str(tmp_path / "nope.yaml"), "--report-dir", str(tmp_path)]) != 0
+    assert "nope.yaml: no such cassette file" in capsys.readouterr().err
