@@ -19,7 +19,7 @@ from ccxt_mm.errors import CcxtMmError, ConfigError
 
 if TYPE_CHECKING:
     from ccxt_mm.engine import ReplayEngine, ReplayResult
-    from ccxt_mm.engine.predictions import ReplayPredictions
+    from ccxt_mm.engine.predictions import LivePredictions, ReplayPredictions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("ccxt_mm.cli")
@@ -151,7 +151,6 @@ def _llm_cassette(path: str | None) -> AbstractContextManager:
 def _replay_predictions(config: AppConfig, cassette: str | None) -> ReplayPredictions | None:
     """The predictor a replay uses: the LLM replaying ``cassette``; else ``llm.predictor``
     (an LLM only if its key is in the environment: no key, no calls)."""
-    import os
 
     from ccxt_mm.engine.predictions import ReplayPredictions
     from ccxt_mm.llm.predictor import ImbalancePredictor
@@ -164,12 +163,32 @@ def _replay_predictions(config: AppConfig, cassette: str | None) -> ReplayPredic
         return ReplayPredictions.llm(cfg, market, api_key="cassette-replay")
     if cfg.predictor == "imbalance":
         return ReplayPredictions(cfg, market, ImbalancePredictor(config.spread.regime_sigma_bps))
-    if cfg.predictor == "llm":
-        key = os.environ.get(cfg.api_key_env)
-        if key:
-            return ReplayPredictions.llm(cfg, market, api_key=key)
+    key = _llm_key(config)
+    return None if key is None else ReplayPredictions.llm(cfg, market, api_key=key)
+
+
+def _llm_key(config: AppConfig) -> str | None:
+    """The LLM's API key when ``llm.predictor`` is ``llm`` and the key is in the environment
+    (no key: no calls, and a warning saying so)."""
+    import os
+
+    cfg = config.llm
+    if cfg.predictor != "llm":
+        return None
+    key = os.environ.get(cfg.api_key_env)
+    if not key:
         log.warning("llm.predictor is llm but %s is not set: no LLM calls, predictor none", cfg.api_key_env)
-    return None
+    return key or None
+
+
+def _live_predictions(config: AppConfig) -> LivePredictions | None:
+    from ccxt_mm.engine.predictions import LivePredictions
+    from ccxt_mm.llm.predictor import ImbalancePredictor
+
+    if config.llm.predictor == "imbalance":
+        return LivePredictions(config.llm, ImbalancePredictor(config.spread.regime_sigma_bps))
+    key = _llm_key(config)
+    return None if key is None else LivePredictions.llm(config.llm, key)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -204,7 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         (out / "run_summary.json").write_text(text + "\n")
     print(text)
-    return 0 if all(not s["orders_left"] for s in summary.values()) else 1
+    return 0 if all(not s.get("orders_left") for s in summary.values()) else 1
 
 
 def _print_banner(config: AppConfig, live: bool) -> None:
@@ -246,7 +265,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             if not m.paper:
                 switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
                 print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
-        engine = LiveEngine(config, markets)
+        engine = LiveEngine(config, markets, predictions=_live_predictions(config))
         gc.collect()
         gc.freeze()  # markets, clients and config live for the whole run
         stop = asyncio.Event()
@@ -271,7 +290,8 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
         summary = engine.summary()
         for m in markets:
             summary[m.key]["orders_left"] = 0 if m.paper else len(await m.venue.open_orders())
-        return {**summary, **failed}
+        predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
+        return {**summary, **failed, "predictor": predictor}
     finally:
         for ex in exchanges.values():
             await ex.close()

@@ -25,6 +25,7 @@ import numpy as np
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig, MarketConfig
 from ccxt_mm.engine.core import QuotingCore
+from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
@@ -107,10 +108,18 @@ async def open_market(
 
 
 class LiveEngine:
-    def __init__(self, config: AppConfig, markets: list[LiveMarket], clock_ns: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        markets: list[LiveMarket],
+        clock_ns: Callable[[], int] = time.time_ns,
+        predictions: LivePredictions | None = None,
+    ) -> None:
+        """``predictions``: a predictor run as one background task; quotes read its board."""
         self.cfg = config
         self.markets = markets
         self.clock_ns = clock_ns
+        self.predictions = predictions
 
     async def run(self, stop: asyncio.Event) -> None:
         """Quote every market until ``stop`` is set, then shut down cleanly."""
@@ -124,6 +133,8 @@ class LiveEngine:
                     loops.append(("fills", lambda m: m.venue.watch_fills(), False))
             for what, loop, pull in loops:
                 tasks.append(asyncio.create_task(self._retrying(m, what, loop, pull), name=f"{m.key} {what}"))
+        if self.predictions is not None:
+            tasks.append(asyncio.create_task(self._predictor(self.predictions), name="predictor"))
         try:
             await stop.wait()
         finally:
@@ -131,6 +142,24 @@ class LiveEngine:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.shutdown()
+            if self.predictions is not None:
+                await self.predictions.close()
+
+    async def _predictor(self, predictions: LivePredictions) -> None:
+        """The predictor's loop, restarted after any failure: it may die, quoting may not."""
+
+        def snapshots() -> list:
+            return [s for m in self.markets if (s := m.core.snapshot(m.key)) is not None]
+
+        while True:
+            try:
+                await predictions.run(snapshots, self.clock_ns)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                predictions.errors += 1
+                log.warning("predictor failed (%s: %s); restarting in %.0f s", type(exc).__name__, exc, predictions.cfg.interval_secs)
+                await asyncio.sleep(predictions.cfg.interval_secs)
 
     async def _retrying(self, m: LiveMarket, what: str, loop: Callable[[LiveMarket], Awaitable[None]], pull: bool) -> None:
         """Run ``loop`` for ``m`` forever; on failure log, pull quotes if ``pull`` (the loop
@@ -170,6 +199,8 @@ class LiveEngine:
                 m.core.pull(now)
                 continue
             t0 = time.perf_counter_ns()
+            if self.predictions is not None:
+                m.core.prediction = self.predictions.board.get(m.key, now)
             m.core.on_book(now, book)
             m.latency_ns.append(time.perf_counter_ns() - t0)
 

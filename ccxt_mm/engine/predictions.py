@@ -1,5 +1,7 @@
-"""Predictions along a replay: asked on the recording's clock, usable after their latency.
+"""Predictions for the engines: along a replay on the recording's clock, or as a live
+background task; quotes only ever read a :class:`PredictionBoard`.
 
+Replay:
 Every ``llm.interval_secs`` of recording time the market's snapshot goes to the predictor.
 The local imbalance predictor answers at once; an LLM answers ``llm.replay_latency_secs``
 later plus whatever its client waited (backoff, ``Retry-After``) on a :class:`SkipClock`, so
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ccxt_mm.config import LlmConfig
@@ -19,6 +23,8 @@ from ccxt_mm.quoting.types import Prediction
 
 if TYPE_CHECKING:
     from ccxt_mm.llm.client import SkipClock
+
+log = logging.getLogger("ccxt_mm.llm")
 
 
 class ReplayPredictions:
@@ -113,5 +119,69 @@ class ReplayPredictions:
                 completion_tokens=c.completion_tokens,
                 cost_usd=round(c.cost_usd, 6),
                 cost_usd_per_hour=round(c.cost_usd / hours, 6),
+            )
+        return out
+
+
+class LivePredictions:
+    """The live engine's predictor: one owned background task asks about every market each
+    ``interval_secs`` (batched); quotes read :attr:`board` and never wait for it."""
+
+    def __init__(self, cfg: LlmConfig, predictor: ImbalancePredictor | LlmPredictor) -> None:
+        self.cfg = cfg
+        self.predictor = predictor
+        self.board = PredictionBoard(cfg.stale_secs)
+        self.rounds = 0
+        self.errors = 0
+
+    @classmethod
+    def llm(cls, cfg: LlmConfig, api_key: str) -> LivePredictions:
+        from ccxt_mm.llm.client import ChatClient  # aiohttp only when an LLM is used
+
+        return cls(cfg, LlmPredictor(cfg, ChatClient(cfg, api_key)))
+
+    @property
+    def name(self) -> str:
+        return self.predictor.name
+
+    async def run(self, snapshots: Callable[[], list[MarketSnapshot]], clock_ns: Callable[[], int]) -> None:
+        """Ask forever; a round that fails or overruns its deadline is counted and skipped."""
+        predictor = self.predictor
+        while True:
+            started = asyncio.get_running_loop().time()
+            snaps = snapshots()
+            try:
+                if isinstance(predictor, ImbalancePredictor):
+                    views = {s.market: predictor.view(s) for s in snaps}
+                else:
+                    batches = -(-len(snaps) // self.cfg.batch_size)
+                    async with asyncio.timeout(self.cfg.deadline_secs * max(1, batches)):
+                        views = await predictor.ask(snaps)
+                now = clock_ns()
+                for market, (direction, confidence, volatility) in views.items():
+                    self.board.put(market, Prediction(direction, confidence, volatility, now, self.name))
+            except TimeoutError:
+                self.errors += 1
+                log.warning("prediction round overran its deadline: skipped")
+            self.rounds += 1
+            elapsed = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(0.0, self.cfg.interval_secs - elapsed))
+
+    async def close(self) -> None:
+        if isinstance(self.predictor, LlmPredictor):
+            await self.predictor.client.close()
+
+    def summary(self) -> dict:
+        out: dict = {"predictor": self.name, "rounds": self.rounds, "overruns": self.errors, "markets": len(self.board.latest)}
+        if isinstance(self.predictor, LlmPredictor):
+            s, c = self.predictor.stats, self.predictor.client.stats
+            out.update(
+                requests=s.requests,
+                predictions=s.predictions,
+                failed_requests=s.failed_requests,
+                discarded=s.discarded,
+                prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+                cost_usd=round(c.cost_usd, 6),
             )
         return out

@@ -11,10 +11,12 @@ import ccxt.async_support as ccxt_async
 import pytest
 from aiohttp import web
 
-from ccxt_mm.config import AppConfig
+from ccxt_mm.config import AppConfig, LlmConfig
 from ccxt_mm.emulator import point_ccxt_at
+from ccxt_mm.emulator.llm import LlmEmulator, Reply
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.engine.live import LiveEngine, open_market
+from ccxt_mm.engine.predictions import LivePredictions
 from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 
@@ -41,10 +43,22 @@ async def trade_through_our_quotes(ex, market_id: str) -> None:
 
 
 def run_engine(
-    seconds: float, break_okx_after: float | None = None, meddle_at: float | None = None, freeze_bybit_books_at: float | None = None
+    seconds: float,
+    break_okx_after: float | None = None,
+    meddle_at: float | None = None,
+    freeze_bybit_books_at: float | None = None,
+    llm: LlmEmulator | None = None,
 ):
     async def main():
         servers, clients, emus, markets = [], [], [], []
+        predictions = None
+        if llm is not None:
+            llm_server = EmulatorServer(llm.routes())
+            servers.append(llm_server)
+            cfg = LlmConfig(
+                predictor="llm", base_url=f"{await llm_server.start()}/v1", interval_secs=0.3, attempt_timeout_secs=0.5, deadline_secs=1.0
+            )
+            predictions = LivePredictions.llm(cfg, "sk-test")
         for env in ENVS:
             ex = env.seed()
             server = EmulatorServer(env.routes(ex), ex)
@@ -55,7 +69,7 @@ def run_engine(
             clients.append(client)
             emus.append((env, ex))
             markets.append(await open_market(CONFIG, client, env.symbol, live=True, run_id="e2e"))
-        engine = LiveEngine(CONFIG, markets)
+        engine = LiveEngine(CONFIG, markets, predictions=predictions)
         stop = asyncio.Event()
         runner = asyncio.create_task(engine.run(stop))
         try:
@@ -67,6 +81,7 @@ def run_engine(
                 await s.stop()
 
     async def drive(engine, emus, markets, servers, stop, runner):
+        servers = [s for s in servers if s.exchange is not None]  # exchanges only, in ENVS order
         t = 0.0
         while t < seconds:
             await asyncio.sleep(0.25)
@@ -135,6 +150,27 @@ def test_three_exchanges_quote_at_once_fill_and_leave_no_order_behind():
         # nothing placed crosses the book: every create was a post-only order
         assert all(o.post_only for o in ex.orders.values())
         assert s["tick_to_intent_us_p99"] > 0
+
+
+@pytest.mark.parametrize(
+    "llm",
+    [LlmEmulator(fallback=Reply(delay_secs=30.0)), LlmEmulator(fallback=Reply(content="not json")), LlmEmulator()],
+    ids=["hanging", "garbage", "answering"],
+)
+def test_the_predictor_runs_beside_quoting_and_never_holds_it(llm):
+    engine, emus, markets, _ = run_engine(2.5, llm=llm)
+    summary = engine.summary()
+    p = engine.predictions.summary()
+    assert p["predictor"] == "llm:gpt-4.1-mini" and p["rounds"] >= 1 and p["requests"] >= 1
+    answering = llm.fallback.content is None and not llm.fallback.delay_secs
+    if answering:
+        assert p["predictions"] >= 3 and engine.predictions.board.latest.keys() == {m.key for m in markets}
+        assert all(m.core.prediction is not None for m in markets)  # read by the quoting path
+    else:
+        assert p["predictions"] == 0 and p["failed_requests"] + p["discarded"] >= 1
+    for (_, ex), m in zip(emus, markets, strict=True):
+        assert summary[m.key]["orders_created"] > 0 and summary[m.key]["book_updates"] > 5, m.key
+        assert ex.open_orders() == [], f"{m.key}: orders left on the exchange"
 
 
 def test_one_exchange_down_does_not_stop_the_others():
