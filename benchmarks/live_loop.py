@@ -37,6 +37,7 @@ from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket  # noqa: E402
 from ccxt_mm.emulator.okx import OkxDialect  # noqa: E402
 from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
+from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
 from ccxt_mm.market.events import MsgKind  # noqa: E402
 
@@ -109,7 +110,9 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
     asyncio.run(main())
 
 
-async def run_engine(urls: dict[str, str], n_symbols: int, seconds: float, poll_secs: float) -> tuple[LiveEngine, dict]:
+async def run_engine(
+    urls: dict[str, str], n_symbols: int, seconds: float, poll_secs: float, predictions: LivePredictions | None = None
+) -> tuple[LiveEngine, dict]:
     import ccxt.async_support as ccxt_async
 
     config = AppConfig.model_validate(
@@ -126,7 +129,7 @@ async def run_engine(urls: dict[str, str], n_symbols: int, seconds: float, poll_
         clients.append(client)
         for base in BASES[:n_symbols]:
             markets.append(await open_market(config, client, f"{base}/USDT", live=True, run_id="bench"))
-    engine = LiveEngine(config, markets)
+    engine = LiveEngine(config, markets, predictions=predictions)
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(seconds, stop.set)
     await engine.run(stop)
