@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -133,6 +134,7 @@ class LivePredictions:
         self.board = PredictionBoard(cfg.stale_secs)
         self.rounds = 0
         self.errors = 0
+        self._started = time.monotonic()
 
     @classmethod
     def llm(cls, cfg: LlmConfig, api_key: str) -> LivePredictions:
@@ -183,5 +185,7 @@ class LivePredictions:
                 prompt_tokens=c.prompt_tokens,
                 completion_tokens=c.completion_tokens,
                 cost_usd=round(c.cost_usd, 6),
+                cost_usd_per_hour=round(c.cost_usd / max(time.monotonic() - self._started, 1.0) * 3600.0, 6),
+                breaker_opens=self.predictor.client.breaker.opens,
             )
         return out

@@ -12,7 +12,7 @@ import pytest
 from ccxt_mm.config import LlmConfig
 from ccxt_mm.emulator.llm import LlmEmulator, Reply
 from ccxt_mm.emulator.server import EmulatorServer
-from ccxt_mm.errors import LlmUnavailable
+from ccxt_mm.errors import LlmRequestError, LlmUnavailable
 from ccxt_mm.llm.client import ChatClient
 from ccxt_mm.llm.predictor import LlmPredictor, MarketSnapshot
 
@@ -148,3 +148,25 @@ def test_a_reply_missing_one_market_keeps_the_others():
     views, stats = run(emulator, {}, body)
     assert list(views) == ["BTC/USDT"]
     assert stats.discarded == 1 and stats.reasons == {"missing from the reply": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "text"),
+    [
+        (400, "openai_400_unsupported_value.json", "does not support 'system'"),
+        (401, '{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}', "API key"),
+        (403, '{"error": {"message": "Country, region, or territory not supported", "type": "request_forbidden"}}', "not supported"),
+    ],
+)
+def test_client_errors_are_not_retried_and_name_the_problem(status, body, text):
+    emulator = LlmEmulator(fallback=Reply(status, body=body))
+
+    async def body_(client):
+        with pytest.raises(LlmRequestError) as info:
+            await client.complete(MESSAGES)
+        return info.value, client.stats
+
+    error, stats = run(emulator, {}, body_)
+    assert error.status == status and text in str(error) and f"HTTP {status}" in str(error)
+    assert stats.attempts == 1 and len(emulator.requests) == 1
+    assert KEY not in str(error)

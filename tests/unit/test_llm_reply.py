@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ccxt_mm.config import AppConfig
 from ccxt_mm.llm.client import CircuitBreaker, retry_hint_secs
 from ccxt_mm.llm.prediction import parse_reply
+from ccxt_mm.llm.predictor import PredictionBoard
 from ccxt_mm.quoting.spread import VolRegime
 from ccxt_mm.quoting.types import Prediction
 from ccxt_mm.strategies import load_strategy
@@ -135,3 +136,14 @@ def test_prediction_bias_is_bounded_by_config():
     assert shift == pytest.approx(-0.4 * p.prediction_shift_bps)
     assert mult == p.prediction_spread_range[0]
     assert mm.prediction_bias(None, 1.0) == (0.0, 1.0)
+
+
+def test_the_board_ignores_stale_and_future_predictions():
+    board = PredictionBoard(stale_secs=120.0)
+    p = Prediction(0.3, 0.8, VolRegime.LOW, ts_ns=1_000 * 10**9, source="test")
+    board.put("BTC/USDT", p)
+    assert board.get("BTC/USDT", 1_000 * 10**9) is p
+    assert board.get("BTC/USDT", 1_120 * 10**9) is p
+    assert board.get("BTC/USDT", 1_120 * 10**9 + 1) is None  # stale
+    assert board.get("BTC/USDT", 999 * 10**9) is None  # not yet usable
+    assert board.get("ETH/USDT", 1_000 * 10**9) is None
