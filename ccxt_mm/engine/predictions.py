@@ -104,23 +104,7 @@ class ReplayPredictions:
         """Calls, validity counts, tokens and cost (per hour of recording time)."""
         out: dict = {"predictor": self.name}
         if isinstance(self.predictor, LlmPredictor):
-            s, c = self.predictor.stats, self.predictor.client.stats
-            hours = max(self.last_ns - self.first_ns, 1) / 3.6e12
-            out.update(
-                requests=s.requests,
-                predictions=s.predictions,
-                failed_requests=s.failed_requests,
-                discarded=s.discarded,
-                reasons=dict(sorted(s.reasons.items())),
-                http_attempts=c.attempts,
-                retries=c.retries,
-                rate_limited=c.rate_limited,
-                breaker_opens=self.predictor.client.breaker.opens,
-                prompt_tokens=c.prompt_tokens,
-                completion_tokens=c.completion_tokens,
-                cost_usd=round(c.cost_usd, 6),
-                cost_usd_per_hour=round(c.cost_usd / hours, 6),
-            )
+            out.update(self.predictor.summary(max(self.last_ns - self.first_ns, 1) * 1e-9))
         return out
 
 
@@ -176,16 +160,5 @@ class LivePredictions:
     def summary(self) -> dict:
         out: dict = {"predictor": self.name, "rounds": self.rounds, "overruns": self.errors, "markets": len(self.board.latest)}
         if isinstance(self.predictor, LlmPredictor):
-            s, c = self.predictor.stats, self.predictor.client.stats
-            out.update(
-                requests=s.requests,
-                predictions=s.predictions,
-                failed_requests=s.failed_requests,
-                discarded=s.discarded,
-                prompt_tokens=c.prompt_tokens,
-                completion_tokens=c.completion_tokens,
-                cost_usd=round(c.cost_usd, 6),
-                cost_usd_per_hour=round(c.cost_usd / max(time.monotonic() - self._started, 1.0) * 3600.0, 6),
-                breaker_opens=self.predictor.client.breaker.opens,
-            )
+            out.update(self.predictor.summary(time.monotonic() - self._started))
         return out

@@ -156,3 +156,23 @@ class LlmPredictor:
                 self.stats.count(why)
                 log.warning("prediction for %s discarded: %s", market, why)
         return views
+
+    def summary(self, elapsed_secs: float) -> dict:
+        """Requests, validity counts, tokens and cost, with cost per hour over ``elapsed_secs``
+        (wall time live, recording time in replay)."""
+        s, c = self.stats, self.client.stats
+        return {
+            "requests": s.requests,
+            "predictions": s.predictions,
+            "failed_requests": s.failed_requests,
+            "discarded": s.discarded,
+            "reasons": dict(sorted(s.reasons.items())),
+            "http_attempts": c.attempts,
+            "retries": c.retries,
+            "rate_limited": c.rate_limited,
+            "breaker_opens": self.client.breaker.opens,
+            "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens,
+            "cost_usd": round(c.cost_usd, 6),
+            "cost_usd_per_hour": round(c.cost_usd / max(elapsed_secs, 1.0) * 3600.0, 6),
+        }
