@@ -29,7 +29,8 @@ class Reply:
     content: str | None = None
     """A 200's message content (None: the local model answers)."""
     body: str = ""
-    """A non-200's body: a file name in ``cassettes/llm/bodies/`` or literal JSON text."""
+    """The raw body (any status): a file name in ``cassettes/llm/bodies/`` or literal text;
+    a 200 without one is the real chat.completion template."""
     headers: dict[str, str] = field(default_factory=dict)
     delay_secs: float = 0.0
     """Wait this long before answering (a slow or hanging server)."""
@@ -79,7 +80,7 @@ class LlmEmulator:
         reply = self.script.pop(0) if self.script else self.fallback
         if reply.delay_secs:
             await asyncio.sleep(reply.delay_secs)
-        if reply.status != 200:
+        if reply.status != 200 or reply.body:
             text = (BODIES / reply.body).read_text() if reply.body.endswith(".json") else reply.body
             return web.Response(status=reply.status, text=text, headers=reply.headers, content_type="application/json")
         content = reply.content if reply.content is not None else model_answer(payload["messages"][-1]["content"])

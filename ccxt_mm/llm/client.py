@@ -306,7 +306,7 @@ class ChatClient:
             async with self._session.post(self.url, data=body, headers=self._headers, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 status = resp.status
                 headers = {k.lower(): v for k, v in resp.headers.items()}
-                text = await resp.text()
+                text = (await resp.read()).decode("utf-8", errors="replace")
         except TimeoutError:
             raise _Retryable(f"no answer within {timeout:.1f} s", None, None) from None
         except aiohttp.ClientError as exc:
@@ -331,7 +331,7 @@ class ChatClient:
             usage = doc.get("usage") or {}
             prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
             model = str(doc.get("model", self.cfg.model))
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise LlmError(f"malformed chat.completion from {self.url}: {type(exc).__name__}: {exc}") from None
         if content is not None and not isinstance(content, str):
             raise LlmError(f"malformed chat.completion from {self.url}: message.content is {type(content).__name__}")

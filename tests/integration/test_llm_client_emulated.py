@@ -170,3 +170,25 @@ def test_client_errors_are_not_retried_and_name_the_problem(status, body, text):
     assert error.status == status and text in str(error) and f"HTTP {status}" in str(error)
     assert stats.attempts == 1 and len(emulator.requests) == 1
     assert KEY not in str(error)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"choices": []}',
+        '{"choices": [{"message": {"content": 7}}]}',
+        '{"choices": [{"message": {"content": "{}"}}], "usage": 5}',
+        "[1]",
+        "\xff<html>",
+    ],
+    ids=["no_choice", "content_not_text", "usage_not_object", "not_an_object", "not_json"],
+)
+def test_a_broken_200_envelope_is_a_clear_error_counted_by_the_predictor(body):
+    emulator = LlmEmulator(fallback=Reply(200, body=body))
+
+    async def main_body(client):
+        predictor = LlmPredictor(client.cfg, client)
+        return await predictor.ask([snapshot("BTC/USDT")]), predictor.stats
+
+    views, stats = run(emulator, {"max_attempts": 1}, main_body)
+    assert views == {} and stats.failed_requests == 1
