@@ -183,7 +183,7 @@ def test_client_errors_are_not_retried_and_name_the_problem(status, body, text):
     ],
     ids=["no_choice", "content_not_text", "usage_not_object", "not_an_object", "not_json"],
 )
-def test_a_broken_200_envelope_is_a_clear_error_counted_by_the_predictor(body):
+def test_a_broken_200_envelope_is_a_clear_error_counted_by_the_predictor(body, caplog):
     emulator = LlmEmulator(fallback=Reply(200, body=body))
 
     async def main_body(client):
@@ -192,3 +192,19 @@ def test_a_broken_200_envelope_is_a_clear_error_counted_by_the_predictor(body):
 
     views, stats = run(emulator, {"max_attempts": 1}, main_body)
     assert views == {} and stats.failed_requests == 1
+    assert "malformed chat.completion" in caplog.text and KEY not in caplog.text
+
+
+def test_connection_errors_are_retried_until_the_deadline():
+    async def main():
+        client = ChatClient(LlmConfig(base_url="http://127.0.0.1:9/v1", backoff_initial_secs=0.01, max_attempts=3), KEY)
+        try:
+            with pytest.raises(LlmUnavailable, match="connection error") as info:
+                await client.complete(MESSAGES)
+        finally:
+            await client.close()
+        return info.value, client.stats
+
+    error, stats = asyncio.run(main())
+    assert stats.attempts == 3 and stats.retries == 2
+    assert KEY not in str(error)
