@@ -18,7 +18,6 @@ over N runs (these machines are noisy; compare ratios, not single numbers).
 from __future__ import annotations
 
 import argparse
-import gc
 import gzip
 import os
 import resource
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from ccxt_mm.book.grid_book import GridBook  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.engine import ReplayEngine  # noqa: E402
+from ccxt_mm.engine.gc_policy import quiet_gc  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
 from ccxt_mm.market.events import MsgKind  # noqa: E402
 from ccxt_mm.strategies import load_strategy  # noqa: E402
@@ -96,12 +96,10 @@ def main() -> None:
     runs, p50s, p99s = [], [], []
     for _ in range(args.repeat):
         engine = ReplayEngine(config, log, load_strategy(config), run_id="bench")
-        gc.collect()
-        gc.freeze()  # as ccxt-mm replay does before its loop
-        t0 = time.perf_counter()
-        result = engine.run()
-        runs.append(time.perf_counter() - t0)
-        gc.unfreeze()
+        with quiet_gc():  # as ccxt-mm replay does around its loop
+            t0 = time.perf_counter()
+            result = engine.run()
+            runs.append(time.perf_counter() - t0)
         p50s.append(np.percentile(result.latency_ns, 50) / 1e3)
         p99s.append(np.percentile(result.latency_ns, 99) / 1e3)
     book_s = statistics.median(book_only(log) for _ in range(args.repeat))

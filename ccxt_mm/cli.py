@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import json
 import logging
@@ -130,13 +129,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _replay_once(engine: ReplayEngine, progress: Callable[[int], None] | None) -> ReplayResult:
-    """One replay with the collector kept off what is already loaded (it lives all run)."""
-    gc.collect()
-    gc.freeze()
-    try:
+    """One replay with the collector kept quiet (see :mod:`ccxt_mm.engine.gc_policy`)."""
+    from ccxt_mm.engine.gc_policy import quiet_gc
+
+    with quiet_gc():
         return engine.run(progress)
-    finally:
-        gc.unfreeze()
 
 
 def _llm_cassette(path: str | None) -> AbstractContextManager:
@@ -266,8 +263,6 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
                 switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
                 print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
         engine = LiveEngine(config, markets, predictions=_live_predictions(config))
-        gc.collect()
-        gc.freeze()  # markets, clients and config live for the whole run
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -281,10 +276,10 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             metrics = await serve_metrics(engine, "127.0.0.1", config.live.metrics_port)
             log.info("metrics on http://127.0.0.1:%d/metrics", config.live.metrics_port)
         if markets:
-            try:
+            from ccxt_mm.engine.gc_policy import quiet_gc
+
+            with quiet_gc():  # markets, clients and config live for the whole run
                 await engine.run(stop)
-            finally:
-                gc.unfreeze()
         if metrics is not None:
             await metrics.cleanup()
         summary = engine.summary()
