@@ -85,6 +85,9 @@ class EmulatedExchange:
     """Called with every fill (user-data websocket streams)."""
     dead_man_deadline_ms: int = 0
     """Cancel-all-after deadline (0: disarmed)."""
+    post_only_crosses: bool = False
+    """Fault switch: every post-only order arrives to a book that has moved through it (as
+    when the market moves between the quote and its arrival) and is refused."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     def arm_dead_man(self, timeout_ms: int) -> int:
@@ -159,7 +162,7 @@ class EmulatedExchange:
             raise EmuReject("balance", f"insufficient {asset}: need {need}, free {self.free(asset)}")
         now = self.clock_ms()
         order = EmuOrder(next(self._ids), client_id, m, side, price, qty, Decimal(0), "open", now, now, post_only)
-        if post_only and self.would_take(market_id, side, price):
+        if post_only and (self.post_only_crosses or self.would_take(market_id, side, price)):
             order.status, order.cancel_reason = "rejected", "post_only"
             self.orders[order.order_id] = order
             raise EmuReject("post_only", "Order would immediately match and take.")
@@ -167,7 +170,9 @@ class EmulatedExchange:
         return order
 
     def find(self, market_id: str, order_id: int | None = None, client_id: str | None = None) -> EmuOrder:
-        for o in self.orders.values():
+        """By exchange id, or the latest order with ``client_id`` (a binance replacement
+        keeps the client id of the order it replaced)."""
+        for o in reversed(self.orders.values()):
             if o.market.id == market_id and (o.order_id == order_id or (client_id is not None and o.client_id == client_id)):
                 return o
         raise EmuReject("unknown_order", "Order does not exist.")

@@ -41,6 +41,12 @@ class FillRecord:
 _SNAPSHOT_VOL_HALF_LIFE_SECS = 30.0
 
 
+def client_id_prefix(prefix: str, run_id: str, symbol: str) -> str:
+    """``<prefix><run id><symbol letters>x``: unique per run and per market, so two markets of
+    one exchange never send the same client order id; alphanumeric, as OKX requires."""
+    return f"{prefix}{run_id}{''.join(ch for ch in symbol if ch.isalnum())}x"
+
+
 def risk_params(config: AppConfig) -> RiskParams:
     """The config's risk section, with the position limit keyed by the market's base asset."""
     fields = config.risk.model_dump()
@@ -70,7 +76,9 @@ class QuotingCore:
         self.base_asset, self.quote_asset = config.market.base, config.market.quote
         o = config.orders
         self.orders = OrderManager(
-            OrderManagerParams(o.tolerance_bps, o.size_tolerance, o.max_age_secs, f"{o.client_id_prefix}{run_id}x"),
+            OrderManagerParams(
+                o.tolerance_bps, o.size_tolerance, o.max_age_secs, client_id_prefix(o.client_id_prefix, run_id, config.market.symbol)
+            ),
             venue.supports_amend,
         )
         self.risk = RiskManager(risk_params(config))

@@ -271,6 +271,12 @@ class LiveEngine:
             m.venue.advance(now + 10**12)
             m.core.drain()
             return
+        try:  # creates cut off by the shutdown: found by client id, so they are cancelled and their fills count
+            if await m.venue.resolve_in_doubt():
+                m.core.drain()
+                m.core.pull(now)
+        except Exception as exc:
+            log.warning("%s: shutdown could not look up in-flight creates: %s", m.key, exc)
         for step in (m.venue.flush, m.venue.poll_fills):
             try:
                 await step()

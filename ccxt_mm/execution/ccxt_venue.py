@@ -132,6 +132,9 @@ class CcxtVenue:
         a fill that happened just before a cancel is still ours when the poll sees it."""
         self._remaining: dict[str, float] = {}
         self._sides: dict[str, str] = {}
+        self._in_doubt: dict[str, float] = {}
+        """Client id → quantity of creates (or binance replacements) sent whose answer never
+        came back because the task was cancelled (shutdown): looked up by client id later."""
         self._seen_trades: OrderedDict[str, None] = OrderedDict()
         """Ids of the trades already turned into fills (websocket and polling both see them)."""
         self._market: dict | None = None
@@ -253,6 +256,9 @@ class CcxtVenue:
         await self._order_slot()
         try:
             order = await self._call(lambda: ex.create_order(symbol, "limit", side, float(amount), float(price), params))
+        except asyncio.CancelledError:
+            self._in_doubt[a.client_id] = float(amount)
+            raise
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)
@@ -272,16 +278,18 @@ class CcxtVenue:
                 order = await self._idempotent(lambda: ex.fetch_order(order["id"], symbol))
             except Exception as exc:  # the order exists: track it; reconciliation settles its state
                 self._count(classify(exc))
-        self._on_created(a.client_id, order)
+        self._on_created(a.client_id, order, float(amount))
 
-    def _on_created(self, client_id: str, order: dict) -> None:
+    def _on_created(self, client_id: str, order: dict, amount: float) -> None:
+        """Track an accepted order of ``amount`` (base). Its fills so far have not been
+        counted (they could not be matched to it yet), so they all come off ``amount``."""
         status = order.get("status")
-        if status in ("canceled", "rejected", "expired"):
+        if status in ("canceled", "rejected", "expired") and not order.get("filled"):
             # accepted, then cancelled by the exchange at once: a post-only that would take
             self._reject(client_id, f"{self.name}: post-only order cancelled by the exchange", post_only=True)
             return
         self._remember(client_id, str(order["id"]))
-        self._remaining[client_id] = float(order.get("remaining") or order.get("amount") or 0.0)
+        self._remaining[client_id] = amount
         self._events.append(OrderAccepted(client_id, self.clock_ns()))
 
     def _remember(self, client_id: str, order_id: str, keep: int = 10_000) -> None:
@@ -291,15 +299,43 @@ class CcxtVenue:
             self._clients.popitem(last=False)
 
     async def _resolve_lost_create(self, a: PlaceOrder) -> None:
-        """A create whose reply was lost is looked up by client id, never blindly resent."""
-        found = [o for o in await self.open_orders() if o.client_id == a.client_id]
-        if found:
+        """A create whose reply was lost is looked up by client id, never blindly resent; an
+        order found in any state (it may have filled meanwhile) is tracked, so its fills count."""
+        order = await self._find_by_client_id(a.client_id)
+        if order is not None and order.get("id"):
             self.stats.lost_creates_found += 1
-            self._remember(a.client_id, found[0].order_id)
-            self._remaining[a.client_id] = found[0].remaining
-            self._events.append(OrderAccepted(a.client_id, self.clock_ns()))
+            self._on_created(a.client_id, order, float(self.exchange.amount_to_precision(self.symbol, a.qty)))
         else:
             self._reject(a.client_id, f"{self.name}: create failed and the order is not on the exchange")
+
+    async def _find_by_client_id(self, client_id: str) -> dict | None:
+        """Our order with this client id in whatever state (None: the exchange has none)."""
+        ex = self.exchange
+        try:
+            if ex.id == "bybit":  # ccxt's bybit fetch_order needs the exchange id: ask v5 directly
+                market = self._market or ex.market(self.symbol)
+                raw = await self._idempotent(
+                    lambda: ex.private_get_v5_order_realtime({"category": "spot", "symbol": market["id"], "orderLinkId": client_id})
+                )
+                found = (raw.get("result") or {}).get("list") or []
+                return ex.parse_order(found[0], market) if found else None
+            return await self._idempotent(lambda: ex.fetch_order(None, self.symbol, {"clientOrderId": client_id}))
+        except Exception as exc:
+            if classify(exc) == "not_found":
+                return None
+            raise
+
+    async def resolve_in_doubt(self) -> list[str]:
+        """Look up creates whose answer was lost to a cancelled task (shutdown), so that their
+        fills count and the orders are cancelled; returns the client ids found."""
+        found = []
+        for client_id, amount in list(self._in_doubt.items()):
+            order = await self._find_by_client_id(client_id)
+            del self._in_doubt[client_id]
+            if order is not None and order.get("id"):
+                self._on_created(client_id, order, amount)
+                found.append(client_id)
+        return found
 
     async def _take(self, a: TakeOrder) -> None:
         """A market order of the active reduce-only mode (base quantity on both sides: ccxt
@@ -339,9 +375,16 @@ class CcxtVenue:
         await self._order_slot()
         try:
             edited = await self._call(lambda: ex.edit_order(order_id, symbol, "limit", side, float(amount), float(price), params))
+        except asyncio.CancelledError:
+            if ex.id == "binance":  # a replacement order may exist under a new exchange id
+                self._in_doubt[cid] = float(amount)
+            raise
         except Exception as exc:
             self._count(classify(exc))
             edited = {"id": None, "status": None, "error": f"{self.name}: amend refused: {exc}"}
+        if "error" in edited:
+            await self._settle_failed_amend(cid, order_id, edited["error"])
+            return
         new_id = str(edited.get("id") or order_id)
         status = edited.get("status")
         if status is None:
@@ -353,12 +396,29 @@ class CcxtVenue:
             self.stats.post_only_rejects += 1
             self._order_ids.pop(cid, None)
             self._events.append(OrderCancelled(cid, self.clock_ns()))
-        elif "error" in edited:
-            self._events.append(OrderRejected(cid, self.clock_ns(), edited["error"]))
         else:
             self._remember(cid, new_id)
             self._remaining[cid] = float(amount)
             self._events.append(AmendAccepted(cid, self.clock_ns(), float(price), float(amount)))
+
+    async def _settle_failed_amend(self, cid: str, order_id: str, error: str) -> None:
+        """An amend that failed or went unanswered: the latest order with our client id
+        decides. Open under a new id: binance's replacement went through. Open under the old
+        id: refused, it rests as it was. Gone: the slot is free."""
+        order = await self._find_by_client_id(cid)
+        status = order.get("status") if order else None
+        if order is None or status in ("canceled", "rejected", "expired", "closed"):
+            if status != "closed":  # not filled: refused as it would have taken liquidity
+                self.stats.post_only_rejects += 1
+            self._order_ids.pop(cid, None)
+            self._events.append(OrderCancelled(cid, self.clock_ns()))
+        elif str(order["id"]) != order_id:
+            amount = float(order.get("amount") or 0.0)
+            self._remember(cid, str(order["id"]))
+            self._remaining[cid] = amount
+            self._events.append(AmendAccepted(cid, self.clock_ns(), float(order["price"]), amount))
+        else:
+            self._events.append(OrderRejected(cid, self.clock_ns(), error))
 
     async def _cancel(self, a: CancelOrder) -> None:
         order_id = self._order_ids.get(a.client_id)

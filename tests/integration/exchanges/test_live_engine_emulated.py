@@ -30,7 +30,7 @@ CONFIG = AppConfig.model_validate(
 )
 
 
-ORPHAN = "mme2exorphan"
+ORPHAN = "mme2eBTCUSDTxorphan"  # named like an order of this run on binance BTC/USDT
 
 
 async def trade_through_our_quotes(ex, market_id: str) -> None:
@@ -95,7 +95,7 @@ def run_engine(
                 bid, _ = ex.best(env.market_id)
                 ex.place(env.market_id, "buy", bid - 100, Decimal("0.01"), ORPHAN, post_only=True)
                 env, ex = emus[2]
-                ours = [o for o in ex.open_orders(env.market_id) if o.client_id.startswith("mme2ex")]
+                ours = [o for o in ex.open_orders(env.market_id) if o.client_id.startswith("mme2e")]
                 ex.cancel(env.market_id, ours[0].order_id)
             if freeze_bybit_books_at is not None and t == freeze_bybit_books_at:
 
@@ -141,7 +141,7 @@ def test_three_exchanges_quote_at_once_fill_and_leave_no_order_behind():
         assert s["orders_created"] > 0 and s["book_updates"] > 5, (m.key, s)
         assert ex.open_orders() == [], f"{m.key}: orders left on the exchange"
         # every fill the exchange made reached our ledger, fees included
-        ours = [f for f in ex.fills if f.order.client_id.startswith("mme2ex")]
+        ours = [f for f in ex.fills if f.order.client_id.startswith("mme2e")]
         assert len(ours) > 0 and len(ours) == len(m.core.fills), m.key
         assert m.core.inventory.position == pytest.approx(float(sum(f.qty if f.order.side == "buy" else -f.qty for f in ours)), abs=1e-12)
         base, quote = ex.markets[env.market_id].base, ex.markets[env.market_id].quote
