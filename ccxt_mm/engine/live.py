@@ -272,11 +272,11 @@ class LiveEngine:
             m.core.drain()
             return
         try:  # creates cut off by the shutdown: found by client id, so they are cancelled and their fills count
-            if await m.venue.resolve_in_doubt():
-                m.core.drain()
-                m.core.pull(now)
+            await m.venue.resolve_in_doubt()
         except Exception as exc:
             log.warning("%s: shutdown could not look up in-flight creates: %s", m.key, exc)
+        m.core.drain()
+        m.core.pull(now)
         for step in (m.venue.flush, m.venue.poll_fills):
             try:
                 await step()

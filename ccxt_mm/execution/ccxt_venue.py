@@ -274,8 +274,12 @@ class CcxtVenue:
             return
         if order.get("status") is None:
             # okx and bybit acknowledge without a state: the final status decides
+            acked = order
             try:
-                order = await self._idempotent(lambda: ex.fetch_order(order["id"], symbol))
+                order = await self._idempotent(lambda: ex.fetch_order(acked["id"], symbol))
+            except asyncio.CancelledError:  # shutdown: the order exists, track it so it is cancelled and its fills count
+                self._on_created(a.client_id, acked, float(amount))
+                raise
             except Exception as exc:  # the order exists: track it; reconciliation settles its state
                 self._count(classify(exc))
         self._on_created(a.client_id, order, float(amount))

@@ -94,7 +94,9 @@ def test_fault_keeps_every_invariant(fault, exchange):
             market_id = v.market_ids[0 if m.key.endswith(v.env.symbol) else 1]
             pos, base, quote = expected_ledger(v.ex, market_id)
             start_base, start_quote = out.start_balances[m.key]
-            assert m.core.inventory.position == pytest.approx(pos, abs=1e-9), m.key
+            fills = sorted((f.order_id, round(f.qty, 8)) for f in m.core.fills)
+            theirs = sorted((f.order.client_id, float(f.qty)) for f in v.ex.fills if f.order.market.id == market_id)
+            assert m.core.inventory.position == pytest.approx(pos, abs=1e-9), (m.key, fills, theirs)
             assert m.core.base_balance - start_base == pytest.approx(base, abs=1e-9), m.key
             assert m.core.quote_balance - start_quote == pytest.approx(quote, abs=1e-6), m.key
     # no position limit was ever exceeded, resting orders counted as filled
