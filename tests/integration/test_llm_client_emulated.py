@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -184,6 +185,7 @@ def test_client_errors_are_not_retried_and_name_the_problem(status, body, text):
     ids=["no_choice", "content_not_text", "usage_not_object", "not_an_object", "not_json"],
 )
 def test_a_broken_200_envelope_is_a_clear_error_counted_by_the_predictor(body, caplog):
+    caplog.set_level(logging.WARNING, logger="ccxt_mm")
     emulator = LlmEmulator(fallback=Reply(200, body=body))
 
     async def main_body(client):

@@ -110,8 +110,6 @@ async def wait_until(condition: Callable[[], bool], timeout: float, tick: Callab
 def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: bool = True) -> Outcome:
     """Quote on all three exchanges, inject the fault returned by ``apply`` (which returns
     the function that clears it) on ``target`` for :data:`FAULT_SECS`, recover, stop."""
-    logging.getLogger("ccxt_mm").setLevel(logging.CRITICAL)
-
     async def main() -> Outcome:
         venues, clients, markets = [], [], []
         try:
@@ -197,7 +195,13 @@ def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: boo
         await wait_until(agree, 3.0, tick)
         out.open_orders_match = compare()
 
-    return asyncio.run(main())
+    logger = logging.getLogger("ccxt_mm")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # every injected failure is logged; the invariants are what count here
+    try:
+        return asyncio.run(main())
+    finally:
+        logger.setLevel(level)
 
 
 def expected_ledger(ex: EmulatedExchange, market_id: str) -> tuple[float, float, float]:
