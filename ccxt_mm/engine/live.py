@@ -52,6 +52,9 @@ class LiveMarket:
     latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
     """Quoting-core time of the latest book updates (bounded)."""
     leftovers_cancelled: list[str] = field(default_factory=list)
+    """Orders of earlier runs (client-id prefix) cancelled before this run quoted."""
+    shutdown_cancelled: list[str] = field(default_factory=list)
+    """Orders found still open at shutdown, after the regular cancels, and cancelled."""
     drift: dict[str, float] = field(default_factory=dict)
     """Exchange balance minus our ledger per asset at the last reconciliation."""
     reconciled: dict[str, int] = field(default_factory=lambda: {"orphans_cancelled": 0, "vanished": 0})
@@ -284,7 +287,7 @@ class LiveEngine:
                 log.warning("%s: shutdown %s failed: %s", m.key, step.__name__, exc)
         for attempt in range(3):
             try:
-                m.leftovers_cancelled += await m.venue.cancel_leftovers(m.order_prefix)
+                m.shutdown_cancelled += await m.venue.cancel_leftovers(m.order_prefix)
                 break
             except Exception as exc:
                 log.error("%s: shutdown could not confirm every cancel (attempt %d): %s", m.key, attempt + 1, exc)
@@ -307,6 +310,7 @@ class LiveEngine:
                 "pnl": inv.pnl(m.core.mid) if m.core.mid else 0.0,
                 "errors": dict(m.errors),
                 "leftovers_cancelled": list(m.leftovers_cancelled),
+                "shutdown_cancelled": list(m.shutdown_cancelled),
                 "dead_man_switch": m.dead_man,
                 "reconciled": dict(m.reconciled),
                 "balance_drift": dict(m.drift),

@@ -110,6 +110,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float, tick: Callab
 def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: bool = True) -> Outcome:
     """Quote on all three exchanges, inject the fault returned by ``apply`` (which returns
     the function that clears it) on ``target`` for :data:`FAULT_SECS`, recover, stop."""
+
     async def main() -> Outcome:
         venues, clients, markets = [], [], []
         try:
