@@ -16,6 +16,7 @@ ccxt's unified ``clientOrderId`` (binance ``newClientOrderId``, okx ``clOrdId``,
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,8 @@ from ccxt_mm.execution.types import (
     VenueEvent,
 )
 from ccxt_mm.quoting.types import BUY
+
+log = logging.getLogger("ccxt_mm.venue")
 
 
 class VenueError(CcxtMmError):
@@ -455,13 +458,17 @@ class CcxtVenue:
 
     # --- reads ------------------------------------------------------------------------
     async def open_orders(self) -> list[OpenOrder]:
+        """Our open orders on this market; a reply missing a field is a :class:`VenueError`."""
         orders = await self._idempotent(lambda: self.exchange.fetch_open_orders(self.symbol))
-        return [
-            OpenOrder(
-                str(o["id"]), o.get("clientOrderId") or "", BUY if o["side"] == "buy" else -BUY, float(o["price"]), float(o["remaining"])
-            )
-            for o in orders
-        ]
+        out = []
+        for o in orders:
+            try:
+                side = {"buy": BUY, "sell": -BUY}[o["side"]]
+                out.append(OpenOrder(str(o["id"]), o.get("clientOrderId") or "", side, float(o["price"]), float(o["remaining"])))
+            except (KeyError, TypeError, ValueError) as exc:
+                self._count("malformed_reply")
+                raise VenueError(f"{self.name}: open order without a usable {exc}: {o.get('info')!r:.300}") from None
+        return out
 
     async def balances(self) -> dict[str, tuple[float, float]]:
         """(free, total) per asset with a non-zero total."""
@@ -517,21 +524,27 @@ class CcxtVenue:
         """Turn our trades not seen before into Fill events (a fee cost > 0 is charged)."""
         base = (self._market or {}).get("base")
         for t in trades:
-            trade_id = str(t["id"])
+            trade_id = str(t.get("id"))
             client_id = self._clients.get(str(t.get("order")))
             if client_id is None or trade_id in self._seen_trades:
+                continue
+            try:
+                qty, price, ts_ms = float(t["amount"]), float(t["price"]), int(t["timestamp"])
+                side = {"buy": BUY, "sell": -BUY}[t["side"]]
+                fee = t.get("fee") or {}
+                fee_cost = fee_sign * float(fee.get("cost") or 0.0)
+            except (KeyError, TypeError, ValueError) as exc:
+                # never silently: counted and logged; reconciliation reports the balance drift it leaves
+                self._count("malformed_reply")
+                log.error("%s: fill %s of order %s unreadable (%s): %r", self.name, trade_id, client_id, exc, t.get("info"))
                 continue
             self._seen_trades[trade_id] = None
             if len(self._seen_trades) > 100_000:
                 self._seen_trades.popitem(last=False)
-            qty, price = float(t["amount"]), float(t["price"])
-            fee = t.get("fee") or {}
-            fee_cost = fee_sign * float(fee.get("cost") or 0.0)
             fee_base = fee_cost if fee.get("currency") == base else 0.0
             fee_quote = fee_base * price if fee_base else fee_cost
             remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))
             self._remaining[client_id] = remaining
             if remaining <= 0.0:
                 self._order_ids.pop(client_id, None)
-            side = BUY if t["side"] == "buy" else -BUY
-            self._events.append(Fill(client_id, int(t["timestamp"]) * 1_000_000, side, price, qty, fee_quote, False, remaining, fee_base))
+            self._events.append(Fill(client_id, ts_ms * 1_000_000, side, price, qty, fee_quote, False, remaining, fee_base))
