@@ -262,7 +262,8 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             if not m.paper:
                 switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
                 print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
-        engine = LiveEngine(config, markets, predictions=_live_predictions(config))
+        state_path = Path(config.live.state_file) if live else None
+        engine = LiveEngine(config, markets, predictions=_live_predictions(config), state_path=state_path)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

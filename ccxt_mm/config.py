@@ -191,6 +191,10 @@ class LiveConfig(_Section):
     """Serve Prometheus metrics on 127.0.0.1:<port> (0: off)."""
     rest_urls: dict[str, str] = Field(default_factory=dict)
     """Exchange → base URL replacing its REST host (a local emulator or a proxy)."""
+    state_file: str = "state/live_state.json"
+    """``--live`` only: today's loss, the drawdown and the fills seen, kept over restarts."""
+    state_secs: Positive = 5.0
+    """How often the state file is written while quoting (and at shutdown)."""
 
 
 class ModelPrice(_Section):

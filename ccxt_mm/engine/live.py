@@ -19,11 +19,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig, MarketConfig
+from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
@@ -117,15 +119,22 @@ class LiveEngine:
         markets: list[LiveMarket],
         clock_ns: Callable[[], int] = time.time_ns,
         predictions: LivePredictions | None = None,
+        state_path: Path | None = None,
     ) -> None:
-        """``predictions``: a predictor run as one background task; quotes read its board."""
+        """``predictions``: a predictor run as one background task; quotes read its board.
+        ``state_path``: where the live markets' carried-over state is restored from and kept
+        (see :mod:`ccxt_mm.engine.state`)."""
         self.cfg = config
         self.markets = markets
         self.clock_ns = clock_ns
         self.predictions = predictions
+        self.state_path = state_path
+        self.restored: dict[str, dict] = {}
+        """Market key → the state restored at start."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Quote every market until ``stop`` is set, then shut down cleanly."""
+        self._restore_state()
         tasks: list[asyncio.Task] = []
         for m in self.markets:
             loops = [("book", self._book_loop, True), ("trades", self._trade_loop, m.paper), ("watchdog", self._watchdog, True)]
@@ -138,6 +147,8 @@ class LiveEngine:
                 tasks.append(asyncio.create_task(self._retrying(m, what, loop, pull), name=f"{m.key} {what}"))
         if self.predictions is not None:
             tasks.append(asyncio.create_task(self._predictor(self.predictions), name="predictor"))
+        if self.state_path is not None:
+            tasks.append(asyncio.create_task(self._keep_state(), name="state"))
         try:
             await stop.wait()
         finally:
@@ -145,8 +156,37 @@ class LiveEngine:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.shutdown()
+            self._save_state()
             if self.predictions is not None:
                 await self.predictions.close()
+
+    def _restore_state(self) -> None:
+        if self.state_path is None:
+            return
+        saved = state.load(self.state_path)
+        now = self.clock_ns()
+        for m in self.markets:
+            if m.key in saved and not m.paper:
+                state.restore(m.core, saved[m.key], now)
+                m.venue.remember_seen(saved[m.key]["seen_trades"])
+                self.restored[m.key] = saved[m.key]
+
+    def _save_state(self) -> None:
+        if self.state_path is None:
+            return
+        now = self.clock_ns()
+        live = {m.key: state.snapshot(m.key, m.core, m.venue.seen_trades(), now) for m in self.markets if not m.paper}
+        if live:
+            state.save(self.state_path, {**state.load(self.state_path), **live})
+
+    async def _keep_state(self) -> None:
+        """Write the carried-over state now and then: a SIGKILL loses at most this much."""
+        while True:
+            await asyncio.sleep(self.cfg.live.state_secs)
+            try:
+                self._save_state()
+            except OSError as exc:
+                log.error("cannot write the live state file %s: %s", self.state_path, exc)
 
     async def _predictor(self, predictions: LivePredictions) -> None:
         """The predictor's loop, restarted after any failure: it may die, quoting may not."""
@@ -314,6 +354,8 @@ class LiveEngine:
                 "dead_man_switch": m.dead_man,
                 "reconciled": dict(m.reconciled),
                 "balance_drift": dict(m.drift),
+                "loss_today": max(0.0, m.core.risk.day_start_pnl - (inv.pnl(m.core.mid) if m.core.mid else 0.0)),
+                "restored": m.key in self.restored,
                 "tick_to_intent_us_p50": float(np.percentile(lat, 50) / 1e3) if lat.size else math.nan,
                 "tick_to_intent_us_p99": float(np.percentile(lat, 99) / 1e3) if lat.size else math.nan,
             }

@@ -507,6 +507,15 @@ class CcxtVenue:
             self._events.append(OrderCancelled(cid, self.clock_ns()))
         return orphans, vanished
 
+    def seen_trades(self) -> list[str]:
+        """Ids of the fills already turned into events, oldest first."""
+        return list(self._seen_trades)
+
+    def remember_seen(self, trade_ids: list[str]) -> None:
+        """Fills an earlier run already counted (restored after a restart)."""
+        for trade_id in trade_ids:
+            self._seen_trades[str(trade_id)] = None
+
     async def poll_fills(self) -> None:
         """Our new trades from ``fetch_my_trades`` (the fallback of :meth:`watch_fills`)."""
         self._on_trades(await self._idempotent(lambda: self.exchange.fetch_my_trades(self.symbol)))

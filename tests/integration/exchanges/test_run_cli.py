@@ -54,6 +54,8 @@ def write_config(tmp_path, emulators, metrics_port: int = 0) -> str:
             "fill_poll_secs": 0.2,
             "rest_urls": {env.name: server.url for env, _, server in emulators},
             "metrics_port": metrics_port,
+            "state_file": str(tmp_path / "live_state.json"),
+            "state_secs": 0.2,
         },
         "strategy": {"params": {"order_qty": 0.01}},
         "risk": {"max_position_base": 0.05},

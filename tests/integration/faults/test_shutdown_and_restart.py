@@ -1,6 +1,7 @@
 """`ccxt-mm run --live` as a process against the three emulated exchanges: SIGINT and SIGTERM
 leave no order behind within 2 s; after SIGKILL the next run finds the killed run's orders by
-client-id prefix and cancels them before it quotes."""
+client-id prefix and cancels them before it quotes, and restores the state the killed run
+kept (today's loss, drawdown, fills seen)."""
 
 from __future__ import annotations
 
@@ -68,10 +69,14 @@ def test_after_sigkill_the_next_run_cancels_the_killed_runs_orders_before_quotin
     started, _ = emulators
     config = write_config(tmp_path, emulators)
     first = start(config)
-    left = wait_for_quotes(started, first)
+    wait_for_quotes(started, first)
+    time.sleep(0.5)  # a state write or two
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
-    assert ours(started) == left, "a killed process cancels nothing"
+    left = ours(started)
+    assert all(left.values()), "a killed process cancels nothing"
+    saved = json.loads((tmp_path / "live_state.json").read_text())["markets"]
+    assert sorted(saved) == sorted(f"{env.name} {env.symbol}" for env, _, _ in started)
     second = start(config, "--duration", "1.5")
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err[-2000:]
@@ -80,6 +85,7 @@ def test_after_sigkill_the_next_run_cancels_the_killed_runs_orders_before_quotin
         s = summary[f"{env.name} {env.symbol}"]
         assert sorted(s["leftovers_cancelled"]) == sorted(left[env.name]), env.name
         assert s["orders_created"] > 0 and s["orders_left"] == 0
+        assert s["restored"], "today's loss and the fills seen come back after the kill"
         killed = [o for o in ex.orders.values() if o.client_id in left[env.name]]
         assert killed and all(o.status == "canceled" for o in killed)
         # cancelled before the new run's first order reached the exchange
