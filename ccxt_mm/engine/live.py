@@ -320,11 +320,11 @@ class LiveEngine:
             log.warning("%s: shutdown could not look up in-flight creates: %s", m.key, exc)
         m.core.drain()
         m.core.pull(now)
-        for step in (m.venue.flush, m.venue.poll_fills):
+        for step in (lambda: m.venue.flush(cancels_only=True), m.venue.poll_fills):
             try:
                 await step()
             except Exception as exc:  # what is left is found by client id just below
-                log.warning("%s: shutdown %s failed: %s", m.key, step.__name__, exc)
+                log.warning("%s: shutdown step failed: %s", m.key, exc)
         for attempt in range(3):
             try:
                 m.shutdown_cancelled += await m.venue.cancel_leftovers(m.order_prefix)

@@ -214,10 +214,15 @@ class CcxtVenue:
             action = await self._actions.get()
             await self.execute(action)
 
-    async def flush(self) -> None:
-        """Send everything queued now (tests, shutdown)."""
+    async def flush(self, cancels_only: bool = False) -> None:
+        """Send everything queued now (tests); ``cancels_only`` (shutdown): send the cancels,
+        refuse queued creates and amends without sending them (nothing new reaches the book)."""
         while not self._actions.empty():
-            await self.execute(self._actions.get_nowait())
+            action = self._actions.get_nowait()
+            if cancels_only and not isinstance(action, CancelOrder):
+                self._events.append(OrderRejected(action.client_id, self.clock_ns(), f"{self.name}: not sent, shutting down"))
+                continue
+            await self.execute(action)
 
     async def execute(self, action: Action) -> None:
         match action:
