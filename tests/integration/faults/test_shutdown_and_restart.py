@@ -77,7 +77,7 @@ def test_after_sigkill_the_next_run_cancels_the_killed_runs_orders_before_quotin
     assert all(left.values()), "a killed process cancels nothing"
     saved = json.loads((tmp_path / "live_state.json").read_text())["markets"]
     assert sorted(saved) == sorted(f"{env.name} {env.symbol}" for env, _, _ in started)
-    second = start(config, "--duration", "1.5")
+    second = start(config, "--duration", "3")
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err[-2000:]
     summary = json.loads(out)
