@@ -1,12 +1,12 @@
 """Predictions for the engines: along a replay on the recording's clock, or as a live
-background task; quotes only ever read a :class:`PredictionBoard`.
+background task. Quotes only ever read a :class:`PredictionBoard` (a dict lookup); a failing
+or silent model simply leaves it empty.
 
-Replay:
-Every ``llm.interval_secs`` of recording time the market's snapshot goes to the predictor.
-The local imbalance predictor answers at once; an LLM answers ``llm.replay_latency_secs``
-later plus whatever its client waited (backoff, ``Retry-After``) on a :class:`SkipClock`, so
-a replay costs no wall time for those waits and two replays of one cassette agree. Quotes
-read the board by a dict lookup; a failing or silent model simply leaves it empty.
+In replay, every ``llm.interval_secs`` of recording time the market's snapshot goes to the
+predictor. The local imbalance predictor answers at once; an LLM answers
+``llm.replay_latency_secs`` later plus whatever its client waited (backoff, ``Retry-After``)
+on a :class:`SkipClock`, so a replay costs no wall time for those waits and two replays of
+one cassette agree.
 """
 
 from __future__ import annotations
