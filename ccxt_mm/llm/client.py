@@ -76,8 +76,6 @@ class ChatReply:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
-    model: str
-    """The model name the server reports (may carry a date suffix)."""
 
 
 @dataclass
@@ -330,9 +328,8 @@ class ChatClient:
             content = choice["message"]["content"]
             usage = doc.get("usage") or {}
             prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-            model = str(doc.get("model", self.cfg.model))
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise LlmError(f"malformed chat.completion from {self.url}: {type(exc).__name__}: {exc}") from None
         if content is not None and not isinstance(content, str):
             raise LlmError(f"malformed chat.completion from {self.url}: message.content is {type(content).__name__}")
-        return ChatReply(content, prompt, completion, self.cost_of(prompt, completion), model)
+        return ChatReply(content, prompt, completion, self.cost_of(prompt, completion))

@@ -171,6 +171,7 @@ class LlmPredictor:
             "retries": c.retries,
             "rate_limited": c.rate_limited,
             "breaker_opens": self.client.breaker.opens,
+            "refused": c.refused,
             "prompt_tokens": c.prompt_tokens,
             "completion_tokens": c.completion_tokens,
             "cost_usd": round(c.cost_usd, 6),
