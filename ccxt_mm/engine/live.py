@@ -131,6 +131,8 @@ class LiveEngine:
         self.state_path = state_path
         self.restored: dict[str, dict] = {}
         """Market key → the state restored at start."""
+        self._saved: dict[str, dict] = {}
+        """The state file as read at start (markets of other runs are written back as they were)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Quote every market until ``stop`` is set, then shut down cleanly."""
@@ -156,35 +158,38 @@ class LiveEngine:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.shutdown()
-            self._save_state()
+            await self._save_state()
             if self.predictions is not None:
                 await self.predictions.close()
 
     def _restore_state(self) -> None:
         if self.state_path is None:
             return
-        saved = state.load(self.state_path)
+        self._saved = state.load(self.state_path)
         now = self.clock_ns()
         for m in self.markets:
-            if m.key in saved and not m.paper:
-                state.restore(m.core, saved[m.key], now)
-                m.venue.remember_seen(saved[m.key]["seen_trades"])
-                self.restored[m.key] = saved[m.key]
+            if m.key in self._saved and not m.paper:
+                state.restore(m.core, self._saved[m.key], now)
+                m.venue.remember_seen(self._saved[m.key]["seen_trades"])
+                self.restored[m.key] = self._saved[m.key]
 
-    def _save_state(self) -> None:
-        if self.state_path is None:
-            return
+    def _state_now(self) -> dict[str, dict]:
+        """The file's content now: this run's live markets over what the file held for others."""
         now = self.clock_ns()
-        live = {m.key: state.snapshot(m.key, m.core, m.venue.seen_trades(), now) for m in self.markets if not m.paper}
-        if live:
-            state.save(self.state_path, {**state.load(self.state_path), **live})
+        live = {m.key: state.snapshot(m.core, m.venue.seen_trades(), now) for m in self.markets if not m.paper}
+        return {**self._saved, **live}
+
+    async def _save_state(self) -> None:
+        """Snapshot on the loop, write in a worker thread (file I/O never blocks quoting)."""
+        if self.state_path is not None and any(not m.paper for m in self.markets):
+            await asyncio.to_thread(state.save, self.state_path, self._state_now())
 
     async def _keep_state(self) -> None:
         """Write the carried-over state now and then: a SIGKILL loses at most this much."""
         while True:
             await asyncio.sleep(self.cfg.live.state_secs)
             try:
-                self._save_state()
+                await self._save_state()
             except OSError as exc:
                 log.error("cannot write the live state file %s: %s", self.state_path, exc)
 

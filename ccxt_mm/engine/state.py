@@ -21,7 +21,7 @@ SEEN_KEPT = 2_000
 """Fill ids kept per market (the most recent)."""
 
 
-def snapshot(key: str, core: QuotingCore, seen_trades: list[str], now_ns: int) -> dict:
+def snapshot(core: QuotingCore, seen_trades: list[str], now_ns: int) -> dict:
     """One market's carried-over state now."""
     pnl = core.inventory.pnl(core.mid) if core.mid else 0.0
     risk = core.risk

@@ -35,7 +35,7 @@ def test_todays_loss_and_drawdown_survive_a_restart(tmp_path):
     first.mid = 1.0
     first.inventory.realized = -30.0
     path = tmp_path / "s.json"
-    state.save(path, {"binance BTC/USDT": state.snapshot("binance BTC/USDT", first, ["t1", "t2"], NOON + 2)})
+    state.save(path, {"binance BTC/USDT": state.snapshot(first, ["t1", "t2"], NOON + 2)})
     saved = state.load(path)["binance BTC/USDT"]
     assert saved == {"day": NOON // state.DAY_NS, "loss_today": 40.0, "drawdown": 40.0, "seen_trades": ["t1", "t2"]}
     second = core()  # the restarted run: its PnL starts at 0

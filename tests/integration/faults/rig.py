@@ -61,6 +61,10 @@ class Venue:
     server: EmulatorServer
     market_ids: list[str]
 
+    def market_id(self, key: str) -> str:
+        """Exchange id of the market a live market key (``okx ETH/USDT``) names."""
+        return self.market_ids[0 if key.endswith(self.env.symbol) else 1]
+
 
 @dataclass
 class Outcome:
@@ -146,8 +150,7 @@ def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: boo
     async def drive(out: Outcome, target: str, apply, activity: bool, markets: list[LiveMarket]) -> None:
         def quoting(m: LiveMarket) -> bool:
             v = next(v for v in out.venues if m.key.startswith(v.env.name))
-            market_id = v.market_ids[0 if m.key.endswith(v.env.symbol) else 1]
-            return bool(ours(v.ex, market_id)) and not m.stale
+            return bool(ours(v.ex, v.market_id(m.key))) and not m.stale
 
         def tick() -> None:
             sample_worst(markets, out.worst)

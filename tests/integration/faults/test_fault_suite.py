@@ -91,7 +91,7 @@ def test_fault_keeps_every_invariant(fault, exchange):
         for m in engine.markets:
             if not m.key.startswith(v.env.name):
                 continue
-            market_id = v.market_ids[0 if m.key.endswith(v.env.symbol) else 1]
+            market_id = v.market_id(m.key)
             pos, base, quote = expected_ledger(v.ex, market_id)
             start_base, start_quote = out.start_balances[m.key]
             fills = sorted((f.order_id, round(f.qty, 8)) for f in m.core.fills)
