@@ -28,18 +28,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ccxt_mm.book.grid_book import GridBook  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
 from ccxt_mm.emulator.binance import BinanceDialect  # noqa: E402
 from ccxt_mm.emulator.bybit import BybitDialect  # noqa: E402
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket  # noqa: E402
+from ccxt_mm.emulator.frames import Frame, book_frames  # noqa: E402
 from ccxt_mm.emulator.okx import OkxDialect  # noqa: E402
 from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
 from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
-from ccxt_mm.market.events import MsgKind  # noqa: E402
 
 KEY, SECRET, PASSPHRASE = "bench-key", "bench-secret", "bench-pass"
 BASES = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "TRX", "BCH"]
@@ -49,29 +48,17 @@ def market_id(exchange: str, base: str) -> str:
     return f"{base}-USDT" if exchange == "okx" else f"{base}USDT"
 
 
-def book_frames(n: int) -> list[tuple[list, list]]:
+def recorded_frames(n: int) -> list[Frame]:
     """Top-20 books after each of the first ``n`` depth updates of the real recording."""
     config = AppConfig()
-    log = load_capture([str(ROOT / p) for p in config.market.data], config.market.symbol)
-    book = GridBook(log.prices)
-    frames = []
-    for m in range(log.messages):
-        if log.msg_kind[m] == MsgKind.SNAPSHOT:
-            book.clear()
-        if log.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
-            log.apply_message(book, m)
-            if book.ready:
-                frames.append((list(zip(*book.top_bids(20), strict=True)), list(zip(*book.top_asks(20), strict=True))))
-                if len(frames) == n:
-                    break
-    return frames
+    return book_frames(load_capture([str(ROOT / p) for p in config.market.data], config.market.symbol), 20, n)
 
 
 def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
     """Child process: three emulators whose books replay the recording at ``rate`` Hz."""
 
     async def main() -> None:
-        frames = book_frames(int(rate * seconds) + 50)
+        frames = recorded_frames(int(rate * seconds) + 50)
         emus, servers = [], []
         for name in ("binance", "okx", "bybit"):
             markets = {}

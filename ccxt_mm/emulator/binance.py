@@ -175,7 +175,7 @@ class BinanceDialect:
         bids, asks = self.ex.depth(market_id, int(request.query.get("limit", 100)))
         return web.json_response(
             {
-                "lastUpdateId": len(self.ex.fills) + 1,
+                "lastUpdateId": self.ex.book_seq.get(market_id, 0),
                 "bids": [[_num(p), _num(q)] for p, q in bids],
                 "asks": [[_num(p), _num(q)] for p, q in asks],
             }

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+Book = tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]
+"""(bids, asks) of one market: price → quantity."""
+
 
 @dataclass(frozen=True)
 class EmuMarket:
@@ -76,7 +79,11 @@ class EmulatedExchange:
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.002")
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
-    books: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = field(default_factory=dict)
+    books: dict[str, Book] = field(default_factory=dict)
+    book_seq: dict[str, int] = field(default_factory=dict)
+    """Market id → update id of its book, one more at every change (binance ``lastUpdateId``)."""
+    book_listeners: list[Callable[[str, Book, Book], None]] = field(default_factory=list)
+    """Called with (market id, old book, new book) at every change (book websocket streams)."""
     orders: dict[int, EmuOrder] = field(default_factory=dict)
     fills: list[EmuFill] = field(default_factory=list)
     public_trades: list[tuple[int, int, str, Decimal, Decimal, str]] = field(default_factory=list)
@@ -104,10 +111,17 @@ class EmulatedExchange:
 
     # --- public book ------------------------------------------------------------------
     def set_book(self, market_id: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
-        self.books[market_id] = (
+        """Replace the public book of ``market_id`` (levels as decimal strings, price then
+        quantity; quantity 0 levels are left out)."""
+        old = self.books.get(market_id, ({}, {}))
+        new = (
             {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0},
             {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0},
         )
+        self.books[market_id] = new
+        self.book_seq[market_id] = self.book_seq.get(market_id, 0) + 1
+        for listener in self.book_listeners:
+            listener(market_id, old, new)
 
     def would_take(self, market_id: str, side: str, price: Decimal) -> bool:
         """A buy at or above the best ask (a sell at or below the best bid) would trade."""

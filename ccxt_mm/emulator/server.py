@@ -24,6 +24,8 @@ class EmulatorServer:
         self.exchange = exchange
         self.fault: Fault | None = None
         self.requests: list[tuple[str, str]] = []
+        self._websockets: set[asyncio.BaseTransport] = set()
+        """Transports of the websocket connections open now."""
         self._app = web.Application(middlewares=[self._middleware])
         self._app.add_routes(routes)
         self._runner: web.AppRunner | None = None
@@ -34,9 +36,25 @@ class EmulatorServer:
         self.requests.append((request.method, request.path))
         if self.exchange is not None:
             self.exchange.check_dead_man()  # the exchange's own timer, checked as time passes
-        if self.fault is not None:
-            return await self.fault(request, handler)
-        return await handler(request)
+        transport = request.transport
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket" and transport is not None
+        if websocket:
+            self._websockets.add(transport)
+        try:
+            if self.fault is not None:
+                return await self.fault(request, handler)
+            return await handler(request)
+        finally:
+            if websocket:
+                self._websockets.discard(transport)
+
+    def drop_websockets(self) -> int:
+        """Cut every open websocket connection without a close frame (a network drop);
+        returns how many were cut."""
+        dropped = list(self._websockets)
+        for transport in dropped:
+            transport.abort()
+        return len(dropped)
 
     @property
     def url(self) -> str:

@@ -9,6 +9,15 @@ import ccxt.pro as ccxt_pro
 from ccxt_mm.config import AppConfig
 from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.errors import ConfigError
+from ccxt_mm.market.bybit_sequence import SequencedBybit
+
+CLIENT_CLASSES: dict[str, type[ccxt_pro.Exchange]] = {"bybit": SequencedBybit}
+"""ccxt.pro clients we extend (bybit: the order-book sequence check ccxt lacks)."""
+
+
+def client_class(name: str) -> type[ccxt_pro.Exchange]:
+    """The ccxt.pro client class of exchange ``name``."""
+    return CLIENT_CLASSES.get(name) or getattr(ccxt_pro, name)
 
 
 def credentials(config: AppConfig, exchange: str, source: str = "environment") -> dict[str, str]:
@@ -31,7 +40,7 @@ def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_
     params: dict = {"enableRateLimit": True}
     if with_credentials:
         params.update(credentials(config, name))
-    exchange = getattr(ccxt_pro, name)(params)
+    exchange = client_class(name)(params)
     if config.live.sandbox:
         exchange.set_sandbox_mode(True)
     if name in config.live.rest_urls:
