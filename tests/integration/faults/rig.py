@@ -1,10 +1,16 @@
 """A live engine quoting two symbols on each of binance, okx and bybit (ccxt's real clients
 against the loopback emulators), with one fault injected on one exchange for a while, and the
-invariants every scenario must keep, checked rather than logged."""
+invariants every scenario must keep, checked rather than logged.
+
+Books come by REST polling (static books), or with ``websocket`` by ccxt.pro's
+``watch_order_book`` and fills by ``watch_my_trades`` over the emulators' websockets, each
+exchange's books stepping through its own real recording every 50 ms."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,31 +20,65 @@ import ccxt.async_support as ccxt_async
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.emulator import point_ccxt_at
+from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
+from ccxt_mm.emulator.book_ws import BinanceBookStream, BookStream, BybitBookStream, OkxBookStream
+from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm.emulator.frames import Frame, book_frames
+from ccxt_mm.emulator.okx_user_ws import OkxUserStream
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.engine.live import LiveEngine, LiveMarket, open_market
+from ccxt_mm.execution.exchanges import client_class
 from ccxt_mm.execution.orders import OrderStatus
+from ccxt_mm.market.capture import load_capture
+from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
 from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE, Env
 
-CONFIG = AppConfig.model_validate(
-    {
-        "live": {
-            "websocket": False,
-            "poll_secs": 0.05,
-            "fill_poll_secs": 0.1,
-            "stale_secs": 0.6,
-            "reconcile_secs": 0.5,
-            "backoff_max_secs": 0.5,
-        },
-        "strategy": {"params": {"order_qty": 0.01, "uncalibrated_widen": 1.0}},
-        "risk": {"max_position_base": 0.05, "max_exposure_quote": 1e7},
-        "spread": {"min_spread_bps": 4.0, "base_bps": {"low": 4.0, "medium": 8.0, "high": 16.0, "extreme": 40.0}},
-    }
-)
+SETTINGS = {
+    "live": {
+        "websocket": False,
+        "poll_secs": 0.05,
+        "fill_poll_secs": 0.1,
+        "stale_secs": 0.6,
+        "reconcile_secs": 0.5,
+        "backoff_max_secs": 0.5,
+    },
+    "strategy": {"params": {"order_qty": 0.01, "uncalibrated_widen": 1.0}},
+    "risk": {"max_position_base": 0.05, "max_exposure_quote": 1e7},
+    "spread": {"min_spread_bps": 4.0, "base_bps": {"low": 4.0, "medium": 8.0, "high": 16.0, "extreme": 40.0}},
+}
+CONFIG = AppConfig.model_validate(SETTINGS)
+WS_CONFIG = AppConfig.model_validate(SETTINGS | {"live": SETTINGS["live"] | {"websocket": True}})
 LIMIT = CONFIG.risk.max_position_base
 PREFIX = CONFIG.orders.client_id_prefix
 FAULT_SECS = 1.2
+FRAME_SECS = 0.05
+BOOK_STREAMS: dict[str, type[BookStream]] = {"binance": BinanceBookStream, "okx": OkxBookStream, "bybit": BybitBookStream}
+USER_STREAMS = {
+    "binance": lambda ex: BinanceUserStream(ex, API_KEY, SECRET),
+    "okx": lambda ex: OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE),
+    "bybit": lambda ex: BybitUserStream(ex, API_KEY, SECRET),
+}
+RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
+
+
+@functools.cache
+def frames(env: Env) -> list[Frame]:
+    """Top-20 books of ``env``'s own recording (the one its exchange is seeded from)."""
+    return book_frames(load_capture(RECORDINGS[env.name], env.symbol), 20, 400)
+
+
+async def move_books(venues: list[Venue]) -> None:
+    """Every :data:`FRAME_SECS`, each market's book takes the next frame of its exchange's
+    recording (both markets of an exchange show the same book)."""
+    for step in itertools.count():
+        for v in venues:
+            bids, asks = frames(v.env)[step % len(frames(v.env))]
+            bids_s, asks_s = [(repr(p), repr(q)) for p, q in bids], [(repr(p), repr(q)) for p, q in asks]
+            for market_id in v.market_ids:
+                v.ex.set_book(market_id, bids_s, asks_s)
+        await asyncio.sleep(FRAME_SECS)
 
 
 def add_second_market(ex: EmulatedExchange, env: Env) -> str:
@@ -60,6 +100,7 @@ class Venue:
     ex: EmulatedExchange
     server: EmulatorServer
     market_ids: list[str]
+    book_stream: BookStream | None
 
     def market_id(self, key: str) -> str:
         """Exchange id of the market a live market key (``okx ETH/USDT``) names."""
@@ -79,6 +120,9 @@ class Outcome:
     open_orders_match: dict[str, tuple[set, set, set]] = field(default_factory=dict)
     """Exchange → (on the exchange, open in the engine, in flight in the engine) after recovery."""
     recovered: dict[str, bool] = field(default_factory=dict)
+    books_match: dict[str, bool] = field(default_factory=dict)
+    """Market key → the engine's top 10 levels equal the exchange's once the market is quiet
+    (websocket runs)."""
 
 
 async def trade_through(ex: EmulatedExchange) -> None:
@@ -111,43 +155,54 @@ async def wait_until(condition: Callable[[], bool], timeout: float, tick: Callab
     return condition()
 
 
-def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: bool = True) -> Outcome:
+def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: bool = True, websocket: bool = False) -> Outcome:
     """Quote on all three exchanges, inject the fault returned by ``apply`` (which returns
     the function that clears it) on ``target`` for :data:`FAULT_SECS`, recover, stop."""
+    config = WS_CONFIG if websocket else CONFIG
 
     async def main() -> Outcome:
-        venues, clients, markets = [], [], []
+        venues, clients, markets, streams = [], [], [], []
         try:
             for env in ENVS:
                 ex = env.seed()
                 second = add_second_market(ex, env)
-                server = EmulatorServer(env.routes(ex), ex)
+                routes, book_stream = env.routes(ex), None
+                if websocket:
+                    book_stream, user_stream = BOOK_STREAMS[env.name](ex), USER_STREAMS[env.name](ex)
+                    streams += [book_stream, user_stream]
+                    routes += [*book_stream.routes(), *user_stream.routes()]
+                server = EmulatorServer(routes, ex)
                 url = await server.start()
-                client = getattr(ccxt_async, env.name)(
-                    {"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False, "timeout": 1000}
-                )
-                point_ccxt_at(client, url)
+                params = {"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False, "timeout": 1000}
+                client = client_class(env.name)(params) if websocket else getattr(ccxt_async, env.name)(params)
+                point_ccxt_at(client, url, url.replace("http", "ws"))
                 clients.append(client)
-                venues.append(Venue(env, ex, server, [env.market_id, second]))
+                venues.append(Venue(env, ex, server, [env.market_id, second], book_stream))
                 for symbol in (env.symbol, "ETH/USDT"):
-                    markets.append(await open_market(CONFIG, client, symbol, live=True, run_id="flt"))
-            engine = LiveEngine(CONFIG, markets)
+                    markets.append(await open_market(config, client, symbol, live=True, run_id="flt"))
+            engine = LiveEngine(config, markets)
             out = Outcome(engine, venues, {m.key: (m.core.base_balance, m.core.quote_balance) for m in markets})
             stop = asyncio.Event()
+            mover = asyncio.create_task(move_books(venues)) if websocket else None
             runner = asyncio.create_task(engine.run(stop))
             try:
-                await drive(out, target, apply, activity, markets)
+                await drive(out, target, apply, activity, markets, mover)
             finally:
+                if mover is not None:
+                    mover.cancel()
+                    await asyncio.gather(mover, return_exceptions=True)
                 stop.set()
                 await runner
             return out
         finally:
             for c in clients:
                 await c.close()
+            for s in streams:
+                await s.close()
             for v in venues:
                 await v.server.stop()
 
-    async def drive(out: Outcome, target: str, apply, activity: bool, markets: list[LiveMarket]) -> None:
+    async def drive(out: Outcome, target: str, apply, activity: bool, markets: list[LiveMarket], mover: asyncio.Task | None) -> None:
         def quoting(m: LiveMarket) -> bool:
             v = next(v for v in out.venues if m.key.startswith(v.env.name))
             return bool(ours(v.ex, v.market_id(m.key))) and not m.stale
@@ -178,6 +233,21 @@ def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: boo
         recovered = await wait_until(lambda: all(quoting(m) for m in markets), 6.0, tick)
         for m in markets:
             out.recovered[m.key] = recovered and quoting(m)
+        if mover is not None:
+            # the market goes quiet: every book the engine holds must be the exchange's
+            mover.cancel()
+            await asyncio.gather(mover, return_exceptions=True)
+
+            def same_book(m: LiveMarket) -> bool:
+                v = next(v for v in out.venues if m.key.startswith(v.env.name))
+                bids, asks = v.ex.depth(v.market_id(m.key), 10)
+                book = m.book.book
+                ours = [list(zip(*book.top_bids(10), strict=True)), list(zip(*book.top_asks(10), strict=True))]
+                theirs = [[(float(p), float(q)) for p, q in bids], [(float(p), float(q)) for p, q in asks]]
+                return ours == theirs
+
+            await wait_until(lambda: all(same_book(m) for m in markets), 2.0, tick)
+            out.books_match = {m.key: same_book(m) for m in markets}
 
         def compare() -> dict[str, tuple[set, set, set]]:
             """Per exchange: (ours open there, open in the engine, in flight in the engine)."""

@@ -1,7 +1,9 @@
 """Every fault on each of binance, okx and bybit while the engine quotes two symbols on each:
 afterwards the engine's open orders equal the exchange's, the ledger equals the exchange's
 fills (fees included), no position limit was ever exceeded (resting orders counted), the
-markets the fault did not touch kept quoting, and the touched ones quote again."""
+markets the fault did not touch kept quoting, and the touched ones quote again. The
+websocket faults run with books and fills over websockets, and also check that every book
+the engine holds is the exchange's once the market is quiet."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from ccxt_mm.emulator import faults
-from tests.integration.faults.rig import LIMIT, Venue, expected_ledger, run
+from tests.integration.faults.rig import LIMIT, Outcome, Venue, expected_ledger, run
 
 CREATE = {"binance": "POST /api/v3/order", "okx": "/api/v5/trade/batch-orders", "bybit": "/v5/order/create"}
 CANCEL = {"binance": "DELETE /api/v3/order", "okx": "/api/v5/trade/cancel-order", "bybit": "/v5/order/cancel"}
@@ -71,13 +73,51 @@ FAULTS: dict[str, Callable[[Venue], Callable[[], None]]] = {
     "maintenance_503": hook(lambda v: faults.status(503, "System maintenance")),
     "stale_book": hook(lambda v: faults.hang(5.0, (BOOKS[v.env.name],))),
 }
+
+
+def websocket_disconnect(v: Venue) -> Callable[[], None]:
+    """Every websocket of the exchange is cut, and new ones are refused until the fault
+    clears (REST keeps working)."""
+    v.server.drop_websockets()
+    v.server.fault = faults.status(503, "Service Unavailable", paths=("/stream",))
+    return lambda: setattr(v.server, "fault", None)
+
+
+def sequence_gap(v: Venue) -> Callable[[], None]:
+    """Every 7th book diff of each market is lost on the way (binance ``U`` ≠ last ``u`` + 1,
+    okx ``prevSeqId`` ≠ last ``seqId``, bybit ``u`` ≠ last ``u`` + 1)."""
+    v.book_stream.drop_every = 7
+    return lambda: setattr(v.book_stream, "drop_every", 0)
+
+
+WS_FAULTS: dict[str, Callable[[Venue], Callable[[], None]]] = {
+    "websocket_disconnect": websocket_disconnect,
+    "order_book_sequence_gap": sequence_gap,
+}
 EXCHANGES = ["binance", "okx", "bybit"]
 
 
 @pytest.mark.parametrize("exchange", EXCHANGES)
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_fault_keeps_every_invariant(fault, exchange):
-    out = run(exchange, FAULTS[fault])
+    check_invariants(run(exchange, FAULTS[fault]))
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+@pytest.mark.parametrize("fault", list(WS_FAULTS))
+def test_websocket_fault_keeps_every_invariant(fault, exchange):
+    out = run(exchange, WS_FAULTS[fault], websocket=True)
+    check_invariants(out)
+    assert out.books_match and all(out.books_match.values()), out.books_match
+    victim = next(v for v in out.venues if v.env.name == exchange)
+    if fault == "order_book_sequence_gap":
+        assert victim.book_stream.dropped >= 2
+        assert victim.book_stream.subscriptions > 2  # both markets resubscribed after their gaps
+    errors = sum(m.errors.get("book", 0) for m in out.engine.markets if m.key.startswith(exchange))
+    assert errors >= 1, "the fault never reached the engine's book loop"
+
+
+def check_invariants(out: Outcome) -> None:
     engine = out.engine
     # no order left behind, on any exchange
     for v in out.venues:
