@@ -1,10 +1,12 @@
-"""Build the real-hostname cassettes from ccxt's own static response fixtures.
+"""Build the real-hostname cassettes from ccxt's own static fixtures.
 
 ccxt's real clients are run against a local responder that answers with the real response
 bodies of ``cassettes/ccxt_static/`` (exchangeInfo and Bybit's account-type probes, which the
 fixtures lack, come from the emulator's dialects); the traffic is recorded with the project's
 scrubbing and the local host is then replaced by the exchange's real one, so replays exercise
-ccxt exactly as in production. Run from the repository root:
+ccxt exactly as in production. OKX has request fixtures only: its calls are the fixtures' own
+(the requests must come out as ccxt's fixtures have them) and the emulator's OKX dialect
+answers. Run from the repository root:
 
     .venv/bin/python tools/build_real_host_cassettes.py
 """
@@ -28,35 +30,37 @@ from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.emulator.binance import BinanceDialect
 from ccxt_mm.emulator.bybit import BybitDialect
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm.emulator.okx import OkxDialect
 from ccxt_mm.emulator.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "cassettes" / "ccxt_static"
 OUT = ROOT / "cassettes" / "exchanges"
-KEY, SECRET = "builder-key-0000000000000000", "builder-secret-000000000000"
+KEY, SECRET, PASSPHRASE = "builder-key-0000000000000000", "builder-secret-000000000000", "builder-passphrase"
 
 
 def static(exchange: str, method: str) -> dict:
     return json.loads((STATIC / f"{exchange}.subset.json").read_text())["methods"][method][0]
 
 
-def market(symbol: str, tick: str, lot: str, min_notional: str) -> EmuMarket:
+def market(symbol: str, tick: str, lot: str, min_notional: str, sep: str = "") -> EmuMarket:
     base, quote = symbol.split("/")
-    return EmuMarket(symbol, base + quote, base, quote, Decimal(tick), Decimal(lot), Decimal(lot), Decimal(min_notional))
+    return EmuMarket(symbol, base + sep + quote, base, quote, Decimal(tick), Decimal(lot), Decimal(lot), Decimal(min_notional))
 
 
 async def record(name: str, routes: list, cassette: str, real_host: str, calls) -> None:
     server = EmulatorServer(routes)
     url = await server.start()
-    client = getattr(ccxt_async, name)({"apiKey": KEY, "secret": SECRET, "enableRateLimit": False})
+    client = getattr(ccxt_async, name)({"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
     point_ccxt_at(client, url)
+    path = OUT / name / cassette
+    path.unlink(missing_ok=True)  # vcrpy appends to an existing cassette
     try:
-        with cassette_vcr(OUT / name, record_mode="all", secrets=[KEY, SECRET]).use_cassette(cassette):
+        with cassette_vcr(OUT / name, record_mode="all", secrets=[KEY, SECRET, PASSPHRASE]).use_cassette(cassette):
             await calls(client)
     finally:
         await client.close()
         await server.stop()
-    path = OUT / name / cassette
     path.write_text(path.read_text().replace(url, real_host))
 
 
@@ -115,6 +119,28 @@ async def bybit() -> None:
     await record("bybit", routes, "real_host_static_bodies.yaml", "https://api.bybit.com", calls)
 
 
+def okx_request_fixture(method: str, description: str) -> dict:
+    cases = json.loads((STATIC / "okx.request.subset.json").read_text())["methods"][method]
+    return next(c for c in cases if c["description"] == description)
+
+
+OKX_CALLS = (("fetchBalance", "fetch_balance", "spot balance"), ("createOrder", "create_order", "Spot limit buy order"))
+"""(fixture method, ccxt method, description) of the spot cases the cassette holds."""
+
+
+async def okx() -> None:
+    ex = EmulatedExchange({"LTC-USDT": market("LTC/USDT", "0.01", "0.000001", "0", sep="-")}, {"USDT": Decimal(1000)})
+    routes = OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes()
+
+    async def calls(client):
+        await client.load_markets()
+        for method, python_name, description in OKX_CALLS:
+            await getattr(client, python_name)(*okx_request_fixture(method, description)["input"])
+
+    await record("okx", routes, "real_host_request_fixtures.yaml", "https://www.okx.com", calls)
+
+
 if __name__ == "__main__":
     asyncio.run(binance())
     asyncio.run(bybit())
+    asyncio.run(okx())
