@@ -12,6 +12,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -120,6 +121,9 @@ class Outcome:
     open_orders_match: dict[str, tuple[set, set, set]] = field(default_factory=dict)
     """Exchange → (on the exchange, open in the engine, in flight in the engine) after recovery."""
     recovered: dict[str, bool] = field(default_factory=dict)
+    request_rates: tuple[float, float] = (0.0, 0.0)
+    """Requests per second the faulted exchange received in the half second before the fault,
+    and while it lasted."""
     books_match: dict[str, bool] = field(default_factory=dict)
     """Market key → the engine's top 10 levels equal the exchange's once the market is quiet
     (websocket runs)."""
@@ -155,9 +159,15 @@ async def wait_until(condition: Callable[[], bool], timeout: float, tick: Callab
     return condition()
 
 
-def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: bool = True, websocket: bool = False) -> Outcome:
+def run(
+    target: str,
+    apply: Callable[[Venue], Callable[[], None]],
+    activity: bool = True,
+    websocket: bool = False,
+    fault_secs: float = FAULT_SECS,
+) -> Outcome:
     """Quote on all three exchanges, inject the fault returned by ``apply`` (which returns
-    the function that clears it) on ``target`` for :data:`FAULT_SECS`, recover, stop."""
+    the function that clears it) on ``target`` for ``fault_secs``, recover, stop."""
     config = WS_CONFIG if websocket else CONFIG
 
     async def main() -> Outcome:
@@ -213,16 +223,31 @@ def run(target: str, apply: Callable[[Venue], Callable[[], None]], activity: boo
         assert await wait_until(lambda: all(quoting(m) for m in markets), 5.0, tick), "not every market quoted before the fault"
         victim = next(v for v in out.venues if v.env.name == target)
         updates = {m.key: m.book_feed.updates for m in markets}
+        before = len(victim.server.requests)
+        await asyncio.sleep(0.5)
+        tick()
+        at_fault = len(victim.server.requests)
+        started = time.monotonic()
         clear = apply(victim)
-        for _ in range(int(FAULT_SECS / 0.05)):
+        steps = int(fault_secs / 0.05)
+        seen_quoting: dict[str, int] = {}
+        """Untouched market key → last step it was seen quoting."""
+        for step in range(steps):
             await asyncio.sleep(0.05)
             tick()
-            if activity and _ % 5 == 0:
+            if activity and step % 5 == 0:
                 for v in out.venues:
                     await trade_through(v.ex)
+            for m in markets:
+                if not m.key.startswith(target) and quoting(m):
+                    seen_quoting[m.key] = step
         for m in markets:
             if not m.key.startswith(target):
-                out.untouched_quoting[m.key] = quoting(m) and m.book_feed.updates > updates[m.key] + 5
+                # quoting in the last 0.5 s of the fault (an order replaced at the sampling
+                # instant leaves a side empty for a moment), its book still moving
+                recent = seen_quoting.get(m.key, -1) >= steps - 10
+                out.untouched_quoting[m.key] = recent and m.book_feed.updates > updates[m.key] + 5
+        out.request_rates = ((at_fault - before) / 0.5, (len(victim.server.requests) - at_fault) / (time.monotonic() - started))
         clear()
         for _ in range(10):  # the market keeps trading a little after the fault
             await asyncio.sleep(0.05)
