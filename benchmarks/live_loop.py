@@ -1,12 +1,13 @@
 """The live engine against emulated exchanges: 3 exchanges × N symbols in one process.
 
-Run: ``.venv/bin/python benchmarks/live_loop.py [--symbols 10] [--seconds 30] [--rate 5]``.
+Run: ``.venv/bin/python benchmarks/live_loop.py [--symbols 10] [--seconds 30] [--rate 5] [--websocket]``.
 
 The emulators run in a child process (so the engine's memory is measured alone). Each
 emulated market's book is moved ``--rate`` times a second by replaying the bundled real
 BTCUSDT recording (top 20 levels; symbol k at prices × (1 + k/100)), and a taker trades
-through the touch now and then. The engine polls books over REST, sends post-only orders
-through ccxt and cancels everything at the end. Printed: tick → order intent p50/p99 (the
+through the touch now and then. The engine polls books over REST (with ``--websocket``: books
+and fills over the emulators' websockets, ccxt.pro), sends post-only orders through ccxt and
+cancels everything at the end. Printed: tick → order intent p50/p99 (the
 quoting core's work per book, excluding ccxt's parsing), order requests per minute per
 symbol against a cancel-and-replace-on-every-update baseline, orders left, peak RSS.
 """
@@ -31,13 +32,18 @@ sys.path.insert(0, str(ROOT))
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
 from ccxt_mm.emulator.binance import BinanceDialect  # noqa: E402
+from ccxt_mm.emulator.binance_user_ws import BinanceUserStream  # noqa: E402
+from ccxt_mm.emulator.book_ws import BOOK_STREAMS  # noqa: E402
 from ccxt_mm.emulator.bybit import BybitDialect  # noqa: E402
+from ccxt_mm.emulator.bybit_user_ws import BybitUserStream  # noqa: E402
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket  # noqa: E402
 from ccxt_mm.emulator.frames import Frame, book_frames  # noqa: E402
 from ccxt_mm.emulator.okx import OkxDialect  # noqa: E402
+from ccxt_mm.emulator.okx_user_ws import OkxUserStream  # noqa: E402
 from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
 from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
+from ccxt_mm.execution.exchanges import client_class  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
 
 KEY, SECRET, PASSPHRASE = "bench-key", "bench-secret", "bench-pass"
@@ -68,12 +74,13 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
                     f"{base}/USDT", mid, base, "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(0)
                 )
             ex = EmulatedExchange(markets, {base: Decimal(1000) for base in BASES[:n_symbols]} | {"USDT": Decimal(10**9)})
-            routes = {
-                "binance": BinanceDialect(ex, KEY, SECRET).routes(),
-                "okx": OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes(),
-                "bybit": BybitDialect(ex, KEY, SECRET).routes(),
+            dialect, user = {
+                "binance": (BinanceDialect(ex, KEY, SECRET), BinanceUserStream(ex, KEY, SECRET)),
+                "okx": (OkxDialect(ex, KEY, SECRET, PASSPHRASE), OkxUserStream(ex, KEY, SECRET, PASSPHRASE)),
+                "bybit": (BybitDialect(ex, KEY, SECRET), BybitUserStream(ex, KEY, SECRET)),
             }[name]
-            server = EmulatorServer(routes, ex)
+            # websockets (books and fills) are served too; only a --websocket engine uses them
+            server = EmulatorServer([*dialect.routes(), *BOOK_STREAMS[name](ex).routes(), *user.routes()], ex)
             await server.start()
             emus.append((name, ex))
             servers.append(server)
@@ -98,21 +105,27 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
 
 
 async def run_engine(
-    urls: dict[str, str], n_symbols: int, seconds: float, poll_secs: float, predictions: LivePredictions | None = None
+    urls: dict[str, str],
+    n_symbols: int,
+    seconds: float,
+    poll_secs: float,
+    predictions: LivePredictions | None = None,
+    websocket: bool = False,
 ) -> tuple[LiveEngine, dict]:
     import ccxt.async_support as ccxt_async
 
     config = AppConfig.model_validate(
         {
-            "live": {"websocket": False, "poll_secs": poll_secs, "fill_poll_secs": 1.0, "order_budget_per_min": 10_000},
+            "live": {"websocket": websocket, "poll_secs": poll_secs, "fill_poll_secs": 1.0, "order_budget_per_min": 10_000},
             "strategy": {"params": {"order_qty": 0.01}},
             "risk": {"max_position_base": 0.05},
         }
     )
     clients, markets = [], []
     for name, url in urls.items():
-        client = getattr(ccxt_async, name)({"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-        point_ccxt_at(client, url)
+        params = {"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False}
+        client = client_class(name)(params) if websocket else getattr(ccxt_async, name)(params)
+        point_ccxt_at(client, url, url.replace("http", "ws"))
         clients.append(client)
         for base in BASES[:n_symbols]:
             markets.append(await open_market(config, client, f"{base}/USDT", live=True, run_id="bench"))
@@ -131,13 +144,14 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=5.0, help="book updates per second per market")
+    parser.add_argument("--websocket", action="store_true", help="books and fills over websockets instead of REST polling")
     args = parser.parse_args()
     queue: mp.Queue = mp.Queue()
     child = mp.Process(target=serve, args=(args.symbols, args.rate, args.seconds + 5, queue), daemon=True)
     child.start()
     urls = queue.get(timeout=120)
     started = time.monotonic()
-    engine, left = asyncio.run(run_engine(urls, args.symbols, args.seconds, 1 / args.rate))
+    engine, left = asyncio.run(run_engine(urls, args.symbols, args.seconds, 1 / args.rate, websocket=args.websocket))
     elapsed_min = (time.monotonic() - started) / 60
     child.terminate()
 
@@ -150,6 +164,7 @@ def main() -> None:
     ratio = statistics.median(r / b for r, b in zip(requests, baseline, strict=True) if b)
     print(
         f"markets             {len(engine.markets)} ({args.symbols} symbols × 3 exchanges), {args.seconds:.0f} s, books at {args.rate:g} Hz"
+        f" by {'websocket' if args.websocket else 'REST polling'}"
     )
     print(f"book updates        median {statistics.median(updates):.0f} per minute per market")
     print(f"tick->intent        p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us over {lat.size} updates")

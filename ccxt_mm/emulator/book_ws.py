@@ -235,3 +235,7 @@ class BybitBookStream(BookStream):
         ts = self.ex.clock_ms()
         data = {"s": market_id, "b": bids, "a": asks, "u": seq, "seq": seq}
         return {"topic": self._topics[market_id], "type": kind, "ts": ts, "data": data, "cts": ts}
+
+
+BOOK_STREAMS: dict[str, type[BookStream]] = {"binance": BinanceBookStream, "okx": OkxBookStream, "bybit": BybitBookStream}
+"""The book websocket of each emulated exchange."""

@@ -12,7 +12,7 @@ import pytest
 from ccxt.base.errors import ChecksumError, InvalidNonce, NetworkError
 
 from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.book_ws import BinanceBookStream, BookStream, BybitBookStream, OkxBookStream
+from ccxt_mm.emulator.book_ws import BOOK_STREAMS, BookStream
 from ccxt_mm.emulator.frames import book_frames
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.execution.exchanges import client_class
@@ -21,7 +21,6 @@ from ccxt_mm.market.feed import BookFeed
 from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
 from tests.integration.exchanges.test_venues_emulated import ENVS, Env
 
-STREAMS: dict[str, type[BookStream]] = {"binance": BinanceBookStream, "okx": OkxBookStream, "bybit": BybitBookStream}
 RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
 GOOD_AFTER = 40
 """Books checked after the last gap or cut before a run ends."""
@@ -40,7 +39,7 @@ def run(env: Env, cut_at: int | None = None, drop_every: int = 0) -> tuple[int, 
 
     async def main():
         ex = env.seed()
-        stream = STREAMS[env.name](ex)
+        stream = BOOK_STREAMS[env.name](ex)
         stream.drop_every = drop_every
         server = EmulatorServer([*stream.routes(), *env.routes(ex)], ex)
         url = await server.start()

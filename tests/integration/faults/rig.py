@@ -22,7 +22,7 @@ import ccxt.async_support as ccxt_async
 from ccxt_mm.config import AppConfig
 from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
-from ccxt_mm.emulator.book_ws import BinanceBookStream, BookStream, BybitBookStream, OkxBookStream
+from ccxt_mm.emulator.book_ws import BOOK_STREAMS, BookStream
 from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
 from ccxt_mm.emulator.frames import Frame, book_frames
@@ -55,7 +55,6 @@ LIMIT = CONFIG.risk.max_position_base
 PREFIX = CONFIG.orders.client_id_prefix
 FAULT_SECS = 1.2
 FRAME_SECS = 0.05
-BOOK_STREAMS: dict[str, type[BookStream]] = {"binance": BinanceBookStream, "okx": OkxBookStream, "bybit": BybitBookStream}
 USER_STREAMS = {
     "binance": lambda ex: BinanceUserStream(ex, API_KEY, SECRET),
     "okx": lambda ex: OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE),
