@@ -84,6 +84,17 @@ def test_the_scanner_catches_an_unscrubbed_cassette(tmp_path):
     assert any(p.search(leaked) for p in SECRET_PATTERNS)
 
 
+def real_host_client(name: str) -> ccxt_async.Exchange:
+    """ccxt's client of exchange ``name`` on its real hosts, for cassette replay: any
+    credentials (nothing is sent), no pacing, spot markets only, no currency or margin calls."""
+    client = getattr(ccxt_async, name)({"apiKey": "k", "secret": "s", "password": "p", "enableRateLimit": False})
+    client.timeout_on_exit = 0
+    client.has["fetchCurrencies"] = False
+    client.options["fetchMarkets"] = {"types": ["spot"]}
+    client.options["fetchMargins"] = False
+    return client
+
+
 def static_fixture(exchange: str, method: str) -> dict:
     import json
 
@@ -95,11 +106,7 @@ def test_binance_real_host_cassette_parses_as_ccxt_fixtures_expect():
     give the fixture's parsedResponse, and Binance's -2010 text maps to a post-only reject."""
 
     async def main():
-        client = ccxt_async.binance({"apiKey": "k", "secret": "s", "enableRateLimit": False})
-        client.timeout_on_exit = 0
-        client.has["fetchCurrencies"] = False
-        client.options["fetchMarkets"] = {"types": ["spot"]}
-        client.options["fetchMargins"] = False
+        client = real_host_client("binance")
         try:
             with cassette_vcr(EXCHANGE_CASSETTES / "binance").use_cassette("real_host_static_bodies.yaml") as cassette:
                 await client.load_markets()
@@ -130,10 +137,7 @@ def test_binance_real_host_cassette_parses_as_ccxt_fixtures_expect():
 
 def test_bybit_real_host_cassette_parses_the_real_unified_balance():
     async def main():
-        client = ccxt_async.bybit({"apiKey": "k", "secret": "s", "enableRateLimit": False})
-        client.timeout_on_exit = 0
-        client.has["fetchCurrencies"] = False
-        client.options["fetchMarkets"] = {"types": ["spot"]}
+        client = real_host_client("bybit")
         try:
             with cassette_vcr(EXCHANGE_CASSETTES / "bybit").use_cassette("real_host_static_bodies.yaml") as cassette:
                 await client.load_markets()
@@ -188,10 +192,7 @@ def test_okx_real_host_cassette_sends_what_ccxt_request_fixtures_expect():
         assert stable(sent["body"]) == stable(fixture["output"]), description
 
     async def main():
-        client = ccxt_async.okx({"apiKey": "k", "secret": "s", "password": "p", "enableRateLimit": False})
-        client.timeout_on_exit = 0
-        client.has["fetchCurrencies"] = False
-        client.options["fetchMarkets"] = {"types": ["spot"]}
+        client = real_host_client("okx")
         try:
             with cassette_vcr(EXCHANGE_CASSETTES / "okx").use_cassette("real_host_request_fixtures.yaml") as cassette:
                 await client.load_markets()
