@@ -32,15 +32,12 @@ sys.path.insert(0, str(ROOT))
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
 from ccxt_mm.emulator.binance import BinanceDialect  # noqa: E402
-from ccxt_mm.emulator.binance_user_ws import BinanceUserStream  # noqa: E402
-from ccxt_mm.emulator.book_ws import BOOK_STREAMS  # noqa: E402
 from ccxt_mm.emulator.bybit import BybitDialect  # noqa: E402
-from ccxt_mm.emulator.bybit_user_ws import BybitUserStream  # noqa: E402
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket  # noqa: E402
 from ccxt_mm.emulator.frames import Frame, book_frames  # noqa: E402
 from ccxt_mm.emulator.okx import OkxDialect  # noqa: E402
-from ccxt_mm.emulator.okx_user_ws import OkxUserStream  # noqa: E402
 from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
+from ccxt_mm.emulator.websockets import websockets  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
 from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
 from ccxt_mm.execution.exchanges import client_class  # noqa: E402
@@ -74,13 +71,14 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
                     f"{base}/USDT", mid, base, "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(0)
                 )
             ex = EmulatedExchange(markets, {base: Decimal(1000) for base in BASES[:n_symbols]} | {"USDT": Decimal(10**9)})
-            dialect, user = {
-                "binance": (BinanceDialect(ex, KEY, SECRET), BinanceUserStream(ex, KEY, SECRET)),
-                "okx": (OkxDialect(ex, KEY, SECRET, PASSPHRASE), OkxUserStream(ex, KEY, SECRET, PASSPHRASE)),
-                "bybit": (BybitDialect(ex, KEY, SECRET), BybitUserStream(ex, KEY, SECRET)),
+            routes = {
+                "binance": BinanceDialect(ex, KEY, SECRET).routes(),
+                "okx": OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes(),
+                "bybit": BybitDialect(ex, KEY, SECRET).routes(),
             }[name]
             # websockets (books and fills) are served too; only a --websocket engine uses them
-            server = EmulatorServer([*dialect.routes(), *BOOK_STREAMS[name](ex).routes(), *user.routes()], ex)
+            book, user = websockets(name, ex, KEY, SECRET, PASSPHRASE)
+            server = EmulatorServer([*routes, *book.routes(), *user.routes()], ex)
             await server.start()
             emus.append((name, ex))
             servers.append(server)

@@ -167,6 +167,13 @@ class LiveMarketConfig(_Section):
 class LiveConfig(_Section):
     """``ccxt-mm run``: one quoting task per (exchange, symbol), all in one process."""
 
+    @model_validator(mode="after")
+    def _ws_urls_with_rest_urls(self) -> LiveConfig:
+        alone = sorted(set(self.ws_urls) - set(self.rest_urls))
+        if alone:
+            raise ValueError(f"ws_urls given without rest_urls for {alone}: an emulator or proxy serves both")
+        return self
+
     markets: tuple[LiveMarketConfig, ...] = (
         LiveMarketConfig(exchange="binance", symbol="BTC/USDT"),
         LiveMarketConfig(exchange="okx", symbol="BTC/USDT"),
@@ -191,6 +198,9 @@ class LiveConfig(_Section):
     """Serve Prometheus metrics on 127.0.0.1:<port> (0: off)."""
     rest_urls: dict[str, str] = Field(default_factory=dict)
     """Exchange → base URL replacing its REST host (a local emulator or a proxy)."""
+    ws_urls: dict[str, str] = Field(default_factory=dict)
+    """Exchange → base URL replacing its websocket hosts (``ws://...``; the exchange's
+    websocket path follows ``/stream``); only with that exchange's ``rest_urls``."""
     state_file: str = "state/live_state.json"
     """``--live`` only: today's loss, the drawdown and the fills seen, kept over restarts."""
     state_secs: Positive = 5.0

@@ -44,5 +44,5 @@ def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_
     if config.live.sandbox:
         exchange.set_sandbox_mode(True)
     if name in config.live.rest_urls:
-        point_ccxt_at(exchange, config.live.rest_urls[name])
+        point_ccxt_at(exchange, config.live.rest_urls[name], config.live.ws_urls.get(name))
     return exchange

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gzip
+import itertools
 from decimal import Decimal
 
 import orjson
 
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm.emulator.frames import Frame, book_frames
+from ccxt_mm.market.capture import load_capture
 from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
+
+RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
+"""Each emulated exchange's own recording (the one its book is seeded from)."""
+
+
+@functools.cache
+def recorded_frames(exchange: str, symbol: str) -> list[Frame]:
+    """Top-20 books after each of the first 400 updates of ``exchange``'s recording."""
+    return book_frames(load_capture(RECORDINGS[exchange], symbol), 20, 400)
+
+
+async def step_books(markets: list[tuple[EmulatedExchange, str, list[Frame]]], period_secs: float) -> None:
+    """Every ``period_secs``, each (exchange, market id, frames) market's book takes its next
+    frame (round and round), as a live market moves."""
+    for step in itertools.count():
+        for ex, market_id, frames in markets:
+            bids, asks = frames[step % len(frames)]
+            ex.set_book(market_id, [(repr(p), repr(q)) for p, q in bids], [(repr(p), repr(q)) for p, q in asks])
+        await asyncio.sleep(period_secs)
+
 
 API_KEY = "emu" + "k" * 61
 SECRET = "emu" + "s" * 61

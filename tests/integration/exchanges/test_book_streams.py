@@ -13,15 +13,12 @@ from ccxt.base.errors import ChecksumError, InvalidNonce, NetworkError
 
 from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.emulator.book_ws import BOOK_STREAMS, BookStream
-from ccxt_mm.emulator.frames import book_frames
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.execution.exchanges import client_class
-from ccxt_mm.market.capture import load_capture
 from ccxt_mm.market.feed import BookFeed
-from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
+from tests.integration.exchanges.conftest import recorded_frames
 from tests.integration.exchanges.test_venues_emulated import ENVS, Env
 
-RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
 GOOD_AFTER = 40
 """Books checked after the last gap or cut before a run ends."""
 
@@ -35,7 +32,7 @@ def run(env: Env, cut_at: int | None = None, drop_every: int = 0) -> tuple[int, 
     a diff is left out now and then during the first 45 steps; at step ``cut_at`` every
     connection is cut). Each book the feed returns must equal the exchange's book at the
     update id it carries. Returns (books checked, errors met, the stream, the client)."""
-    frames = book_frames(load_capture(RECORDINGS[env.name], env.symbol), 20, 200)
+    frames = recorded_frames(env.name, env.symbol)
 
     async def main():
         ex = env.seed()

@@ -13,7 +13,8 @@ import yaml
 
 from ccxt_mm.cli import main
 from ccxt_mm.emulator.server import EmulatorServer
-from tests.integration.exchanges.conftest import API_KEY, SECRET
+from ccxt_mm.emulator.websockets import websockets
+from tests.integration.exchanges.conftest import API_KEY, SECRET, recorded_frames, step_books
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 
 PRIVATE = ("/api/v3/order", "/api/v3/account", "/api/v3/openOrders", "/api/v5/trade", "/api/v5/account", "/v5/order", "/v5/account")
@@ -31,28 +32,33 @@ def emulators():
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    started = []
+    started, streams = [], []
     for env in ENVS:
         ex = env.seed()
-        server = EmulatorServer(env.routes(ex), ex)
+        book, user = websockets(env.name, ex, API_KEY, SECRET, PASSPHRASE)
+        streams += [book, user]
+        server = EmulatorServer([*env.routes(ex), *book.routes(), *user.routes()], ex)
         asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
         started.append((env, ex, server))
     yield started, loop
+    for stream in streams:
+        asyncio.run_coroutine_threadsafe(stream.close(), loop).result(10)
     for _, _, server in started:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
 
 
-def write_config(tmp_path, emulators, metrics_port: int = 0) -> str:
+def write_config(tmp_path, emulators, metrics_port: int = 0, websocket: bool = False) -> str:
     emulators, _ = emulators
     cfg = {
         "live": {
             "markets": [{"exchange": env.name, "symbol": env.symbol} for env, _, _ in emulators],
-            "websocket": False,
+            "websocket": websocket,
             "poll_secs": 0.05,
             "fill_poll_secs": 0.2,
             "rest_urls": {env.name: server.url for env, _, server in emulators},
+            "ws_urls": {env.name: server.url.replace("http", "ws") for env, _, server in emulators},
             "metrics_port": metrics_port,
             "state_file": str(tmp_path / "live_state.json"),
             "state_secs": 0.2,
@@ -121,6 +127,32 @@ async def market_activity(emulators, seconds: float) -> None:
             bid, ask = ex.best(env.market_id)
             ex.trade(env.market_id, "sell", (bid * Decimal("0.997")).quantize(tick), Decimal(100))
             ex.trade(env.market_id, "buy", (ask * Decimal("1.003")).quantize(tick), Decimal(100))
+
+
+BOOK_PATHS = ("/api/v3/depth", "/api/v5/market/books", "/v5/market/orderbook")
+
+
+def test_live_run_over_websockets_quotes_on_pushed_books_and_leaves_nothing(tmp_path, monkeypatch, capsys, emulators):
+    """The default ``live.websocket: true``: books by ccxt.pro's watch_order_book and fills
+    by watch_my_trades over the emulators' websockets, each book stepping through its
+    exchange's real recording."""
+    for var, value in (("EMU_KEY", API_KEY), ("EMU_SECRET", SECRET), ("EMU_PASSPHRASE", PASSPHRASE)):
+        monkeypatch.setenv(var, value)
+    started, loop = emulators
+    frames = [(ex, env.market_id, recorded_frames(env.name, env.symbol)) for env, ex, _ in started]
+    mover = asyncio.run_coroutine_threadsafe(step_books(frames, 0.05), loop)
+    try:
+        config = write_config(tmp_path, emulators, websocket=True)
+        assert main(["run", "--live", "--duration", "2.5", "--config", config, "--report-dir", str(tmp_path)]) == 0
+    finally:
+        mover.cancel()
+    summary = json.loads(capsys.readouterr().out)
+    for env, ex, server in started:
+        s = summary[f"{env.name} {env.symbol}"]
+        assert s["orders_created"] > 0 and s["orders_left"] == 0 and ex.open_orders() == [], env.name
+        assert s["book_updates"] > 10, env.name
+        # the books came pushed: at most binance's one REST snapshot per subscription
+        assert sum(1 for _, path in server.requests if path.startswith(BOOK_PATHS)) <= 2, env.name
 
 
 def test_paper_run_fills_from_public_trades_and_sends_no_private_request(tmp_path, capsys, emulators):

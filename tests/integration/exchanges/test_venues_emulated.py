@@ -402,17 +402,11 @@ def test_fills_arrive_over_the_user_data_websocket(env):
     polling sees it too."""
     import ccxt.pro as ccxt_pro
 
-    from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
-    from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
-    from ccxt_mm.emulator.okx_user_ws import OkxUserStream
+    from ccxt_mm.emulator.websockets import websockets
 
     async def main():
         ex = env.seed()
-        user = {
-            "binance": lambda: BinanceUserStream(ex, API_KEY, SECRET),
-            "okx": lambda: OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE),
-            "bybit": lambda: BybitUserStream(ex, API_KEY, SECRET),
-        }[env.name]()
+        _, user = websockets(env.name, ex, API_KEY, SECRET, PASSPHRASE)
         server = EmulatorServer([*env.routes(ex), *user.routes()], ex)
         url = await server.start()
         client = getattr(ccxt_pro, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})

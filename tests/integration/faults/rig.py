@@ -9,8 +9,6 @@ exchange's books stepping through its own real recording every 50 ms."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -21,19 +19,14 @@ import ccxt.async_support as ccxt_async
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
-from ccxt_mm.emulator.book_ws import BOOK_STREAMS, BookStream
-from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
+from ccxt_mm.emulator.book_ws import BookStream
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
-from ccxt_mm.emulator.frames import Frame, book_frames
-from ccxt_mm.emulator.okx_user_ws import OkxUserStream
 from ccxt_mm.emulator.server import EmulatorServer
+from ccxt_mm.emulator.websockets import websockets
 from ccxt_mm.engine.live import LiveEngine, LiveMarket, open_market
 from ccxt_mm.execution.exchanges import client_class
 from ccxt_mm.execution.orders import OrderStatus
-from ccxt_mm.market.capture import load_capture
-from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
-from tests.integration.exchanges.conftest import API_KEY, SECRET
+from tests.integration.exchanges.conftest import API_KEY, SECRET, recorded_frames, step_books
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE, Env
 
 SETTINGS = {
@@ -55,30 +48,13 @@ LIMIT = CONFIG.risk.max_position_base
 PREFIX = CONFIG.orders.client_id_prefix
 FAULT_SECS = 1.2
 FRAME_SECS = 0.05
-USER_STREAMS = {
-    "binance": lambda ex: BinanceUserStream(ex, API_KEY, SECRET),
-    "okx": lambda ex: OkxUserStream(ex, API_KEY, SECRET, PASSPHRASE),
-    "bybit": lambda ex: BybitUserStream(ex, API_KEY, SECRET),
-}
-RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
-
-
-@functools.cache
-def frames(env: Env) -> list[Frame]:
-    """Top-20 books of ``env``'s own recording (the one its exchange is seeded from)."""
-    return book_frames(load_capture(RECORDINGS[env.name], env.symbol), 20, 400)
 
 
 async def move_books(venues: list[Venue]) -> None:
     """Every :data:`FRAME_SECS`, each market's book takes the next frame of its exchange's
     recording (both markets of an exchange show the same book)."""
-    for step in itertools.count():
-        for v in venues:
-            bids, asks = frames(v.env)[step % len(frames(v.env))]
-            bids_s, asks_s = [(repr(p), repr(q)) for p, q in bids], [(repr(p), repr(q)) for p, q in asks]
-            for market_id in v.market_ids:
-                v.ex.set_book(market_id, bids_s, asks_s)
-        await asyncio.sleep(FRAME_SECS)
+    frames = [(v.ex, market_id, recorded_frames(v.env.name, v.env.symbol)) for v in venues for market_id in v.market_ids]
+    await step_books(frames, FRAME_SECS)
 
 
 def add_second_market(ex: EmulatedExchange, env: Env) -> str:
@@ -177,7 +153,7 @@ def run(
                 second = add_second_market(ex, env)
                 routes, book_stream = env.routes(ex), None
                 if websocket:
-                    book_stream, user_stream = BOOK_STREAMS[env.name](ex), USER_STREAMS[env.name](ex)
+                    book_stream, user_stream = websockets(env.name, ex, API_KEY, SECRET, PASSPHRASE)
                     streams += [book_stream, user_stream]
                     routes += [*book_stream.routes(), *user_stream.routes()]
                 server = EmulatorServer(routes, ex)
