@@ -16,6 +16,8 @@ from decimal import Decimal
 
 Book = tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]
 """(bids, asks) of one market: price → quantity."""
+PublicTrade = tuple[int, int, str, Decimal, Decimal, str]
+"""(trade id, time ms, market id, price, base quantity, taker side)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,10 @@ class EmulatedExchange:
     """Called with (market id, old book, new book) at every change (book websocket streams)."""
     orders: dict[int, EmuOrder] = field(default_factory=dict)
     fills: list[EmuFill] = field(default_factory=list)
-    public_trades: list[tuple[int, int, str, Decimal, Decimal, str]] = field(default_factory=list)
-    """(trade id, time ms, market id, price, qty, taker side) of every market trade."""
+    public_trades: list[PublicTrade] = field(default_factory=list)
+    """Every market trade, oldest first."""
+    trade_listeners: list[Callable[[PublicTrade], None]] = field(default_factory=list)
+    """Called with every market trade (public trade websocket streams)."""
     fill_listeners: list[Callable[[EmuFill], None]] = field(default_factory=list)
     """Called with every fill (user-data websocket streams)."""
     dead_man_deadline_ms: int = 0
@@ -226,7 +230,10 @@ class EmulatedExchange:
         """A taker of ``qty`` at ``price`` or better: fills our resting orders on the other
         side at that price or better, best price then oldest first."""
         maker_side = "sell" if taker_side == "buy" else "buy"
-        self.public_trades.append((next(self._ids), self.clock_ms(), market_id, price, qty, taker_side))
+        public = (next(self._ids), self.clock_ms(), market_id, price, qty, taker_side)
+        self.public_trades.append(public)
+        for listener in self.trade_listeners:
+            listener(public)
         hit = [
             o
             for o in self.open_orders(market_id)

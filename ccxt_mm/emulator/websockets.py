@@ -4,14 +4,14 @@ private fill stream (login checked with the exchange's own signature scheme)."""
 from __future__ import annotations
 
 from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
-from ccxt_mm.emulator.book_ws import BOOK_STREAMS, BookStream
 from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
 from ccxt_mm.emulator.core import EmulatedExchange
 from ccxt_mm.emulator.okx_user_ws import OkxUserStream
+from ccxt_mm.emulator.public_ws import PUBLIC_STREAMS, PublicStream
 from ccxt_mm.emulator.stream import PushStream
 
 
-def websockets(name: str, exchange: EmulatedExchange, api_key: str, secret: str, passphrase: str) -> tuple[BookStream, PushStream]:
+def websockets(name: str, exchange: EmulatedExchange, api_key: str, secret: str, passphrase: str) -> tuple[PublicStream, PushStream]:
     """(book stream, user stream) of emulated exchange ``name`` (binance, okx or bybit);
     ``passphrase`` is okx's only."""
     user: PushStream = {
@@ -19,4 +19,4 @@ def websockets(name: str, exchange: EmulatedExchange, api_key: str, secret: str,
         "okx": lambda: OkxUserStream(exchange, api_key, secret, passphrase),
         "bybit": lambda: BybitUserStream(exchange, api_key, secret),
     }[name]()
-    return BOOK_STREAMS[name](exchange), user
+    return PUBLIC_STREAMS[name](exchange), user

@@ -130,6 +130,7 @@ async def market_activity(emulators, seconds: float) -> None:
 
 
 BOOK_PATHS = ("/api/v3/depth", "/api/v5/market/books", "/v5/market/orderbook")
+TRADE_PATHS = ("/api/v3/aggTrades", "/api/v5/market/trades", "/v5/market/recent-trade")
 
 
 def test_live_run_over_websockets_quotes_on_pushed_books_and_leaves_nothing(tmp_path, monkeypatch, capsys, emulators):
@@ -166,6 +167,29 @@ def test_paper_run_fills_from_public_trades_and_sends_no_private_request(tmp_pat
         assert s["fills"] > 0, f"{env.name}: public trades through our paper quotes must fill them"
         assert not [path for _, path in server.requests if path.startswith(PRIVATE)], env.name
         assert ex.orders == {}
+
+
+def test_paper_run_over_websockets_fills_from_pushed_trades(tmp_path, capsys, emulators):
+    """The default paper run: books and public trades pushed over the emulators' websockets
+    (watch_order_book, watch_trades), simulated fills from those trades, no private request
+    and no REST polling of books or trades."""
+    started, loop = emulators
+    frames = [(ex, env.market_id, recorded_frames(env.name, env.symbol)) for env, ex, _ in started]
+    mover = asyncio.run_coroutine_threadsafe(step_books(frames, 0.05), loop)
+    activity = asyncio.run_coroutine_threadsafe(market_activity(started, 4.0), loop)
+    try:
+        assert main(["run", "--duration", "2.5", "--config", write_config(tmp_path, emulators, websocket=True)]) == 0
+    finally:
+        mover.cancel()
+    activity.result(10)
+    summary = json.loads(capsys.readouterr().out)
+    for env, ex, server in started:
+        s = summary[f"{env.name} {env.symbol}"]
+        assert s["mode"] == "paper" and s["book_updates"] > 10 and s["fills"] > 0, (env.name, s)
+        paths = [path for _, path in server.requests]
+        assert not [p for p in paths if p.startswith(PRIVATE)] and ex.orders == {}, env.name
+        assert not [p for p in paths if p.startswith(TRADE_PATHS)], env.name
+        assert sum(1 for p in paths if p.startswith(BOOK_PATHS)) <= 2, env.name
 
 
 def test_live_run_without_keys_names_the_missing_variables(tmp_path, monkeypatch, capsys, emulators):

@@ -19,8 +19,8 @@ import ccxt.async_support as ccxt_async
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.book_ws import BookStream
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm.emulator.public_ws import PublicStream
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.emulator.websockets import websockets
 from ccxt_mm.engine.live import LiveEngine, LiveMarket, open_market
@@ -76,7 +76,7 @@ class Venue:
     ex: EmulatedExchange
     server: EmulatorServer
     market_ids: list[str]
-    book_stream: BookStream | None
+    book_stream: PublicStream | None
 
     def market_id(self, key: str) -> str:
         """Exchange id of the market a live market key (``okx ETH/USDT``) names."""

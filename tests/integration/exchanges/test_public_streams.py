@@ -1,21 +1,22 @@
-"""ccxt.pro's watch_order_book on binance, okx and bybit over the emulator's book websockets,
-the exchange's book driven by a real recording: after every change ccxt's book equals the
-exchange's; left-out diffs (sequence gaps) and cut connections end in a resubscription and
-the same book again, never in a silently wrong one."""
+"""ccxt.pro's watch_order_book and watch_trades on binance, okx and bybit over the emulator's
+public websockets, the exchange's book driven by a real recording: after every change ccxt's
+book equals the exchange's; left-out diffs (sequence gaps) and cut connections end in a
+resubscription and the same book again, never in a silently wrong one; trades arrive as made."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from decimal import Decimal
 
 import pytest
 from ccxt.base.errors import ChecksumError, InvalidNonce, NetworkError
 
 from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.book_ws import BOOK_STREAMS, BookStream
+from ccxt_mm.emulator.public_ws import PUBLIC_STREAMS, PublicStream
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.execution.exchanges import client_class
-from ccxt_mm.market.feed import BookFeed
+from ccxt_mm.market.feed import BookFeed, TradeFeed
 from tests.integration.exchanges.conftest import recorded_frames
 from tests.integration.exchanges.test_venues_emulated import ENVS, Env
 
@@ -27,7 +28,7 @@ def levels(side: list[tuple[float, float]]) -> list[tuple[str, str]]:
     return [(repr(p), repr(q)) for p, q in side]
 
 
-def run(env: Env, cut_at: int | None = None, drop_every: int = 0) -> tuple[int, int, BookStream, object]:
+def run(env: Env, cut_at: int | None = None, drop_every: int = 0) -> tuple[int, int, PublicStream, object]:
     """The exchange's book steps through recorded frames every 10 ms (with ``drop_every``,
     a diff is left out now and then during the first 45 steps; at step ``cut_at`` every
     connection is cut). Each book the feed returns must equal the exchange's book at the
@@ -36,7 +37,7 @@ def run(env: Env, cut_at: int | None = None, drop_every: int = 0) -> tuple[int, 
 
     async def main():
         ex = env.seed()
-        stream = BOOK_STREAMS[env.name](ex)
+        stream = PUBLIC_STREAMS[env.name](ex)
         stream.drop_every = drop_every
         server = EmulatorServer([*stream.routes(), *env.routes(ex)], ex)
         url = await server.start()
@@ -109,3 +110,39 @@ def test_a_sequence_gap_resubscribes_and_the_book_is_right_again(env):
 def test_a_cut_connection_reconnects_and_the_book_is_right_again(env):
     checked, errors, stream, _ = run(env, cut_at=30)
     assert errors >= 1 and stream.subscriptions == 2 and checked >= GOOD_AFTER
+
+
+def test_pushed_trades_reach_ccxt_with_their_side_price_and_size(env):
+    """Trades on the emulated exchange arrive through ccxt.pro's watch_trades as they were
+    made: the taker's side, the price and the base size."""
+    made = [("sell", Decimal("0.5"), Decimal("0.002")), ("buy", Decimal("1.5"), Decimal("0.003"))]
+
+    async def main():
+        ex = env.seed()
+        stream = PUBLIC_STREAMS[env.name](ex)
+        server = EmulatorServer([*stream.routes(), *env.routes(ex)], ex)
+        url = await server.start()
+        client = client_class(env.name)({"enableRateLimit": False})
+        point_ccxt_at(client, url, url.replace("http", "ws"))
+        feed = TradeFeed(client, env.symbol, poll_secs=1.0, websocket=True)
+        try:
+            pending = asyncio.create_task(feed.next())
+            while not stream.trade_subscriptions:
+                await asyncio.sleep(0.01)
+            bid, ask = ex.best(env.market_id)
+            got = []
+            for side, offset, qty in made:
+                price = bid - offset if side == "sell" else ask + offset
+                ex.trade(env.market_id, side, price, qty)
+                got += await asyncio.wait_for(pending, 2.0)
+                pending = asyncio.create_task(feed.next())
+            pending.cancel()
+            return got, bid, ask
+        finally:
+            await client.close()
+            await stream.close()
+            await server.stop()
+
+    got, bid, ask = asyncio.run(main())
+    expected = [(-1, float(bid - Decimal("0.5")), 0.002), (1, float(ask + Decimal("1.5")), 0.003)]
+    assert [(side, price, qty) for _, side, price, qty in got] == expected

@@ -1,4 +1,4 @@
-"""Public order-book websockets of the emulator, streaming the emulated exchange's own book.
+"""Public websockets of the emulator, streaming the emulated exchange's own book and trades.
 
 Every change of a market's book (:meth:`EmulatedExchange.set_book`) becomes one diff message
 in the exchange's dialect, numbered by the exchange's book update id, so a client's book
@@ -11,8 +11,10 @@ equals the book the exchange matches against:
 - bybit: ``orderbook.<depth>.<symbol>``, a snapshot on subscribe then deltas, ``u`` one more
   each time.
 
-Subscriptions to other channels (trades) are acknowledged and left silent. Fault hooks:
-:attr:`BookStream.drop_every` leaves out diffs (the next message shows a sequence gap), and
+Every market trade (:meth:`EmulatedExchange.trade`) is pushed to the subscribers of that
+market's trades (binance ``trade`` events, okx ``trades``, bybit ``publicTrade.<symbol>``).
+Subscriptions to other channels are acknowledged and left silent. Fault hooks:
+:attr:`PublicStream.drop_every` leaves out diffs (the next message shows a sequence gap), and
 :meth:`EmulatorServer.drop_websockets` cuts every connection.
 """
 
@@ -24,7 +26,7 @@ from decimal import Decimal
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.core import Book, EmulatedExchange
+from ccxt_mm.emulator.core import Book, EmulatedExchange, PublicTrade
 from ccxt_mm.emulator.stream import PushStream
 from ccxt_mm.market.cryptofeed_capture import okx_checksum
 
@@ -44,9 +46,10 @@ def all_levels(side: dict[Decimal, Decimal], descending: bool, limit: int | None
     return [[str(p), str(side[p])] for p in sorted(side, reverse=descending)[:limit]]
 
 
-class BookStream(PushStream):
-    """The dialect-neutral part: subscribers per market, one ordered outgoing queue and one
-    owned writer task per connection, diffs numbered by the exchange's book update id."""
+class PublicStream(PushStream):
+    """The dialect-neutral part: book and trade subscribers per market, one ordered outgoing
+    queue and one owned writer task per connection, diffs numbered by the exchange's book
+    update id."""
 
     path = ""
 
@@ -58,10 +61,13 @@ class BookStream(PushStream):
         self.dropped = 0
         self.sent = 0
         self.subscriptions = 0
+        self.trade_subscriptions = 0
         self._subscribers: dict[str, set[web.WebSocketResponse]] = {}
+        self._trade_subscribers: dict[str, set[web.WebSocketResponse]] = {}
         self._queues: dict[web.WebSocketResponse, asyncio.Queue] = {}
         self._counts: dict[str, int] = {}
         exchange.book_listeners.append(self._on_book)
+        exchange.trade_listeners.append(self._on_trade)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.websocket)]
@@ -78,7 +84,7 @@ class BookStream(PushStream):
                     self.on_text(ws, msg.data)
         finally:
             self._queues.pop(ws, None)
-            for subscribers in self._subscribers.values():
+            for subscribers in (*self._subscribers.values(), *self._trade_subscribers.values()):
                 subscribers.discard(ws)
             queue.put_nowait(None)
         return ws
@@ -104,6 +110,17 @@ class BookStream(PushStream):
     def unsubscribe(self, ws: web.WebSocketResponse, market_id: str) -> None:
         self._subscribers.get(market_id, set()).discard(ws)
 
+    def subscribe_trades(self, ws: web.WebSocketResponse, market_id: str) -> None:
+        self._trade_subscribers.setdefault(market_id, set()).add(ws)
+        self.trade_subscriptions += 1
+
+    def _on_trade(self, trade: PublicTrade) -> None:
+        subscribers = self._trade_subscribers.get(trade[2])
+        if subscribers:
+            message = self.trade(trade)
+            for ws in subscribers:
+                self.send(ws, message)
+
     def _on_book(self, market_id: str, old: Book, new: Book) -> None:
         count = self._counts.get(market_id, 0) + 1
         self._counts[market_id] = count
@@ -125,8 +142,11 @@ class BookStream(PushStream):
     def diff(self, market_id: str, seq: int, bids: Levels, asks: Levels) -> dict:
         raise NotImplementedError
 
+    def trade(self, trade: PublicTrade) -> dict:
+        raise NotImplementedError
 
-class BinanceBookStream(BookStream):
+
+class BinancePublicStream(PublicStream):
     """``<symbol>@depth`` streams: ``SUBSCRIBE``/``UNSUBSCRIBE`` requests, ``depthUpdate`` events."""
 
     path = "/stream/ws/{tail:.*}"
@@ -143,13 +163,20 @@ class BinanceBookStream(BookStream):
                 self.subscribe(ws, market_id.upper())
             elif channel.startswith("depth") and method == "UNSUBSCRIBE":
                 self.unsubscribe(ws, market_id.upper())
+            elif channel == "trade" and method == "SUBSCRIBE":
+                self.subscribe_trades(ws, market_id.upper())
         self.send(ws, {"result": None, "id": req.get("id")})
 
     def diff(self, market_id: str, seq: int, bids: Levels, asks: Levels) -> dict:
         return {"e": "depthUpdate", "E": self.ex.clock_ms(), "s": market_id, "U": seq, "u": seq, "b": bids, "a": asks}
 
+    def trade(self, trade: PublicTrade) -> dict:
+        trade_id, ts, market_id, price, qty, taker = trade
+        maker_buys = taker == "sell"  # binance's "m": the buyer is the maker
+        return {"e": "trade", "E": ts, "s": market_id, "t": trade_id, "p": str(price), "q": str(qty), "T": ts, "m": maker_buys, "M": True}
 
-class OkxBookStream(BookStream):
+
+class OkxPublicStream(PublicStream):
     """The v5 public ``books`` channel; ``ping`` is answered ``pong``."""
 
     path = "/stream/ws/v5/public"
@@ -162,8 +189,10 @@ class OkxBookStream(BookStream):
         op = req.get("op")
         for arg in req.get("args", []):
             self.send(ws, {"event": op, "arg": arg, "connId": "emu"})
-            market_id = arg.get("instId", "")
-            if arg.get("channel") != "books" or market_id not in self.ex.books:
+            market_id, channel = arg.get("instId", ""), arg.get("channel")
+            if channel == "trades" and op == "subscribe":
+                self.subscribe_trades(ws, market_id)
+            if channel != "books" or market_id not in self.ex.books:
                 continue
             if op == "subscribe":
                 self.subscribe(ws, market_id)
@@ -177,6 +206,11 @@ class OkxBookStream(BookStream):
 
     def diff(self, market_id: str, seq: int, bids: Levels, asks: Levels) -> dict:
         return self._message(market_id, "update", seq - 1, bids, asks)
+
+    def trade(self, trade: PublicTrade) -> dict:
+        trade_id, ts, market_id, price, qty, taker = trade
+        data = {"instId": market_id, "tradeId": str(trade_id), "px": str(price), "sz": str(qty), "side": taker, "ts": str(ts), "count": "1"}
+        return {"arg": {"channel": "trades", "instId": market_id}, "data": [data]}
 
     def _message(self, market_id: str, action: str, prev: int, bids: Levels, asks: Levels) -> dict:
         """``prev``: the ``seqId`` of the change before (-1 for a snapshot); every change of
@@ -197,7 +231,7 @@ class OkxBookStream(BookStream):
         return {"arg": {"channel": "books", "instId": market_id}, "action": action, "data": [data]}
 
 
-class BybitBookStream(BookStream):
+class BybitPublicStream(PublicStream):
     """The v5 public spot ``orderbook.<depth>.<symbol>`` topics."""
 
     path = "/stream/v5/public/spot"
@@ -215,6 +249,8 @@ class BybitBookStream(BookStream):
         self.send(ws, {"success": True, "ret_msg": "", "op": op, "conn_id": "emu", "req_id": req.get("req_id", "")})
         for topic in req.get("args", []):
             kind, _, rest = str(topic).partition(".")
+            if kind == "publicTrade" and op == "subscribe":
+                self.subscribe_trades(ws, rest)
             depth, _, market_id = rest.partition(".")
             if kind != "orderbook" or market_id not in self.ex.books:
                 continue
@@ -230,6 +266,11 @@ class BybitBookStream(BookStream):
     def diff(self, market_id: str, seq: int, bids: Levels, asks: Levels) -> dict:
         return self._message(market_id, "delta", bids, asks)
 
+    def trade(self, trade: PublicTrade) -> dict:
+        trade_id, ts, market_id, price, qty, taker = trade
+        data = {"T": ts, "s": market_id, "S": taker.capitalize(), "v": str(qty), "p": str(price), "i": str(trade_id), "BT": False}
+        return {"topic": f"publicTrade.{market_id}", "type": "snapshot", "ts": ts, "data": [data]}
+
     def _message(self, market_id: str, kind: str, bids: Levels, asks: Levels) -> dict:
         seq = self.ex.book_seq[market_id]
         ts = self.ex.clock_ms()
@@ -237,5 +278,5 @@ class BybitBookStream(BookStream):
         return {"topic": self._topics[market_id], "type": kind, "ts": ts, "data": data, "cts": ts}
 
 
-BOOK_STREAMS: dict[str, type[BookStream]] = {"binance": BinanceBookStream, "okx": OkxBookStream, "bybit": BybitBookStream}
+PUBLIC_STREAMS: dict[str, type[PublicStream]] = {"binance": BinancePublicStream, "okx": OkxPublicStream, "bybit": BybitPublicStream}
 """The book websocket of each emulated exchange."""
