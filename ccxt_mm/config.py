@@ -181,6 +181,11 @@ class LiveConfig(_Section):
     )
     book_depth: Annotated[int, Field(ge=1, le=1000)] = 20
     websocket: bool = True
+    ws_fallback_after: Annotated[int, Field(ge=0)] = 3
+    """Websocket failures in a row after which a feed polls REST instead for ``ws_retry_secs``
+    (0: never; the market's quotes stay pulled while its websocket is down)."""
+    ws_retry_secs: Positive = 30.0
+    """How long a feed polls REST after falling back before it tries its websocket again."""
     poll_secs: Positive = 1.0
     stale_secs: Positive = 5.0
     fill_poll_secs: Positive = 2.0

@@ -31,7 +31,7 @@ from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
-from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed
+from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
@@ -99,13 +99,17 @@ async def open_market(
         chosen = PaperVenue(params, GridBook(np.empty(0)), base=base, quote=quote, supports_amend=p.amend_supported)
     core = QuotingCore(mcfg, load_strategy(mcfg), chosen, run_id, base, quote)
     lc = config.live
+
+    def feed_mode(what: str) -> WebsocketFallback:
+        return WebsocketFallback(f"{key} {what}", lc.websocket, lc.ws_fallback_after, lc.ws_retry_secs)
+
     return LiveMarket(
         key=key,
         exchange=exchange,
         venue=chosen,
         core=core,
-        book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, lc.websocket),
-        trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, lc.websocket),
+        book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, feed_mode("book")),
+        trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, feed_mode("trades")),
         book=LiveBook(market_cfg.tick_size, lc.grid_span),
         order_prefix=core.orders.p.client_id_prefix,
         leftovers_cancelled=leftovers,
@@ -347,6 +351,7 @@ class LiveEngine:
             out[m.key] = {
                 "mode": "paper" if m.paper else "live",
                 "book_updates": m.book_feed.updates,
+                "book_fallbacks_to_rest": m.book_feed.mode.fallbacks,
                 "orders_created": stats.placed,
                 "orders_cancelled": stats.cancelled,
                 "post_only_rejects": stats.post_only_rejects,

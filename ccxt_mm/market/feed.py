@@ -8,11 +8,14 @@ and the paper venue keeps its queue positions between updates.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import numpy as np
 
 from ccxt_mm.book.grid_book import GridBook
+
+log = logging.getLogger(__name__)
 
 
 class LiveBook:
@@ -74,28 +77,72 @@ def subscription_depth(exchange_id: str, depth: int) -> int:
     return next((d for d in allowed if d >= depth), allowed[-1])
 
 
+class WebsocketFallback:
+    """Whether a feed uses its websocket or REST polling now: after ``after`` websocket
+    failures in a row it polls REST for ``retry_secs``, then tries the websocket again (one
+    more failure falls back at once); ``after`` = 0 never falls back. Without ``websocket``
+    it always polls."""
+
+    def __init__(self, what: str, websocket: bool, after: int, retry_secs: float) -> None:
+        self.what = what
+        self.websocket = websocket
+        self.after = after
+        self.retry_secs = retry_secs
+        self.failures = 0
+        """Websocket failures in a row."""
+        self.fallbacks = 0
+        """Times the feed fell back to REST polling."""
+        self._retry_at = 0.0
+
+    @property
+    def use_websocket(self) -> bool:
+        return self.websocket and time.monotonic() >= self._retry_at
+
+    def failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.after and self.failures >= self.after:
+            self._retry_at = time.monotonic() + self.retry_secs
+            self.fallbacks += 1
+            log.warning(
+                "%s: websocket failed %d times in a row (%s): REST polling for %.0f s",
+                self.what,
+                self.failures,
+                type(exc).__name__,
+                self.retry_secs,
+            )
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
 class BookFeed:
     """Successive order books of one symbol, ``depth`` levels a side.
 
-    With ``websocket`` it awaits ccxt.pro's ``watch_order_book`` at a depth the exchange
-    streams (fixed by the first subscription), and slices the result; otherwise it polls
-    ``fetch_order_book`` every ``poll_secs``. Errors propagate: the engine backs off.
+    On the websocket it awaits ccxt.pro's ``watch_order_book`` at a depth the exchange
+    streams (fixed by the first subscription), and slices the result; otherwise, or while
+    :class:`WebsocketFallback` says so, it polls ``fetch_order_book`` every ``poll_secs``.
+    Errors propagate: the engine pulls the market's quotes and backs off.
     """
 
-    def __init__(self, exchange, symbol: str, depth: int, poll_secs: float, websocket: bool) -> None:
+    def __init__(self, exchange, symbol: str, depth: int, poll_secs: float, mode: WebsocketFallback) -> None:
         self.exchange = exchange
         self.symbol = symbol
         self.depth = depth
         self.poll_secs = poll_secs
-        self.websocket = websocket
+        self.mode = mode
         self.updates = 0
         self.last_nonce: int | None = None
         """The exchange's update id of the last book, where it sends one."""
         self._next_poll = 0.0
 
     async def next(self) -> tuple[list, list]:
-        if self.websocket:
-            ob = await self.exchange.watch_order_book(self.symbol, subscription_depth(self.exchange.id, self.depth))
+        if self.mode.use_websocket:
+            try:
+                ob = await self.exchange.watch_order_book(self.symbol, subscription_depth(self.exchange.id, self.depth))
+            except Exception as exc:
+                self.mode.failed(exc)
+                raise
+            self.mode.succeeded()
         else:
             delay = self._next_poll - time.monotonic()
             if delay > 0:
@@ -108,22 +155,28 @@ class BookFeed:
 
 
 class TradeFeed:
-    """Public trades of one symbol: ``watch_trades`` (ccxt.pro) or ``fetch_trades`` polling.
-    Yields each trade once, as ``(ts_ns, aggressor side +1/-1, price, qty)``."""
+    """Public trades of one symbol: ``watch_trades`` (ccxt.pro) or ``fetch_trades`` polling
+    (always, or while :class:`WebsocketFallback` says so). Yields each trade once, as
+    ``(ts_ns, aggressor side +1/-1, price, qty)``."""
 
-    def __init__(self, exchange, symbol: str, poll_secs: float, websocket: bool) -> None:
+    def __init__(self, exchange, symbol: str, poll_secs: float, mode: WebsocketFallback) -> None:
         self.exchange = exchange
         self.symbol = symbol
         self.poll_secs = poll_secs
-        self.websocket = websocket
+        self.mode = mode
         self._since: int | None = None
         """Newest trade time seen (ms) and the ids seen at exactly that time."""
         self._ids_at_since: set[str] = set()
         self._next_poll = 0.0
 
     async def next(self) -> list[tuple[int, int, float, float]]:
-        if self.websocket:
-            trades = await self.exchange.watch_trades(self.symbol)
+        if self.mode.use_websocket:
+            try:
+                trades = await self.exchange.watch_trades(self.symbol)
+            except Exception as exc:
+                self.mode.failed(exc)
+                raise
+            self.mode.succeeded()
         else:
             delay = self._next_poll - time.monotonic()
             if delay > 0:

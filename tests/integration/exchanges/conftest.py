@@ -13,7 +13,14 @@ import orjson
 from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
 from ccxt_mm.emulator.frames import Frame, book_frames
 from ccxt_mm.market.capture import load_capture
+from ccxt_mm.market.feed import WebsocketFallback
 from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
+
+
+def websocket_only(what: str = "book") -> WebsocketFallback:
+    """A feed mode on the websocket that never falls back to REST polling."""
+    return WebsocketFallback(what, websocket=True, after=0, retry_secs=0.0)
+
 
 RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
 """Each emulated exchange's own recording (the one its book is seeded from)."""

@@ -21,7 +21,7 @@ from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.market.feed import BookFeed
 from tests.conftest import BINANCE_FILES
-from tests.integration.exchanges.conftest import API_KEY, BTCUSDT, SECRET
+from tests.integration.exchanges.conftest import API_KEY, BTCUSDT, SECRET, websocket_only
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def run(log, scenario, drop: frozenset[int] = frozenset()):
         client = ccxt_pro.binance({"enableRateLimit": False})
         point_ccxt_at(client, url, url.replace("http", "ws"))
         try:
-            return await scenario(BookFeed(client, "BTC/USDT", depth=20, poll_secs=1.0, websocket=True), replay)
+            return await scenario(BookFeed(client, "BTC/USDT", depth=20, poll_secs=1.0, mode=websocket_only()), replay)
         finally:
             await replay.close()
             await client.close()

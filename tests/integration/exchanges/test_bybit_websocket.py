@@ -19,7 +19,7 @@ from ccxt_mm.market.cryptofeed_capture import read_bybit_capture
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.market.feed import BookFeed
 from tests.conftest import BYBIT_FILE
-from tests.integration.exchanges.conftest import API_KEY, BYBIT_LTCUSDT, SECRET
+from tests.integration.exchanges.conftest import API_KEY, BYBIT_LTCUSDT, SECRET, websocket_only
 
 
 def test_ccxt_pro_bybit_book_equals_our_rebuild():
@@ -44,7 +44,7 @@ def test_ccxt_pro_bybit_book_equals_our_rebuild():
         url = await server.start()
         client = ccxt_pro.bybit({"enableRateLimit": False})
         point_ccxt_at(client, url, url.replace("http", "ws"))
-        feed = BookFeed(client, "LTC/USDT", depth=25, poll_secs=1.0, websocket=True)
+        feed = BookFeed(client, "LTC/USDT", depth=25, poll_secs=1.0, mode=websocket_only())
         compared = 0
         try:
             while replay.sent < len(replay.messages) - 1:

@@ -18,7 +18,7 @@ from ccxt_mm.market.cryptofeed_capture import ChecksumStats, read_okx_capture
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.market.feed import BookFeed
 from tests.conftest import OKX_FILE
-from tests.integration.exchanges.conftest import API_KEY, OKX_BTCUSDT, SECRET
+from tests.integration.exchanges.conftest import API_KEY, OKX_BTCUSDT, SECRET, websocket_only
 
 
 def our_tops_by_exchange_ts() -> dict[int, tuple]:
@@ -52,7 +52,7 @@ def test_ccxt_pro_okx_book_equals_our_checksum_verified_rebuild():
         url = await server.start()
         client = ccxt_pro.okx({"enableRateLimit": False})
         point_ccxt_at(client, url, url.replace("http", "ws"))
-        feed = BookFeed(client, "BTC/USDT", depth=25, poll_secs=1.0, websocket=True)
+        feed = BookFeed(client, "BTC/USDT", depth=25, poll_secs=1.0, mode=websocket_only())
         compared = 0
         try:
             while replay.sent < len(replay.messages) - 1 or compared == 0:

@@ -17,7 +17,7 @@ from ccxt_mm.emulator.public_ws import PUBLIC_STREAMS, PublicStream
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.execution.exchanges import client_class
 from ccxt_mm.market.feed import BookFeed, TradeFeed
-from tests.integration.exchanges.conftest import recorded_frames
+from tests.integration.exchanges.conftest import recorded_frames, websocket_only
 from tests.integration.exchanges.test_venues_emulated import ENVS, Env
 
 GOOD_AFTER = 40
@@ -43,7 +43,7 @@ def run(env: Env, cut_at: int | None = None, drop_every: int = 0) -> tuple[int, 
         url = await server.start()
         client = client_class(env.name)({"enableRateLimit": False})
         point_ccxt_at(client, url, url.replace("http", "ws"))
-        feed = BookFeed(client, env.symbol, depth=20, poll_secs=1.0, websocket=True)
+        feed = BookFeed(client, env.symbol, depth=20, poll_secs=1.0, mode=websocket_only())
         history: dict[int, tuple[list, list]] = {}
 
         async def drive() -> None:
@@ -124,7 +124,7 @@ def test_pushed_trades_reach_ccxt_with_their_side_price_and_size(env):
         url = await server.start()
         client = client_class(env.name)({"enableRateLimit": False})
         point_ccxt_at(client, url, url.replace("http", "ws"))
-        feed = TradeFeed(client, env.symbol, poll_secs=1.0, websocket=True)
+        feed = TradeFeed(client, env.symbol, poll_secs=1.0, mode=websocket_only("trades"))
         try:
             pending = asyncio.create_task(feed.next())
             while not stream.trade_subscriptions:

@@ -43,7 +43,9 @@ SETTINGS = {
     "spread": {"min_spread_bps": 4.0, "base_bps": {"low": 4.0, "medium": 8.0, "high": 16.0, "extreme": 40.0}},
 }
 CONFIG = AppConfig.model_validate(SETTINGS)
-WS_CONFIG = AppConfig.model_validate(SETTINGS | {"live": SETTINGS["live"] | {"websocket": True}})
+WS_CONFIG = AppConfig.model_validate(
+    SETTINGS | {"live": SETTINGS["live"] | {"websocket": True, "ws_fallback_after": 2, "ws_retry_secs": 1.0}}
+)
 LIMIT = CONFIG.risk.max_position_base
 PREFIX = CONFIG.orders.client_id_prefix
 FAULT_SECS = 1.2
@@ -93,6 +95,8 @@ class Outcome:
     """Market key → largest |position| including every resting order, over the run."""
     untouched_quoting: dict[str, bool] = field(default_factory=dict)
     """Market key → still quoting (book moving, orders resting) at the end of the fault."""
+    touched_quoting: dict[str, bool] = field(default_factory=dict)
+    """The same for the markets of the faulted exchange."""
     open_orders_match: dict[str, tuple[set, set, set]] = field(default_factory=dict)
     """Exchange → (on the exchange, open in the engine, in flight in the engine) after recovery."""
     recovered: dict[str, bool] = field(default_factory=dict)
@@ -206,7 +210,7 @@ def run(
         clear = apply(victim)
         steps = int(fault_secs / 0.05)
         seen_quoting: dict[str, int] = {}
-        """Untouched market key → last step it was seen quoting."""
+        """Market key → last step it was seen quoting."""
         for step in range(steps):
             await asyncio.sleep(0.05)
             tick()
@@ -214,14 +218,15 @@ def run(
                 for v in out.venues:
                     await trade_through(v.ex)
             for m in markets:
-                if not m.key.startswith(target) and quoting(m):
+                if quoting(m):
                     seen_quoting[m.key] = step
         for m in markets:
-            if not m.key.startswith(target):
-                # quoting in the last 0.5 s of the fault (an order replaced at the sampling
-                # instant leaves a side empty for a moment), its book still moving
-                recent = seen_quoting.get(m.key, -1) >= steps - 10
-                out.untouched_quoting[m.key] = recent and m.book_feed.updates > updates[m.key] + 5
+            # quoting in the last 0.5 s of the fault (an order replaced at the sampling
+            # instant leaves a side empty for a moment), its book still moving
+            recent = seen_quoting.get(m.key, -1) >= steps - 10
+            (out.touched_quoting if m.key.startswith(target) else out.untouched_quoting)[m.key] = (
+                recent and m.book_feed.updates > updates[m.key] + 5
+            )
         out.request_rates = ((at_fault - before) / 0.5, (len(victim.server.requests) - at_fault) / (time.monotonic() - started))
         clear()
         for _ in range(10):  # the market keeps trading a little after the fault
@@ -230,9 +235,13 @@ def run(
             if activity and _ % 5 == 0:
                 for v in out.venues:
                     await trade_through(v.ex)
-        recovered = await wait_until(lambda: all(quoting(m) for m in markets), 6.0, tick)
+        def back(m: LiveMarket) -> bool:
+            """Quoting, and on its websocket again where it had one."""
+            return quoting(m) and (mover is None or m.book_feed.mode.failures == 0)
+
+        recovered = await wait_until(lambda: all(back(m) for m in markets), 6.0, tick)
         for m in markets:
-            out.recovered[m.key] = recovered and quoting(m)
+            out.recovered[m.key] = recovered and back(m)
         if mover is not None:
             # the market goes quiet: every book the engine holds must be the exchange's
             mover.cancel()

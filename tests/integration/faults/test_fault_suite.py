@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from ccxt_mm.emulator import faults
-from tests.integration.faults.rig import LIMIT, Outcome, Venue, expected_ledger, run
+from tests.integration.faults.rig import FAULT_SECS, LIMIT, Outcome, Venue, expected_ledger, run
 
 CREATE = {"binance": "POST /api/v3/order", "okx": "/api/v5/trade/batch-orders", "bybit": "/v5/order/create"}
 CANCEL = {"binance": "DELETE /api/v3/order", "okx": "/api/v5/trade/cancel-order", "bybit": "/v5/order/cancel"}
@@ -77,7 +77,7 @@ FAULTS: dict[str, Callable[[Venue], Callable[[], None]]] = {
 
 def websocket_disconnect(v: Venue) -> Callable[[], None]:
     """Every websocket of the exchange is cut, and new ones are refused until the fault
-    clears (REST keeps working)."""
+    clears (REST keeps working: the feeds fall back to polling it)."""
     v.server.drop_websockets()
     v.server.fault = faults.status(503, "Service Unavailable", paths=("/stream",))
     return lambda: setattr(v.server, "fault", None)
@@ -116,14 +116,21 @@ def test_long_maintenance_is_waited_out_without_hammering(exchange):
 @pytest.mark.parametrize("exchange", EXCHANGES)
 @pytest.mark.parametrize("fault", list(WS_FAULTS))
 def test_websocket_fault_keeps_every_invariant(fault, exchange):
-    out = run(exchange, WS_FAULTS[fault], websocket=True)
+    out = run(exchange, WS_FAULTS[fault], websocket=True, fault_secs=2.5 if fault == "websocket_disconnect" else FAULT_SECS)
     check_invariants(out)
     assert out.books_match and all(out.books_match.values()), out.books_match
     victim = next(v for v in out.venues if v.env.name == exchange)
+    touched = [m for m in out.engine.markets if m.key.startswith(exchange)]
     if fault == "order_book_sequence_gap":
         assert victim.book_stream.dropped >= 2
         assert victim.book_stream.subscriptions > 2  # both markets resubscribed after their gaps
-    errors = sum(m.errors.get("book", 0) for m in out.engine.markets if m.key.startswith(exchange))
+    else:
+        # two failures in a row, then REST polling: the touched markets quote through the
+        # outage, and are back on the websocket (retried after 1 s) once it is over
+        assert all(m.book_feed.mode.fallbacks >= 1 for m in touched)
+        assert out.touched_quoting and all(out.touched_quoting.values()), out.touched_quoting
+        assert all(m.book_feed.mode.use_websocket and m.book_feed.mode.failures == 0 for m in touched)
+    errors = sum(m.errors.get("book", 0) for m in touched)
     assert errors >= 1, "the fault never reached the engine's book loop"
 
 
