@@ -235,6 +235,7 @@ def run(
             if activity and _ % 5 == 0:
                 for v in out.venues:
                     await trade_through(v.ex)
+
         def back(m: LiveMarket) -> bool:
             """Quoting, and on its websocket again where it had one."""
             return quoting(m) and (mover is None or m.book_feed.mode.failures == 0)
