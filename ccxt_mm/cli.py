@@ -243,6 +243,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
 
     from ccxt_mm.engine.live import LiveEngine, open_market
     from ccxt_mm.execution.exchanges import make_exchange
+    from ccxt_mm.logs import log_loop_exceptions
 
     run_id = secrets.token_hex(3)
     exchanges: dict = {}
@@ -266,6 +267,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
         engine = LiveEngine(config, markets, predictions=_live_predictions(config), state_path=state_path)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        log_loop_exceptions(loop)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if duration is not None:

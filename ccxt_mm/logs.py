@@ -3,10 +3,11 @@ configured secret value (API key, secret, passphrase) is replaced before it is w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 REDACTED = "***"
 
@@ -39,3 +40,20 @@ def configure_json_logging(stream: TextIO, secrets: list[str], level: int = logg
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+def log_loop_exceptions(loop: asyncio.AbstractEventLoop) -> None:
+    """Report what asyncio cannot hand back to any caller (a future whose exception nobody
+    retrieved, a callback that raised) through the ``ccxt_mm`` JSON logger, masked like every
+    other line, instead of asyncio's plain-text stderr. An unretrieved future is a warning:
+    ccxt leaves such futures behind when a websocket handshake fails, and the feed that hit the
+    failure has already been retried; anything else is an error."""
+    logger = logging.getLogger("ccxt_mm.loop")
+
+    def report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = context.get("message", "unhandled exception in the event loop")
+        exc = context.get("exception")
+        level = logging.WARNING if "never retrieved" in message else logging.ERROR
+        logger.log(level, "%s: %s", message, f"{type(exc).__name__}: {exc}" if exc is not None else context)
+
+    loop.set_exception_handler(report)
