@@ -22,10 +22,11 @@ class GridBook:
     __slots__ = ("_ask_width", "_bid_width", "_price_list", "ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
 
     def __init__(self, prices: np.ndarray) -> None:
-        self.prices = prices
         self._price_list = array("d", prices.astype(np.float64, copy=False).tobytes())
         """The grid for scalar lookups and bisection without numpy call overhead (an array:
         8 bytes a price, where a list of floats costs 32; live books hold 10^4-price grids)."""
+        self.prices = np.frombuffer(self._price_list, dtype=np.float64)
+        """The same grid as a numpy view of that array (no second copy)."""
         self.bid_qty = np.zeros(prices.size, dtype=np.float64)
         self.ask_qty = np.zeros(prices.size, dtype=np.float64)
         self.best_bid = -1
