@@ -31,17 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
-from ccxt_mm.emulator.binance import BinanceDialect  # noqa: E402
-from ccxt_mm.emulator.bybit import BybitDialect  # noqa: E402
-from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket  # noqa: E402
-from ccxt_mm.emulator.frames import Frame, book_frames  # noqa: E402
-from ccxt_mm.emulator.okx import OkxDialect  # noqa: E402
-from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
-from ccxt_mm.emulator.websockets import websockets  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
 from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
 from ccxt_mm.execution.exchanges import client_class  # noqa: E402
-from ccxt_mm.market.capture import load_capture  # noqa: E402
 
 KEY, SECRET, PASSPHRASE = "bench-key", "bench-secret", "bench-pass"
 BASES = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "TRX", "BCH"]
@@ -51,17 +43,22 @@ def market_id(exchange: str, base: str) -> str:
     return f"{base}-USDT" if exchange == "okx" else f"{base}USDT"
 
 
-def recorded_frames(n: int) -> list[Frame]:
-    """Top-20 books after each of the first ``n`` depth updates of the real recording."""
-    config = AppConfig()
-    return book_frames(load_capture([str(ROOT / p) for p in config.market.data], config.market.symbol), 20, n)
-
-
 def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
-    """Child process: three emulators whose books replay the recording at ``rate`` Hz."""
+    """Child process: three emulators whose books replay the recording at ``rate`` Hz (the
+    emulator is imported here, so the engine process holds only what ``ccxt-mm run`` does)."""
+    from ccxt_mm.emulator.binance import BinanceDialect
+    from ccxt_mm.emulator.bybit import BybitDialect
+    from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
+    from ccxt_mm.emulator.frames import book_frames
+    from ccxt_mm.emulator.okx import OkxDialect
+    from ccxt_mm.emulator.server import EmulatorServer
+    from ccxt_mm.emulator.websockets import websockets
+    from ccxt_mm.market.capture import load_capture
 
     async def main() -> None:
-        frames = recorded_frames(int(rate * seconds) + 50)
+        config = AppConfig()
+        log = load_capture([str(ROOT / p) for p in config.market.data], config.market.symbol)
+        frames = book_frames(log, 20, int(rate * seconds) + 50)
         emus, servers = [], []
         for name in ("binance", "okx", "bybit"):
             markets = {}
