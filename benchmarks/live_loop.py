@@ -107,8 +107,6 @@ async def run_engine(
     predictions: LivePredictions | None = None,
     websocket: bool = False,
 ) -> tuple[LiveEngine, dict]:
-    import ccxt.async_support as ccxt_async
-
     config = AppConfig.model_validate(
         {
             "live": {"websocket": websocket, "poll_secs": poll_secs, "fill_poll_secs": 1.0, "order_budget_per_min": 10_000},
@@ -119,7 +117,7 @@ async def run_engine(
     clients, markets = [], []
     for name, url in urls.items():
         params = {"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False}
-        client = client_class(name)(params) if websocket else getattr(ccxt_async, name)(params)
+        client = client_class(name)(params)  # as ccxt-mm run makes them, whichever feed it uses
         point_ccxt_at(client, url, url.replace("http", "ws"))
         clients.append(client)
         for base in BASES[:n_symbols]:
