@@ -167,13 +167,6 @@ class LiveMarketConfig(_Section):
 class LiveConfig(_Section):
     """``ccxt-mm run``: one quoting task per (exchange, symbol), all in one process."""
 
-    @model_validator(mode="after")
-    def _ws_urls_with_rest_urls(self) -> LiveConfig:
-        alone = sorted(set(self.ws_urls) - set(self.rest_urls))
-        if alone:
-            raise ValueError(f"ws_urls given without rest_urls for {alone}: an emulator or proxy serves both")
-        return self
-
     markets: tuple[LiveMarketConfig, ...] = (
         LiveMarketConfig(exchange="binance", symbol="BTC/USDT"),
         LiveMarketConfig(exchange="okx", symbol="BTC/USDT"),
@@ -210,6 +203,13 @@ class LiveConfig(_Section):
     """``--live`` only: today's loss, the drawdown and the fills seen, kept over restarts."""
     state_secs: Positive = 5.0
     """How often the state file is written while quoting (and at shutdown)."""
+
+    @model_validator(mode="after")
+    def _ws_urls_with_rest_urls(self) -> LiveConfig:
+        alone = sorted(set(self.ws_urls) - set(self.rest_urls))
+        if alone:
+            raise ValueError(f"ws_urls given without rest_urls for {alone}: an emulator or proxy serves both")
+        return self
 
 
 class ModelPrice(_Section):

@@ -121,6 +121,10 @@ def test_check_config(capsys, tmp_path):
     assert main(["check-config", "--config", str(params)]) == 2
     err = capsys.readouterr().err
     assert "strategy.params.gamma" in err and "strategy.params.modle" in err
+    ws_alone = tmp_path / "ws_alone.yaml"
+    ws_alone.write_text("live:\n  ws_urls:\n    okx: ws://127.0.0.1:9\n")
+    assert main(["check-config", "--config", str(ws_alone)]) == 2
+    assert "ws_urls given without rest_urls for ['okx']" in capsys.readouterr().err
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("strategy:\n  name: nope\n")
     assert main(["check-config", "--config", str(unknown)]) == 1
