@@ -32,6 +32,9 @@ class EngineCollector(Collector):
             "errors": CounterMetricFamily("ccxt_mm_errors", "Failures of a market's loops", labels=[*LABELS, "loop"]),
             "rate_limited": CounterMetricFamily("ccxt_mm_rate_limited", "429/418 answers", labels=LABELS),
             "rate_wait": CounterMetricFamily("ccxt_mm_rate_limit_wait_seconds", "Time held back by Retry-After", labels=LABELS),
+            "fallbacks": CounterMetricFamily(
+                "ccxt_mm_feed_fallbacks", "Times a feed left its websocket for REST polling", labels=[*LABELS, "feed"]
+            ),
         }
         g = {
             "inventory": GaugeMetricFamily("ccxt_mm_inventory_base", "Net base quantity traded", labels=LABELS),
@@ -40,6 +43,9 @@ class EngineCollector(Collector):
                 "ccxt_mm_tick_to_intent_seconds", "Quoting core time per book update", labels=[*LABELS, "quantile"]
             ),
             "mode": GaugeMetricFamily("ccxt_mm_risk_mode", "1 for the market's current risk mode", labels=[*LABELS, "mode"]),
+            "on_websocket": GaugeMetricFamily(
+                "ccxt_mm_feed_on_websocket", "1 while a feed uses its websocket, 0 while it polls REST", labels=[*LABELS, "feed"]
+            ),
         }
         for m in self.engine.markets:
             ex, sym = m.key.split(" ", 1)
@@ -62,6 +68,9 @@ class EngineCollector(Collector):
                     g["latency"].add_metric([ex, sym, str(q)], float(np.quantile(lat, q)))
             for mode in RiskMode:
                 g["mode"].add_metric([ex, sym, mode.value], 1.0 if core.risk_state.mode is mode else 0.0)
+            for feed, feed_mode in (("book", m.book_feed.mode), ("trades", m.trade_feed.mode)):
+                c["fallbacks"].add_metric([ex, sym, feed], feed_mode.fallbacks)
+                g["on_websocket"].add_metric([ex, sym, feed], 1.0 if feed_mode.use_websocket else 0.0)
         yield from c.values()
         yield from g.values()
 
