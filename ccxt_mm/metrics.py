@@ -61,7 +61,7 @@ class EngineCollector(Collector):
             c["rate_limited"].add_metric([ex, sym], getattr(venue_stats, "rate_limited", 0))
             c["rate_wait"].add_metric([ex, sym], getattr(venue_stats, "rate_limit_wait_secs", 0.0))
             g["inventory"].add_metric([ex, sym], core.inventory.position)
-            g["pnl"].add_metric([ex, sym], core.inventory.pnl(core.mid) if core.mid else 0.0)
+            g["pnl"].add_metric([ex, sym], core.pnl)
             if m.latency_ns:
                 lat = np.asarray(m.latency_ns, dtype=np.float64) * 1e-9
                 for q in (0.5, 0.99):

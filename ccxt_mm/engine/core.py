@@ -111,6 +111,11 @@ class QuotingCore:
         if self.mid > 0.0:
             self.vol.update(now_ns, self.mid)
 
+    @property
+    def pnl(self) -> float:
+        """Market-making PnL marked to the last mid, quote currency (0 before the first book)."""
+        return self.inventory.pnl(self.mid) if self.mid else 0.0
+
     def snapshot(self, market: str) -> MarketSnapshot | None:
         """What a predictor is told about this market now (None before the first book)."""
         f = self.features

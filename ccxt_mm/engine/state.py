@@ -15,20 +15,18 @@ from pathlib import Path
 
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.errors import ConfigError
+from ccxt_mm.quoting.risk import DAY_NS
 
-DAY_NS = 86_400 * 1_000_000_000
 SEEN_KEPT = 2_000
 """Fill ids kept per market (the most recent)."""
 
 
 def snapshot(core: QuotingCore, seen_trades: list[str], now_ns: int) -> dict:
     """One market's carried-over state now."""
-    pnl = core.inventory.pnl(core.mid) if core.mid else 0.0
-    risk = core.risk
-    day = now_ns // DAY_NS
+    pnl, risk = core.pnl, core.risk
     return {
-        "day": day,
-        "loss_today": max(0.0, risk.day_start_pnl - pnl) if risk.day == day else 0.0,
+        "day": now_ns // DAY_NS,
+        "loss_today": risk.loss_today(now_ns, pnl),
         "drawdown": max(0.0, risk.peak_pnl - pnl),
         "seen_trades": seen_trades[-SEEN_KEPT:],
     }

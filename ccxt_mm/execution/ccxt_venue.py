@@ -48,6 +48,9 @@ from ccxt_mm.quoting.types import BUY
 
 log = logging.getLogger("ccxt_mm.venue")
 
+SIDES = {"buy": BUY, "sell": -BUY}
+"""ccxt's side names → our side signs (any other name is a malformed reply)."""
+
 
 class VenueError(CcxtMmError):
     """An exchange call failed in a way the venue cannot absorb; names exchange and symbol."""
@@ -468,7 +471,7 @@ class CcxtVenue:
         out = []
         for o in orders:
             try:
-                side = {"buy": BUY, "sell": -BUY}[o["side"]]
+                side = SIDES[o["side"]]
                 out.append(OpenOrder(str(o["id"]), o.get("clientOrderId") or "", side, float(o["price"]), float(o["remaining"])))
             except (KeyError, TypeError, ValueError) as exc:
                 self._count("malformed_reply")
@@ -544,7 +547,7 @@ class CcxtVenue:
                 continue
             try:
                 qty, price, ts_ms = float(t["amount"]), float(t["price"]), int(t["timestamp"])
-                side = {"buy": BUY, "sell": -BUY}[t["side"]]
+                side = SIDES[t["side"]]
                 fee = t.get("fee") or {}
                 fee_cost = fee_sign * float(fee.get("cost") or 0.0)
             except (KeyError, TypeError, ValueError) as exc:

@@ -77,10 +77,12 @@ class TakerSlice:
     qty: float
 
 
+DAY_NS = 86_400 * 1_000_000_000
+"""One UTC day in nanoseconds: the daily loss limit's period."""
+
+
 class RiskManager:
     """Tracks PnL peaks and day starts and decides the risk mode on each update."""
-
-    _DAY_NS = 86_400 * 1_000_000_000
 
     def __init__(self, params: RiskParams) -> None:
         self.p = params
@@ -93,6 +95,11 @@ class RiskManager:
         self.reducing: set[str] = set()
         self._last_slice_ns = 0
 
+    def loss_today(self, now_ns: int, pnl: float) -> float:
+        """Loss taken since the UTC day of ``now_ns`` started, quote currency (0 on a day not
+        evaluated yet)."""
+        return max(0.0, self.day_start_pnl - pnl) if self.day == now_ns // DAY_NS else 0.0
+
     def evaluate(
         self,
         now_ns: int,
@@ -104,7 +111,7 @@ class RiskManager:
         """``pnl``: market-making PnL (realized + unrealized − fees); ``positions``: net base
         traded per asset; ``values``: quote value of each risky holding."""
         p = self.p
-        day = now_ns // self._DAY_NS
+        day = now_ns // DAY_NS
         if day != self.day:
             self.day, self.day_start_pnl = day, pnl
         self.peak_pnl = max(self.peak_pnl, pnl)
