@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import ccxt_mm  # noqa: F401  (first, as in the CLI: later ccxt imports load only the exchanges used)
+
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 BINANCE_FILES = [
