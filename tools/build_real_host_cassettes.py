@@ -4,11 +4,12 @@ ccxt's real clients are run against a local responder that answers with the real
 bodies of ``cassettes/ccxt_static/`` (exchangeInfo and Bybit's account-type probes, which the
 fixtures lack, come from the emulator's dialects); the traffic is recorded with the project's
 scrubbing and the local host is then replaced by the exchange's real one, so replays exercise
-ccxt exactly as in production. OKX has request fixtures only: its calls are the fixtures' own
-(the requests must come out as ccxt's fixtures have them) and the emulator's OKX dialect
-answers. Run from the repository root:
+ccxt exactly as in production. OKX's calls are also ccxt's request fixtures (the requests must
+come out as ccxt's fixtures have them); its funding balance and order acknowledgement are real
+bodies, the trading-account balance comes from the emulator's OKX dialect (its real fixture is
+~35 kB of currencies we do not quote). Run from the repository root:
 
-    .venv/bin/python tools/build_real_host_cassettes.py
+    .venv/bin/python tools/build_real_host_cassettes.py [binance] [bybit] [okx]
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ OUT = ROOT / "cassettes" / "exchanges"
 KEY, SECRET, PASSPHRASE = "builder-key-0000000000000000", "builder-secret-000000000000", "builder-passphrase"
 
 
-def static(exchange: str, method: str) -> dict:
-    return json.loads((STATIC / f"{exchange}.subset.json").read_text())["methods"][method][0]
+def static(exchange: str, method: str, name: str = "subset") -> dict:
+    """The first response fixture of ``method`` in ``ccxt_static/<exchange>.<name>.json``."""
+    return json.loads((STATIC / f"{exchange}.{name}.json").read_text())["methods"][method][0]
 
 
 def market(symbol: str, tick: str, lot: str, min_notional: str, sep: str = "") -> EmuMarket:
@@ -124,23 +126,36 @@ def okx_request_fixture(method: str, description: str) -> dict:
     return next(c for c in cases if c["description"] == description)
 
 
-OKX_CALLS = (("fetchBalance", "fetch_balance", "spot balance"), ("createOrder", "create_order", "Spot limit buy order"))
-"""(fixture method, ccxt method, description) of the spot cases the cassette holds."""
+OKX_CALLS = (
+    ("fetchBalance", "fetch_balance", "spot balance"),
+    ("fetchBalance", "fetch_balance", "funding balance"),
+    ("createOrder", "create_order", "Spot limit buy order"),
+)
+"""(fixture method, ccxt method, description) of the request fixtures the cassette holds."""
 
 
 async def okx() -> None:
     ex = EmulatedExchange({"LTC-USDT": market("LTC/USDT", "0.01", "0.000001", "0", sep="-")}, {"USDT": Decimal(1000)})
-    routes = OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes()
+
+    async def funding(request):
+        return web.json_response(static("okx", "fetchBalance", "response.subset")["httpResponse"])
+
+    async def batch_orders(request):
+        return web.json_response(static("okx", "createOrder", "response.subset")["httpResponse"])
+
+    real = [web.get("/api/v5/asset/balances", funding), web.post("/api/v5/trade/batch-orders", batch_orders)]
+    real_paths = {r.path for r in real}
+    routes = [r for r in OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes() if r.path not in real_paths] + real
 
     async def calls(client):
         await client.load_markets()
         for method, python_name, description in OKX_CALLS:
             await getattr(client, python_name)(*okx_request_fixture(method, description)["input"])
 
-    await record("okx", routes, "real_host_request_fixtures.yaml", "https://www.okx.com", calls)
+    await record("okx", routes, "real_host_static_bodies.yaml", "https://www.okx.com", calls)
 
 
 if __name__ == "__main__":
-    asyncio.run(binance())
-    asyncio.run(bybit())
-    asyncio.run(okx())
+    builders = {"binance": binance, "bybit": bybit, "okx": okx}
+    for name in sys.argv[1:] or builders:
+        asyncio.run(builders[name]())

@@ -95,10 +95,11 @@ def real_host_client(name: str) -> ccxt_async.Exchange:
     return client
 
 
-def static_fixture(exchange: str, method: str) -> dict:
+def static_fixture(exchange: str, method: str, name: str = "subset") -> dict:
+    """The first response fixture of ``method`` in ``ccxt_static/<exchange>.<name>.json``."""
     import json
 
-    return json.loads((CASSETTES / "ccxt_static" / f"{exchange}.subset.json").read_text())["methods"][method][0]
+    return json.loads((CASSETTES / "ccxt_static" / f"{exchange}.{name}.json").read_text())["methods"][method][0]
 
 
 def test_binance_real_host_cassette_parses_as_ccxt_fixtures_expect():
@@ -161,7 +162,11 @@ def test_bybit_real_host_cassette_parses_the_real_unified_balance():
     assert balance["USDC"]["used"] > 0  # the position margin is not free
 
 
-OKX_CASES = [("fetchBalance", "spot balance", "fetch_balance"), ("createOrder", "Spot limit buy order", "create_order")]
+OKX_CASES = [
+    ("fetchBalance", "spot balance", "fetch_balance"),
+    ("fetchBalance", "funding balance", "fetch_balance"),
+    ("createOrder", "Spot limit buy order", "create_order"),
+]
 """(fixture method, description, ccxt method) of the OKX request fixtures the cassette holds."""
 
 
@@ -172,15 +177,16 @@ def okx_request_fixture(method: str, description: str) -> dict:
     return next(c for c in cases if c["description"] == description)
 
 
-def test_okx_real_host_cassette_sends_what_ccxt_request_fixtures_expect():
-    """www.okx.com with ccxt's own OKX request fixtures (shared/data has no OKX response
-    fixtures, so the emulator's OKX dialect answered when it was recorded): ccxt's okx client
-    sends each fixture's URL and body, client ids aside, and parses the answers."""
+def test_okx_real_host_cassette_sends_ccxt_request_fixtures_and_parses_real_bodies():
+    """www.okx.com: ccxt's okx client sends each of ccxt's own request fixtures (URL and body,
+    client ids aside); the funding balance and the order acknowledgement are OKX's real
+    bodies from ccxt's response fixtures, and ccxt's parse must give the fixtures'
+    parsedResponse (the trading-account balance was answered by the emulator's dialect)."""
     import json
 
     import yaml
 
-    recorded = yaml.safe_load((EXCHANGE_CASSETTES / "okx" / "real_host_request_fixtures.yaml").read_text())["interactions"]
+    recorded = yaml.safe_load((EXCHANGE_CASSETTES / "okx" / "real_host_static_bodies.yaml").read_text())["interactions"]
     volatile = {"clOrdId", "tag"}
 
     def stable(body: str | None):
@@ -194,7 +200,7 @@ def test_okx_real_host_cassette_sends_what_ccxt_request_fixtures_expect():
     async def main():
         client = real_host_client("okx")
         try:
-            with cassette_vcr(EXCHANGE_CASSETTES / "okx").use_cassette("real_host_request_fixtures.yaml") as cassette:
+            with cassette_vcr(EXCHANGE_CASSETTES / "okx").use_cassette("real_host_static_bodies.yaml") as cassette:
                 await client.load_markets()
                 results = [await getattr(client, name)(*okx_request_fixture(m, d)["input"]) for m, d, name in OKX_CASES]
                 assert cassette.all_played
@@ -202,8 +208,12 @@ def test_okx_real_host_cassette_sends_what_ccxt_request_fixtures_expect():
             await client.close()
         return results
 
-    balance, order = asyncio.run(main())
-    assert balance["USDT"]["total"] == 1000.0
+    spot, funding, order = asyncio.run(main())
+    assert spot["USDT"]["total"] == 1000.0
+    expected = static_fixture("okx", "fetchBalance", "response.subset")["parsedResponse"]
+    assert {k: funding[k] for k in ("TUSD", "free", "used", "total")} == {k: expected[k] for k in ("TUSD", "free", "used", "total")}
     # OKX acknowledges a create with ids only (sCode 0); the order's state comes from later reads
-    (ack,) = json.loads(next(i for i in recorded if "batch-orders" in i["request"]["uri"])["response"]["body"]["string"])["data"]
-    assert (order["id"], order["clientOrderId"], order["symbol"]) == (ack["ordId"], ack["clOrdId"], "LTC/USDT")
+    expected = static_fixture("okx", "createOrder", "response.subset")["parsedResponse"]
+    for key in ("id", "clientOrderId", "timestamp", "status", "filled", "info"):
+        assert order[key] == expected[key], key
+    assert (order["symbol"], order["side"], order["type"]) == ("LTC/USDT", "buy", "limit")  # from the request, as ccxt fills them in
