@@ -19,7 +19,18 @@ _sum = np.add.reduce
 class GridBook:
     """Bid and ask base quantities on the price grid ``prices`` (ascending, quote currency)."""
 
-    __slots__ = ("_ask_width", "_bid_width", "_price_list", "ask_qty", "best_ask", "best_bid", "bid_qty", "prices")
+    __slots__ = (
+        "_ask_width",
+        "_bid_width",
+        "_price_list",
+        "ask_ceiling",
+        "ask_qty",
+        "best_ask",
+        "best_bid",
+        "bid_floor",
+        "bid_qty",
+        "prices",
+    )
 
     def __init__(self, prices: np.ndarray) -> None:
         self._price_list = array("d", prices.astype(np.float64, copy=False).tobytes())
@@ -31,6 +42,11 @@ class GridBook:
         self.ask_qty = np.zeros(prices.size, dtype=np.float64)
         self.best_bid = -1
         self.best_ask = prices.size
+        self.bid_floor = 0
+        """No bid rests below this level: set by an owner that knows (a live book holds only
+        its snapshot's levels), so searches and depth sums stop there; 0 when unknown."""
+        self.ask_ceiling = prices.size
+        """No ask rests at or above this level (grid size when unknown)."""
         self._bid_width = self._ask_width = 64
         """Grid span last needed to find the requested number of levels, with slack."""
 
@@ -66,7 +82,8 @@ class GridBook:
             self.bid_qty[bid_levels] = 0.0
             self.ask_qty[ask_levels] = 0.0
         self.best_bid = -1
-        self.best_ask = self.prices.size
+        self.best_ask = self.ask_ceiling = self.prices.size
+        self.bid_floor = 0
 
     def apply(
         self,
@@ -140,12 +157,12 @@ class GridBook:
         best = self.best_bid
         if best < 0:
             return [], []
-        width = self._bid_width
+        width, floor = self._bid_width, self.bid_floor
         while True:
-            lo = max(0, best + 1 - width)
+            lo = max(floor, best + 1 - width)
             window = self.bid_qty[lo : best + 1]
             found = window.astype(bool).nonzero()[0][-n:]
-            if len(found) == n or lo == 0:
+            if len(found) == n or lo == floor:
                 break
             width *= 2
         if len(found) == n:
@@ -157,15 +174,15 @@ class GridBook:
 
     def top_asks(self, n: int) -> tuple[list[float], list[float]]:
         """The best ``n`` ask levels, best first: (prices, base quantities) as lists."""
-        best, size = self.best_ask, self.prices.size
-        if best >= size:
+        best, ceiling = self.best_ask, self.ask_ceiling
+        if best >= self.prices.size:
             return [], []
         width = self._ask_width
         while True:
-            hi = min(size, best + width)
+            hi = min(ceiling, best + width)
             window = self.ask_qty[best:hi]
             found = window.astype(bool).nonzero()[0][:n]
-            if len(found) == n or hi == size:
+            if len(found) == n or hi == ceiling:
                 break
             width *= 2
         if len(found) == n:
@@ -176,6 +193,6 @@ class GridBook:
         """Base quantity resting within ``bps`` of mid on each side: (bid, ask)."""
         prices = self._price_list
         mid = 0.5 * (prices[self.best_bid] + prices[self.best_ask])
-        lo = bisect_left(prices, mid * (1.0 - bps * 1e-4))
-        hi = bisect_right(prices, mid * (1.0 + bps * 1e-4))
+        lo = max(self.bid_floor, bisect_left(prices, mid * (1.0 - bps * 1e-4)))
+        hi = min(self.ask_ceiling, bisect_right(prices, mid * (1.0 + bps * 1e-4)))
         return float(_sum(self.bid_qty[lo : self.best_bid + 1])), float(_sum(self.ask_qty[self.best_ask : hi]))

@@ -46,6 +46,9 @@ class LiveBook:
             book.clear(*self._levels)
         levels_b, levels_a = ticks_b - self._first_tick, ticks_a - self._first_tick
         book.apply(levels_b, b[:, 1], levels_a, a[:, 1])
+        # the book holds these levels and no others: searches and depth sums stop at them
+        book.bid_floor = int(levels_b.min()) if levels_b.size else 0
+        book.ask_ceiling = int(levels_a.max()) + 1 if levels_a.size else book.prices.size
         self._levels = (levels_b, levels_a)
         return book
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ccxt_mm.market.feed import LiveBook
 
 
@@ -35,3 +37,32 @@ def test_stream_depths_the_exchanges_accept():
     assert [subscription_depth("bybit", d) for d in (1, 20, 51, 5000)] == [1, 50, 200, 1000]
     assert [subscription_depth("binance", d) for d in (20, 25)] == [20, 50]
     assert subscription_depth("okx", 20) == 20
+
+
+def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(btc_log):
+    """A live book knows it holds only its snapshot's levels and stops its searches and depth
+    sums there: the features must be those of the same levels on a grid that does not know it
+    (real top-20 books of the Binance BTCUSDT recording, every 500th update)."""
+    import numpy as np
+
+    from ccxt_mm.book.features import book_features
+    from ccxt_mm.book.grid_book import GridBook
+    from ccxt_mm.market.events import MsgKind
+
+    replayed = GridBook(btc_log.prices)
+    live = LiveBook(tick=0.01, span=0.001)
+    compared = 0
+    for n, m in enumerate(np.flatnonzero(np.isin(btc_log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF)))):
+        if btc_log.msg_kind[m] == MsgKind.SNAPSHOT:
+            replayed.clear()
+        btc_log.apply_message(replayed, int(m))
+        if n % 500 or not replayed.ready:
+            continue
+        bids, asks = (np.column_stack(side) for side in (replayed.top_bids(20), replayed.top_asks(20)))
+        book = live.update(bids.tolist(), asks.tolist())
+        assert book.bid_floor > 0 and book.ask_ceiling < book.prices.size  # the grid reaches past the levels
+        for near_bps in (0.5, 2.0, 10.0):  # bands inside the 20 levels and past them
+            got, want = book_features(book, 20, near_bps, 1.0), book_features(GridBook.from_levels(bids, asks), 20, near_bps, 1.0)
+            assert tuple(got) == pytest.approx(tuple(want), rel=1e-12)  # sums of other lengths: last-bit differences
+        compared += 1
+    assert compared >= 12
