@@ -98,14 +98,30 @@ def _decimals(step: float) -> int:
     return max(0, -math.floor(math.log10(step)) + 1)
 
 
+@cache
+def _inverse(step: float) -> float:
+    """``1 / step`` when it is a whole number that gives ``step`` back exactly (0.01 → 100,
+    0.005 → 200, 1e-8 → 1e8), else 0. Then ``n / inverse`` (IEEE division rounds correctly)
+    is the float nearest to ``n × step``: what rounding ``n * step`` to ``step``'s decimals
+    gives, at half the cost."""
+    inverse = float(round(1.0 / step))
+    return inverse if inverse >= 1.0 and 1.0 / inverse == step else 0.0
+
+
+def _multiple(n: int, step: float) -> float:
+    """``n × step`` as a clean float (the one nearest to the decimal value)."""
+    inverse = _inverse(step)
+    return n / inverse if inverse else round(n * step, _decimals(step))
+
+
 def floor_to(x: float, step: float) -> float:
     """``x`` rounded down to a multiple of ``step`` (tick or lot), as a clean float."""
-    return round(math.floor(x / step + 1e-9) * step, _decimals(step))
+    return _multiple(math.floor(x / step + 1e-9), step)
 
 
 def ceil_to(x: float, step: float) -> float:
     """``x`` rounded up to a multiple of ``step``."""
-    return round(math.ceil(x / step - 1e-9) * step, _decimals(step))
+    return _multiple(math.ceil(x / step - 1e-9), step)
 
 
 class MarketMaker:
