@@ -7,8 +7,9 @@ emulated market's book is moved ``--rate`` times a second by replaying the bundl
 BTCUSDT recording (top 20 levels; symbol k at prices × (1 + k/100)), and a taker trades
 through the touch now and then. The engine polls books over REST (with ``--websocket``: books
 and fills over the emulators' websockets, ccxt.pro), sends post-only orders through ccxt and
-cancels everything at the end. Printed: tick → order intent p50/p99 (the
-quoting core's work per book, excluding ccxt's parsing), order requests per minute per
+cancels everything at the end. Printed: tick → order intent p50/p99 (from ccxt handing over a
+parsed book to the order actions: the book laid on its grid and the quoting core; ccxt's
+parsing excluded), order requests per minute per
 symbol against a cancel-and-replace-on-every-update baseline, orders left, peak RSS.
 """
 

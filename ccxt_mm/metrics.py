@@ -40,7 +40,7 @@ class EngineCollector(Collector):
             "inventory": GaugeMetricFamily("ccxt_mm_inventory_base", "Net base quantity traded", labels=LABELS),
             "pnl": GaugeMetricFamily("ccxt_mm_pnl_quote", "Market-making PnL (realized + unrealized - fees)", labels=LABELS),
             "latency": GaugeMetricFamily(
-                "ccxt_mm_tick_to_intent_seconds", "Quoting core time per book update", labels=[*LABELS, "quantile"]
+                "ccxt_mm_tick_to_intent_seconds", "Tick to order intent per book update", labels=[*LABELS, "quantile"]
             ),
             "mode": GaugeMetricFamily("ccxt_mm_risk_mode", "1 for the market's current risk mode", labels=[*LABELS, "mode"]),
             "on_websocket": GaugeMetricFamily(

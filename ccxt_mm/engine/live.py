@@ -52,7 +52,9 @@ class LiveMarket:
     stale: bool = True
     errors: dict[str, int] = field(default_factory=dict)
     latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
-    """Quoting-core time of the latest book updates (bounded)."""
+    """Tick -> order intent of the latest book updates (bounded): from ccxt handing over a
+    parsed book to the order manager's actions (book laid on its grid, venue events
+    applied, features, risk, strategy, order manager), the paper venue's simulation aside."""
     leftovers_cancelled: list[str] = field(default_factory=list)
     """Orders of earlier runs (client-id prefix) cancelled before this run quoted."""
     shutdown_cancelled: list[str] = field(default_factory=list)
@@ -237,20 +239,22 @@ class LiveEngine:
     async def _book_loop(self, m: LiveMarket) -> None:
         while True:
             bids, asks = await m.book_feed.next()
+            t0 = time.perf_counter_ns()  # tick: ccxt has parsed the book; from here the time is ours
             now = self.clock_ns()
             rebuilds = m.book.rebuilds
             book = m.book.update(bids, asks)
             m.last_book_ns, m.stale = now, False
-            if m.paper:
+            if m.paper:  # the simulated exchange's work is not part of tick -> intent
+                simulated = time.perf_counter_ns()
                 if m.book.rebuilds != rebuilds:
                     m.venue.rebind(book)
                 m.venue.advance(now)
                 m.venue.on_book_update()
+                t0 += time.perf_counter_ns() - simulated
             m.core.drain()
             if not book.ready or book.crossed:
                 m.core.pull(now)
                 continue
-            t0 = time.perf_counter_ns()
             if self.predictions is not None:
                 m.core.prediction = self.predictions.board.get(m.key, now)
             m.core.on_book(now, book)

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.book.steps import multiples
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +34,28 @@ class LiveBook:
     def update(self, bids: list, asks: list) -> GridBook:
         """Replace the book with a full snapshot (best first on each side); levels are
         ``[price, qty, ...]`` (okx adds an order count)."""
-        b = np.array([lv[:2] for lv in bids], dtype=np.float64).reshape(-1, 2)
-        a = np.array([lv[:2] for lv in asks], dtype=np.float64).reshape(-1, 2)
-        ticks_b = np.rint(b[:, 0] / self.tick).astype(np.int64)
-        ticks_a = np.rint(a[:, 0] / self.tick).astype(np.int64)
-        lo = min(ticks_b.min(initial=2**62), ticks_a.min(initial=2**62))
-        hi = max(ticks_b.max(initial=-1), ticks_a.max(initial=-1))
+        n_bids, rows = len(bids), bids + asks
+        if not rows:  # an empty book (a halted market): nothing to quote on
+            if self.book is not None:
+                self.book.clear(*self._levels)
+            return self.book if self.book is not None else GridBook(np.empty(0))
+        table = np.array(rows, dtype=np.float64)  # one conversion for both sides; ragged rows raise
+        if table.ndim != 2 or table.shape[1] < 2:
+            raise ValueError(f"order book levels must be [price, amount, ...], got {rows[0]!r}")
+        ticks = np.rint(table[:, 0] / self.tick).astype(np.int64)
+        ticks_b, ticks_a = ticks[:n_bids], ticks[n_bids:]
+        lo, hi = int(ticks.min()), int(ticks.max())
         book = self.book
         if book is None or lo < self._first_tick or hi >= self._first_tick + book.prices.size:
             book = self._rebuild(ticks_b, ticks_a)
         else:
             book.clear(*self._levels)
-        levels_b, levels_a = ticks_b - self._first_tick, ticks_a - self._first_tick
-        book.apply(levels_b, b[:, 1], levels_a, a[:, 1])
+        levels = ticks - self._first_tick
+        levels_b, levels_a = levels[:n_bids], levels[n_bids:]
+        book.apply(levels_b, table[:n_bids, 1], levels_a, table[n_bids:, 1])
         # the book holds these levels and no others: searches and depth sums stop at them
-        book.bid_floor = int(levels_b.min()) if levels_b.size else 0
-        book.ask_ceiling = int(levels_a.max()) + 1 if levels_a.size else book.prices.size
+        book.bid_floor = int(ticks_b.min()) - self._first_tick if n_bids else 0
+        book.ask_ceiling = int(ticks_a.max()) - self._first_tick + 1 if ticks_a.size else book.prices.size
         self._levels = (levels_b, levels_a)
         return book
 
@@ -57,10 +64,8 @@ class LiveBook:
         half = max(int(top * self.span), 1)
         lo = min(top - half, ticks_b.min(initial=top), ticks_a.min(initial=top))
         hi = max(top + half, ticks_b.max(initial=top), ticks_a.max(initial=top))
-        decimals = max(0, int(-np.floor(np.log10(self.tick))) + 1)
-        prices = np.round(np.arange(lo, hi + 1, dtype=np.int64) * self.tick, decimals)
         self._first_tick = int(lo)
-        self.book = GridBook(prices)
+        self.book = GridBook(multiples(np.arange(lo, hi + 1, dtype=np.int64), self.tick))
         self.rebuilds += 1
         return self.book
 

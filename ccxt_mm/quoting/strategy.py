@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
 from typing import NamedTuple, Protocol
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
+from ccxt_mm.book.steps import ceil_to, floor_to
 from ccxt_mm.quoting.models import (
     IntensityCalibrator,
     ModelQuote,
@@ -91,37 +91,6 @@ class MarketMakerParams:
     prediction_spread_range: tuple[float, float]
     """Bounds of the spread multiplier a prediction's volatility regime may apply."""
     spread: SpreadParams
-
-
-@cache
-def _decimals(step: float) -> int:
-    return max(0, -math.floor(math.log10(step)) + 1)
-
-
-@cache
-def _inverse(step: float) -> float:
-    """``1 / step`` when it is a whole number that gives ``step`` back exactly (0.01 → 100,
-    0.005 → 200, 1e-8 → 1e8), else 0. Then ``n / inverse`` (IEEE division rounds correctly)
-    is the float nearest to ``n × step``: what rounding ``n * step`` to ``step``'s decimals
-    gives, at half the cost."""
-    inverse = float(round(1.0 / step))
-    return inverse if inverse >= 1.0 and 1.0 / inverse == step else 0.0
-
-
-def _multiple(n: int, step: float) -> float:
-    """``n × step`` as a clean float (the one nearest to the decimal value)."""
-    inverse = _inverse(step)
-    return n / inverse if inverse else round(n * step, _decimals(step))
-
-
-def floor_to(x: float, step: float) -> float:
-    """``x`` rounded down to a multiple of ``step`` (tick or lot), as a clean float."""
-    return _multiple(math.floor(x / step + 1e-9), step)
-
-
-def ceil_to(x: float, step: float) -> float:
-    """``x`` rounded up to a multiple of ``step``."""
-    return _multiple(math.ceil(x / step - 1e-9), step)
 
 
 class MarketMaker:

@@ -66,3 +66,16 @@ def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(
             assert tuple(got) == pytest.approx(tuple(want), rel=1e-12)  # sums of other lengths: last-bit differences
         compared += 1
     assert compared >= 12
+
+
+def test_an_empty_book_is_not_ready_and_malformed_levels_are_refused():
+    lb = LiveBook(tick=0.01, span=0.001)
+    assert not lb.update([], []).ready  # a halted market before any book
+    book = lb.update([[100.00, 1.0]], [[100.01, 3.0]])
+    assert book.ready
+    emptied = lb.update([], [])
+    assert emptied is book and not emptied.ready and emptied.bid_qty.sum() == emptied.ask_qty.sum() == 0.0
+    with pytest.raises(ValueError, match=r"\[price, amount, \.\.\.\]"):
+        lb.update([[100.00]], [[100.01]])
+    with pytest.raises(ValueError):
+        lb.update([[100.00, 1.0]], [[100.01]])  # ragged rows

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccxt_mm.book.features import BookFeatures
+from ccxt_mm.book.steps import ceil_to, floor_to
 from ccxt_mm.config import AppConfig
 from ccxt_mm.quoting.risk import RiskMode, RiskState
-from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, ceil_to, floor_to
+from ccxt_mm.quoting.strategy import MarketContext, MarketMaker
 from ccxt_mm.quoting.types import BUY, SELL
 from ccxt_mm.strategies import load_strategy
 
@@ -29,31 +30,6 @@ def maker(**params) -> MarketMaker:
 
 def ctx(book: BookFeatures, position=0.0, room=(1.0, 1.0), mode=RiskMode.QUOTING, ts=10**18) -> MarketContext:
     return MarketContext(ts, book, position, room[0], room[1], RiskState(mode, "", 0.0), TICK, LOT)
-
-
-def test_rounding_helpers():
-    assert floor_to(61837.6399999, 0.01) == 61837.63
-    assert ceil_to(61837.6300001, 0.01) == 61837.64
-    assert ceil_to(61837.63, 0.01) == 61837.63
-    assert floor_to(0.0029999, 0.00001) == 0.00299
-
-
-@settings(max_examples=3000, deadline=None)
-@given(
-    x=st.floats(min_value=0.0, max_value=2e5, allow_nan=False),
-    step=st.sampled_from([0.01, 0.1, 1.0, 10.0, 0.5, 0.25, 0.005, 0.001, 0.00025, 5e-5, 1e-5, 1e-8, 0.3, 0.2]),
-)
-def test_rounding_helpers_give_the_float_nearest_to_the_decimal_multiple(x, step):
-    """Steps whose inverse is whole (0.01, 0.005, 1e-8) divide by it; others (10, 0.3) round
-    the product to the step's decimals: both must give the float nearest to the decimal
-    multiple of the step, i.e. what the decimal arithmetic gives."""
-    from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-
-    d_step, d_x = Decimal(repr(step)), Decimal(x)
-    for got, rounding, nudge in ((floor_to(x, step), ROUND_FLOOR, 1e-9), (ceil_to(x, step), ROUND_CEILING, -1e-9)):
-        n = int((Decimal(x / step + nudge)).to_integral_value(rounding))  # the helpers' own 1e-9 tolerance
-        assert got == float(n * d_step)
-        assert abs(Decimal(got) - d_x) <= d_step * Decimal("1.000001")
 
 
 def test_two_levels_a_side_on_the_grid_and_symmetric_when_flat():

@@ -1,0 +1,49 @@
+"""Prices and sizes on a step grid (tick or lot), as clean floats (pure).
+
+A multiple ``n × step`` is returned as the float nearest to its decimal value (``61837.63``,
+not ``61837.630000000005``). When ``1 / step`` is a whole number that gives ``step`` back
+(0.01 → 100, 0.005 → 200, 1e-8 → 1e8) that float is ``n / inverse``, since IEEE division
+rounds correctly: the same float as rounding ``n * step`` to the step's decimals, at half the
+cost. Other steps (10, 0.3) are rounded to their decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+
+
+@cache
+def _decimals(step: float) -> int:
+    return max(0, -math.floor(math.log10(step)) + 1)
+
+
+@cache
+def _inverse(step: float) -> float:
+    """``1 / step`` when it is a whole number that gives ``step`` back exactly, else 0."""
+    inverse = float(round(1.0 / step))
+    return inverse if inverse >= 1.0 and 1.0 / inverse == step else 0.0
+
+
+def multiple(n: int, step: float) -> float:
+    """``n × step`` as a clean float."""
+    inverse = _inverse(step)
+    return n / inverse if inverse else round(n * step, _decimals(step))
+
+
+def multiples(n: np.ndarray, step: float) -> np.ndarray:
+    """:func:`multiple` of each integer of ``n``, as a float64 array."""
+    inverse = _inverse(step)
+    return n / inverse if inverse else np.round(n * step, _decimals(step))
+
+
+def floor_to(x: float, step: float) -> float:
+    """``x`` rounded down to a multiple of ``step``, as a clean float."""
+    return multiple(math.floor(x / step + 1e-9), step)
+
+
+def ceil_to(x: float, step: float) -> float:
+    """``x`` rounded up to a multiple of ``step``, as a clean float."""
+    return multiple(math.ceil(x / step - 1e-9), step)
