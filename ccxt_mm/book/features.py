@@ -34,6 +34,20 @@ class BookFeatures(NamedTuple):
     the reference size, in bps (``inf`` if the book is too thin to fill it)."""
 
 
+class BookLevels(NamedTuple):
+    """A book as its levels, best first on each side (prices quote currency, base quantities)."""
+
+    bid_px: list[float]
+    bid_q: list[float]
+    ask_px: list[float]
+    ask_q: list[float]
+
+    @property
+    def quotable(self) -> bool:
+        """Both sides non-empty and the best bid below the best ask."""
+        return bool(self.bid_px) and bool(self.ask_px) and self.bid_px[0] < self.ask_px[0]
+
+
 def microprice(bid: float, ask: float, bid_qty: float, ask_qty: float) -> float:
     """Volume-weighted mid: leans toward the side with less resting quantity."""
     total = bid_qty + ask_qty
@@ -71,18 +85,34 @@ def _depth(prices: list[float], qtys: list[float], inside: float, bid: bool) -> 
     return total
 
 
-def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: float) -> BookFeatures:
-    """Compute :class:`BookFeatures`; ``book`` must be ready (both sides non-empty)."""
-    bid_px, bid_q = book.top_bids(levels)
-    ask_px, ask_q = book.top_asks(levels)
+def level_features(
+    bid_px: list[float],
+    bid_q: list[float],
+    ask_px: list[float],
+    ask_q: list[float],
+    levels: int,
+    near_bps: float,
+    impact_qty: float,
+    band_depth: tuple[float, float] | None = None,
+) -> BookFeatures:
+    """Compute :class:`BookFeatures` from a book's levels, best first, both sides non-empty.
+
+    Imbalance and impact use the first ``levels`` levels a side; the depth band sums every
+    level given that lies within ``near_bps`` of mid, unless ``band_depth`` (bid, ask) is
+    passed: the caller's own sums, for a band that reaches past the levels given.
+    """
     best_bid, best_ask = bid_px[0], ask_px[0]
     top_bid_q, top_ask_q = bid_q[0], ask_q[0]
     mid = 0.5 * (best_bid + best_ask)
-    low, high = mid * (1.0 - near_bps * 1e-4), mid * (1.0 + near_bps * 1e-4)
-    if bid_px[-1] < low and ask_px[-1] > high:
+    if band_depth is None:
+        low, high = mid * (1.0 - near_bps * 1e-4), mid * (1.0 + near_bps * 1e-4)
         depth_bid, depth_ask = _depth(bid_px, bid_q, low, bid=True), _depth(ask_px, ask_q, high, bid=False)
-    else:  # the band reaches past the levels at hand
-        depth_bid, depth_ask = book.depth_within(near_bps)
+    else:
+        depth_bid, depth_ask = band_depth
+    if len(bid_px) > levels:
+        bid_px, bid_q = bid_px[:levels], bid_q[:levels]
+    if len(ask_px) > levels:
+        ask_px, ask_q = ask_px[:levels], ask_q[:levels]
     impact_bid = walk_impact_bps(bid_px, bid_q, impact_qty, mid)
     impact_ask = walk_impact_bps(ask_px, ask_q, impact_qty, mid)
     return BookFeatures(
@@ -99,6 +129,17 @@ def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: floa
         depth_ask,
         impact_bid if impact_bid > impact_ask else impact_ask,
     )
+
+
+def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: float) -> BookFeatures:
+    """:func:`level_features` of the book's best ``levels`` levels a side; ``book`` must be
+    ready (both sides non-empty). A depth band reaching past them is summed on the grid."""
+    bid_px, bid_q = book.top_bids(levels)
+    ask_px, ask_q = book.top_asks(levels)
+    mid = 0.5 * (bid_px[0] + ask_px[0])
+    inside = bid_px[-1] < mid * (1.0 - near_bps * 1e-4) and ask_px[-1] > mid * (1.0 + near_bps * 1e-4)
+    band_depth = None if inside else book.depth_within(near_bps)
+    return level_features(bid_px, bid_q, ask_px, ask_q, levels, near_bps, impact_qty, band_depth)
 
 
 class EwmaVolatility:

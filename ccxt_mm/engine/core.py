@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_features
+from ccxt_mm.book.features import BookFeatures, BookLevels, EwmaVolatility, TradeFlow, book_features, level_features
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
@@ -135,8 +135,17 @@ class QuotingCore:
 
     def on_book(self, now_ns: int, book: GridBook) -> None:
         """Quote on a book update (``book`` ready and uncrossed)."""
+        b = self.cfg.book
+        self._quote(now_ns, book_features(book, b.levels, b.near_bps, b.impact_qty))
+
+    def on_levels(self, now_ns: int, levels: BookLevels) -> None:
+        """Quote on a whole book given as its levels (both sides non-empty, uncrossed): a
+        live book as the exchange sends it, with no grid to build."""
+        b = self.cfg.book
+        self._quote(now_ns, level_features(*levels, b.levels, b.near_bps, b.impact_qty))
+
+    def _quote(self, now_ns: int, feats: BookFeatures) -> None:
         cfg = self.cfg
-        feats = book_features(book, cfg.book.levels, cfg.book.near_bps, cfg.book.impact_qty)
         self.features = feats
         self.mid = feats.mid
         state = self._evaluate_risk(now_ns)

@@ -31,7 +31,7 @@ from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
-from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
+from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback, book_levels
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
@@ -47,14 +47,16 @@ class LiveMarket:
     book_feed: BookFeed
     trade_feed: TradeFeed
     book: LiveBook
+    """The paper venue's book on its price grid (paper mode only: live quoting reads the levels)."""
     order_prefix: str
     last_book_ns: int = 0
     stale: bool = True
     errors: dict[str, int] = field(default_factory=dict)
     latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
     """Tick -> order intent of the latest book updates (bounded): from ccxt handing over a
-    parsed book to the order manager's actions (book laid on its grid, venue events
-    applied, features, risk, strategy, order manager), the paper venue's simulation aside."""
+    parsed book to the order manager's actions (levels read, venue events applied,
+    features, risk, strategy, order manager); in paper mode the simulated exchange's work
+    (its book on a grid, queues, fills) is left out."""
     leftovers_cancelled: list[str] = field(default_factory=list)
     """Orders of earlier runs (client-id prefix) cancelled before this run quoted."""
     shutdown_cancelled: list[str] = field(default_factory=list)
@@ -241,23 +243,24 @@ class LiveEngine:
             bids, asks = await m.book_feed.next()
             t0 = time.perf_counter_ns()  # tick: ccxt has parsed the book; from here the time is ours
             now = self.clock_ns()
-            rebuilds = m.book.rebuilds
-            book = m.book.update(bids, asks)
+            levels = book_levels(bids, asks)
             m.last_book_ns, m.stale = now, False
-            if m.paper:  # the simulated exchange's work is not part of tick -> intent
+            if m.paper:  # the paper venue matches against the book on its grid (its work is not ours)
                 simulated = time.perf_counter_ns()
+                rebuilds = m.book.rebuilds
+                book = m.book.update(bids, asks)
                 if m.book.rebuilds != rebuilds:
                     m.venue.rebind(book)
                 m.venue.advance(now)
                 m.venue.on_book_update()
                 t0 += time.perf_counter_ns() - simulated
             m.core.drain()
-            if not book.ready or book.crossed:
+            if not levels.quotable:
                 m.core.pull(now)
                 continue
             if self.predictions is not None:
                 m.core.prediction = self.predictions.board.get(m.key, now)
-            m.core.on_book(now, book)
+            m.core.on_levels(now, levels)
             m.latency_ns.append(time.perf_counter_ns() - t0)
 
     async def _trade_loop(self, m: LiveMarket) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccxt_mm.market.feed import LiveBook
+from ccxt_mm.market.feed import LiveBook, book_levels
 
 
 def test_snapshots_replace_the_book_and_the_grid_is_kept_until_left():
@@ -40,12 +40,13 @@ def test_stream_depths_the_exchanges_accept():
 
 
 def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(btc_log):
-    """A live book knows it holds only its snapshot's levels and stops its searches and depth
-    sums there: the features must be those of the same levels on a grid that does not know it
-    (real top-20 books of the Binance BTCUSDT recording, every 500th update)."""
+    """Live quoting reads the features straight from the levels ccxt hands over, and the paper
+    venue's grid book knows it holds only those levels: both must give the features of the
+    same levels on a grid that does not know it (real top-20 books of the Binance BTCUSDT
+    recording, every 500th update; imbalance and impact over the best 5 or all 20)."""
     import numpy as np
 
-    from ccxt_mm.book.features import book_features
+    from ccxt_mm.book.features import book_features, level_features
     from ccxt_mm.book.grid_book import GridBook
     from ccxt_mm.market.events import MsgKind
 
@@ -60,12 +61,26 @@ def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(
             continue
         bids, asks = (np.column_stack(side) for side in (replayed.top_bids(20), replayed.top_asks(20)))
         book = live.update(bids.tolist(), asks.tolist())
+        levels = book_levels(bids.tolist(), asks.tolist())
         assert book.bid_floor > 0 and book.ask_ceiling < book.prices.size  # the grid reaches past the levels
-        for near_bps in (0.5, 2.0, 10.0):  # bands inside the 20 levels and past them
-            got, want = book_features(book, 20, near_bps, 1.0), book_features(GridBook.from_levels(bids, asks), 20, near_bps, 1.0)
-            assert tuple(got) == pytest.approx(tuple(want), rel=1e-12)  # sums of other lengths: last-bit differences
+        open_grid = GridBook.from_levels(bids, asks)
+        for top, near_bps in ((20, 0.5), (20, 2.0), (20, 10.0), (5, 2.0), (5, 10.0)):  # bands inside the levels and past them
+            want = tuple(book_features(open_grid, top, near_bps, 1.0))
+            assert tuple(book_features(book, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)  # sums of other lengths
+            assert tuple(level_features(*levels, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)
         compared += 1
     assert compared >= 12
+
+
+def test_levels_are_read_as_price_and_amount_and_bad_rows_are_refused():
+    levels = book_levels([[100.0, 1.0, 3], [99.9, 2.0, 1]], [[100.1, 0.5, 2]])  # okx adds an order count
+    assert levels == ([100.0, 99.9], [1.0, 2.0], [100.1], [0.5]) and levels.quotable
+    assert not book_levels([[100.1, 1.0]], [[100.1, 1.0]]).quotable  # crossed (locked)
+    assert not book_levels([], [[100.1, 1.0]]).quotable
+    with pytest.raises(ValueError, match=r"\[price, amount, \.\.\.\] rows \(IndexError"):
+        book_levels([[100.0]], [[100.1, 1.0]])
+    with pytest.raises(ValueError, match="without a price or an amount"):
+        book_levels([[100.0, None]], [[100.1, 1.0]])
 
 
 def test_an_empty_book_is_not_ready_and_malformed_levels_are_refused():
