@@ -1,8 +1,8 @@
 """Live order books from ccxt: ``watch_order_book`` (ccxt.pro) or REST polling as fallback.
 
-Books arrive as full snapshots (sorted ``[price, qty]`` lists) and are laid on a fixed tick
-grid around the first mid, so the quoting core sees the same :class:`GridBook` as in replay
-and the paper venue keeps its queue positions between updates.
+Books arrive as full snapshots (sorted ``[price, qty]`` lists). The quoting core reads them as
+:class:`BookLevels` (no grid to build); the paper venue, which keeps queue positions between
+updates, lays them on a fixed tick grid around the first mid (:class:`LiveBook`).
 """
 
 from __future__ import annotations
