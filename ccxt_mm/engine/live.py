@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ccxt_mm.book.features import BookLevels
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig, MarketConfig
 from ccxt_mm.engine import state
@@ -51,6 +52,8 @@ class LiveMarket:
     order_prefix: str
     last_book_ns: int = 0
     stale: bool = True
+    levels: BookLevels | None = None
+    """The last book read from the exchange, as levels (None before the first)."""
     errors: dict[str, int] = field(default_factory=dict)
     latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=4096))
     """Tick -> order intent of the latest book updates (bounded): from ccxt handing over a
@@ -243,7 +246,7 @@ class LiveEngine:
             bids, asks = await m.book_feed.next()
             t0 = time.perf_counter_ns()  # tick: ccxt has parsed the book; from here the time is ours
             now = self.clock_ns()
-            levels = book_levels(bids, asks)
+            m.levels = levels = book_levels(bids, asks)
             m.last_book_ns, m.stale = now, False
             if m.paper:  # the paper venue matches against the book on its grid (its work is not ours)
                 simulated = time.perf_counter_ns()

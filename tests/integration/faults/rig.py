@@ -251,8 +251,8 @@ def run(
             def same_book(m: LiveMarket) -> bool:
                 v = next(v for v in out.venues if m.key.startswith(v.env.name))
                 bids, asks = v.ex.depth(v.market_id(m.key), 10)
-                book = m.book.book
-                ours = [list(zip(*book.top_bids(10), strict=True)), list(zip(*book.top_asks(10), strict=True))]
+                lv = m.levels
+                ours = [list(zip(lv.bid_px[:10], lv.bid_q[:10], strict=True)), list(zip(lv.ask_px[:10], lv.ask_q[:10], strict=True))]
                 theirs = [[(float(p), float(q)) for p, q in bids], [(float(p), float(q)) for p, q in asks]]
                 return ours == theirs
 
