@@ -185,7 +185,7 @@ class LiveConfig(_Section):
     backoff_max_secs: Positive = 30.0
     sandbox: bool = False
     grid_span: Annotated[float, Field(gt=0, le=0.5)] = 0.001
-    """Half-width of a live book's price grid as a fraction of price (rebuilt if left)."""
+    """Half-width of the paper venue's live book grid as a fraction of price (rebuilt if left)."""
     reconcile_secs: Positive = 30.0
     """Period of the open-order, fill and balance reconciliation with the exchange."""
     order_budget_per_min: Positive = 120.0
