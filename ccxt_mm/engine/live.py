@@ -251,7 +251,7 @@ class LiveEngine:
             if m.paper:  # the paper venue matches against the book on its grid (its work is not ours)
                 simulated = time.perf_counter_ns()
                 rebuilds = m.book.rebuilds
-                book = m.book.update(bids, asks)
+                book = m.book.update(levels)
                 if m.book.rebuilds != rebuilds:
                     m.venue.rebind(book)
                 m.venue.advance(now)

@@ -44,18 +44,16 @@ class LiveBook:
         self._first_tick = 0
         self._levels = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
-    def update(self, bids: list, asks: list) -> GridBook:
-        """Replace the book with a full snapshot (best first on each side); levels are
-        ``[price, qty, ...]`` (okx adds an order count)."""
-        n_bids, rows = len(bids), bids + asks
-        if not rows:  # an empty book (a halted market): nothing to quote on
+    def update(self, levels: BookLevels) -> GridBook:
+        """Replace the book with a full snapshot, as :func:`book_levels` read it."""
+        n_bids = len(levels.bid_px)
+        prices = levels.bid_px + levels.ask_px
+        if not prices:  # an empty book (a halted market): nothing to quote on
             if self.book is not None:
                 self.book.clear(*self._levels)
             return self.book if self.book is not None else GridBook(np.empty(0))
-        table = np.array(rows, dtype=np.float64)  # one conversion for both sides; ragged rows raise
-        if table.ndim != 2 or table.shape[1] < 2:
-            raise ValueError(f"order book levels must be [price, amount, ...], got {rows[0]!r}")
-        ticks = np.rint(table[:, 0] / self.tick).astype(np.int64)
+        ticks = np.rint(np.array(prices, dtype=np.float64) / self.tick).astype(np.int64)
+        qtys = np.array(levels.bid_q + levels.ask_q, dtype=np.float64)
         ticks_b, ticks_a = ticks[:n_bids], ticks[n_bids:]
         lo, hi = int(ticks.min()), int(ticks.max())
         book = self.book
@@ -63,9 +61,9 @@ class LiveBook:
             book = self._rebuild(ticks_b, ticks_a)
         else:
             book.clear(*self._levels)
-        levels = ticks - self._first_tick
-        levels_b, levels_a = levels[:n_bids], levels[n_bids:]
-        book.apply(levels_b, table[:n_bids, 1], levels_a, table[n_bids:, 1])
+        grid_levels = ticks - self._first_tick
+        levels_b, levels_a = grid_levels[:n_bids], grid_levels[n_bids:]
+        book.apply(levels_b, qtys[:n_bids], levels_a, qtys[n_bids:])
         # the book holds these levels and no others: searches and depth sums stop at them
         book.bid_floor = int(ticks_b.min()) - self._first_tick if n_bids else 0
         book.ask_ceiling = int(ticks_a.max()) - self._first_tick + 1 if ticks_a.size else book.prices.size

@@ -1,4 +1,4 @@
-"""LiveBook: full ccxt snapshots laid on a fixed tick grid."""
+"""LiveBook: full ccxt snapshots, read by book_levels, laid on a fixed tick grid (the paper venue's book)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,22 @@ from ccxt_mm.market.feed import LiveBook, book_levels
 
 def test_snapshots_replace_the_book_and_the_grid_is_kept_until_left():
     lb = LiveBook(tick=0.01, span=0.001)
-    book = lb.update([[100.00, 1.0], [99.99, 2.0]], [[100.01, 3.0], [100.05, 4.0]])
+    book = lb.update(book_levels([[100.00, 1.0], [99.99, 2.0]], [[100.01, 3.0], [100.05, 4.0]]))
     assert (book.prices[book.best_bid], book.prices[book.best_ask]) == (100.00, 100.01)
     assert book.top_bids(5) == ([100.0, 99.99], [1.0, 2.0])
     # the next snapshot drops 99.99 and the old best ask
-    same = lb.update([[100.01, 0.5]], [[100.02, 1.5]])
+    same = lb.update(book_levels([[100.01, 0.5]], [[100.02, 1.5]]))
     assert same is book and lb.rebuilds == 1
     assert same.top_bids(5) == ([100.01], [0.5]) and same.top_asks(5) == ([100.02], [1.5])
     # a price beyond the grid (±0.1 % here) rebuilds it around the new book
-    moved = lb.update([[101.00, 1.0]], [[101.01, 1.0]])
+    moved = lb.update(book_levels([[101.00, 1.0]], [[101.01, 1.0]]))
     assert lb.rebuilds == 2 and moved.top_asks(1) == ([101.01], [1.0])
 
 
 def test_levels_with_extra_fields_are_read_as_price_and_quantity():
     """okx books carry [price, qty, order count]: the count must not shift the pairs."""
     lb = LiveBook(tick=0.1, span=0.001)
-    book = lb.update([[30243.4, 0.5, 3], [30243.3, 1.0, 1]], [[30243.5, 2.0, 7]])
+    book = lb.update(book_levels([[30243.4, 0.5, 3], [30243.3, 1.0, 1]], [[30243.5, 2.0, 7]]))
     assert book.top_bids(5) == ([30243.4, 30243.3], [0.5, 1.0])
     assert book.top_asks(5) == ([30243.5], [2.0])
     assert book.prices.size == 2 * int(302434 * 0.001) + 1  # ±0.1 % of the best bid, in 0.1 ticks
@@ -60,8 +60,8 @@ def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(
         if n % 500 or not replayed.ready:
             continue
         bids, asks = (np.column_stack(side) for side in (replayed.top_bids(20), replayed.top_asks(20)))
-        book = live.update(bids.tolist(), asks.tolist())
         levels = book_levels(bids.tolist(), asks.tolist())
+        book = live.update(levels)
         assert book.bid_floor > 0 and book.ask_ceiling < book.prices.size  # the grid reaches past the levels
         open_grid = GridBook.from_levels(bids, asks)
         for top, near_bps in ((20, 0.5), (20, 2.0), (20, 10.0), (5, 2.0), (5, 10.0)):  # bands inside the levels and past them
@@ -85,12 +85,12 @@ def test_levels_are_read_as_price_and_amount_and_bad_rows_are_refused():
 
 def test_an_empty_book_is_not_ready_and_malformed_levels_are_refused():
     lb = LiveBook(tick=0.01, span=0.001)
-    assert not lb.update([], []).ready  # a halted market before any book
-    book = lb.update([[100.00, 1.0]], [[100.01, 3.0]])
+    assert not lb.update(book_levels([], [])).ready  # a halted market before any book
+    book = lb.update(book_levels([[100.00, 1.0]], [[100.01, 3.0]]))
     assert book.ready
-    emptied = lb.update([], [])
+    emptied = lb.update(book_levels([], []))
     assert emptied is book and not emptied.ready and emptied.bid_qty.sum() == emptied.ask_qty.sum() == 0.0
     with pytest.raises(ValueError, match=r"\[price, amount, \.\.\.\]"):
-        lb.update([[100.00]], [[100.01]])
+        lb.update(book_levels([[100.00]], [[100.01]]))
     with pytest.raises(ValueError):
-        lb.update([[100.00, 1.0]], [[100.01]])  # ragged rows
+        lb.update(book_levels([[100.00, 1.0]], [[100.01]]))  # ragged rows
