@@ -8,9 +8,9 @@ BTCUSDT recording (top 20 levels; symbol k at prices × (1 + k/100)), and a take
 through the touch now and then. The engine polls books over REST (with ``--websocket``: books
 and fills over the emulators' websockets, ccxt.pro), sends post-only orders through ccxt and
 cancels everything at the end. Printed: tick → order intent p50/p99 (from ccxt handing over a
-parsed book to the order actions: the book laid on its grid and the quoting core; ccxt's
-parsing excluded), order requests per minute per
-symbol against a cancel-and-replace-on-every-update baseline, orders left, peak RSS.
+parsed book to the order actions: its levels read and the quoting core; ccxt's parsing
+excluded), order requests per minute per symbol against a cancel-and-replace-on-every-update
+baseline, orders left, peak RSS.
 """
 
 from __future__ import annotations
