@@ -36,6 +36,8 @@ from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
+_BALANCE_READS = 3
+"""Balance reads a reconciliation makes at most while fills keep racing them."""
 
 
 @dataclass
@@ -311,9 +313,18 @@ class LiveEngine:
         orphans, vanished = await m.venue.reconcile(tracked, m.order_prefix)
         m.reconciled["orphans_cancelled"] += len(orphans)
         m.reconciled["vanished"] += len(vanished)
-        m.core.drain()
-        balances = await m.venue.balances()
         core = m.core
+        core.drain()
+        for _ in range(_BALANCE_READS):
+            # a fill landing between our last fill poll and the balance read is in the
+            # balance but not yet in the ledger: poll after the read; if it found anything,
+            # read again, so the two describe the same fills
+            fills = len(core.fills)
+            balances = await m.venue.balances()
+            await m.venue.poll_fills()
+            core.drain()
+            if len(core.fills) == fills:
+                break
         m.drift = {
             core.base_asset: balances.get(core.base_asset, (0.0, 0.0))[1] - core.base_balance,
             core.quote_asset: balances.get(core.quote_asset, (0.0, 0.0))[1] - core.quote_balance,
