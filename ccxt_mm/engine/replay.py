@@ -120,7 +120,9 @@ class ReplayEngine:
                     valid = True
                 if not valid:
                     continue
-                book.apply(*updates[m])
+                update = updates[m]
+                assert update is not None  # every snapshot and diff has one
+                book.apply(*update)
                 if not book.ready:
                     continue
                 if book.best_bid >= book.best_ask:

@@ -139,8 +139,8 @@ class PaperVenue:
     def _crosses(self, side: int, price: float) -> bool:
         book = self.book
         if side == BUY:
-            return book.best_ask < book.prices.size and price >= book.prices[book.best_ask]
-        return book.best_bid >= 0 and price <= book.prices[book.best_bid]
+            return book.best_ask < book.prices.size and price >= book.price(book.best_ask)
+        return book.best_bid >= 0 and price <= book.price(book.best_bid)
 
     def _queue_entry(self, side: int, price: float) -> tuple[int, float]:
         prices = self.book.prices

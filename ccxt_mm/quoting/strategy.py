@@ -171,7 +171,7 @@ class MarketMaker:
             ask_half *= p.uncalibrated_widen
         fair = book.microprice if p.use_microprice else book.mid
         reservation = fair * (1.0 + (mq.reservation + shift_bps) * 1e-4)
-        sides = (BUY, SELL)
+        sides: tuple[int, ...] = (BUY, SELL)
         if mode is RiskMode.REDUCE_ONLY:
             sides = (SELL,) if ctx.position > 0.0 else (BUY,)
         quotes: list[Quote] = []

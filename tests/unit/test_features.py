@@ -19,8 +19,8 @@ def test_microprice_leans_to_the_thin_side():
 
 
 def test_walk_impact():
-    prices = np.array([100.0, 100.5, 101.0])
-    qtys = np.array([1.0, 1.0, 2.0])
+    prices = [100.0, 100.5, 101.0]
+    qtys = [1.0, 1.0, 2.0]
     # take 2.5: 1@100 + 1@100.5 + 0.5@101 = 251.0 / 2.5 = 100.4 → 40 bps from mid 100
     assert walk_impact_bps(prices, qtys, 2.5, 100.0) == pytest.approx(40.0)
     assert walk_impact_bps(prices, qtys, 5.0, 100.0) == math.inf
