@@ -1,8 +1,8 @@
 """Build: the synchronous quoting path compiled to C with mypyc, plain Python where it cannot be.
 
-The modules in ``COMPILED`` (book, quoting, order manager, paper venue, quoting core, replay
-loop) are ordinary type-annotated Python; mypyc turns each into a C extension that sits
-beside its ``.py`` and is imported in its place. They are the code every book update runs,
+The modules ``ccxt_mm/compiled.py`` lists (book, quoting, order manager, paper venue, quoting
+core, replay loop) are ordinary type-annotated Python; mypyc turns each into a C extension that
+sits beside its ``.py`` and is imported in its place. They are the code every book update runs,
 in replay and live alike. Without a C compiler, or if mypyc fails for any reason, the build
 removes whatever it had made and the package installs as pure Python: same code, slower.
 Set ``CCXT_MM_PURE_PYTHON=1`` to skip the compilation on purpose.
@@ -10,6 +10,7 @@ Set ``CCXT_MM_PURE_PYTHON=1`` to skip the compilation on purpose.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -17,22 +18,12 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = [
-    "ccxt_mm/book/features.py",
-    "ccxt_mm/book/grid_book.py",
-    "ccxt_mm/book/steps.py",
-    "ccxt_mm/quoting/inventory.py",
-    "ccxt_mm/quoting/models.py",
-    "ccxt_mm/quoting/risk.py",
-    "ccxt_mm/quoting/spread.py",
-    "ccxt_mm/quoting/strategy.py",
-    "ccxt_mm/quoting/types.py",
-    "ccxt_mm/execution/orders.py",
-    "ccxt_mm/execution/paper.py",
-    "ccxt_mm/execution/types.py",
-    "ccxt_mm/engine/core.py",
-    "ccxt_mm/engine/replay.py",
-]
+
+def compiled_sources() -> list[str]:
+    """The source files of ``ccxt_mm.compiled.COMPILED``, read without importing the package."""
+    tree = ast.parse((Path(__file__).parent / "ccxt_mm" / "compiled.py").read_text())
+    names = next(n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "COMPILED")
+    return [name.replace(".", "/") + ".py" for name in ast.literal_eval(names)]
 
 
 class OptionalBuildExt(build_ext):
@@ -54,7 +45,7 @@ def extensions() -> list:
     try:
         from mypyc.build import mypycify
 
-        return mypycify(COMPILED, opt_level="3", group_name="ccxt_mm", target_dir="build/mypyc")
+        return mypycify(compiled_sources(), opt_level="3", group_name="ccxt_mm", target_dir="build/mypyc")
     except (Exception, SystemExit) as exc:  # mypyc exits on a type error
         print(f"ccxt-mm: mypyc unavailable or failed ({exc}); installing pure Python", file=sys.stderr)
         return []

@@ -18,6 +18,14 @@ OKX_FILE = str(CASSETTES / "market/cryptofeed/OKX.ws.1.0.ndjson.gz")
 BYBIT_FILE = str(CASSETTES / "market/cryptofeed/BYBIT.ws.25.0.ndjson.gz")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled module older than its source: the tests would run old code."""
+    from ccxt_mm.compiled import stale
+
+    if stale():
+        pytest.exit(f"compiled modules older than their .py: {', '.join(stale())}; run `pip install -e .` again", returncode=3)
+
+
 @pytest.fixture(scope="session")
 def btc_log():
     from ccxt_mm.market.binance_capture import read_binance_capture

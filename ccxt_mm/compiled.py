@@ -1,0 +1,55 @@
+"""Which modules the build compiles with mypyc, and whether this install runs them compiled.
+
+``setup.py`` reads :data:`COMPILED` from this file; the CLI's report, the benchmarks and the
+tests ask :func:`build` what is running, so a figure always says which build it measured.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+COMPILED = (
+    "ccxt_mm.book.features",
+    "ccxt_mm.book.grid_book",
+    "ccxt_mm.book.steps",
+    "ccxt_mm.quoting.inventory",
+    "ccxt_mm.quoting.models",
+    "ccxt_mm.quoting.risk",
+    "ccxt_mm.quoting.spread",
+    "ccxt_mm.quoting.strategy",
+    "ccxt_mm.quoting.types",
+    "ccxt_mm.execution.orders",
+    "ccxt_mm.execution.paper",
+    "ccxt_mm.execution.types",
+    "ccxt_mm.engine.core",
+    "ccxt_mm.engine.replay",
+)
+"""The synchronous code every book update runs, in replay and live alike."""
+
+
+def is_compiled(module: str) -> bool:
+    """True if ``module`` was imported from a C extension rather than its ``.py``."""
+    return not str(importlib.import_module(module).__file__).endswith(".py")
+
+
+def build() -> str:
+    """``compiled`` (every module of :data:`COMPILED` is), ``pure-python`` (none is), or
+    ``partly compiled`` (a broken install)."""
+    flags = {is_compiled(m) for m in COMPILED}
+    if flags == {True}:
+        return "compiled"
+    return "pure-python" if flags == {False} else "partly compiled"
+
+
+def stale() -> list[str]:
+    """Compiled modules whose ``.py`` changed after the build: what runs is not what the
+    source says until ``pip install -e .`` is run again."""
+    out = []
+    for name in COMPILED:
+        path = Path(str(importlib.import_module(name).__file__))
+        if path.suffix != ".py":
+            source = path.with_name(name.rsplit(".", 1)[1] + ".py")
+            if source.exists() and source.stat().st_mtime > path.stat().st_mtime:
+                out.append(name)
+    return out
