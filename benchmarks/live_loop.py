@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ccxt_mm.compiled import build  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
@@ -156,6 +157,7 @@ def main() -> None:
     # baseline: cancel and re-place every quote (2 sides × levels) on every book update
     baseline = [u * 2 * 2 * levels for u in updates]
     ratio = statistics.median(r / b for r, b in zip(requests, baseline, strict=True) if b)
+    print(f"build               {build()} (ccxt_mm.compiled: the quoting path compiled with mypyc, or pure Python)")
     print(
         f"markets             {len(engine.markets)} ({args.symbols} symbols × 3 exchanges), {args.seconds:.0f} s, books at {args.rate:g} Hz"
         f" by {'websocket' if args.websocket else 'REST polling'}"

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ccxt_mm.book.grid_book import GridBook  # noqa: E402
+from ccxt_mm.compiled import build  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.engine import ReplayEngine  # noqa: E402
 from ccxt_mm.engine.gc_policy import quiet_gc  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> None:
     wall, rss = whole_process(args.repeat)
 
     ref_s, load_s, run_s = statistics.median(refs), statistics.median(loads), statistics.median(runs)
+    print(f"build               {build()} (ccxt_mm.compiled: the quoting path compiled with mypyc, or pure Python)")
     print(f"recording           {log.messages_read} messages, {log.book_rows} book rows, {result.latency_ns.size} book updates")
     print(f"reference           {ref_s:.3f} s  gunzip + orjson.loads of every line")
     print(f"load                {load_s:.3f} s  ({log.messages_read / load_s:,.0f} messages/s, {load_s / ref_s:.2f}x reference)")
