@@ -12,6 +12,7 @@ from pathlib import Path
 COMPILED = (
     "ccxt_mm.book.features",
     "ccxt_mm.book.grid_book",
+    "ccxt_mm.book.levels",
     "ccxt_mm.book.steps",
     "ccxt_mm.quoting.inventory",
     "ccxt_mm.quoting.models",

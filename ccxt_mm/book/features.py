@@ -34,20 +34,6 @@ class BookFeatures(NamedTuple):
     the reference size, in bps (``inf`` if the book is too thin to fill it)."""
 
 
-class BookLevels(NamedTuple):
-    """A book as its levels, best first on each side (prices quote currency, base quantities)."""
-
-    bid_px: list[float]
-    bid_q: list[float]
-    ask_px: list[float]
-    ask_q: list[float]
-
-    @property
-    def quotable(self) -> bool:
-        """Both sides non-empty and the best bid below the best ask."""
-        return bool(self.bid_px) and bool(self.ask_px) and self.bid_px[0] < self.ask_px[0]
-
-
 def microprice(bid: float, ask: float, bid_qty: float, ask_qty: float) -> float:
     """Volume-weighted mid: leans toward the side with less resting quantity."""
     total = bid_qty + ask_qty

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ccxt_mm.book.features import BookFeatures, BookLevels, EwmaVolatility, TradeFlow, book_features, level_features
+from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_features, level_features
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import AppConfig
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
 from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ccxt_mm.book.features import BookLevels
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.book.levels import BookLevels, book_levels
 from ccxt_mm.config import AppConfig, MarketConfig
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
@@ -32,7 +32,7 @@ from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.execution.ccxt_venue import CcxtVenue
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
-from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback, book_levels
+from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")

@@ -13,23 +13,11 @@ import time
 
 import numpy as np
 
-from ccxt_mm.book.features import BookLevels
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.book.steps import multiples
 
 log = logging.getLogger(__name__)
-
-
-def book_levels(bids: list, asks: list) -> BookLevels:
-    """A ccxt book's sides (``[price, amount, ...]`` rows, best first: ccxt sorts them) as
-    :class:`BookLevels`; a row without a price or an amount is a clear error."""
-    try:
-        levels = BookLevels([lv[0] for lv in bids], [lv[1] for lv in bids], [lv[0] for lv in asks], [lv[1] for lv in asks])
-    except (IndexError, KeyError, TypeError) as exc:
-        raise ValueError(f"order book levels must be [price, amount, ...] rows ({type(exc).__name__}: {exc})") from exc
-    if any(None in side for side in levels):
-        raise ValueError("order book level without a price or an amount")
-    return levels
 
 
 class LiveBook:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ccxt_mm.market.feed import LiveBook, book_levels
+from ccxt_mm.book.levels import book_levels
+from ccxt_mm.market.feed import LiveBook
 
 
 def test_snapshots_replace_the_book_and_the_grid_is_kept_until_left():

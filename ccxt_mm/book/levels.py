@@ -1,0 +1,47 @@
+"""A book as its levels, read once from ccxt's rows (pure, synchronous).
+
+Prices are in quote currency, quantities in base units, best level first on each side.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class BookLevels(NamedTuple):
+    """A book as its levels, best first on each side (prices quote currency, base quantities)."""
+
+    bid_px: list[float]
+    bid_q: list[float]
+    ask_px: list[float]
+    ask_q: list[float]
+
+    @property
+    def quotable(self) -> bool:
+        """Both sides non-empty and the best bid below the best ask."""
+        return bool(self.bid_px) and bool(self.ask_px) and self.bid_px[0] < self.ask_px[0]
+
+
+def _side(rows: list, prices: list, qtys: list) -> None:
+    """Append each ``[price, amount, ...]`` row's price and amount (one pass, no copy of a row)."""
+    for row in rows:
+        price, qty = row[0], row[1]
+        if price is None or qty is None:
+            raise ValueError("order book level without a price or an amount")
+        prices.append(price)
+        qtys.append(qty)
+
+
+def book_levels(bids: list, asks: list) -> BookLevels:
+    """A ccxt book's sides (``[price, amount, ...]`` rows, best first: ccxt sorts them) as
+    :class:`BookLevels`; a row without a price or an amount is a clear error."""
+    bid_px: list = []
+    bid_q: list = []
+    ask_px: list = []
+    ask_q: list = []
+    try:
+        _side(bids, bid_px, bid_q)
+        _side(asks, ask_px, ask_q)
+    except (IndexError, KeyError, TypeError) as exc:
+        raise ValueError(f"order book levels must be [price, amount, ...] rows ({type(exc).__name__}: {exc})") from exc
+    return BookLevels(bid_px, bid_q, ask_px, ask_q)
