@@ -1,7 +1,11 @@
 """Which modules the build compiles with mypyc, and whether this install runs them compiled.
 
-``setup.py`` reads :data:`COMPILED` from this file; the CLI's report, the benchmarks and the
-tests ask :func:`build` what is running, so a figure always says which build it measured.
+``setup.py`` reads :data:`COMPILED` from this file; the benchmarks and the tests ask
+:func:`build` what is running, so a figure always says which build it measured.
+
+The value types built on every book update (``Quote``, ``BookFeatures``, ``MarketContext``...)
+are dataclasses with a hand-written ``__init__``: mypyc compiles that to native code (~30 ns a
+build) where the ``__init__`` dataclasses generates, or a NamedTuple, costs 200–350 ns.
 """
 
 from __future__ import annotations

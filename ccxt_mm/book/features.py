@@ -7,12 +7,13 @@ points of mid, volatility in log-return per square-root second.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from ccxt_mm.book.grid_book import GridBook
 
 
-class BookFeatures(NamedTuple):
+@dataclass(init=False, slots=True)
+class BookFeatures:
     """A snapshot of what the strategy needs from the book at one instant."""
 
     best_bid: float
@@ -32,6 +33,34 @@ class BookFeatures(NamedTuple):
     impact_bps: float
     """Worse of the two sides: distance from mid of the average fill of a taker order of
     the reference size, in bps (``inf`` if the book is too thin to fill it)."""
+
+    def __init__(
+        self,
+        best_bid: float,
+        best_ask: float,
+        bid_qty: float,
+        ask_qty: float,
+        mid: float,
+        microprice: float,
+        spread_bps: float,
+        imbalance: float,
+        imbalance_near: float,
+        depth_bid: float,
+        depth_ask: float,
+        impact_bps: float,
+    ) -> None:
+        self.best_bid = best_bid
+        self.best_ask = best_ask
+        self.bid_qty = bid_qty
+        self.ask_qty = ask_qty
+        self.mid = mid
+        self.microprice = microprice
+        self.spread_bps = spread_bps
+        self.imbalance = imbalance
+        self.imbalance_near = imbalance_near
+        self.depth_bid = depth_bid
+        self.depth_ask = depth_ask
+        self.impact_bps = impact_bps
 
 
 def microprice(bid: float, ask: float, bid_qty: float, ask_qty: float) -> float:

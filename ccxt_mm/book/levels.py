@@ -5,16 +5,23 @@ Prices are in quote currency, quantities in base units, best level first on each
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 
-class BookLevels(NamedTuple):
+@dataclass(init=False, slots=True)
+class BookLevels:
     """A book as its levels, best first on each side (prices quote currency, base quantities)."""
 
     bid_px: list[float]
     bid_q: list[float]
     ask_px: list[float]
     ask_q: list[float]
+
+    def __init__(self, bid_px: list[float], bid_q: list[float], ask_px: list[float], ask_q: list[float]) -> None:
+        self.bid_px = bid_px
+        self.bid_q = bid_q
+        self.ask_px = ask_px
+        self.ask_q = ask_q
 
     @property
     def quotable(self) -> bool:

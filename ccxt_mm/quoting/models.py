@@ -11,15 +11,20 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
 
-class ModelQuote(NamedTuple):
+@dataclass(init=False, slots=True)
+class ModelQuote:
     """Where a model wants to quote: reservation price and half-spreads around it."""
 
     reservation: float
     bid_half_spread: float
     ask_half_spread: float
+
+    def __init__(self, reservation: float, bid_half_spread: float, ask_half_spread: float) -> None:
+        self.reservation = reservation
+        self.bid_half_spread = bid_half_spread
+        self.ask_half_spread = ask_half_spread
 
     @property
     def bid(self) -> float:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
 
 
 class RiskMode(StrEnum):
@@ -62,10 +61,16 @@ def inventory_risk(values: dict[str, float], equity: float, threshold: float, mu
     return min(1.0, score)
 
 
-class RiskState(NamedTuple):
+@dataclass(init=False, slots=True)
+class RiskState:
     mode: RiskMode
     reason: str
     inventory_risk: float
+
+    def __init__(self, mode: RiskMode, reason: str, inventory_risk: float) -> None:
+        self.mode = mode
+        self.reason = reason
+        self.inventory_risk = inventory_risk
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
 
 import numpy as np
 
@@ -36,11 +35,18 @@ class SpreadParams:
     depth_sample_secs: float
 
 
-class SpreadDecision(NamedTuple):
+@dataclass(init=False, slots=True)
+class SpreadDecision:
     spread_bps: float
     regime: VolRegime
     depth_factor: float
     stressed: bool
+
+    def __init__(self, spread_bps: float, regime: VolRegime, depth_factor: float, stressed: bool) -> None:
+        self.spread_bps = spread_bps
+        self.regime = regime
+        self.depth_factor = depth_factor
+        self.stressed = stressed
 
 
 def vol_regime(sigma_bps: float, bounds: tuple[float, float, float]) -> VolRegime:

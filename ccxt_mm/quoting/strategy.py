@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
 from ccxt_mm.book.steps import ceil_to, floor_to
@@ -25,7 +25,8 @@ from ccxt_mm.quoting.spread import DynamicSpread, SpreadDecision, SpreadParams, 
 from ccxt_mm.quoting.types import BUY, SELL, Prediction, Quote
 
 
-class MarketContext(NamedTuple):
+@dataclass(init=False, slots=True)
+class MarketContext:
     """Everything a strategy may read on one book update."""
 
     ts_ns: int
@@ -40,6 +41,28 @@ class MarketContext(NamedTuple):
     lot_size: float
     prediction: Prediction | None = None
     """The latest fresh prediction for this market, if a predictor runs (never awaited)."""
+
+    def __init__(
+        self,
+        ts_ns: int,
+        book: BookFeatures,
+        position: float,
+        room_buy: float,
+        room_sell: float,
+        risk: RiskState,
+        tick_size: float,
+        lot_size: float,
+        prediction: Prediction | None = None,
+    ) -> None:
+        self.ts_ns = ts_ns
+        self.book = book
+        self.position = position
+        self.room_buy = room_buy
+        self.room_sell = room_sell
+        self.risk = risk
+        self.tick_size = tick_size
+        self.lot_size = lot_size
+        self.prediction = prediction
 
 
 class Strategy(Protocol):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from ccxt_mm.quoting.spread import VolRegime
 
@@ -11,7 +10,8 @@ BUY = 1
 SELL = -1
 
 
-class Quote(NamedTuple):
+@dataclass(init=False, slots=True)
+class Quote:
     """One desired resting order: ``side`` +1 bid / -1 ask, ``level`` 0 = closest to mid,
     ``price`` quote currency (on the tick grid), ``qty`` base units (on the lot grid)."""
 
@@ -19,6 +19,12 @@ class Quote(NamedTuple):
     level: int
     price: float
     qty: float
+
+    def __init__(self, side: int, level: int, price: float, qty: float) -> None:
+        self.side = side
+        self.level = level
+        self.price = price
+        self.qty = qty
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import pytest
 
 from ccxt_mm.book.levels import book_levels
@@ -66,16 +68,18 @@ def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(
         assert book.bid_floor > 0 and book.ask_ceiling < book.prices.size  # the grid reaches past the levels
         open_grid = GridBook.from_levels(bids, asks)
         for top, near_bps in ((20, 0.5), (20, 2.0), (20, 10.0), (5, 2.0), (5, 10.0)):  # bands inside the levels and past them
-            want = tuple(book_features(open_grid, top, near_bps, 1.0))
-            assert tuple(book_features(book, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)  # sums of other lengths
-            assert tuple(level_features(*levels, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)
+            want = astuple(book_features(open_grid, top, near_bps, 1.0))
+            assert astuple(book_features(book, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)  # sums of other lengths
+            assert astuple(level_features(levels.bid_px, levels.bid_q, levels.ask_px, levels.ask_q, top, near_bps, 1.0)) == pytest.approx(
+                want, rel=1e-12
+            )
         compared += 1
     assert compared >= 12
 
 
 def test_levels_are_read_as_price_and_amount_and_bad_rows_are_refused():
     levels = book_levels([[100.0, 1.0, 3], [99.9, 2.0, 1]], [[100.1, 0.5, 2]])  # okx adds an order count
-    assert levels == ([100.0, 99.9], [1.0, 2.0], [100.1], [0.5]) and levels.quotable
+    assert astuple(levels) == ([100.0, 99.9], [1.0, 2.0], [100.1], [0.5]) and levels.quotable
     assert not book_levels([[100.1, 1.0]], [[100.1, 1.0]]).quotable  # crossed (locked)
     assert not book_levels([], [[100.1, 1.0]]).quotable
     with pytest.raises(ValueError, match=r"\[price, amount, \.\.\.\] rows \(IndexError"):
