@@ -35,7 +35,7 @@ class OrderStatus(StrEnum):
     PENDING_CANCEL = "pending_cancel"
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class ManagedOrder:
     client_id: str
     side: int
@@ -47,6 +47,18 @@ class ManagedOrder:
     status: OrderStatus
     amend_qty: float = 0.0
     """While an amend is in flight, the quantity it asks for (worst case counts the larger)."""
+
+    def __init__(
+        self, client_id: str, side: int, level: int, price: float, qty: float, created_ns: int, status: OrderStatus, amend_qty: float = 0.0
+    ) -> None:
+        self.client_id = client_id
+        self.side = side
+        self.level = level
+        self.price = price
+        self.qty = qty
+        self.created_ns = created_ns
+        self.status = status
+        self.amend_qty = amend_qty
 
 
 @dataclass(frozen=True, slots=True)

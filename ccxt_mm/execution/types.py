@@ -1,6 +1,8 @@
 """Order actions sent to a venue and the events a venue sends back.
 
-Prices are quote currency, quantities base units, fees quote currency, times ns.
+Prices are quote currency, quantities base units, fees quote currency, times ns. Dataclasses
+with their own ``__init__`` so the compiled build makes them natively (see :mod:`ccxt_mm.compiled`);
+nothing changes an action or an event once made.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, slots=True)
 class PlaceOrder:
     """A post-only limit order."""
 
@@ -17,8 +19,14 @@ class PlaceOrder:
     price: float
     qty: float
 
+    def __init__(self, client_id: str, side: int, price: float, qty: float) -> None:
+        self.client_id = client_id
+        self.side = side
+        self.price = price
+        self.qty = qty
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class AmendOrder:
     """Change a resting order's price and quantity (loses queue priority)."""
 
@@ -26,13 +34,21 @@ class AmendOrder:
     price: float
     qty: float
 
+    def __init__(self, client_id: str, price: float, qty: float) -> None:
+        self.client_id = client_id
+        self.price = price
+        self.qty = qty
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class CancelOrder:
     client_id: str
 
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class TakeOrder:
     """A taker (market) order, used only to reduce inventory."""
 
@@ -40,17 +56,26 @@ class TakeOrder:
     side: int
     qty: float
 
+    def __init__(self, client_id: str, side: int, qty: float) -> None:
+        self.client_id = client_id
+        self.side = side
+        self.qty = qty
+
 
 Action = PlaceOrder | AmendOrder | CancelOrder | TakeOrder
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, slots=True)
 class OrderAccepted:
     client_id: str
     ts_ns: int
 
+    def __init__(self, client_id: str, ts_ns: int) -> None:
+        self.client_id = client_id
+        self.ts_ns = ts_ns
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class OrderRejected:
     """A place or amend refused by the venue; ``post_only`` when it would have taken."""
 
@@ -59,14 +84,24 @@ class OrderRejected:
     reason: str
     post_only: bool = False
 
+    def __init__(self, client_id: str, ts_ns: int, reason: str, post_only: bool = False) -> None:
+        self.client_id = client_id
+        self.ts_ns = ts_ns
+        self.reason = reason
+        self.post_only = post_only
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class OrderCancelled:
     client_id: str
     ts_ns: int
 
+    def __init__(self, client_id: str, ts_ns: int) -> None:
+        self.client_id = client_id
+        self.ts_ns = ts_ns
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class CancelRejected:
     """The order was no longer live when the cancel arrived (filled or unknown)."""
 
@@ -74,16 +109,27 @@ class CancelRejected:
     ts_ns: int
     reason: str
 
+    def __init__(self, client_id: str, ts_ns: int, reason: str) -> None:
+        self.client_id = client_id
+        self.ts_ns = ts_ns
+        self.reason = reason
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class AmendAccepted:
     client_id: str
     ts_ns: int
     price: float
     qty: float
 
+    def __init__(self, client_id: str, ts_ns: int, price: float, qty: float) -> None:
+        self.client_id = client_id
+        self.ts_ns = ts_ns
+        self.price = price
+        self.qty = qty
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, slots=True)
 class Fill:
     client_id: str
     ts_ns: int
@@ -97,6 +143,28 @@ class Fill:
     fee_base: float = 0.0
     """The part of the fee charged in the base asset (base units; ``fee`` is its quote value
     plus any quote-charged fee), so balances can be kept per asset."""
+
+    def __init__(
+        self,
+        client_id: str,
+        ts_ns: int,
+        side: int,
+        price: float,
+        qty: float,
+        fee: float,
+        taker: bool,
+        remaining: float,
+        fee_base: float = 0.0,
+    ) -> None:
+        self.client_id = client_id
+        self.ts_ns = ts_ns
+        self.side = side
+        self.price = price
+        self.qty = qty
+        self.fee = fee
+        self.taker = taker
+        self.remaining = remaining
+        self.fee_base = fee_base
 
 
 VenueEvent = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | AmendAccepted | Fill
