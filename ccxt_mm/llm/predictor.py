@@ -7,6 +7,7 @@ without any quote waiting for it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
@@ -148,6 +149,11 @@ class LlmPredictor:
                 self.stats.count(str(exc))
                 log.warning("prediction request failed: %s", exc)
                 continue
+            except asyncio.CancelledError:
+                # cut off unanswered (the round's deadline, which may fire before the
+                # client's own, or shutdown): a request that failed all the same
+                self.stats.failed_requests += 1
+                raise
             parsed = parse_reply(reply.content, [s.market for s in batch])
             views.update(parsed.predictions)
             self.stats.predictions += len(parsed.predictions)
