@@ -22,8 +22,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Refuse to test a compiled module older than its source: the tests would run old code."""
     from ccxt_mm.compiled import stale
 
-    if stale():
-        pytest.exit(f"compiled modules older than their .py: {', '.join(stale())}; run `pip install -e .` again", returncode=3)
+    old = stale()
+    if old:
+        pytest.exit(f"compiled modules older than their .py: {', '.join(old)}; run `pip install -e .` again", returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.book.levels import BookLevels
 
 
 @dataclass(init=False, slots=True)
@@ -100,27 +101,30 @@ def _depth(prices: list[float], qtys: list[float], inside: float, bid: bool) -> 
     return total
 
 
+def _band(mid: float, bps: float) -> tuple[float, float]:
+    """The prices ``bps`` below and above ``mid``."""
+    return mid * (1.0 - bps * 1e-4), mid * (1.0 + bps * 1e-4)
+
+
 def level_features(
-    bid_px: list[float],
-    bid_q: list[float],
-    ask_px: list[float],
-    ask_q: list[float],
+    book: BookLevels,
     levels: int,
     near_bps: float,
     impact_qty: float,
     band_depth: tuple[float, float] | None = None,
 ) -> BookFeatures:
-    """Compute :class:`BookFeatures` from a book's levels, best first, both sides non-empty.
+    """Compute :class:`BookFeatures` from a book's levels, both sides non-empty.
 
     Imbalance and impact use the first ``levels`` levels a side; the depth band sums every
     level given that lies within ``near_bps`` of mid, unless ``band_depth`` (bid, ask) is
     passed: the caller's own sums, for a band that reaches past the levels given.
     """
+    bid_px, bid_q, ask_px, ask_q = book.bid_px, book.bid_q, book.ask_px, book.ask_q
     best_bid, best_ask = bid_px[0], ask_px[0]
     top_bid_q, top_ask_q = bid_q[0], ask_q[0]
     mid = 0.5 * (best_bid + best_ask)
     if band_depth is None:
-        low, high = mid * (1.0 - near_bps * 1e-4), mid * (1.0 + near_bps * 1e-4)
+        low, high = _band(mid, near_bps)
         depth_bid, depth_ask = _depth(bid_px, bid_q, low, bid=True), _depth(ask_px, ask_q, high, bid=False)
     else:
         depth_bid, depth_ask = band_depth
@@ -151,10 +155,9 @@ def book_features(book: GridBook, levels: int, near_bps: float, impact_qty: floa
     ready (both sides non-empty). A depth band reaching past them is summed on the grid."""
     bid_px, bid_q = book.top_bids(levels)
     ask_px, ask_q = book.top_asks(levels)
-    mid = 0.5 * (bid_px[0] + ask_px[0])
-    inside = bid_px[-1] < mid * (1.0 - near_bps * 1e-4) and ask_px[-1] > mid * (1.0 + near_bps * 1e-4)
-    band_depth = None if inside else book.depth_within(near_bps)
-    return level_features(bid_px, bid_q, ask_px, ask_q, levels, near_bps, impact_qty, band_depth)
+    low, high = _band(0.5 * (bid_px[0] + ask_px[0]), near_bps)
+    band_depth = None if bid_px[-1] < low and ask_px[-1] > high else book.depth_within(near_bps)
+    return level_features(BookLevels(bid_px, bid_q, ask_px, ask_q), levels, near_bps, impact_qty, band_depth)
 
 
 class EwmaVolatility:

@@ -143,7 +143,7 @@ class QuotingCore:
         """Quote on a whole book given as its levels (both sides non-empty, uncrossed): a
         live book as the exchange sends it, with no grid to build."""
         b = self.cfg.book
-        self._quote(now_ns, level_features(levels.bid_px, levels.bid_q, levels.ask_px, levels.ask_q, b.levels, b.near_bps, b.impact_qty))
+        self._quote(now_ns, level_features(levels, b.levels, b.near_bps, b.impact_qty))
 
     def _quote(self, now_ns: int, feats: BookFeatures) -> None:
         cfg = self.cfg

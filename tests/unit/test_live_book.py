@@ -70,9 +70,7 @@ def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(
         for top, near_bps in ((20, 0.5), (20, 2.0), (20, 10.0), (5, 2.0), (5, 10.0)):  # bands inside the levels and past them
             want = astuple(book_features(open_grid, top, near_bps, 1.0))
             assert astuple(book_features(book, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)  # sums of other lengths
-            assert astuple(level_features(levels.bid_px, levels.bid_q, levels.ask_px, levels.ask_q, top, near_bps, 1.0)) == pytest.approx(
-                want, rel=1e-12
-            )
+            assert astuple(level_features(levels, top, near_bps, 1.0)) == pytest.approx(want, rel=1e-12)
         compared += 1
     assert compared >= 12
 
