@@ -78,11 +78,13 @@ def imbalance(bid_qty: float, ask_qty: float) -> float:
     return 0.0 if total <= 0.0 else (bid_qty - ask_qty) / total
 
 
-def walk_impact_bps(prices: list[float], qtys: list[float], qty: float, mid: float) -> float:
-    """Distance from ``mid`` of the average price of taking ``qty`` through the given
-    levels (best first), in bps; ``inf`` when the levels hold less than ``qty``."""
+def walk_impact_bps(prices: list[float], qtys: list[float], qty: float, mid: float, levels: int = -1) -> float:
+    """Distance from ``mid`` of the average price of taking ``qty`` through the first
+    ``levels`` levels given (all when negative; best first), in bps; ``inf`` when they hold
+    less than ``qty``."""
     left, cost = qty, 0.0
-    for price, avail in zip(prices, qtys, strict=True):
+    for i in range(_count(prices, levels)):
+        price, avail = prices[i], qtys[i]
         take = avail if avail < left else left
         cost += take * price
         left -= take
@@ -91,13 +93,28 @@ def walk_impact_bps(prices: list[float], qtys: list[float], qty: float, mid: flo
     return math.inf
 
 
+def _count(prices: list[float], levels: int) -> int:
+    """How many of the levels given the first ``levels`` are (all when negative)."""
+    n = len(prices)
+    return n if levels < 0 or levels > n else levels
+
+
+def _total(qtys: list[float], levels: int) -> float:
+    """Quantity of the first ``levels`` levels."""
+    total = 0.0
+    for i in range(_count(qtys, levels)):
+        total += qtys[i]
+    return total
+
+
 def _depth(prices: list[float], qtys: list[float], inside: float, bid: bool) -> float:
     """Quantity of the levels (best first) on the mid side of ``inside``."""
     total = 0.0
-    for price, q in zip(prices, qtys, strict=True):
+    for i in range(len(prices)):
+        price = prices[i]
         if (price < inside) if bid else (price > inside):
             break
-        total += q
+        total += qtys[i]
     return total
 
 
@@ -128,12 +145,8 @@ def level_features(
         depth_bid, depth_ask = _depth(bid_px, bid_q, low, bid=True), _depth(ask_px, ask_q, high, bid=False)
     else:
         depth_bid, depth_ask = band_depth
-    if len(bid_px) > levels:
-        bid_px, bid_q = bid_px[:levels], bid_q[:levels]
-    if len(ask_px) > levels:
-        ask_px, ask_q = ask_px[:levels], ask_q[:levels]
-    impact_bid = walk_impact_bps(bid_px, bid_q, impact_qty, mid)
-    impact_ask = walk_impact_bps(ask_px, ask_q, impact_qty, mid)
+    impact_bid = walk_impact_bps(bid_px, bid_q, impact_qty, mid, levels)
+    impact_ask = walk_impact_bps(ask_px, ask_q, impact_qty, mid, levels)
     return BookFeatures(
         best_bid,
         best_ask,
@@ -142,7 +155,7 @@ def level_features(
         mid,
         microprice(best_bid, best_ask, top_bid_q, top_ask_q),
         (best_ask - best_bid) / mid * 1e4,
-        imbalance(sum(bid_q), sum(ask_q)),
+        imbalance(_total(bid_q, levels), _total(ask_q, levels)),
         imbalance(depth_bid, depth_ask),
         depth_bid,
         depth_ask,

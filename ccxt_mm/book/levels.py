@@ -29,7 +29,7 @@ class BookLevels:
         return bool(self.bid_px) and bool(self.ask_px) and self.bid_px[0] < self.ask_px[0]
 
 
-def _side(rows: list, prices: list, qtys: list) -> None:
+def _side(rows: list[list], prices: list, qtys: list) -> None:
     """Append each ``[price, amount, ...]`` row's price and amount (one pass, no copy of a row)."""
     for row in rows:
         price, qty = row[0], row[1]
@@ -39,7 +39,7 @@ def _side(rows: list, prices: list, qtys: list) -> None:
         qtys.append(qty)
 
 
-def book_levels(bids: list, asks: list) -> BookLevels:
+def book_levels(bids: list[list], asks: list[list]) -> BookLevels:
     """A ccxt book's sides (``[price, amount, ...]`` rows, best first: ccxt sorts them) as
     :class:`BookLevels`; a row without a price or an amount is a clear error."""
     bid_px: list = []

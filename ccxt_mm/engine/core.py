@@ -72,6 +72,11 @@ class QuotingCore:
         quote_balance: float,
     ) -> None:
         self.cfg = config
+        # the config values every book update reads, as native attributes (compiled code
+        # reads the config model's attributes generically)
+        b, m = config.book, config.market
+        self.feature_levels, self.near_bps, self.impact_qty = b.levels, b.near_bps, b.impact_qty
+        self.tick_size, self.lot_size = m.tick_size, m.lot_size
         self.strategy = strategy
         self.venue = venue
         self.base_asset, self.quote_asset = config.market.base, config.market.quote
@@ -136,17 +141,14 @@ class QuotingCore:
 
     def on_book(self, now_ns: int, book: GridBook) -> None:
         """Quote on a book update (``book`` ready and uncrossed)."""
-        b = self.cfg.book
-        self._quote(now_ns, book_features(book, b.levels, b.near_bps, b.impact_qty))
+        self._quote(now_ns, book_features(book, self.feature_levels, self.near_bps, self.impact_qty))
 
     def on_levels(self, now_ns: int, levels: BookLevels) -> None:
         """Quote on a whole book given as its levels (both sides non-empty, uncrossed): a
         live book as the exchange sends it, with no grid to build."""
-        b = self.cfg.book
-        self._quote(now_ns, level_features(levels, b.levels, b.near_bps, b.impact_qty))
+        self._quote(now_ns, level_features(levels, self.feature_levels, self.near_bps, self.impact_qty))
 
     def _quote(self, now_ns: int, feats: BookFeatures) -> None:
-        cfg = self.cfg
         self.features = feats
         self.mid = feats.mid
         state = self._evaluate_risk(now_ns)
@@ -159,15 +161,13 @@ class QuotingCore:
         room_buy, room_sell = self.risk.order_room(self.base_asset, inv.position, resting_buy, resting_sell)
         room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
         room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
-        ctx = MarketContext(
-            now_ns, feats, inv.position, room_buy, room_sell, state, cfg.market.tick_size, cfg.market.lot_size, self.prediction
-        )
+        ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction)
         desired = self.strategy.on_book(ctx)
         actions = self.orders.reconcile(desired, now_ns)
         if state.mode is RiskMode.REDUCE_ONLY:
             losses = {self.base_asset: -inv.unrealized(feats.mid)}
             for s in self.risk.taker_slices(now_ns, {self.base_asset: inv.position}, losses):
-                qty = round(s.qty / cfg.market.lot_size) * cfg.market.lot_size
+                qty = round(s.qty / self.lot_size) * self.lot_size
                 if qty > 0.0:
                     actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty))
         self._send(actions, now_ns)
@@ -219,13 +219,13 @@ class QuotingCore:
         rows = self.order_rows
         for a in actions:
             self.venue.submit(a, now_ns)
-            match a:
-                case PlaceOrder(client_id=cid, side=side, price=price, qty=qty):
-                    rows.append((now_ns, "place", cid, side, price, qty))
-                case AmendOrder(client_id=cid, price=price, qty=qty):
-                    rows.append((now_ns, "amend", cid, self.orders.by_id[cid].side, price, qty))
-                case CancelOrder(client_id=cid):
-                    order = self.orders.by_id[cid]
-                    rows.append((now_ns, "cancel", cid, order.side, order.price, order.qty))
-                case TakeOrder(client_id=cid, side=side, qty=qty):
-                    rows.append((now_ns, "take", cid, side, self.mid, qty))
+            # isinstance and plain attributes: compiled, a class pattern reads them generically
+            if isinstance(a, PlaceOrder):
+                rows.append((now_ns, "place", a.client_id, a.side, a.price, a.qty))
+            elif isinstance(a, AmendOrder):
+                rows.append((now_ns, "amend", a.client_id, self.orders.by_id[a.client_id].side, a.price, a.qty))
+            elif isinstance(a, CancelOrder):
+                order = self.orders.by_id[a.client_id]
+                rows.append((now_ns, "cancel", a.client_id, order.side, order.price, order.qty))
+            elif isinstance(a, TakeOrder):
+                rows.append((now_ns, "take", a.client_id, a.side, self.mid, a.qty))

@@ -156,35 +156,34 @@ class OrderManager:
         order = self.by_id.get(event.client_id)
         if order is None:
             return
-        match event:
-            case OrderAccepted():
-                if order.status is OrderStatus.PENDING_NEW:
-                    order.status = OrderStatus.OPEN
-            case OrderRejected(post_only=post_only):
-                if order.status is OrderStatus.PENDING_AMEND:
-                    order.status, order.amend_qty = OrderStatus.OPEN, 0.0
-                else:
-                    self._forget(order)
-                if post_only:
-                    self.stats.post_only_rejects += 1
-                else:
-                    self.stats.other_rejects += 1
-            case AmendAccepted(ts_ns=ts, price=price, qty=qty):
-                order.price, order.qty, order.amend_qty = price, qty, 0.0
-                order.created_ns, order.status = ts, OrderStatus.OPEN
-            case OrderCancelled():
+        # isinstance and plain attributes: compiled, a class pattern reads them generically
+        if isinstance(event, OrderAccepted):
+            if order.status is OrderStatus.PENDING_NEW:
+                order.status = OrderStatus.OPEN
+        elif isinstance(event, OrderRejected):
+            if order.status is OrderStatus.PENDING_AMEND:
+                order.status, order.amend_qty = OrderStatus.OPEN, 0.0
+            else:
                 self._forget(order)
-            case CancelRejected():
+            if event.post_only:
+                self.stats.post_only_rejects += 1
+            else:
+                self.stats.other_rejects += 1
+        elif isinstance(event, AmendAccepted):
+            order.price, order.qty, order.amend_qty = event.price, event.qty, 0.0
+            order.created_ns, order.status = event.ts_ns, OrderStatus.OPEN
+        elif isinstance(event, (OrderCancelled, CancelRejected)):
+            self._forget(order)
+        elif isinstance(event, Fill):
+            order.qty = event.remaining
+            if event.remaining <= 0.0:
+                if order.status is OrderStatus.PENDING_CANCEL:
+                    self.stats.late_cancels += 1
                 self._forget(order)
-            case Fill(remaining=remaining):
-                order.qty = remaining
-                if remaining <= 0.0:
-                    if order.status is OrderStatus.PENDING_CANCEL:
-                        self.stats.late_cancels += 1
-                    self._forget(order)
 
     def _forget(self, order: ManagedOrder) -> None:
-        self.by_id.pop(order.client_id, None)
+        if order.client_id in self.by_id:
+            del self.by_id[order.client_id]
         slot = (order.side, order.level)
         if self.slots.get(slot) is order:
             del self.slots[slot]

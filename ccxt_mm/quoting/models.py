@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from functools import lru_cache
 
 
 @dataclass(init=False, slots=True)
@@ -84,8 +83,12 @@ class GlftCoefficients:
         """Shift of both quotes per order unit of inventory."""
         return sigma * self.c2
 
+    def quote(self, fair: float, q: float, sigma: float) -> ModelQuote:
+        """GLFT quotes: bid = fair − (half + skew·q), ask = fair + (half − skew·q)."""
+        half, skew = self.half_spread(sigma), self.skew(sigma)
+        return ModelQuote(fair - skew * q, half, half)
 
-@lru_cache(maxsize=256)
+
 def glft_coefficients(gamma: float, k: float, a: float) -> GlftCoefficients:
     """``c1 = (1/γ)·ln(1+γ/k)``, ``c2 = sqrt(γ/(2·A·k) · (1+γ/k)^(k/γ+1))``."""
     c1 = math.log1p(gamma / k) / gamma
@@ -95,9 +98,7 @@ def glft_coefficients(gamma: float, k: float, a: float) -> GlftCoefficients:
 
 def glft(fair: float, q: float, gamma: float, sigma: float, k: float, a: float) -> ModelQuote:
     """GLFT quotes: bid = fair − (half + skew·q), ask = fair + (half − skew·q)."""
-    coef = glft_coefficients(gamma, k, a)
-    half, skew = coef.half_spread(sigma), coef.skew(sigma)
-    return ModelQuote(fair - skew * q, half, half)
+    return glft_coefficients(gamma, k, a).quote(fair, q, sigma)
 
 
 class IntensityCalibrator:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 
 class RiskMode(StrEnum):
@@ -82,7 +83,7 @@ class TakerSlice:
     qty: float
 
 
-DAY_NS = 86_400 * 1_000_000_000
+DAY_NS: Final = 86_400 * 1_000_000_000
 """One UTC day in nanoseconds: the daily loss limit's period."""
 
 

@@ -14,11 +14,12 @@ from typing import Protocol
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
 from ccxt_mm.book.steps import ceil_to, floor_to
 from ccxt_mm.quoting.models import (
+    GlftCoefficients,
     IntensityCalibrator,
     ModelQuote,
     avellaneda_stoikov,
     avellaneda_stoikov_infinite,
-    glft,
+    glft_coefficients,
 )
 from ccxt_mm.quoting.risk import RiskMode, RiskState
 from ccxt_mm.quoting.spread import DynamicSpread, SpreadDecision, SpreadParams, vol_regime
@@ -133,6 +134,8 @@ class MarketMaker:
         )
         self.spread = DynamicSpread(params.spread)
         self.last_spread: SpreadDecision | None = None
+        self._glft: GlftCoefficients | None = None
+        self._glft_a = self._glft_k = math.nan
 
     def on_trade(self, ts_ns: int, side: int, price: float, qty: float, mid: float) -> None:
         if mid > 0.0:
@@ -147,12 +150,21 @@ class MarketMaker:
         p, a, k = self.p, self.intensity.a, self.intensity.k
         match p.model:
             case ModelName.GLFT:
-                return glft(0.0, q, p.gamma, sigma_bps, k, a)
+                return self._glft_coefficients(a, k).quote(0.0, q, sigma_bps)
             case ModelName.AVELLANEDA_STOIKOV:
                 return avellaneda_stoikov(0.0, q, p.gamma, sigma_bps, k, p.horizon_secs)
             case ModelName.AVELLANEDA_STOIKOV_INFINITE:
                 q = max(-p.max_inventory_units, min(p.max_inventory_units, q))
                 return avellaneda_stoikov_infinite(0.0, q, p.gamma, sigma_bps, k, p.max_inventory_units)
+
+    def _glft_coefficients(self, a: float, k: float) -> GlftCoefficients:
+        """GLFT's coefficients at the calibrated ``a`` and ``k``, recomputed only when a
+        recalibration moved them."""
+        coef = self._glft
+        if coef is None or a != self._glft_a or k != self._glft_k:
+            coef = self._glft = glft_coefficients(self.p.gamma, k, a)
+            self._glft_a, self._glft_k = a, k
+        return coef
 
     def prediction_bias(self, prediction: Prediction | None, sigma_bps: float) -> tuple[float, float]:
         """(reservation shift in bps, spread multiplier) a prediction asks for, bounded by
@@ -203,7 +215,7 @@ class MarketMaker:
         for side in sides:
             room = ctx.room_buy if side == BUY else ctx.room_sell
             half = bid_half if side == BUY else ask_half
-            if not math.isfinite(half):
+            if math.isinf(half) or math.isnan(half):
                 continue  # the model refuses this side (inventory at its bound)
             # post-only: never at or through the opposite best, at most one tick behind it
             limit = floor_to(book.best_ask - tick, tick) if side == BUY else ceil_to(book.best_bid + tick, tick)
