@@ -29,26 +29,28 @@ class BookLevels:
         return bool(self.bid_px) and bool(self.ask_px) and self.bid_px[0] < self.ask_px[0]
 
 
-def _side(rows: list[list], prices: list, qtys: list) -> None:
-    """Append each ``[price, amount, ...]`` row's price and amount (one pass, no copy of a row)."""
-    for row in rows:
+def _side(rows: list[list]) -> tuple[list, list]:
+    """Each ``[price, amount, ...]`` row's price and amount, as two lists (one pass, no
+    copy of a row, each list allocated once at its size)."""
+    n = len(rows)
+    prices: list = [0.0] * n
+    qtys: list = [0.0] * n
+    for i in range(n):
+        row = rows[i]
         price, qty = row[0], row[1]
         if price is None or qty is None:
             raise ValueError("order book level without a price or an amount")
-        prices.append(price)
-        qtys.append(qty)
+        prices[i] = price
+        qtys[i] = qty
+    return prices, qtys
 
 
 def book_levels(bids: list[list], asks: list[list]) -> BookLevels:
     """A ccxt book's sides (``[price, amount, ...]`` rows, best first: ccxt sorts them) as
     :class:`BookLevels`; a row without a price or an amount is a clear error."""
-    bid_px: list = []
-    bid_q: list = []
-    ask_px: list = []
-    ask_q: list = []
     try:
-        _side(bids, bid_px, bid_q)
-        _side(asks, ask_px, ask_q)
+        bid_px, bid_q = _side(bids)
+        ask_px, ask_q = _side(asks)
     except (IndexError, KeyError, TypeError) as exc:
         raise ValueError(f"order book levels must be [price, amount, ...] rows ({type(exc).__name__}: {exc})") from exc
     return BookLevels(bid_px, bid_q, ask_px, ask_q)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import Final
 
 import numpy as np
 
@@ -20,11 +21,18 @@ def _decimals(step: float) -> int:
     return max(0, -math.floor(math.log10(step)) + 1)
 
 
-@cache
+_INVERSES: Final[dict[float, float]] = {}
+"""Step → :func:`_inverse` of it (a market has two steps: a plain dict, read natively
+where a ``functools.cache`` wrapper is a generic call on every price)."""
+
+
 def _inverse(step: float) -> float:
     """``1 / step`` when it is a whole number that gives ``step`` back exactly, else 0."""
-    inverse = float(round(1.0 / step))
-    return inverse if inverse >= 1.0 and 1.0 / inverse == step else 0.0
+    inverse = _INVERSES.get(step)
+    if inverse is None:
+        whole = float(round(1.0 / step))
+        inverse = _INVERSES[step] = whole if whole >= 1.0 and 1.0 / whole == step else 0.0
+    return inverse
 
 
 def multiple(n: int, step: float) -> float:

@@ -20,7 +20,7 @@ from ccxt_mm.execution.venue import Venue
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams, RiskState
-from ccxt_mm.quoting.strategy import MarketContext, Strategy
+from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, Strategy
 from ccxt_mm.quoting.types import BUY, Prediction
 
 
@@ -78,6 +78,9 @@ class QuotingCore:
         self.feature_levels, self.near_bps, self.impact_qty = b.levels, b.near_bps, b.impact_qty
         self.tick_size, self.lot_size = m.tick_size, m.lot_size
         self.strategy = strategy
+        self._market_maker = strategy if isinstance(strategy, MarketMaker) else None
+        """The strategy when it is the built-in one, compiled with this module: called
+        natively on each book update (a plugin is called through the protocol)."""
         self.venue = venue
         self.base_asset, self.quote_asset = config.market.base, config.market.quote
         o = config.orders
@@ -162,7 +165,8 @@ class QuotingCore:
         room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
         room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
         ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction)
-        desired = self.strategy.on_book(ctx)
+        mm = self._market_maker
+        desired = mm.on_book(ctx) if mm is not None else self.strategy.on_book(ctx)
         actions = self.orders.reconcile(desired, now_ns)
         if state.mode is RiskMode.REDUCE_ONLY:
             losses = {self.base_asset: -inv.unrealized(feats.mid)}
@@ -187,6 +191,8 @@ class QuotingCore:
 
     def drain(self) -> None:
         """Apply the venue's events to the order manager, inventory and ledger."""
+        if not self.venue.events:  # most book updates: no call into the venue
+            return
         for ev in self.venue.drain_events():
             self.orders.on_event(ev)
             if isinstance(ev, Fill):

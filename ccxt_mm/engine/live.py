@@ -244,13 +244,14 @@ class LiveEngine:
                 backoff = 0.25 if healthy else min(backoff * 2, self.cfg.live.backoff_max_secs)
 
     async def _book_loop(self, m: LiveMarket) -> None:
+        core, paper, feed = m.core, m.paper, m.book_feed
         while True:
-            bids, asks = await m.book_feed.next()
+            bids, asks = await feed.next()
             t0 = time.perf_counter_ns()  # tick: ccxt has parsed the book; from here the time is ours
             now = self.clock_ns()
             m.levels = levels = book_levels(bids, asks)
             m.last_book_ns, m.stale = now, False
-            if m.paper:  # the paper venue matches against the book on its grid (its work is not ours)
+            if paper:  # the paper venue matches against the book on its grid (its work is not ours)
                 simulated = time.perf_counter_ns()
                 rebuilds = m.book.rebuilds
                 book = m.book.update(levels)
@@ -259,13 +260,13 @@ class LiveEngine:
                 m.venue.advance(now)
                 m.venue.on_book_update()
                 t0 += time.perf_counter_ns() - simulated
-            m.core.drain()
+            core.drain()
             if not levels.quotable:
-                m.core.pull(now)
+                core.pull(now)
                 continue
             if self.predictions is not None:
-                m.core.prediction = self.predictions.board.get(m.key, now)
-            m.core.on_levels(now, levels)
+                core.prediction = self.predictions.board.get(m.key, now)
+            core.on_levels(now, levels)
             m.latency_ns.append(time.perf_counter_ns() - t0)
 
     async def _trade_loop(self, m: LiveMarket) -> None:

@@ -131,7 +131,7 @@ class CcxtVenue:
         self.supports_amend = bool(exchange.has.get("editOrder"))
         self.stats = VenueStats()
         self._actions: asyncio.Queue[Action] = asyncio.Queue()
-        self._events: list[VenueEvent] = []
+        self.events: list[VenueEvent] = []
         self._order_ids: dict[str, str] = {}  # client id → exchange order id, while it may rest
         self._clients: OrderedDict[str, str] = OrderedDict()
         """Exchange order id → client id of our recent orders, kept after they leave the book:
@@ -197,7 +197,7 @@ class CcxtVenue:
         self._actions.put_nowait(action)
 
     def drain_events(self) -> list[VenueEvent]:
-        events, self._events = self._events, []
+        events, self.events = self.events, []
         return events
 
     # --- lifecycle --------------------------------------------------------------------
@@ -223,7 +223,7 @@ class CcxtVenue:
         while not self._actions.empty():
             action = self._actions.get_nowait()
             if cancels_only and not isinstance(action, CancelOrder):
-                self._events.append(OrderRejected(action.client_id, self.clock_ns(), f"{self.name}: not sent, shutting down"))
+                self.events.append(OrderRejected(action.client_id, self.clock_ns(), f"{self.name}: not sent, shutting down"))
                 continue
             await self.execute(action)
 
@@ -247,7 +247,7 @@ class CcxtVenue:
             self.stats.post_only_rejects += 1
         else:
             self.stats.rejects += 1
-        self._events.append(OrderRejected(client_id, self.clock_ns(), reason, post_only))
+        self.events.append(OrderRejected(client_id, self.clock_ns(), reason, post_only))
 
     async def _place(self, a: PlaceOrder) -> None:
         ex, symbol = self.exchange, self.symbol
@@ -305,7 +305,7 @@ class CcxtVenue:
             return
         self._remember(client_id, str(order["id"]))
         self._remaining[client_id] = amount
-        self._events.append(OrderAccepted(client_id, self.clock_ns()))
+        self.events.append(OrderAccepted(client_id, self.clock_ns()))
 
     def _remember(self, client_id: str, order_id: str, keep: int = 10_000) -> None:
         self._order_ids[client_id] = order_id
@@ -379,7 +379,7 @@ class CcxtVenue:
         ex, symbol, cid = self.exchange, self.symbol, a.client_id
         order_id = self._order_ids.get(cid)
         if order_id is None:
-            self._events.append(OrderRejected(cid, self.clock_ns(), f"{self.name}: amend of an order that is not open"))
+            self.events.append(OrderRejected(cid, self.clock_ns(), f"{self.name}: amend of an order that is not open"))
             return
         amount = ex.amount_to_precision(symbol, a.qty)
         price = ex.price_to_precision(symbol, a.price)
@@ -410,11 +410,11 @@ class CcxtVenue:
         if status in ("canceled", "rejected", "expired"):
             self.stats.post_only_rejects += 1
             self._order_ids.pop(cid, None)
-            self._events.append(OrderCancelled(cid, self.clock_ns()))
+            self.events.append(OrderCancelled(cid, self.clock_ns()))
         else:
             self._remember(cid, new_id)
             self._remaining[cid] = float(amount)
-            self._events.append(AmendAccepted(cid, self.clock_ns(), float(price), float(amount)))
+            self.events.append(AmendAccepted(cid, self.clock_ns(), float(price), float(amount)))
 
     async def _settle_failed_amend(self, cid: str, order_id: str, error: str) -> None:
         """An amend that failed or went unanswered: the latest order with our client id
@@ -426,19 +426,19 @@ class CcxtVenue:
             if status != "closed":  # not filled: refused as it would have taken liquidity
                 self.stats.post_only_rejects += 1
             self._order_ids.pop(cid, None)
-            self._events.append(OrderCancelled(cid, self.clock_ns()))
+            self.events.append(OrderCancelled(cid, self.clock_ns()))
         elif str(order["id"]) != order_id:
             amount = float(order.get("amount") or 0.0)
             self._remember(cid, str(order["id"]))
             self._remaining[cid] = amount
-            self._events.append(AmendAccepted(cid, self.clock_ns(), float(order["price"]), amount))
+            self.events.append(AmendAccepted(cid, self.clock_ns(), float(order["price"]), amount))
         else:
-            self._events.append(OrderRejected(cid, self.clock_ns(), error))
+            self.events.append(OrderRejected(cid, self.clock_ns(), error))
 
     async def _cancel(self, a: CancelOrder) -> None:
         order_id = self._order_ids.get(a.client_id)
         if order_id is None:
-            self._events.append(CancelRejected(a.client_id, self.clock_ns(), "unknown to this venue"))
+            self.events.append(CancelRejected(a.client_id, self.clock_ns(), "unknown to this venue"))
             return
         await self._order_slot()
         try:
@@ -447,13 +447,13 @@ class CcxtVenue:
             kind = classify(exc)
             self._count(kind)
             if kind == "not_found":
-                self._events.append(CancelRejected(a.client_id, self.clock_ns(), f"{self.name}: {exc}"))
+                self.events.append(CancelRejected(a.client_id, self.clock_ns(), f"{self.name}: {exc}"))
                 return
             # a cancel is never dropped: queued again, sent after the caller's backoff
             self._actions.put_nowait(a)
             raise VenueError(f"{self.name}: cancel {a.client_id} failed, will retry: {exc}") from exc
         self._order_ids.pop(a.client_id, None)
-        self._events.append(OrderCancelled(a.client_id, self.clock_ns()))
+        self.events.append(OrderCancelled(a.client_id, self.clock_ns()))
 
     async def arm_dead_man(self, timeout_secs: float) -> bool:
         """Ask the exchange to cancel all our orders unless re-armed within ``timeout_secs``;
@@ -512,7 +512,7 @@ class CcxtVenue:
         vanished = [cid for cid in missing if self._remaining.get(cid, 0.0) > 0.0]
         for cid in vanished:
             self._order_ids.pop(cid, None)
-            self._events.append(OrderCancelled(cid, self.clock_ns()))
+            self.events.append(OrderCancelled(cid, self.clock_ns()))
         return orphans, vanished
 
     def seen_trades(self) -> list[str]:
@@ -564,4 +564,4 @@ class CcxtVenue:
             self._remaining[client_id] = remaining
             if remaining <= 0.0:
                 self._order_ids.pop(client_id, None)
-            self._events.append(Fill(client_id, ts_ms * 1_000_000, side, price, qty, fee_quote, False, remaining, fee_base))
+            self.events.append(Fill(client_id, ts_ms * 1_000_000, side, price, qty, fee_quote, False, remaining, fee_base))

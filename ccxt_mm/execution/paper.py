@@ -98,7 +98,8 @@ class PaperVenue:
     stats: PaperStats = field(default_factory=PaperStats)
     _pending: list[tuple[int, int, Action]] = field(default_factory=list)
     _seq: int = 0
-    _events: list[VenueEvent] = field(default_factory=list)
+    events: list[VenueEvent] = field(default_factory=list)
+    """Events not drained yet, oldest first."""
 
     def submit(self, action: Action, now_ns: int) -> None:
         latency_ms = self.params.cancel_latency_ms if isinstance(action, CancelOrder) else self.params.entry_latency_ms
@@ -106,7 +107,7 @@ class PaperVenue:
         heapq.heappush(self._pending, (now_ns + int(latency_ms * 1e6), self._seq, action))
 
     def drain_events(self) -> list[VenueEvent]:
-        events, self._events = self._events, []
+        events, self.events = self.events, []
         return events
 
     @property
@@ -153,41 +154,41 @@ class PaperVenue:
     def _arrive_place(self, a: PlaceOrder, ts: int) -> None:
         if self._crosses(a.side, a.price):
             self.stats.post_only_rejects += 1
-            self._events.append(OrderRejected(a.client_id, ts, "post-only order would take liquidity", post_only=True))
+            self.events.append(OrderRejected(a.client_id, ts, "post-only order would take liquidity", post_only=True))
             return
         if not self._affordable(a.side, a.price, a.qty):
             self.stats.balance_rejects += 1
-            self._events.append(OrderRejected(a.client_id, ts, "insufficient balance"))
+            self.events.append(OrderRejected(a.client_id, ts, "insufficient balance"))
             return
         level, displayed = self._queue_entry(a.side, a.price)
         self.orders[a.client_id] = PaperOrder(a.client_id, a.side, a.price, a.qty, level, displayed, displayed)
-        self._events.append(OrderAccepted(a.client_id, ts))
+        self.events.append(OrderAccepted(a.client_id, ts))
 
     def _arrive_cancel(self, a: CancelOrder, ts: int) -> None:
         if self.orders.pop(a.client_id, None) is None:
             self.stats.late_cancels += 1
-            self._events.append(CancelRejected(a.client_id, ts, "order not found (filled or never accepted)"))
+            self.events.append(CancelRejected(a.client_id, ts, "order not found (filled or never accepted)"))
         else:
-            self._events.append(OrderCancelled(a.client_id, ts))
+            self.events.append(OrderCancelled(a.client_id, ts))
 
     def _arrive_amend(self, a: AmendOrder, ts: int) -> None:
         order = self.orders.get(a.client_id)
         if order is None:
-            self._events.append(OrderRejected(a.client_id, ts, "amend of an order that is no longer open"))
+            self.events.append(OrderRejected(a.client_id, ts, "amend of an order that is no longer open"))
             return
         if self._crosses(order.side, a.price):
             self.stats.post_only_rejects += 1
-            self._events.append(OrderRejected(a.client_id, ts, "post-only amend would take liquidity", post_only=True))
+            self.events.append(OrderRejected(a.client_id, ts, "post-only amend would take liquidity", post_only=True))
             return
         if not self._affordable(order.side, a.price, a.qty, exclude=a.client_id):
             self.stats.balance_rejects += 1
-            self._events.append(OrderRejected(a.client_id, ts, "insufficient balance for amend"))
+            self.events.append(OrderRejected(a.client_id, ts, "insufficient balance for amend"))
             return
         level, displayed = self._queue_entry(order.side, a.price)
         order.price, order.remaining, order.level = a.price, a.qty, level
         order.ahead = order.level_seen = displayed
         order.traded_since = 0.0
-        self._events.append(AmendAccepted(a.client_id, ts, a.price, a.qty))
+        self.events.append(AmendAccepted(a.client_id, ts, a.price, a.qty))
 
     def _arrive_take(self, a: TakeOrder, ts: int) -> None:
         book = self.book
@@ -257,4 +258,4 @@ class PaperVenue:
         fee = price * qty * fee_bps * 1e-4
         self.base += side * qty
         self.quote -= side * qty * price + fee
-        self._events.append(Fill(client_id, ts, side, price, qty, fee, taker, remaining))
+        self.events.append(Fill(client_id, ts, side, price, qty, fee, taker, remaining))

@@ -13,6 +13,9 @@ from ccxt_mm.execution.types import Action, VenueEvent
 
 class Venue(Protocol):
     supports_amend: bool
+    events: list[VenueEvent]
+    """Events not drained yet, oldest first (read on every book update: empty means there
+    is nothing to drain)."""
 
     def submit(self, action: Action, now_ns: int) -> None:
         """Queue an action; it reaches the exchange after the venue's latency."""
