@@ -6,6 +6,15 @@
 The value types built on every book update (``Quote``, ``BookFeatures``, ``MarketContext``...)
 are dataclasses with a hand-written ``__init__``: mypyc compiles that to native code (~30 ns a
 build) where the ``__init__`` dataclasses generates, or a NamedTuple, costs 200–350 ns.
+
+Code on the book-update path stays native: mypyc falls back to generic CPython calls for
+``zip(strict=True)``, ``sum()``, ``functools`` caches, ``match``/``case`` class patterns,
+non-``Final`` module constants, protocol-typed calls and the config model's attributes. Each
+is cheap warm, but a live tick after an idle spell runs on cold caches, where every generic
+call walks type dicts and string hashes from memory (the README's live-loop section measures
+it). So the path uses index loops, ``isinstance`` chains, ``Final`` constants, plain dicts as
+caches and values copied onto native attributes; ``build/mypyc/*.c`` shows what is left
+(search it for ``PyObject_Vectorcall`` and ``CPyObject_GetAttr``).
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def walk_impact_bps(prices: list[float], qtys: list[float], qty: float, mid: flo
 
 
 def _count(prices: list[float], levels: int) -> int:
-    """How many of the levels given the first ``levels`` are (all when negative)."""
+    """The number of levels to read: the first ``levels`` of those given, all of them when
+    ``levels`` is negative."""
     n = len(prices)
     return n if levels < 0 or levels > n else levels
 

@@ -22,8 +22,8 @@ def _decimals(step: float) -> int:
 
 
 _INVERSES: Final[dict[float, float]] = {}
-"""Step → :func:`_inverse` of it (a market has two steps: a plain dict, read natively
-where a ``functools.cache`` wrapper is a generic call on every price)."""
+"""Step → :func:`_inverse` of it (a market has two steps; a plain dict, not a ``functools``
+cache: see :mod:`ccxt_mm.compiled`)."""
 
 
 def _inverse(step: float) -> float:

@@ -72,8 +72,7 @@ class QuotingCore:
         quote_balance: float,
     ) -> None:
         self.cfg = config
-        # the config values every book update reads, as native attributes (compiled code
-        # reads the config model's attributes generically)
+        # the config values every book update reads, as native attributes (see ccxt_mm.compiled)
         b, m = config.book, config.market
         self.feature_levels, self.near_bps, self.impact_qty = b.levels, b.near_bps, b.impact_qty
         self.tick_size, self.lot_size = m.tick_size, m.lot_size
@@ -225,7 +224,7 @@ class QuotingCore:
         rows = self.order_rows
         for a in actions:
             self.venue.submit(a, now_ns)
-            # isinstance and plain attributes: compiled, a class pattern reads them generically
+            # isinstance, not match/case: see ccxt_mm.compiled
             if isinstance(a, PlaceOrder):
                 rows.append((now_ns, "place", a.client_id, a.side, a.price, a.qty))
             elif isinstance(a, AmendOrder):

@@ -156,7 +156,7 @@ class OrderManager:
         order = self.by_id.get(event.client_id)
         if order is None:
             return
-        # isinstance and plain attributes: compiled, a class pattern reads them generically
+        # isinstance, not match/case: see ccxt_mm.compiled
         if isinstance(event, OrderAccepted):
             if order.status is OrderStatus.PENDING_NEW:
                 order.status = OrderStatus.OPEN

@@ -97,7 +97,8 @@ def glft_coefficients(gamma: float, k: float, a: float) -> GlftCoefficients:
 
 
 def glft(fair: float, q: float, gamma: float, sigma: float, k: float, a: float) -> ModelQuote:
-    """GLFT quotes: bid = fair − (half + skew·q), ask = fair + (half − skew·q)."""
+    """GLFT quotes at once from the model's parameters (a strategy keeps the coefficients
+    between recalibrations and calls :meth:`GlftCoefficients.quote`)."""
     return glft_coefficients(gamma, k, a).quote(fair, q, sigma)
 
 
