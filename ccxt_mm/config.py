@@ -30,6 +30,10 @@ class MarketConfig(_Section):
     symbol: str = Field("BTC/USDT", pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
     tick_size: Positive = 0.01
     lot_size: Positive = 0.00001
+    min_order_base: NonNegative = 0.0
+    """The exchange's minimum order size, base units (0: one lot); live runs read the exchange's."""
+    min_notional_quote: NonNegative = 0.0
+    """The exchange's minimum order value, quote currency (0: none); live runs read the exchange's."""
     data: tuple[str, ...] = (
         "cassettes/market/binance_spot/spot_btcusdt_20240808.gz",
         "cassettes/market/binance_spot/spot_btcusdt_20240809.gz",
@@ -96,6 +100,12 @@ class OrdersConfig(_Section):
     size_tolerance: Fraction = 0.5
     max_age_secs: Positive = 60.0
     client_id_prefix: str = Field("mm", pattern=r"^[A-Za-z0-9]{1,8}$")
+    max_levels: Annotated[int, Field(ge=1, le=50)] = 10
+    """Quote levels a strategy may have on each side; quotes of deeper levels are dropped."""
+    post_only_cross: Literal["passive", "drop"] = "passive"
+    """A quote at or through the opposite best: moved one tick behind it, or dropped."""
+    max_distance_bps: Positive = 1000.0
+    """A quote farther than this from mid is dropped (fat-finger guard)."""
 
 
 class PaperConfig(_Section):

@@ -46,6 +46,12 @@ class StrategyNotFoundError(CcxtMmError):
     """No strategy plugin is registered under the configured name."""
 
 
+class StrategyPluginError(CcxtMmError):
+    """A strategy plugin does not fit the contract of :mod:`ccxt_mm.strategies` (its factory
+    cannot be imported or called as ``factory(params, config)``, or what it returns lacks a
+    strategy method); the message names the entry point."""
+
+
 class LlmError(CcxtMmError):
     """An LLM call failed for good (after any retries); ``status`` is the HTTP status if one
     came. Messages carry the server's error text, never a request header."""

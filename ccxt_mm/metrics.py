@@ -32,6 +32,13 @@ class EngineCollector(Collector):
             "errors": CounterMetricFamily("ccxt_mm_errors", "Failures of a market's loops", labels=[*LABELS, "loop"]),
             "rate_limited": CounterMetricFamily("ccxt_mm_rate_limited", "429/418 answers", labels=LABELS),
             "rate_wait": CounterMetricFamily("ccxt_mm_rate_limit_wait_seconds", "Time held back by Retry-After", labels=LABELS),
+            "clipped": CounterMetricFamily(
+                "ccxt_mm_envelope_clipped", "Strategy quotes the envelope changed and let through", labels=[*LABELS, "reason"]
+            ),
+            "dropped": CounterMetricFamily("ccxt_mm_envelope_dropped", "Strategy quotes the envelope refused", labels=[*LABELS, "reason"]),
+            "strategy_errors": CounterMetricFamily(
+                "ccxt_mm_strategy_errors", "Strategy calls that raised (the market's quotes were pulled)", labels=LABELS
+            ),
             "fallbacks": CounterMetricFamily(
                 "ccxt_mm_feed_fallbacks", "Times a feed left its websocket for REST polling", labels=[*LABELS, "feed"]
             ),
@@ -55,6 +62,11 @@ class EngineCollector(Collector):
             c["orders"].add_metric([ex, sym, "cancel"], stats.cancelled)
             c["rejects"].add_metric([ex, sym], stats.post_only_rejects)
             c["fills"].add_metric([ex, sym], core.inventory.fills)
+            for reason, n in core.envelope.clipped.items():
+                c["clipped"].add_metric([ex, sym, reason], n)
+            for reason, n in core.envelope.dropped.items():
+                c["dropped"].add_metric([ex, sym, reason], n)
+            c["strategy_errors"].add_metric([ex, sym], core.strategy_errors)
             for loop, n in m.errors.items():
                 c["errors"].add_metric([ex, sym, loop], n)
             venue_stats = getattr(m.venue, "stats", None)

@@ -73,6 +73,7 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
         "rebalance": rebalance,
         "risk_breaches": result.risk_breaches,
         "risk_mode_secs": result.mode_secs,
+        "envelope": result.envelope,
         "book_updates": int(result.book_ts_ns.size),
         "predictor": "none",
         **log_stats,

@@ -7,6 +7,7 @@ given. Paper, replay and live therefore share every decision.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import AppConfig
+from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
 from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
 from ccxt_mm.execution.venue import Venue
@@ -40,6 +42,7 @@ class FillRecord:
 
 
 _SNAPSHOT_VOL_HALF_LIFE_SECS = 30.0
+log = logging.getLogger("ccxt_mm.strategy")
 
 
 def client_id_prefix(prefix: str, run_id: str, symbol: str) -> str:
@@ -55,8 +58,21 @@ def risk_params(config: AppConfig) -> RiskParams:
     return RiskParams(**fields)
 
 
+def envelope_params(config: AppConfig) -> EnvelopeParams:
+    """The envelope of the config's market: its grid and minimums, the orders section's
+    levels, crossing rule and fat-finger band."""
+    m, o = config.market, config.orders
+    return EnvelopeParams(
+        m.tick_size, m.lot_size, o.max_levels, m.min_order_base, m.min_notional_quote, o.max_distance_bps, o.post_only_cross == "passive"
+    )
+
+
 class QuotingCore:
     """Turns market updates into order actions for one market and keeps its ledger.
+
+    Whatever the strategy asks for passes through the :class:`Envelope` before the order
+    manager sees it; a strategy that raises has the market's quotes pulled, and the error is
+    logged once (with its traceback) and counted in :attr:`strategy_errors`.
 
     ``base_balance`` / ``quote_balance`` start from the venue's balances and move with every
     fill (fees included), so the engine can compare them with the venue at any time.
@@ -76,7 +92,11 @@ class QuotingCore:
         b, m = config.book, config.market
         self.feature_levels, self.near_bps, self.impact_qty = b.levels, b.near_bps, b.impact_qty
         self.tick_size, self.lot_size = m.tick_size, m.lot_size
+        self.max_exposure_quote = config.risk.max_exposure_quote
         self.strategy = strategy
+        self.envelope = Envelope(envelope_params(config))
+        self.strategy_errors = 0
+        """Strategy calls that raised (or returned something other than a list)."""
         self._market_maker = strategy if isinstance(strategy, MarketMaker) else None
         """The strategy when it is the built-in one, compiled with this module: called
         natively on each book update (a plugin is called through the protocol)."""
@@ -111,11 +131,17 @@ class QuotingCore:
     # --- inputs -----------------------------------------------------------------------
     def on_trade(self, now_ns: int, side: int, price: float, qty: float) -> None:
         """A market trade; ``side`` is the aggressor (+1 buy)."""
-        self.strategy.on_trade(now_ns, side, price, qty, self.mid)
+        try:
+            self.strategy.on_trade(now_ns, side, price, qty, self.mid)
+        except Exception as exc:  # a plugin's failure pulls this market's quotes, never the engine
+            self._strategy_failed(now_ns, "on_trade", exc)
         self.flow.update(now_ns, side, qty)
 
     def on_timer(self, now_ns: int) -> None:
-        self.strategy.on_timer(now_ns)
+        try:
+            self.strategy.on_timer(now_ns)
+        except Exception as exc:
+            self._strategy_failed(now_ns, "on_timer", exc)
         if self.mid > 0.0:
             self.vol.update(now_ns, self.mid)
 
@@ -159,20 +185,22 @@ class QuotingCore:
         if state.mode is RiskMode.STOPPED or state.mode is RiskMode.PAUSED:
             self.pull(now_ns)
             return
-        resting_buy, resting_sell = self.orders.resting()
-        room_buy, room_sell = self.risk.order_room(self.base_asset, inv.position, resting_buy, resting_sell)
-        room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
-        room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
+        room_buy, room_sell = self._rooms(feats)
         ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction)
         mm = self._market_maker
-        desired = mm.on_book(ctx) if mm is not None else self.strategy.on_book(ctx)
+        try:
+            asked: object = mm.on_book(ctx) if mm is not None else self.strategy.on_book(ctx)
+            if not isinstance(asked, list):
+                raise TypeError(f"on_book returned {type(asked).__name__}, not a list of Quote")
+        except Exception as exc:
+            self._strategy_failed(now_ns, "on_book", exc)
+            return
+        desired = self.envelope.admit(
+            asked, state.mode, inv.position, feats.best_bid, feats.best_ask, room_buy, room_sell, self.orders, now_ns
+        )
         actions = self.orders.reconcile(desired, now_ns)
         if state.mode is RiskMode.REDUCE_ONLY:
-            losses = {self.base_asset: -inv.unrealized(feats.mid)}
-            for s in self.risk.taker_slices(now_ns, {self.base_asset: inv.position}, losses):
-                qty = round(s.qty / self.lot_size) * self.lot_size
-                if qty > 0.0:
-                    actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty))
+            self._take_slices(now_ns, feats, actions)
         self._send(actions, now_ns)
         bid = ask = math.nan
         for q in desired:
@@ -182,6 +210,46 @@ class QuotingCore:
                 else:
                     ask = q.price
         self.quotes = (bid, ask)
+
+    def _take_slices(self, now_ns: int, feats: BookFeatures, actions: list[Action]) -> None:
+        """Active reduce-only: the risk manager's taker slices, each within the balance its
+        side has left after the resting orders (and the ones just placed)."""
+        inv = self.inventory
+        losses = {self.base_asset: -inv.unrealized(feats.mid)}
+        for s in self.risk.taker_slices(now_ns, {self.base_asset: inv.position}, losses):
+            room_buy, room_sell = self._rooms(feats)
+            qty = self.envelope.taker_qty(s.qty, room_buy if s.side == BUY else room_sell, feats.mid)
+            if qty > 0.0:
+                actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty))
+
+    def _rooms(self, feats: BookFeatures) -> tuple[float, float]:
+        """Base quantity each side may still add, every resting order counted as filled:
+        the position limit, the exposure limit on holdings, and the balances (buy, sell)."""
+        resting_buy, resting_sell = self.orders.resting()
+        room_buy, room_sell = self.risk.order_room(self.base_asset, self.inventory.position, resting_buy, resting_sell)
+        room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
+        room_buy = min(room_buy, max(0.0, self.max_exposure_quote / feats.mid - self.base_balance - resting_buy))
+        room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
+        return room_buy, room_sell
+
+    def envelope_counts(self) -> dict[str, object]:
+        """Quotes the envelope clipped and dropped, by reason, and the strategy's failures."""
+        env = self.envelope
+        clipped, dropped = dict(sorted(env.clipped.items())), dict(sorted(env.dropped.items()))
+        return {"clipped": clipped, "dropped": dropped, "strategy_errors": self.strategy_errors}
+
+    def _strategy_failed(self, now_ns: int, call: str, exc: Exception) -> None:
+        """Pull this market's quotes; log the first failure with its traceback, count all."""
+        self.strategy_errors += 1
+        if self.strategy_errors == 1:
+            log.error(
+                "%s: strategy %s raised in %s; quotes pulled (later failures are counted, not logged)",
+                self.cfg.market.symbol,
+                type(self.strategy).__name__,
+                call,
+                exc_info=exc,
+            )
+        self.pull(now_ns)
 
     def pull(self, now_ns: int) -> None:
         """Cancel every open order (stale or broken book, pause, stop, shutdown)."""

@@ -91,7 +91,15 @@ async def open_market(
     venue = CcxtVenue(exchange, symbol, clock_ns, config.live.order_budget_per_min)
     await venue.start()  # markets, precision and limits
     market = exchange.market(symbol)
-    market_cfg = MarketConfig(symbol=symbol, tick_size=market["precision"]["price"], lot_size=market["precision"]["amount"], data=())
+    limits = market.get("limits") or {}
+    market_cfg = MarketConfig(
+        symbol=symbol,
+        tick_size=market["precision"]["price"],
+        lot_size=market["precision"]["amount"],
+        min_order_base=(limits.get("amount") or {}).get("min") or 0.0,
+        min_notional_quote=(limits.get("cost") or {}).get("min") or 0.0,
+        data=(),
+    )
     mcfg = config.model_copy(update={"market": market_cfg})
     leftovers: list[str] = []
     if live:
@@ -377,6 +385,7 @@ class LiveEngine:
                 "orders_created": stats.placed,
                 "orders_cancelled": stats.cancelled,
                 "post_only_rejects": stats.post_only_rejects,
+                "envelope": m.core.envelope_counts(),
                 "fills": inv.fills,
                 "position": inv.position,
                 "pnl": m.core.pnl,

@@ -47,6 +47,9 @@ class ReplayResult:
     """When the kill switch fired (0: never)."""
     mode_secs: dict[str, float] = field(default_factory=dict)
     balances: dict[str, float] = field(default_factory=dict)
+    envelope: dict[str, object] = field(default_factory=dict)
+    """What the core's envelope changed: ``clipped`` and ``dropped`` quotes by reason, and
+    ``strategy_errors``."""
 
 
 class ReplayEngine:
@@ -169,6 +172,7 @@ class ReplayEngine:
             stopped_ns=core.risk.stopped_ns,
             mode_secs={k: v * 1e-9 for k, v in sorted(self._mode_ns.items())},
             balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
+            envelope=core.envelope_counts(),
         )
 
     def _add_mode_time(self, state: str, ns: int) -> None:

@@ -116,8 +116,8 @@ class OrderManager:
             quote = want.get(slot)
             if quote is None:
                 actions.append(self._cancel(order))
-            elif self._stale(order, quote, now_ns):
-                if self.supports_amend and now_ns - order.created_ns < self.p.max_age_secs * 1e9:
+            elif self._stale(order, quote.price, quote.qty, now_ns):
+                if self._amends(order, now_ns):
                     order.status, order.amend_qty = OrderStatus.PENDING_AMEND, quote.qty
                     self.stats.amended += 1
                     actions.append(AmendOrder(order.client_id, quote.price, quote.qty))
@@ -143,11 +143,27 @@ class OrderManager:
         self.stats.cancelled += 1
         return CancelOrder(order.client_id)
 
-    def _stale(self, order: ManagedOrder, quote: Quote, now_ns: int) -> bool:
+    def added_exposure(self, side: int, level: int, price: float, qty: float, now_ns: int) -> float:
+        """Base quantity :meth:`reconcile` would add to the worst case of ``side``
+        (:meth:`resting`) if a quote of ``qty`` at ``price`` were desired in this slot: all of
+        it in an empty slot, the increase for an amend, nothing where the slot's order is kept
+        or busy (in flight), or replaced (cancelled now, placed once the cancel is confirmed)."""
+        order = self.slots.get((side, level))
+        if order is None:
+            return qty
+        if order.status is not OrderStatus.OPEN or not self._stale(order, price, qty, now_ns):
+            return 0.0
+        return max(0.0, qty - order.qty) if self._amends(order, now_ns) else 0.0
+
+    def _amends(self, order: ManagedOrder, now_ns: int) -> bool:
+        """A stale order is amended in place (else cancelled, and replaced once gone)."""
+        return self.supports_amend and now_ns - order.created_ns < self.p.max_age_secs * 1e9
+
+    def _stale(self, order: ManagedOrder, price: float, qty: float, now_ns: int) -> bool:
         p = self.p
-        if abs(order.price - quote.price) > quote.price * p.tolerance_bps * 1e-4:
+        if abs(order.price - price) > price * p.tolerance_bps * 1e-4:
             return True
-        if abs(order.qty - quote.qty) > quote.qty * p.size_tolerance:
+        if abs(order.qty - qty) > qty * p.size_tolerance:
             return True
         return now_ns - order.created_ns > p.max_age_secs * 1e9
 

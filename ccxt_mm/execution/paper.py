@@ -18,6 +18,9 @@ Model (all documented in ``config.yaml`` under ``paper``):
   One trade's quantity is shared by our orders, best price first. Partial fills are normal.
 * **Taker orders** (reduce-only) walk the book from the best opposite level at arrival and
   pay the taker fee; the recorded book is not depleted by them.
+* **Amends** set the order's total size, as okx's and bybit's do: what rests afterwards is
+  the amended size less everything the order had filled (an amend to no more than that is
+  refused), so a fill racing an amend never adds to the exposure the amend asked for.
 * **Balances.** Base and quote balances; a resting buy locks ``price × qty`` quote, a sell
   ``qty`` base; an order the free balance cannot cover is rejected.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 import numpy as np
 
@@ -46,6 +50,9 @@ from ccxt_mm.execution.types import (
     VenueEvent,
 )
 from ccxt_mm.quoting.types import BUY
+
+_BALANCE_ULPS: Final = 1e-12
+"""Float noise an affordability check forgives, relative to the balance (a float sum of fills)."""
 
 
 class QueueModel(StrEnum):
@@ -76,6 +83,8 @@ class PaperOrder:
     """Displayed quantity at our level when we last looked."""
     traded_since: float = 0.0
     """Traded at our price since ``level_seen`` was taken."""
+    filled: float = 0.0
+    """Base quantity filled so far."""
 
 
 @dataclass
@@ -132,9 +141,11 @@ class PaperVenue:
     def _affordable(self, side: int, price: float, qty: float, exclude: str = "") -> bool:
         base_locked = sum(o.remaining for k, o in self.orders.items() if o.side != BUY and k != exclude)
         quote_locked = sum(o.remaining * o.price for k, o in self.orders.items() if o.side == BUY and k != exclude)
-        if side == BUY:
-            return self.quote - quote_locked >= price * qty
-        return self.base - base_locked >= qty
+        # balances are sums of float fills: an order the exact (decimal) balance covers may
+        # miss by a few ulps, which an exchange's decimal balance would not
+        balance = self.quote if side == BUY else self.base
+        free = balance - (quote_locked if side == BUY else base_locked)
+        return free + balance * _BALANCE_ULPS >= (price * qty if side == BUY else qty)
 
     # --- arrivals ---------------------------------------------------------------------
     def _crosses(self, side: int, price: float) -> bool:
@@ -180,15 +191,19 @@ class PaperVenue:
             self.stats.post_only_rejects += 1
             self.events.append(OrderRejected(a.client_id, ts, "post-only amend would take liquidity", post_only=True))
             return
-        if not self._affordable(order.side, a.price, a.qty, exclude=a.client_id):
+        remaining = a.qty - order.filled
+        if remaining <= 1e-12:
+            self.events.append(OrderRejected(a.client_id, ts, f"amend to {a.qty} is not above the filled {order.filled}"))
+            return
+        if not self._affordable(order.side, a.price, remaining, exclude=a.client_id):
             self.stats.balance_rejects += 1
             self.events.append(OrderRejected(a.client_id, ts, "insufficient balance for amend"))
             return
         level, displayed = self._queue_entry(order.side, a.price)
-        order.price, order.remaining, order.level = a.price, a.qty, level
+        order.price, order.remaining, order.level = a.price, remaining, level
         order.ahead = order.level_seen = displayed
         order.traded_since = 0.0
-        self.events.append(AmendAccepted(a.client_id, ts, a.price, a.qty))
+        self.events.append(AmendAccepted(a.client_id, ts, a.price, remaining))
 
     def _arrive_take(self, a: TakeOrder, ts: int) -> None:
         book = self.book
@@ -248,6 +263,7 @@ class PaperVenue:
                 continue
             left -= fill
             o.remaining -= fill
+            o.filled += fill
             if o.remaining <= 1e-12:
                 o.remaining = 0.0
                 del self.orders[o.client_id]

@@ -1,0 +1,228 @@
+"""The safety envelope: what any strategy asks for → the quotes the core lets the order
+manager act on (pure, synchronous, on every book update).
+
+Every strategy, the built-in one included, only *asks*; :meth:`Envelope.admit` decides, in
+this order, per quote:
+
+1. **sanity**: a :class:`Quote` with side ``BUY``/``SELL``, level in ``[0, max_levels)``, a
+   finite positive price and size, one quote per (side, level) slot; else dropped;
+2. **risk mode**: nothing while paused or stopped; in reduce-only only the side that takes the
+   position towards zero (none while flat), and no more than the position;
+3. **tick grid**: bids rounded down, asks up (away from the touch); a post-only price at or
+   through the opposite best is moved one tick behind it (``passive``) or dropped (``drop``);
+   a price farther than ``max_distance_bps`` from mid is dropped (fat finger);
+4. **lot grid and room**: sizes rounded down to the lot, then clipped, level 0 first, to the
+   side's room: position limit, exposure and balances with every resting and in-flight order
+   counted as filled (cancels are asynchronous). A quote the order manager would leave alone
+   (its slot's order is kept or busy) uses no room; a new order uses its size; an amend the
+   increase. Under the exchange's minimum size or notional → dropped.
+
+Each clip and drop is counted by reason in :attr:`Envelope.clipped` / :attr:`Envelope.dropped`.
+Units: prices quote currency, sizes base units, distances bps of mid, times ns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from ccxt_mm.book.steps import ceil_to, floor_to
+from ccxt_mm.execution.orders import OrderManager
+from ccxt_mm.quoting.risk import RiskMode
+from ccxt_mm.quoting.types import BUY, SELL, Quote
+
+# drop reasons
+NOT_A_QUOTE: Final = "not_a_quote"
+BAD_SIDE: Final = "bad_side"
+BAD_LEVEL: Final = "bad_level"
+BAD_PRICE: Final = "bad_price"
+BAD_SIZE: Final = "bad_size"
+DUPLICATE: Final = "duplicate_slot"
+RISK_MODE: Final = "risk_mode"
+REDUCE_ONLY: Final = "reduce_only"
+CROSSING: Final = "crossing"
+FAR_FROM_MID: Final = "far_from_mid"
+NO_ROOM: Final = "no_room"
+BELOW_MINIMUM: Final = "below_minimum"
+# clip reasons (CROSSING too, when moved to the passive side)
+TICK: Final = "tick"
+LOT: Final = "lot"
+ROOM: Final = "room"
+
+_ROOM_SLACK: Final = 1e-9
+"""Fraction of a lot by which a size may exceed the room (float noise of sums of lots)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeParams:
+    tick_size: float
+    """Price increment, quote currency."""
+    lot_size: float
+    """Size increment, base units."""
+    max_levels: int
+    """Quote levels allowed per side (levels ``0 .. max_levels - 1``)."""
+    min_order_base: float
+    """Exchange minimum order size, base units (0: the lot)."""
+    min_notional_quote: float
+    """Exchange minimum order value, quote currency (0: none)."""
+    max_distance_bps: float
+    """A quote farther than this from mid is dropped."""
+    cross_passive: bool
+    """A post-only price at or through the opposite best: moved one tick behind it (True) or
+    dropped (False)."""
+
+
+def _reducing_side(position: float) -> int:
+    """The side that takes ``position`` towards zero (0 when flat: nothing reduces)."""
+    return SELL if position > 0.0 else BUY if position < 0.0 else 0
+
+
+class Envelope:
+    """Turns desired quotes into allowed ones for one market and counts what it changed."""
+
+    def __init__(self, params: EnvelopeParams) -> None:
+        self.p = params
+        self.tick, self.lot, self.max_levels = params.tick_size, params.lot_size, params.max_levels
+        self.clipped: dict[str, int] = {}
+        """Reason → quotes changed (price moved or size cut) and let through."""
+        self.dropped: dict[str, int] = {}
+        """Reason → quotes refused."""
+
+    def admit(
+        self,
+        desired: list,
+        mode: RiskMode,
+        position: float,
+        best_bid: float,
+        best_ask: float,
+        room_buy: float,
+        room_sell: float,
+        orders: OrderManager,
+        now_ns: int,
+    ) -> list[Quote]:
+        """The quotes of ``desired`` (whatever a strategy returned in a list) that may be acted
+        on, level 0 of each side first. ``room_buy`` / ``room_sell``: base quantity each side
+        may still add with every resting order counted as filled; ``position``: net base held."""
+        bids: list[Quote | None] = [None] * self.max_levels
+        asks: list[Quote | None] = [None] * self.max_levels
+        quoting = mode is RiskMode.QUOTING or mode is RiskMode.REDUCE_ONLY
+        for item in desired:
+            if not isinstance(item, Quote):
+                self._drop(NOT_A_QUOTE)
+                continue
+            reason = self._malformed(item)
+            if reason:
+                self._drop(reason)
+            elif not quoting:
+                self._drop(RISK_MODE)
+            elif mode is RiskMode.REDUCE_ONLY and item.side != _reducing_side(position):
+                self._drop(REDUCE_ONLY)
+            else:
+                side = bids if item.side == BUY else asks
+                if side[item.level] is not None:
+                    self._drop(DUPLICATE)
+                else:
+                    side[item.level] = item
+        if mode is RiskMode.REDUCE_ONLY:  # a reduce-only side never takes the position past zero
+            resting_buy, resting_sell = orders.resting()
+            room_buy = min(room_buy, max(0.0, -position - resting_buy))
+            room_sell = min(room_sell, max(0.0, position - resting_sell))
+        out: list[Quote] = []
+        mid = 0.5 * (best_bid + best_ask)
+        self._admit_side(bids, BUY, room_buy, best_bid, best_ask, mid, orders, now_ns, out)
+        self._admit_side(asks, SELL, room_sell, best_bid, best_ask, mid, orders, now_ns, out)
+        return out
+
+    def taker_qty(self, qty: float, room: float, price: float) -> float:
+        """Size of a taker order the core itself wants (active reduce-only) within ``room``,
+        rounded down to the lot; 0 when it falls under the exchange's minimums (counted)."""
+        allowed = floor_to(min(qty, room), self.lot)
+        if allowed < floor_to(qty, self.lot):
+            self._clip(ROOM)
+        p = self.p
+        if allowed < self.lot or allowed < p.min_order_base or allowed * price < p.min_notional_quote:
+            self._drop(BELOW_MINIMUM)
+            return 0.0
+        return allowed
+
+    def _malformed(self, q: Quote) -> str:
+        """Why ``q`` cannot be a quote at all ("" if it can). A plugin's Quote may hold values
+        of any type where the package runs as pure Python: those are refused here too."""
+        try:
+            if type(q.side) is not int or (q.side != BUY and q.side != SELL):
+                return BAD_SIDE
+            if type(q.level) is not int or not 0 <= q.level < self.max_levels:
+                return BAD_LEVEL
+            if not 0.0 < q.price < math.inf:  # NaN compares false
+                return BAD_PRICE
+            if not 0.0 < q.qty < math.inf:
+                return BAD_SIZE
+        except TypeError:  # a price or size that is not a number
+            return NOT_A_QUOTE
+        return ""
+
+    def _admit_side(
+        self,
+        slots: list[Quote | None],
+        side: int,
+        room: float,
+        best_bid: float,
+        best_ask: float,
+        mid: float,
+        orders: OrderManager,
+        now_ns: int,
+        out: list[Quote],
+    ) -> None:
+        p, lot = self.p, self.lot
+        slack = lot * _ROOM_SLACK
+        for q in slots:
+            if q is None:
+                continue
+            price = self._on_grid(q.price, side, best_bid, best_ask)
+            if price <= 0.0:
+                continue
+            if abs(price - mid) > mid * p.max_distance_bps * 1e-4:
+                self._drop(FAR_FROM_MID)
+                continue
+            qty = floor_to(q.qty, lot)
+            if qty != q.qty:
+                self._clip(LOT)
+            extra = orders.added_exposure(side, q.level, price, qty, now_ns)
+            if extra > room + slack:
+                qty = floor_to(qty - (extra - room), lot)
+                extra = orders.added_exposure(side, q.level, price, qty, now_ns) if qty > 0.0 else 0.0
+                if qty <= 0.0 or extra > room + slack:
+                    self._drop(NO_ROOM)
+                    continue
+                self._clip(ROOM)
+            if qty < lot or qty < p.min_order_base or qty * price < p.min_notional_quote:
+                self._drop(BELOW_MINIMUM)
+                continue
+            room -= extra
+            out.append(q if price == q.price and qty == q.qty else Quote(side, q.level, price, qty))
+
+    def _on_grid(self, price: float, side: int, best_bid: float, best_ask: float) -> float:
+        """``price`` on the tick grid away from the touch and behind the opposite best
+        (post-only); 0 when the quote is dropped (counted)."""
+        tick = self.tick
+        on_grid = floor_to(price, tick) if side == BUY else ceil_to(price, tick)
+        if on_grid != price:
+            self._clip(TICK)
+        crossing = on_grid >= best_ask if side == BUY else on_grid <= best_bid
+        if crossing:
+            if not self.p.cross_passive:
+                self._drop(CROSSING)
+                return 0.0
+            on_grid = floor_to(best_ask - tick, tick) if side == BUY else ceil_to(best_bid + tick, tick)
+            self._clip(CROSSING)
+        if on_grid <= 0.0:
+            self._drop(BAD_PRICE)
+            return 0.0
+        return on_grid
+
+    def _clip(self, reason: str) -> None:
+        self.clipped[reason] = self.clipped.get(reason, 0) + 1
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
