@@ -8,9 +8,9 @@ this order, per quote:
    finite positive price and size, one quote per (side, level) slot; else dropped;
 2. **risk mode**: nothing while paused or stopped; in reduce-only only the side that takes the
    position towards zero (none while flat), and no more than the position;
-3. **tick grid**: bids rounded down, asks up (away from the touch); a post-only price at or
+3. **price**: farther than ``max_distance_bps`` from mid → dropped (a fat finger); bids
+   rounded down to the tick grid, asks up (away from the touch); a post-only price at or
    through the opposite best is moved one tick behind it (``passive``) or dropped (``drop``);
-   a price farther than ``max_distance_bps`` from mid is dropped (fat finger);
 4. **lot grid and room**: sizes rounded down to the lot, then clipped, level 0 first, to the
    side's room: position limit, exposure and balances with every resting and in-flight order
    counted as filled (cancels are asynchronous). A quote the order manager would leave alone
@@ -23,7 +23,6 @@ Units: prices quote currency, sizes base units, distances bps of mid, times ns.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -50,6 +49,8 @@ TICK: Final = "tick"
 LOT: Final = "lot"
 ROOM: Final = "room"
 
+_MAX_STEPS: Final = float(2**53)
+"""Ticks (lots) past which a price (size) is not a number of steps a float holds exactly."""
 _ROOM_SLACK: Final = 1e-9
 """Fraction of a lot by which a size may exceed the room (float noise of sums of lots)."""
 
@@ -84,6 +85,7 @@ class Envelope:
     def __init__(self, params: EnvelopeParams) -> None:
         self.p = params
         self.tick, self.lot, self.max_levels = params.tick_size, params.lot_size, params.max_levels
+        self.max_price, self.max_qty = params.tick_size * _MAX_STEPS, params.lot_size * _MAX_STEPS
         self.clipped: dict[str, int] = {}
         """Reason → quotes changed (price moved or size cut) and let through."""
         self.dropped: dict[str, int] = {}
@@ -154,9 +156,9 @@ class Envelope:
                 return BAD_SIDE
             if type(q.level) is not int or not 0 <= q.level < self.max_levels:
                 return BAD_LEVEL
-            if not 0.0 < q.price < math.inf:  # NaN compares false
+            if not 0.0 < q.price < self.max_price:  # NaN compares false
                 return BAD_PRICE
-            if not 0.0 < q.qty < math.inf:
+            if not 0.0 < q.qty < self.max_qty:
                 return BAD_SIZE
         except TypeError:  # a price or size that is not a number
             return NOT_A_QUOTE
@@ -179,11 +181,11 @@ class Envelope:
         for q in slots:
             if q is None:
                 continue
+            if abs(q.price - mid) > mid * p.max_distance_bps * 1e-4:  # what was asked: a fat finger
+                self._drop(FAR_FROM_MID)
+                continue
             price = self._on_grid(q.price, side, best_bid, best_ask)
             if price <= 0.0:
-                continue
-            if abs(price - mid) > mid * p.max_distance_bps * 1e-4:
-                self._drop(FAR_FROM_MID)
                 continue
             qty = floor_to(q.qty, lot)
             if qty != q.qty:

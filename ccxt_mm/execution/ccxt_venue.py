@@ -119,6 +119,10 @@ class OpenOrder:
     remaining: float
 
 
+_TOTAL_SIZE_AMENDS = frozenset({"okx", "bybit"})
+"""Exchanges whose amend sets the order's total size, filled part included (binance replaces)."""
+
+
 class CcxtVenue:
     """Implements :class:`ccxt_mm.execution.venue.Venue` over ``exchange`` for ``symbol``."""
 
@@ -137,6 +141,8 @@ class CcxtVenue:
         """Exchange order id → client id of our recent orders, kept after they leave the book:
         a fill that happened just before a cancel is still ours when the poll sees it."""
         self._remaining: dict[str, float] = {}
+        self._filled: dict[str, float] = {}
+        """Client id → base quantity of its current exchange order seen filled."""
         self._sides: dict[str, str] = {}
         self._in_doubt: dict[str, float] = {}
         """Client id → quantity of creates (or binance replacements) sent whose answer never
@@ -305,6 +311,7 @@ class CcxtVenue:
             return
         self._remember(client_id, str(order["id"]))
         self._remaining[client_id] = amount
+        self._filled[client_id] = 0.0
         self.events.append(OrderAccepted(client_id, self.clock_ns()))
 
     def _remember(self, client_id: str, order_id: str, keep: int = 10_000) -> None:
@@ -381,10 +388,12 @@ class CcxtVenue:
         if order_id is None:
             self.events.append(OrderRejected(cid, self.clock_ns(), f"{self.name}: amend of an order that is not open"))
             return
-        amount = ex.amount_to_precision(symbol, a.qty)
-        price = ex.price_to_precision(symbol, a.price)
         # binance replaces with a new order of ``amount``; okx and bybit set the order's total
-        # size, so after a partial fill the amended order rests with less than ``amount``
+        # size: what has filled is added, so what rests is the size asked for (less any fill
+        # not seen yet), and never an amend to no more than the filled size, which they refuse
+        filled = self._filled.get(cid, 0.0) if ex.id in _TOTAL_SIZE_AMENDS else 0.0
+        amount = ex.amount_to_precision(symbol, a.qty + filled)
+        price = ex.price_to_precision(symbol, a.price)
         params = {"postOnly": True, "clientOrderId": cid}
         side = self._sides[cid]
         await self._order_slot()
@@ -412,9 +421,13 @@ class CcxtVenue:
             self._order_ids.pop(cid, None)
             self.events.append(OrderCancelled(cid, self.clock_ns()))
         else:
+            if new_id != order_id:  # replaced (binance): the old order's unseen fills come first
+                await self._poll_fills_before(cid)
+                self._filled[cid] = 0.0
             self._remember(cid, new_id)
-            self._remaining[cid] = float(amount)
-            self.events.append(AmendAccepted(cid, self.clock_ns(), float(price), float(amount)))
+            rest = float(amount) - filled
+            self._remaining[cid] = rest
+            self.events.append(AmendAccepted(cid, self.clock_ns(), float(price), rest))
 
     async def _settle_failed_amend(self, cid: str, order_id: str, error: str) -> None:
         """An amend that failed or went unanswered: the latest order with our client id
@@ -431,6 +444,7 @@ class CcxtVenue:
             amount = float(order.get("amount") or 0.0)
             self._remember(cid, str(order["id"]))
             self._remaining[cid] = amount
+            self._filled[cid] = 0.0
             self.events.append(AmendAccepted(cid, self.clock_ns(), float(order["price"]), amount))
         else:
             self.events.append(OrderRejected(cid, self.clock_ns(), error))
@@ -442,18 +456,39 @@ class CcxtVenue:
             return
         await self._order_slot()
         try:
-            await self._idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol))
+            reply = await self._idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol))
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)
-            if kind == "not_found":
+            if kind == "not_found":  # filled, most likely: its fills come first
+                await self._poll_fills_before(a.client_id)
                 self.events.append(CancelRejected(a.client_id, self.clock_ns(), f"{self.name}: {exc}"))
                 return
             # a cancel is never dropped: queued again, sent after the caller's backoff
             self._actions.put_nowait(a)
             raise VenueError(f"{self.name}: cancel {a.client_id} failed, will retry: {exc}") from exc
         self._order_ids.pop(a.client_id, None)
+        if self._unseen_fills(a.client_id, reply):
+            await self._poll_fills_before(a.client_id)
         self.events.append(OrderCancelled(a.client_id, self.clock_ns()))
+
+    async def _poll_fills_before(self, client_id: str) -> None:
+        """Poll fills before reporting that an order left the book: its size is never released
+        while part of it has filled unseen (the engine would quote that part again, past its
+        limit)."""
+        try:
+            await self.poll_fills()
+        except Exception as exc:  # the next poll finds them; the cancel or replace itself stands
+            self._count(classify(exc))
+            log.warning("%s: fills of %s not polled before it left the book: %s", self.name, client_id, exc)
+
+    def _unseen_fills(self, client_id: str, reply: object) -> bool:
+        """The cancel's reply says (or leaves open) that the order filled more than the fills
+        seen so far: binance answers with the order's ``remaining``, okx and bybit with none."""
+        remaining = reply.get("remaining") if isinstance(reply, dict) else None
+        if remaining is None:
+            return True
+        return float(remaining) < self._remaining.get(client_id, 0.0) - 1e-12
 
     async def arm_dead_man(self, timeout_secs: float) -> bool:
         """Ask the exchange to cancel all our orders unless re-armed within ``timeout_secs``;
@@ -562,6 +597,7 @@ class CcxtVenue:
             fee_quote = fee_base * price if fee_base else fee_cost
             remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))
             self._remaining[client_id] = remaining
+            self._filled[client_id] = self._filled.get(client_id, 0.0) + qty
             if remaining <= 0.0:
                 self._order_ids.pop(client_id, None)
             self.events.append(Fill(client_id, ts_ms * 1_000_000, side, price, qty, fee_quote, False, remaining, fee_base))

@@ -46,7 +46,7 @@ class ManagedOrder:
     created_ns: int
     status: OrderStatus
     amend_qty: float = 0.0
-    """While an amend is in flight, the quantity it asks for (worst case counts the larger)."""
+    """While an amend is in flight, the quantity it asks for (the worst case counts both)."""
 
     def __init__(
         self, client_id: str, side: int, level: int, price: float, qty: float, created_ns: int, status: OrderStatus, amend_qty: float = 0.0
@@ -96,13 +96,15 @@ class OrderManager:
         return f"{self.p.client_id_prefix}{self._seq:x}"
 
     def resting(self) -> tuple[float, float]:
-        """Worst-case base quantity that may still fill, (bids, asks), in-flight included."""
+        """Worst-case base quantity that may still fill, (bids, asks), in-flight included. An
+        order being amended counts with both sizes: binance's amend is a cancel-replace, where
+        the old order may fill up to its size before the new one rests with all of its own."""
         buy = sell = 0.0
         for o in self.by_id.values():
             if o.side == BUY:
-                buy += max(o.qty, o.amend_qty)
+                buy += o.qty + o.amend_qty
             else:
-                sell += max(o.qty, o.amend_qty)
+                sell += o.qty + o.amend_qty
         return buy, sell
 
     def reconcile(self, desired: list[Quote], now_ns: int) -> list[Action]:
@@ -146,14 +148,15 @@ class OrderManager:
     def added_exposure(self, side: int, level: int, price: float, qty: float, now_ns: int) -> float:
         """Base quantity :meth:`reconcile` would add to the worst case of ``side``
         (:meth:`resting`) if a quote of ``qty`` at ``price`` were desired in this slot: all of
-        it in an empty slot, the increase for an amend, nothing where the slot's order is kept
-        or busy (in flight), or replaced (cancelled now, placed once the cancel is confirmed)."""
+        it in an empty slot or for an amend (see :meth:`resting`), nothing where the slot's
+        order is kept or busy (in flight), or replaced (cancelled now, placed once the cancel
+        is confirmed)."""
         order = self.slots.get((side, level))
         if order is None:
             return qty
         if order.status is not OrderStatus.OPEN or not self._stale(order, price, qty, now_ns):
             return 0.0
-        return max(0.0, qty - order.qty) if self._amends(order, now_ns) else 0.0
+        return qty if self._amends(order, now_ns) else 0.0
 
     def _amends(self, order: ManagedOrder, now_ns: int) -> bool:
         """A stale order is amended in place (else cancelled, and replaced once gone)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccxt_mm.engine.core import QuotingCore
-from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, PlaceOrder, TakeOrder
+from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, OrderRejected, PlaceOrder, TakeOrder
 from ccxt_mm.quoting.risk import RiskMode
 from ccxt_mm.strategies import BUY, ENTRY_POINT_GROUP, SELL, MarketContext, Quote
 
@@ -110,6 +110,9 @@ class GuardedVenue:
     """Action kind → count."""
     modes_sent_in: set[str] = field(default_factory=set)
     """Risk modes in which a place, amend or take was sent."""
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+    """(action kind, reason) of the venue's refusals other than post-only."""
+    _last_sent: dict[str, str] = field(default_factory=dict)
 
     @property
     def supports_amend(self) -> bool:
@@ -120,10 +123,16 @@ class GuardedVenue:
         return self.venue.events  # type: ignore[attr-defined]
 
     def drain_events(self) -> list:
-        return self.venue.drain_events()  # type: ignore[attr-defined]
+        events = self.venue.drain_events()  # type: ignore[attr-defined]
+        for e in events:
+            if isinstance(e, OrderRejected) and not e.post_only:
+                self.rejects.append((self._last_sent.get(e.client_id, ""), e.reason))
+        return events
 
     def submit(self, action: Action, now_ns: int) -> None:
-        self.sent[type(action).__name__] = self.sent.get(type(action).__name__, 0) + 1
+        kind = type(action).__name__
+        self.sent[kind] = self.sent.get(kind, 0) + 1
+        self._last_sent[action.client_id] = kind
         if not isinstance(action, CancelOrder):
             self.modes_sent_in.add(self.core.risk_state.mode.value)
             for problem in self.problems(action):
