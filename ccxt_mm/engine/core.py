@@ -195,9 +195,7 @@ class QuotingCore:
         except Exception as exc:
             self._strategy_failed(now_ns, "on_book", exc)
             return
-        desired = self.envelope.admit(
-            asked, state.mode, inv.position, feats.best_bid, feats.best_ask, room_buy, room_sell, self.orders, now_ns
-        )
+        desired = self.envelope.admit(asked, state, feats.best_bid, feats.best_ask, room_buy, room_sell, self.orders, now_ns)
         actions = self.orders.reconcile(desired, now_ns)
         if state.mode is RiskMode.REDUCE_ONLY:
             self._take_slices(now_ns, feats, actions)

@@ -6,8 +6,9 @@ this order, per quote:
 
 1. **sanity**: a :class:`Quote` with side ``BUY``/``SELL``, level in ``[0, max_levels)``, a
    finite positive price and size, one quote per (side, level) slot; else dropped;
-2. **risk mode**: nothing while paused or stopped; in reduce-only only the side that takes the
-   position towards zero (none while flat), and no more than the position;
+2. **risk mode**: nothing while paused or stopped; in reduce-only only the side that reduces
+   (:attr:`RiskState.reduce_side`: against the position at a position limit, against the
+   holdings at the exposure limit), and never past zero position at a position limit;
 3. **price**: farther than ``max_distance_bps`` from mid → dropped (a fat finger); bids
    rounded down to the tick grid, asks up (away from the touch); a post-only price at or
    through the opposite best is moved one tick behind it (``passive``) or dropped (``drop``);
@@ -28,7 +29,7 @@ from typing import Final
 
 from ccxt_mm.book.steps import ceil_to, floor_to
 from ccxt_mm.execution.orders import OrderManager
-from ccxt_mm.quoting.risk import RiskMode
+from ccxt_mm.quoting.risk import RiskMode, RiskState
 from ccxt_mm.quoting.types import BUY, SELL, Quote
 
 # drop reasons
@@ -74,11 +75,6 @@ class EnvelopeParams:
     dropped (False)."""
 
 
-def _reducing_side(position: float) -> int:
-    """The side that takes ``position`` towards zero (0 when flat: nothing reduces)."""
-    return SELL if position > 0.0 else BUY if position < 0.0 else 0
-
-
 class Envelope:
     """Turns desired quotes into allowed ones for one market and counts what it changed."""
 
@@ -94,8 +90,7 @@ class Envelope:
     def admit(
         self,
         desired: list,
-        mode: RiskMode,
-        position: float,
+        risk: RiskState,
         best_bid: float,
         best_ask: float,
         room_buy: float,
@@ -105,7 +100,8 @@ class Envelope:
     ) -> list[Quote]:
         """The quotes of ``desired`` (whatever a strategy returned in a list) that may be acted
         on, level 0 of each side first. ``room_buy`` / ``room_sell``: base quantity each side
-        may still add with every resting order counted as filled; ``position``: net base held."""
+        may still add with every resting order counted as filled."""
+        mode = risk.mode
         bids: list[Quote | None] = [None] * self.max_levels
         asks: list[Quote | None] = [None] * self.max_levels
         quoting = mode is RiskMode.QUOTING or mode is RiskMode.REDUCE_ONLY
@@ -118,7 +114,7 @@ class Envelope:
                 self._drop(reason)
             elif not quoting:
                 self._drop(RISK_MODE)
-            elif mode is RiskMode.REDUCE_ONLY and item.side != _reducing_side(position):
+            elif mode is RiskMode.REDUCE_ONLY and item.side != risk.reduce_side:
                 self._drop(REDUCE_ONLY)
             else:
                 side = bids if item.side == BUY else asks
@@ -126,10 +122,10 @@ class Envelope:
                     self._drop(DUPLICATE)
                 else:
                     side[item.level] = item
-        if mode is RiskMode.REDUCE_ONLY:  # a reduce-only side never takes the position past zero
+        if mode is RiskMode.REDUCE_ONLY:  # never past what the limit allows to reduce
             resting_buy, resting_sell = orders.resting()
-            room_buy = min(room_buy, max(0.0, -position - resting_buy))
-            room_sell = min(room_sell, max(0.0, position - resting_sell))
+            room_buy = min(room_buy, max(0.0, risk.reduce_max_base - resting_buy))
+            room_sell = min(room_sell, max(0.0, risk.reduce_max_base - resting_sell))
         out: list[Quote] = []
         mid = 0.5 * (best_bid + best_ask)
         self._admit_side(bids, BUY, room_buy, best_bid, best_ask, mid, orders, now_ns, out)

@@ -67,11 +67,21 @@ class RiskState:
     mode: RiskMode
     reason: str
     inventory_risk: float
+    reduce_side: int = 0
+    """In reduce-only, the side that reduces (+1 buy / -1 sell): against the position when a
+    position limit is hit, against the holdings when the exposure limit is."""
+    reduce_max_base: float = 0.0
+    """In reduce-only, the most that side may trade, base units: the position (a position
+    limit never flips it), or unbounded for exposure (the balances bound it)."""
 
-    def __init__(self, mode: RiskMode, reason: str, inventory_risk: float) -> None:
+    def __init__(
+        self, mode: RiskMode, reason: str, inventory_risk: float, reduce_side: int = 0, reduce_max_base: float = 0.0
+    ) -> None:
         self.mode = mode
         self.reason = reason
         self.inventory_risk = inventory_risk
+        self.reduce_side = reduce_side
+        self.reduce_max_base = reduce_max_base
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,7 @@ class TakerSlice:
     qty: float
 
 
+_UNBOUNDED: Final = float("inf")
 DAY_NS: Final = 86_400 * 1_000_000_000
 """One UTC day in nanoseconds: the daily loss limit's period."""
 
@@ -141,13 +152,15 @@ class RiskManager:
             elif abs(pos) <= limit * p.reduce_to_fraction:
                 self.reducing.discard(asset)
         if self.reducing:
-            names = ", ".join(sorted(self.reducing))
-            return RiskState(RiskMode.REDUCE_ONLY, f"position limit reached: {names}", risk)
-        exposure = 0.0
+            names = sorted(self.reducing)
+            pos = positions.get(names[0], 0.0)
+            return RiskState(RiskMode.REDUCE_ONLY, f"position limit reached: {', '.join(names)}", risk, -1 if pos > 0.0 else 1, abs(pos))
+        exposure = held = 0.0
         for value in values.values():
             exposure += abs(value)
+            held += value
         if exposure >= p.max_exposure_quote:
-            return RiskState(RiskMode.REDUCE_ONLY, "total exposure limit", risk)
+            return RiskState(RiskMode.REDUCE_ONLY, "total exposure limit", risk, -1 if held > 0.0 else 1, _UNBOUNDED)
         return RiskState(RiskMode.QUOTING, "", risk)
 
     def order_room(self, asset: str, position: float, resting_buy: float, resting_sell: float) -> tuple[float, float]:

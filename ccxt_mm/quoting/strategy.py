@@ -208,7 +208,7 @@ class MarketMaker:
         reservation = fair * (1.0 + (mq.reservation + shift_bps) * 1e-4)
         sides: tuple[int, ...] = (BUY, SELL)
         if mode is RiskMode.REDUCE_ONLY:
-            sides = (SELL,) if ctx.position > 0.0 else (BUY,)
+            sides = (ctx.risk.reduce_side,)
         quotes: list[Quote] = []
         tick, lot = ctx.tick_size, ctx.lot_size
         full_qty = floor_to(p.order_qty, lot)

@@ -7,10 +7,12 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ccxt_mm.config import AppConfig
+from ccxt_mm.engine.core import risk_params
 from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
 from ccxt_mm.execution.types import OrderAccepted
-from ccxt_mm.quoting.risk import RiskMode
+from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState
 from ccxt_mm.quoting.types import BUY, SELL, Quote
 
 TICK, LOT = 0.01, 0.00001
@@ -36,7 +38,10 @@ def orders(amend: bool = False) -> OrderManager:
 
 
 def admit(env: Envelope, quotes: list, mode=RiskMode.QUOTING, position=0.0, room=(1.0, 1.0), om=None, now=SEC) -> list[Quote]:
-    return env.admit(quotes, mode, position, BID, ASK, room[0], room[1], om or orders(), now)
+    """``position``: what a position limit would have reduce-only reduce (0: nothing)."""
+    side = SELL if position > 0 else BUY if position < 0 else 0
+    risk = RiskState(mode, "", 0.0, side, abs(position))
+    return env.admit(quotes, risk, BID, ASK, room[0], room[1], om or orders(), now)
 
 
 def as_tuples(quotes: list[Quote]) -> list[tuple]:
@@ -92,6 +97,17 @@ def test_reduce_only_lets_through_only_the_reducing_side_and_no_more_than_the_po
     assert as_tuples(admit(env, both, RiskMode.REDUCE_ONLY, position=-0.01)) == [(BUY, 0, 61_799.0, 0.004)]
     assert admit(env, both, RiskMode.REDUCE_ONLY, position=0.0) == []  # flat: nothing reduces
     assert env.dropped == {"reduce_only": 4}
+
+
+def test_at_the_exposure_limit_reduce_only_sells_holdings_even_when_flat():
+    """The risk manager names the reducing side: holdings of 1 BTC (61,800 USDT of 300,000
+    equity) over a 50,000 USDT exposure limit with no position traded: sells reduce."""
+    state = RiskManager(risk_params(AppConfig())).evaluate(SEC, 0.0, {"BTC": 0.0}, {"BTC": 61_800.0}, 300_000.0)
+    assert (state.mode, state.reduce_side, state.reduce_max_base) == (RiskMode.REDUCE_ONLY, SELL, math.inf)
+    env = envelope()
+    both = [Quote(BUY, 0, 61_799.0, 0.004), Quote(SELL, 0, 61_801.0, 0.004)]
+    out = env.admit(both, state, BID, ASK, 1.0, 1.0, orders(), SEC)
+    assert as_tuples(out) == [(SELL, 0, 61_801.0, 0.004)] and env.dropped == {"reduce_only": 1}
 
 
 def test_nothing_passes_while_paused_or_stopped():

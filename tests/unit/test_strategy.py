@@ -29,7 +29,8 @@ def maker(**params) -> MarketMaker:
 
 
 def ctx(book: BookFeatures, position=0.0, room=(1.0, 1.0), mode=RiskMode.QUOTING, ts=10**18) -> MarketContext:
-    return MarketContext(ts, book, position, room[0], room[1], RiskState(mode, "", 0.0), TICK, LOT)
+    reduce_side = SELL if position > 0 else BUY  # what the risk manager says at a position limit
+    return MarketContext(ts, book, position, room[0], room[1], RiskState(mode, "", 0.0, reduce_side, abs(position)), TICK, LOT)
 
 
 def test_two_levels_a_side_on_the_grid_and_symmetric_when_flat():
