@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ccxt_mm.book.features import BookFeatures
 from ccxt_mm.book.steps import ceil_to, floor_to
 from ccxt_mm.config import AppConfig
+from ccxt_mm.errors import ConfigError
 from ccxt_mm.quoting.risk import RiskMode, RiskState
 from ccxt_mm.quoting.strategy import MarketContext, MarketMaker
 from ccxt_mm.quoting.types import BUY, SELL
@@ -90,3 +91,9 @@ def test_quotes_never_cross_are_on_the_grid_and_fit_the_room(bid, spread_ticks, 
             assert q.price >= bid + TICK - 1e-9
     assert sum(q.qty for q in quotes if q.side == BUY) <= room_buy + 1e-12
     assert sum(q.qty for q in quotes if q.side == SELL) <= room_sell + 1e-12
+
+
+def test_more_levels_than_the_envelope_allows_is_a_config_error_at_start():
+    config = AppConfig.model_validate({"strategy": {"params": {"levels": 12}}, "orders": {"max_levels": 10}})
+    with pytest.raises(ConfigError, match=r"strategy\.params: levels 12 is more than orders\.max_levels 10"):
+        load_strategy(config, "mm.yaml")
