@@ -13,15 +13,21 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ccxt_mm.config import AppConfig, MarketConfig, load_config
-from ccxt_mm.errors import CcxtMmError, ConfigError
+from pydantic import ValidationError
+
+from ccxt_mm.config import AppConfig, MarketConfig, load_config, validation_problems
+from ccxt_mm.errors import CcxtMmError, ConfigError, DataError, NoMarketStartedError
 
 if TYPE_CHECKING:
     from ccxt_mm.engine import ReplayEngine, ReplayResult
     from ccxt_mm.engine.predictions import LivePredictions, ReplayPredictions
+    from ccxt_mm.market.events import EventLog
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("ccxt_mm.cli")
+
+REPLAY_FLAGS = {"symbol": "--symbol", "tick_size": "--tick-size", "lot_size": "--lot-size", "data": "--data"}
+"""The ``market`` keys ``replay`` takes from the command line, and their flags."""
 
 
 def _config(path: str | None) -> tuple[AppConfig, Path, str]:
@@ -60,6 +66,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from ccxt_mm.report import compare, summarize, summary_json, write_report
     from ccxt_mm.strategies import load_strategy
 
+    _remove_report(Path(args.report_dir))
     config, base_dir, source = _config(args.config)
     market = config.market
     overrides = {k: v for k, v in (("symbol", args.symbol), ("tick_size", args.tick_size), ("lot_size", args.lot_size)) if v is not None}
@@ -68,12 +75,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if overrides:
         try:
             market = MarketConfig.model_validate({**market.model_dump(), **overrides})
-        except ValueError as exc:
-            raise ConfigError("command line", [str(exc)]) from exc
+        except ValidationError as exc:
+            raise ConfigError("command line", validation_problems(exc, "market.", REPLAY_FLAGS)) from exc
         config = config.model_copy(update={"market": market})
     data = _resolve(args.data, Path.cwd()) if args.data else _resolve(market.data, base_dir)
     load_strategy(config, source)  # a bad strategy config fails before the data is read
     log = load_capture(data, market.symbol)
+    for warning in _fit_warnings(config, log, set(overrides)):
+        print(f"warning: {warning}", file=sys.stderr)
     digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in data)]).encode()).hexdigest()[:6]
     predictions = _replay_predictions(config, args.predictions)
     bar = None
@@ -99,6 +108,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             predictions.close()
         if bar is not None:
             bar.close()
+    if result.book_ts_ns.size == 0:
+        raise DataError(
+            ", ".join(data),
+            0,
+            f"the {market.symbol} book never became quotable (0 book updates: never a bid and an ask after a snapshot); no report written",
+        )
     log_stats = {
         "messages": log.messages_read,
         "book_rows": log.book_rows,
@@ -126,6 +141,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, written)
     return 0
+
+
+def _remove_report(out_dir: Path) -> None:
+    """Remove an earlier replay's report files from ``out_dir`` (nothing else in it), so a
+    replay that fails leaves none of an earlier run's files."""
+    from ccxt_mm.report import REPORT_FILES
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError("command line", [f"--report-dir: {out_dir} is a file, not a folder"])
+    for name in REPORT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _fit_warnings(config: AppConfig, log: EventLog, from_flags: set[str]) -> list[str]:
+    """What in the config does not fit the recording: the tick and lot (named by their flag
+    when ``from_flags`` holds their key, else by their config key) and the position limit."""
+    from ccxt_mm.market.grid_check import position_warning, step_warning
+
+    m = config.market
+
+    def name(key: str) -> str:
+        return REPLAY_FLAGS[key] if key in from_flags else f"market.{key}"
+
+    found = [
+        step_warning(log.prices, m.tick_size, name("tick_size"), "prices"),
+        step_warning(log.row_qty, m.lot_size, name("lot_size"), "sizes"),
+        position_warning(log, config.risk.max_position_base, m.base, m.quote),
+    ]
+    return [w for w in found if w is not None]
 
 
 def _replay_once(engine: ReplayEngine, progress: Callable[[int], None] | None) -> ReplayResult:
@@ -192,8 +236,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ccxt_mm.execution.exchanges import credentials
+    from ccxt_mm.strategies import load_strategy
 
     config, _, source = _config(args.config)
+    load_strategy(config, source)  # a bad strategy.params fails before anything connects
     secrets: list[str] = []
     if args.live:
         problems = []
@@ -259,6 +305,8 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             except Exception as exc:  # one market failing to start never stops the others
                 print(f"error: {key}: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
                 failed[key] = {"error": f"{type(exc).__name__}: {exc}", "orders_left": 0}
+        if not markets:
+            raise NoMarketStartedError(f"no market started ({', '.join(failed) or 'live.markets is empty'}): nothing to quote")
         for m in markets:
             if not m.paper:
                 switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
@@ -362,8 +410,31 @@ def _print_summary(s: dict[str, object], written: list[Path]) -> None:
     print("report            " + ", ".join(str(p) for p in written))
 
 
+def version_text() -> str:
+    """``ccxt-mm <version>``, with the ccxt it runs on and which build (compiled or not)."""
+    import platform
+    from importlib.metadata import version
+
+    from ccxt_mm.compiled import build
+
+    return f"ccxt-mm {version('ccxt-mm')} (ccxt {version('ccxt')}, {build()} build, Python {platform.python_version()})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: prints :func:`version_text` and exits 0 (the versions are looked up
+    only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ccxt-mm", description="Market making on ccxt: replay, paper and live.")
+    parser.add_argument("--version", action=_VersionAction, help="print the versions of ccxt-mm and ccxt and which build runs")
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="paper-trade a recorded capture (default: bundled Binance BTCUSDT)")
     rp.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")

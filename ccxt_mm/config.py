@@ -5,11 +5,13 @@ Secrets never appear here: only the *names* of environment variables that hold t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.execution.paper import QueueModel
@@ -26,8 +28,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _unified_symbol(value: str) -> str:
+    """A unified symbol as the CLI, the replay and ccxt spell it: ``BASE/QUOTE``."""
+    if not re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+", value):
+        raise ValueError("expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT")
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(_unified_symbol)]
+
+
 class MarketConfig(_Section):
-    symbol: str = Field("BTC/USDT", pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
+    symbol: Symbol = "BTC/USDT"
     tick_size: Positive = 0.01
     lot_size: Positive = 0.00001
     min_order_base: NonNegative = 0.0
@@ -171,7 +183,7 @@ class ExchangeCredentials(_Section):
 
 class LiveMarketConfig(_Section):
     exchange: str = Field(pattern=r"^(binance|okx|bybit)$")
-    symbol: str = Field(pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
+    symbol: Symbol
 
 
 class LiveConfig(_Section):
@@ -296,12 +308,61 @@ class AppConfig(_Section):
     llm: LlmConfig = LlmConfig()
 
 
-def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
-    """One ``key.path: message`` line per pydantic error."""
+_WORDS: dict[str, str] = {
+    "missing": "required",
+    "extra_forbidden": "unknown key",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "finite_number": "must be a finite number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected text",
+    "string_pattern_mismatch": "must match the pattern {pattern}",
+    "enum": "expected {expected}",
+    "literal_error": "expected {expected}",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping of keys",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "too_short": "expected at least {min_length} items (got {actual_length})",
+    "too_long": "expected at most {max_length} items (got {actual_length})",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
+}
+"""Our words for pydantic's error types; ``{name}`` is filled from the error's context."""
+
+_NO_GOT = frozenset({"missing", "extra_forbidden", "too_short", "too_long"})
+"""Error types whose message does not end with the value that was given."""
+
+
+def _words(err: ErrorDetails) -> str:
+    """What is wrong, in our words (pydantic's own text for a type not in :data:`_WORDS`),
+    with the value given when it is a single value."""
+    ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in err.get("ctx", {}).items()}
+    template = _WORDS.get(err["type"])
+    text = err["msg"] if template is None else template.format(**ctx)
+    value = err.get("input")
+    if err["type"] in _NO_GOT or isinstance(value, dict | list | tuple):
+        return text
+    shown = repr(value)
+    return f"{text} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+
+
+def validation_problems(exc: ValidationError, prefix: str = "", names: dict[str, str] | None = None) -> list[str]:
+    """One ``key.path: what is wrong (got value)`` line per pydantic error, never pydantic's
+    URL; ``names`` renames a key (the command line's ``--tick-size`` for ``tick_size``)."""
     out = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"])
-        out.append(f"{prefix}{key}: {err['msg']}")
+        name = (names or {}).get(key) or f"{prefix}{key}".rstrip(".")
+        out.append(f"{name}: {_words(err)}")
     return out
 
 

@@ -69,3 +69,8 @@ class LlmRequestError(LlmError):
 class LlmUnavailable(LlmError):
     """No answer this time: retries or the deadline ran out, the circuit breaker is open, or
     the budget is spent."""
+
+
+class NoMarketStartedError(CcxtMmError):
+    """``ccxt-mm run``: every configured market failed to start (each one's own error is
+    printed first), so there is nothing to quote."""

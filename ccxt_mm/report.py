@@ -115,10 +115,14 @@ def summary_json(summary: dict[str, object]) -> str:
     return json.dumps(_json_value(summary), indent=2, sort_keys=True)
 
 
+REPORT_FILES = ("summary.json", "fills.csv", "orders.csv", "plot.png")
+"""What :func:`write_report` may write (the plot only when enabled)."""
+
+
 def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary: dict[str, object]) -> list[Path]:
     """Write summary.json, fills.csv, orders.csv and (if enabled) plot.png; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "summary.json", out_dir / "fills.csv", out_dir / "orders.csv"]
+    written = [out_dir / name for name in REPORT_FILES[:3]]
     written[0].write_text(summary_json(summary) + "\n")
     with written[1].open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -145,7 +149,7 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
         for ts, action, cid, side, price, qty in result.orders:
             w.writerow([ts, action, cid, "buy" if side > 0 else "sell", price, f"{qty:.10g}"])
     if config.report.plot:
-        written.append(out_dir / "plot.png")
+        written.append(out_dir / REPORT_FILES[3])
         plot(written[-1], result, summary)
     return written
 

@@ -46,6 +46,8 @@ class _BinanceSequencer:
         self.buffer: list[_Diff] = []
         self.gap: tuple[str, int, str] | None = None
         self.snapshots = 0
+        self.depth_streams: set[str] = set()
+        """Lower-case stream symbols of every depth stream seen (any symbol)."""
 
     def diff(self, d: _Diff) -> None:
         if not self.synced:
@@ -82,12 +84,22 @@ class _BinanceSequencer:
             d.ts_ns = ts_ns
             self.diff(d)
 
-    def finish(self, first_source: str) -> None:
+    def finish(self, paths: list[str], symbol: str, stream_symbol: str) -> None:
+        """Raise what makes the recording unusable for ``symbol``: a gap no snapshot repairs,
+        no depth stream of that symbol (REST snapshots carry no symbol, so a snapshot alone
+        proves nothing), or no snapshot."""
         if self.gap is not None:
             path, line, reason = self.gap
             raise SequenceGapError(path, line, reason + "; no later snapshot to resync from")
+        if stream_symbol not in self.depth_streams:
+            held = ", ".join(sorted(self.depth_streams)) or "none"
+            raise DataError(
+                ", ".join(paths),
+                0,
+                f"no depth stream for {symbol} ({stream_symbol}@depth) in this recording; it has depth streams for: {held}",
+            )
         if self.snapshots == 0:
-            raise DataError(first_source, 1, "no depth snapshot (object with lastUpdateId) in the recording")
+            raise DataError(paths[0], 1, "no depth snapshot (object with lastUpdateId) in the recording")
 
 
 def read_binance_capture(paths: Iterable[str], symbol: str, tickers: bool = True) -> EventLog:
@@ -107,7 +119,7 @@ def read_binance_capture(paths: Iterable[str], symbol: str, tickers: bool = True
                 out.skip("bookTicker (validation only, not replayed)")
                 continue
             _parse_line(raw, path, line_no, src, stream_symbol, out, seq)
-    seq.finish(paths[0])
+    seq.finish(paths, symbol, stream_symbol)
     return out.build()
 
 
@@ -137,6 +149,8 @@ def _parse_line(
         stream = msg["stream"]
         data = msg["data"]
         name, _, channel = stream.partition("@")
+        if channel.startswith("depth"):
+            seq.depth_streams.add(name)
         if name != stream_symbol:
             out.skip(f"other symbol {name}")
         elif channel.startswith("depth"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import orjson
@@ -12,21 +13,38 @@ from ccxt_mm.market.cryptofeed_capture import read_bybit_capture, read_okx_captu
 from ccxt_mm.market.events import EventLog
 from ccxt_mm.market.gzip_lines import read_lines
 
+KNOWN_FORMATS = (
+    "known formats: Binance raw captures (gzip text of '<ts_ns> <json>' lines) and "
+    "cryptofeed NDJSON captures (gzip) of OKX v5 books and Bybit orderBookL2_25"
+)
+"""What a capture of unknown format is told it could have been."""
+
+_BINANCE_LINE = re.compile(rb"^\d+ ")
+"""The start of a Binance raw capture line: ``<ts_ns> ``."""
+
 
 def detect_format(path: str) -> str:
-    """``binance`` (``<ts_ns> <json>`` lines), ``okx`` or ``bybit`` (cryptofeed NDJSON)."""
-    for line_no, raw in read_lines(path):
-        if raw[:1].isdigit():
-            return "binance"
-        try:
-            url = str(orjson.loads(raw).get("url", ""))
-        except (orjson.JSONDecodeError, AttributeError) as exc:
-            raise DataError(path, line_no, "unrecognised capture format") from exc
-        for venue in ("okx", "bybit"):
-            if venue in url:
-                return venue
-        raise DataError(path, line_no, f"unsupported cryptofeed venue in url {url!r}")
-    raise DataError(path, 1, "empty capture")
+    """``binance`` (``<ts_ns> <json>`` lines), ``okx`` or ``bybit`` (cryptofeed NDJSON), from
+    the first line; any other file is a DataError naming the formats that are read."""
+    try:
+        line_no, raw = next(read_lines(path), (1, b""))
+    except DataError as exc:
+        raise DataError(path, exc.line, f"{exc.reason}; {KNOWN_FORMATS}") from exc
+    if not raw:
+        raise DataError(path, 1, "empty capture")
+    if _BINANCE_LINE.match(raw):
+        return "binance"
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        start = raw[:40].decode(errors="replace").rstrip()
+        raise DataError(path, line_no, f"unrecognised capture format (the line starts {start!r}); {KNOWN_FORMATS}") from exc
+    url = str(rec.get("url", "")) if isinstance(rec, dict) else ""
+    for venue in ("okx", "bybit"):
+        if venue in url:
+            return venue
+    what = f"a cryptofeed capture of url {url!r}" if url else "JSON lines without a cryptofeed url"
+    raise DataError(path, line_no, f"unsupported capture: {what}; {KNOWN_FORMATS}")
 
 
 def load_capture(paths: Sequence[str], symbol: str, tickers: bool = False) -> EventLog:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import orjson
 
@@ -117,7 +118,14 @@ def read_okx_capture(path: str, symbol: str | None, stats: ChecksumStats | None 
                 out.skip(f"{channel} {inst_id}")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DataError(path, line_no, f"invalid OKX message: {exc!s}") from exc
+    if inst is not None and inst not in books:
+        _not_in_capture(path, f"no OKX books for {symbol} (instId {inst})", books)
     return out.build()
+
+
+def _not_in_capture(path: str, what: str, held: Iterable[str]) -> NoReturn:
+    """Raise the DataError of a symbol the capture has no book for, naming the ones it has."""
+    raise DataError(path, 0, f"{what} in this capture; it has books for: {', '.join(sorted(held)) or 'none'}")
 
 
 def _okx_book_message(
@@ -166,8 +174,11 @@ def read_bybit_capture(path: str, symbol: str) -> EventLog:
     src = out.add_source(path)
     book_topic, trade_topic = f"orderBookL2_25.{sym}", f"trade.{sym}"
     levels: dict[str, tuple[str, float]] = {}
+    books: set[str] = set()
     for line_no, ts_ns, msg in _cryptofeed_lines(path):
         topic = msg.get("topic")
+        if isinstance(topic, str) and topic.startswith("orderBookL2_25."):
+            books.add(topic.removeprefix("orderBookL2_25."))
         try:
             if topic == book_topic:
                 _bybit_book_message(msg, levels, out, src, line_no, ts_ns)
@@ -182,6 +193,8 @@ def read_bybit_capture(path: str, symbol: str) -> EventLog:
                 out.skip("other topic" if topic else "control message")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DataError(path, line_no, f"invalid Bybit message: {exc!s}") from exc
+    if sym not in books:
+        _not_in_capture(path, f"no Bybit orderBookL2_25 book for {symbol} ({sym})", books)
     return out.build()
 
 
