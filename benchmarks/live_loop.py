@@ -113,7 +113,9 @@ async def run_engine(
         {
             "live": {"websocket": websocket, "poll_secs": poll_secs, "fill_poll_secs": 1.0, "order_budget_per_min": 10_000},
             "strategy": {"params": {"order_qty": 0.01}},
-            "risk": {"max_position_base": 0.05},
+            # the emulated accounts hold 1,000 of each base asset: over any exposure limit, every
+            # market would only ever reduce its holdings; this measures quoting
+            "risk": {"max_position_base": 0.05, "max_exposure_quote": 1e12},
         }
     )
     clients, markets = [], []
