@@ -75,6 +75,11 @@ class EnvelopeParams:
     dropped (False)."""
 
 
+def _slot_key(q: Quote) -> int:
+    """Bids before asks, each side by level (levels are under 100: see the config)."""
+    return q.level if q.side == BUY else 100 + q.level
+
+
 class Envelope:
     """Turns desired quotes into allowed ones for one market and counts what it changed."""
 
@@ -102,9 +107,8 @@ class Envelope:
         on, level 0 of each side first. ``room_buy`` / ``room_sell``: base quantity each side
         may still add with every resting order counted as filled."""
         mode = risk.mode
-        bids: list[Quote | None] = [None] * self.max_levels
-        asks: list[Quote | None] = [None] * self.max_levels
         quoting = mode is RiskMode.QUOTING or mode is RiskMode.REDUCE_ONLY
+        valid: list[Quote] = []  # bids then asks, each by level: a few quotes, kept in order by insertion
         for item in desired:
             if not isinstance(item, Quote):
                 self._drop(NOT_A_QUOTE)
@@ -117,19 +121,25 @@ class Envelope:
             elif mode is RiskMode.REDUCE_ONLY and item.side != risk.reduce_side:
                 self._drop(REDUCE_ONLY)
             else:
-                side = bids if item.side == BUY else asks
-                if side[item.level] is not None:
+                key = _slot_key(item)
+                i = len(valid)
+                while i > 0 and _slot_key(valid[i - 1]) > key:
+                    i -= 1
+                if i > 0 and _slot_key(valid[i - 1]) == key:
                     self._drop(DUPLICATE)
                 else:
-                    side[item.level] = item
+                    valid.insert(i, item)
         if mode is RiskMode.REDUCE_ONLY:  # never past what the limit allows to reduce
             resting_buy, resting_sell = orders.resting()
             room_buy = min(room_buy, max(0.0, risk.reduce_max_base - resting_buy))
             room_sell = min(room_sell, max(0.0, risk.reduce_max_base - resting_sell))
         out: list[Quote] = []
         mid = 0.5 * (best_bid + best_ask)
-        self._admit_side(bids, BUY, room_buy, best_bid, best_ask, mid, orders, now_ns, out)
-        self._admit_side(asks, SELL, room_sell, best_bid, best_ask, mid, orders, now_ns, out)
+        for q in valid:
+            if q.side == BUY:
+                room_buy -= self._admit_one(q, room_buy, best_bid, best_ask, mid, orders, now_ns, out)
+            else:
+                room_sell -= self._admit_one(q, room_sell, best_bid, best_ask, mid, orders, now_ns, out)
         return out
 
     def taker_qty(self, qty: float, room: float, price: float) -> float:
@@ -160,45 +170,34 @@ class Envelope:
             return NOT_A_QUOTE
         return ""
 
-    def _admit_side(
-        self,
-        slots: list[Quote | None],
-        side: int,
-        room: float,
-        best_bid: float,
-        best_ask: float,
-        mid: float,
-        orders: OrderManager,
-        now_ns: int,
-        out: list[Quote],
-    ) -> None:
+    def _admit_one(
+        self, q: Quote, room: float, best_bid: float, best_ask: float, mid: float, orders: OrderManager, now_ns: int, out: list[Quote]
+    ) -> float:
+        """Put ``q`` (well-formed, of an allowed side) on the grid and within ``room``, and
+        append it to ``out`` unless it is dropped; returns the room it uses (base units)."""
         p, lot = self.p, self.lot
-        slack = lot * _ROOM_SLACK
-        for q in slots:
-            if q is None:
-                continue
-            if abs(q.price - mid) > mid * p.max_distance_bps * 1e-4:  # what was asked: a fat finger
-                self._drop(FAR_FROM_MID)
-                continue
-            price = self._on_grid(q.price, side, best_bid, best_ask)
-            if price <= 0.0:
-                continue
-            qty = floor_to(q.qty, lot)
-            if qty != q.qty:
-                self._clip(LOT)
-            extra = orders.added_exposure(side, q.level, price, qty, now_ns)
-            if extra > room + slack:
-                qty = floor_to(qty - (extra - room), lot)
-                extra = orders.added_exposure(side, q.level, price, qty, now_ns) if qty > 0.0 else 0.0
-                if qty <= 0.0 or extra > room + slack:
-                    self._drop(NO_ROOM)
-                    continue
-                self._clip(ROOM)
-            if qty < lot or qty < p.min_order_base or qty * price < p.min_notional_quote:
-                self._drop(BELOW_MINIMUM)
-                continue
-            room -= extra
-            out.append(q if price == q.price and qty == q.qty else Quote(side, q.level, price, qty))
+        if abs(q.price - mid) > mid * p.max_distance_bps * 1e-4:  # what was asked: a fat finger
+            self._drop(FAR_FROM_MID)
+            return 0.0
+        price = self._on_grid(q.price, q.side, best_bid, best_ask)
+        if price <= 0.0:
+            return 0.0
+        qty = floor_to(q.qty, lot)
+        if qty != q.qty:
+            self._clip(LOT)
+        extra = orders.added_exposure(q.side, q.level, price, qty, now_ns)
+        if extra > room + lot * _ROOM_SLACK:
+            qty = floor_to(qty - (extra - room), lot)
+            extra = orders.added_exposure(q.side, q.level, price, qty, now_ns) if qty > 0.0 else 0.0
+            if qty <= 0.0 or extra > room + lot * _ROOM_SLACK:
+                self._drop(NO_ROOM)
+                return 0.0
+            self._clip(ROOM)
+        if qty < lot or qty < p.min_order_base or qty * price < p.min_notional_quote:
+            self._drop(BELOW_MINIMUM)
+            return 0.0
+        out.append(q if price == q.price and qty == q.qty else Quote(q.side, q.level, price, qty))
+        return extra
 
     def _on_grid(self, price: float, side: int, best_bid: float, best_ask: float) -> float:
         """``price`` on the tick grid away from the touch and behind the opposite best
