@@ -5,7 +5,8 @@ Every strategy, the built-in one included, only *asks*; :meth:`Envelope.admit` d
 this order, per quote:
 
 1. **sanity**: a :class:`Quote` with side ``BUY``/``SELL``, level in ``[0, max_levels)``, a
-   finite positive price and size, one quote per (side, level) slot; else dropped;
+   positive price and size under 2**53 ticks (lots), one quote per (side, level) slot; else
+   dropped;
 2. **risk mode**: nothing while paused or stopped; in reduce-only only the side that reduces
    (:attr:`RiskState.reduce_side`: against the position at a position limit, against the
    holdings at the exposure limit), and never past zero position at a position limit;
@@ -15,8 +16,9 @@ this order, per quote:
 4. **lot grid and room**: sizes rounded down to the lot, then clipped, level 0 first, to the
    side's room: position limit, exposure and balances with every resting and in-flight order
    counted as filled (cancels are asynchronous). A quote the order manager would leave alone
-   (its slot's order is kept or busy) uses no room; a new order uses its size; an amend the
-   increase. Under the exchange's minimum size or notional → dropped.
+   (its slot's order is kept, busy, or being replaced) uses no room; a new order and an amend
+   use their size (while an amend is in flight the old and the new size both count: binance's
+   is a cancel-replace). Under the exchange's minimum size or notional → dropped.
 
 Each clip and drop is counted by reason in :attr:`Envelope.clipped` / :attr:`Envelope.dropped`.
 Units: prices quote currency, sizes base units, distances bps of mid, times ns.
