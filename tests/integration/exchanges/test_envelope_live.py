@@ -12,11 +12,13 @@ from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.engine.live import LiveEngine, open_market
+from ccxt_mm.metrics import EngineCollector
 from tests.integration.adversary import GuardedVenue, register
 from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
@@ -111,3 +113,13 @@ def test_the_adversary_cannot_move_the_live_engine_outside_the_envelope(tmp_path
         assert all(o.post_only for o in ex.orders.values())
         modes |= guard.modes_sent_in
     assert "reduce_only" in modes, "the adversary never reached its limit: the run proves less than it says"
+    # the operator sees the same counts in the metrics
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(engine))
+    metrics = generate_latest(registry).decode()
+    for m in markets:
+        exchange, symbol = m.key.split(" ")
+        n = summary[m.key]["envelope"]["dropped"]["bad_side"]
+        assert f'ccxt_mm_envelope_dropped_total{{exchange="{exchange}",reason="bad_side",symbol="{symbol}"}} {float(n)}' in metrics
+        n = summary[m.key]["envelope"]["strategy_errors"]
+        assert f'ccxt_mm_strategy_errors_total{{exchange="{exchange}",symbol="{symbol}"}} {float(n)}' in metrics
