@@ -56,6 +56,7 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
         rebalance[asset] = {"target_fraction": target, "value_quote": value, "rebalance_quote": need}
     summary: dict[str, object] = {
         "symbol": config.market.symbol,
+        "strategy": config.strategy.name,
         "fills": inv.fills,
         "maker_fills": sum(1 for f in result.fills if not f.taker),
         "taker_fills": sum(1 for f in result.fills if f.taker),

@@ -10,7 +10,10 @@ The factory is called once per market as ``factory(params, config)``:
 * ``params``: ``strategy.params`` of the config, a plain dict (the plugin validates it: raise
   ``ValueError`` or a pydantic ``ValidationError`` and the error is reported as
   ``strategy.params: ...`` naming the config file, before any data is read or exchange called);
-* ``config``: the whole :class:`~ccxt_mm.config.AppConfig` (``config.market.tick_size``...).
+* ``config``: the whole :class:`AppConfig` (``config.market.tick_size``...).
+
+Any other exception the factory raises is reported as the plugin's failure, naming its entry
+point.
 
 It returns an object with the three methods of :class:`Strategy`; the loader checks that at
 start and names the entry point when something does not fit. Everything a strategy gets and
@@ -47,6 +50,7 @@ from ccxt_mm.quoting.types import BUY, SELL, Prediction, Quote
 __all__ = [
     "BUY",
     "SELL",
+    "AppConfig",
     "BookFeatures",
     "MarketContext",
     "Prediction",
@@ -87,6 +91,8 @@ def load_strategy(config: AppConfig, source: str = "config") -> Strategy:
         raise ConfigError(source, validation_problems(exc, "strategy.params.")) from exc
     except ValueError as exc:
         raise ConfigError(source, [f"strategy.params: {exc}"]) from exc
+    except Exception as exc:  # a plugin's own failure (a KeyError on params...): named, never a bare traceback
+        raise StrategyPluginError(f"{_where(ep)}: the factory raised {type(exc).__name__}: {exc}") from exc
     _check_strategy(ep, strategy)
     return strategy
 

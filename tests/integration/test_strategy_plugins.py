@@ -64,8 +64,10 @@ ARITY = QUIET.replace("def on_book(self, ctx)", "def on_book(self, ctx, extra)")
         ("notcallable", QUIET + "build = 42\n", r"names a int, not a factory"),
         ("noimport", "import not_a_module_anywhere\n", r"cannot be imported: ModuleNotFoundError"),
         ("half", HALF, r"the factory returned a Half that is not a Strategy: no method on_book\(ctx\)"),
+        ("keyerror", QUIET + "def build(params, config):\n    return Quiet(params['nope'])\n", r"the factory raised KeyError: 'nope'"),
         ("arity", ARITY, r"the factory returned a Quiet that is not a Strategy: on_book\(ctx, extra\) cannot be called as on_book\(ctx\)"),
     ],
+    ids=["wrong_signature", "not_callable", "import_fails", "no_on_book", "factory_raises", "on_book_arity"],
 )
 def test_a_plugin_that_does_not_fit_is_refused_naming_its_entry_point(tmp_path, monkeypatch, name, module, message):
     config = install(tmp_path, monkeypatch, name, module, "build")

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ccxt_mm.strategies import BUY, SELL, MarketContext, Quote, RiskMode, ceil_to, floor_to
+from ccxt_mm.strategies import BUY, SELL, AppConfig, MarketContext, Quote, RiskMode, ceil_to, floor_to
 
 
 class Params(BaseModel):
@@ -47,7 +47,10 @@ class MicropriceSkew:
         sides = (ctx.risk.reduce_side,) if mode is RiskMode.REDUCE_ONLY else (BUY, SELL)
         quotes, tick = [], ctx.tick_size
         for side in sides:
-            qty = floor_to(min(p.order_qty, ctx.room_buy if side == BUY else ctx.room_sell), ctx.lot_size)
+            room = ctx.room_buy if side == BUY else ctx.room_sell
+            if mode is RiskMode.REDUCE_ONLY:  # reduce, never flip: at most what the limit lets go
+                room = min(room, ctx.risk.reduce_max_base)
+            qty = floor_to(min(p.order_qty, room), ctx.lot_size)
             if qty < ctx.lot_size:
                 continue
             if side == BUY:  # post-only: at least one tick below the best ask
@@ -58,6 +61,6 @@ class MicropriceSkew:
         return quotes
 
 
-def build(params: dict[str, Any], config: object) -> MicropriceSkew:
+def build(params: dict[str, Any], config: AppConfig) -> MicropriceSkew:
     """The plugin's factory, named by the entry point: ``factory(params, config)``."""
     return MicropriceSkew(Params.model_validate(params))

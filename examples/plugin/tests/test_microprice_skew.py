@@ -10,9 +10,11 @@ from pydantic import ValidationError
 
 from ccxt_mm.book.features import book_features
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.config import AppConfig
+from ccxt_mm.errors import ConfigError
 from ccxt_mm.market.capture import load_capture
 from ccxt_mm.market.events import MsgKind
-from ccxt_mm.strategies import BUY, SELL, MarketContext, RiskMode, RiskState
+from ccxt_mm.strategies import BUY, SELL, MarketContext, RiskMode, RiskState, load_strategy
 
 RECORDING = Path(__file__).resolve().parents[3] / "cassettes/market/binance_spot/spot_btcusdt_20240808.gz"
 TICK, LOT = 0.01, 0.00001
@@ -55,10 +57,12 @@ def test_sizes_never_exceed_the_room(book):
     assert [(q.side, q.qty) for q in quotes] == [(BUY, 0.00412)]
 
 
-def test_reduce_only_quotes_only_the_reducing_side_and_nothing_when_paused(book):
+def test_reduce_only_quotes_only_the_reducing_side_never_past_flat_and_nothing_when_paused(book):
     mm = build({}, None)
-    assert [q.side for q in mm.on_book(ctx(book, position=0.02, mode=RiskMode.REDUCE_ONLY))] == [SELL]
-    assert [q.side for q in mm.on_book(ctx(book, position=-0.02, mode=RiskMode.REDUCE_ONLY))] == [BUY]
+    assert [(q.side, q.qty) for q in mm.on_book(ctx(book, position=0.02, mode=RiskMode.REDUCE_ONLY))] == [(SELL, 0.002)]
+    assert [(q.side, q.qty) for q in mm.on_book(ctx(book, position=-0.02, mode=RiskMode.REDUCE_ONLY))] == [(BUY, 0.002)]
+    # the risk state says how much reduces to flat: the quote is no larger, so it cannot flip the position
+    assert [(q.side, q.qty) for q in mm.on_book(ctx(book, position=0.0005, mode=RiskMode.REDUCE_ONLY))] == [(SELL, 0.0005)]
     assert mm.on_book(ctx(book, mode=RiskMode.PAUSED)) == [] and mm.on_book(ctx(book, mode=RiskMode.STOPPED)) == []
 
 
@@ -67,3 +71,8 @@ def test_bad_params_name_the_key():
         build({"half_spread_bps": 0}, None)
     with pytest.raises(ValidationError, match="skew"):
         build({"skew": 1.0}, None)
+    # through the loader, as `ccxt-mm replay` and `check-config` meet it: a config error naming the key
+    config = AppConfig.model_validate({"strategy": {"name": "microprice_skew", "params": {"half_spred_bps": 1.0}}})
+    with pytest.raises(ConfigError) as err:
+        load_strategy(config, "microprice.yaml")
+    assert [p.split(":")[0] for p in err.value.problems] == ["strategy.params.half_spred_bps"]
