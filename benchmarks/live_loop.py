@@ -32,10 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from ccxt_mm.compiled import build  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
-from ccxt_mm.emulator import point_ccxt_at  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
 from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
-from ccxt_mm.execution.exchanges import client_class  # noqa: E402
+from ccxt_mm.exchange.clients import client_class, point_at  # noqa: E402
 
 KEY, SECRET, PASSPHRASE = "bench-key", "bench-secret", "bench-pass"
 BASES = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "TRX", "BCH"]
@@ -48,13 +47,14 @@ def market_id(exchange: str, base: str) -> str:
 def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
     """Child process: three emulators whose books replay the recording at ``rate`` Hz (the
     emulator is imported here, so the engine process holds only what ``ccxt-mm run`` does)."""
-    from ccxt_mm.emulator.binance import BinanceDialect
-    from ccxt_mm.emulator.bybit import BybitDialect
-    from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
-    from ccxt_mm.emulator.frames import book_frames
-    from ccxt_mm.emulator.okx import OkxDialect
-    from ccxt_mm.emulator.server import EmulatorServer
-    from ccxt_mm.emulator.websockets import websockets
+    from ccxt_mm_testkit.emulator.binance import BinanceDialect
+    from ccxt_mm_testkit.emulator.bybit import BybitDialect
+    from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
+    from ccxt_mm_testkit.emulator.frames import book_frames
+    from ccxt_mm_testkit.emulator.okx import OkxDialect
+    from ccxt_mm_testkit.emulator.server import EmulatorServer
+    from ccxt_mm_testkit.emulator.websockets import websockets
+
     from ccxt_mm.market.capture import load_capture
 
     async def main() -> None:
@@ -122,7 +122,7 @@ async def run_engine(
     for name, url in urls.items():
         params = {"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False}
         client = client_class(name)(params)  # as ccxt-mm run makes them, whichever feed it uses
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         clients.append(client)
         for base in BASES[:n_symbols]:
             markets.append(await open_market(config, client, f"{base}/USDT", live=True, run_id="bench"))

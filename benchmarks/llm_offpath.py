@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from ccxt_mm_testkit.emulator.llm import LlmEmulator, Reply  # noqa: E402
+from ccxt_mm_testkit.emulator.server import EmulatorServer  # noqa: E402
 from live_loop import run_engine, serve  # noqa: E402
 
 from ccxt_mm.config import LlmConfig  # noqa: E402
-from ccxt_mm.emulator.llm import LlmEmulator, Reply  # noqa: E402
-from ccxt_mm.emulator.server import EmulatorServer  # noqa: E402
 from ccxt_mm.engine.predictions import LivePredictions  # noqa: E402
 
 MODES = {"slow": Reply(delay_secs=2.0), "failing": Reply(500, body='{"error": {"message": "server error", "type": "server_error"}}')}

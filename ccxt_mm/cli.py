@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from ccxt_mm.engine.predictions import LivePredictions, ReplayPredictions
     from ccxt_mm.market.events import EventLog
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = Path(__file__).resolve().parent
+"""Where a relative data path not found beside its config is read from (``recordings/...``)."""
 log = logging.getLogger("ccxt_mm.cli")
 
 REPLAY_FLAGS = {"symbol": "--symbol", "tick_size": "--tick-size", "lot_size": "--lot-size", "data": "--data"}
@@ -35,17 +37,17 @@ def _config(path: str | None) -> tuple[AppConfig, Path, str]:
     if path is None and Path("config.yaml").is_file():
         path = "config.yaml"
     if path is None:
-        return AppConfig(), REPO_ROOT, "built-in defaults"
+        return AppConfig(), BUNDLED, "built-in defaults"
     return load_config(path), Path(path).resolve().parent, path
 
 
 def _resolve(paths: tuple[str, ...] | list[str], base: Path) -> list[str]:
-    """Relative paths are read from ``base``; the bundled defaults also from the repository."""
+    """Relative paths are read from ``base``, else from the package (the bundled recordings)."""
     out = []
     for p in paths:
         candidate = Path(p)
         if not candidate.is_absolute():
-            candidate = base / p if (base / p).exists() or not (REPO_ROOT / p).exists() else REPO_ROOT / p
+            candidate = base / p if (base / p).exists() or not (BUNDLED / p).exists() else BUNDLED / p
         out.append(str(candidate))
     return out
 
@@ -184,9 +186,9 @@ def _llm_cassette(path: str | None) -> AbstractContextManager:
     """Replay of an LLM cassette (record mode none: a request it lacks is an error)."""
     if path is None:
         return nullcontext()
-    from ccxt_mm.cassettes import llm_vcr  # vcrpy only when a cassette is replayed
+    from ccxt_mm.llm.cassette import replay_cassette
 
-    return llm_vcr().use_cassette(str(Path(path).resolve()))
+    return replay_cassette(Path(path))
 
 
 def _replay_predictions(config: AppConfig, cassette: str | None) -> ReplayPredictions | None:
@@ -235,7 +237,7 @@ def _live_predictions(config: AppConfig) -> LivePredictions | None:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ccxt_mm.execution.exchanges import credentials
+    from ccxt_mm.exchange.clients import credentials
     from ccxt_mm.strategies import load_strategy
 
     config, _, source = _config(args.config)
@@ -288,7 +290,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
     import signal
 
     from ccxt_mm.engine.live import LiveEngine, open_market
-    from ccxt_mm.execution.exchanges import make_exchange
+    from ccxt_mm.exchange.clients import make_exchange
     from ccxt_mm.logs import log_loop_exceptions
 
     run_id = secrets.token_hex(3)
@@ -341,40 +343,6 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
     finally:
         for ex in exchanges.values():
             await ex.close()
-
-
-def cmd_record(args: argparse.Namespace) -> int:
-    import asyncio
-
-    config, _, source = _config(args.config)
-    if args.exchange not in config.live.rest_urls:
-        config = config.model_copy(update={"live": config.live.model_copy(update={"sandbox": True})})
-    results = asyncio.run(_record(config, args.exchange, args.symbol, args.qty, Path(args.out), args.scenario, source))
-    print(json.dumps(results, indent=2, sort_keys=True))
-    return 0
-
-
-async def _record(config: AppConfig, exchange: str, symbol: str, qty: float, out: Path, only: list[str] | None, source: str) -> dict:
-    from ccxt_mm.cassettes import cassette_vcr
-    from ccxt_mm.execution.ccxt_venue import CcxtVenue
-    from ccxt_mm.execution.exchanges import credentials, make_exchange
-    from ccxt_mm.record import SCENARIOS
-
-    secrets = list(credentials(config, exchange, source).values())
-    recorder = cassette_vcr(out / exchange, record_mode="all", secrets=secrets)
-    results = {}
-    for name, scenario in SCENARIOS.items():
-        if only and name not in only:
-            continue
-        client = make_exchange(exchange, config, with_credentials=True)
-        try:
-            with recorder.use_cassette(f"{name}.yaml"):
-                venue = CcxtVenue(client, symbol, time.time_ns)
-                await venue.start()
-                results[name] = await scenario(venue, qty)
-        finally:
-            await client.close()
-    return results
 
 
 def _print_summary(s: dict[str, object], written: list[Path]) -> None:
@@ -457,17 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     rn.add_argument("--report-dir", help="also write run_summary.json here")
     rn.set_defaults(func=cmd_run)
-    rc = sub.add_parser("record", help="record exchange scenario cassettes against a sandbox (keys from the environment)")
-    rc.add_argument("--exchange", required=True, choices=["binance", "okx", "bybit"])
-    rc.add_argument("--symbol", required=True)
-    rc.add_argument("--qty", type=float, required=True, help="order size (base) above the exchange minimum")
-    rc.add_argument("--out", default="cassettes/exchanges", help="cassette folder (default: cassettes/exchanges)")
-    rc.add_argument("--scenario", nargs="+", help="only these scenarios")
-    rc.add_argument("--config", help="YAML config naming the credential variables (live.rest_urls: record elsewhere)")
-    rc.set_defaults(func=cmd_record)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)
+    for entry in entry_points(group="ccxt_mm.commands"):
+        entry.load()(sub)  # commands of installed extras (the test kit's `record`)
     return parser
 
 

@@ -47,8 +47,8 @@ class MarketConfig(_Section):
     min_notional_quote: NonNegative = 0.0
     """The exchange's minimum order value, quote currency (0: none); live runs read the exchange's."""
     data: tuple[str, ...] = (
-        "cassettes/market/binance_spot/spot_btcusdt_20240808.gz",
-        "cassettes/market/binance_spot/spot_btcusdt_20240809.gz",
+        "recordings/binance_spot/spot_btcusdt_20240808.gz",
+        "recordings/binance_spot/spot_btcusdt_20240809.gz",
     )
 
     @property

@@ -1,4 +1,4 @@
-"""Shared fixtures: paths of the real recordings bundled under cassettes/."""
+"""Shared fixtures: paths of the real recordings bundled in ccxt_mm/recordings/."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
-import ccxt_mm  # noqa: F401  (first, as in the CLI: later ccxt imports load only the exchanges used)
+import ccxt_mm.exchange  # noqa: F401  (first, as in the product: later ccxt imports load only the exchanges used)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
+RECORDINGS = ROOT / "ccxt_mm" / "recordings"
 BINANCE_FILES = [
-    str(CASSETTES / "market/binance_spot/spot_btcusdt_20240808.gz"),
-    str(CASSETTES / "market/binance_spot/spot_btcusdt_20240809.gz"),
+    str(RECORDINGS / "binance_spot/spot_btcusdt_20240808.gz"),
+    str(RECORDINGS / "binance_spot/spot_btcusdt_20240809.gz"),
 ]
-OKX_FILE = str(CASSETTES / "market/cryptofeed/OKX.ws.1.0.ndjson.gz")
-BYBIT_FILE = str(CASSETTES / "market/cryptofeed/BYBIT.ws.25.0.ndjson.gz")
+OKX_FILE = str(RECORDINGS / "cryptofeed/OKX.ws.1.0.ndjson.gz")
+BYBIT_FILE = str(RECORDINGS / "cryptofeed/BYBIT.ws.25.0.ndjson.gz")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -29,10 +29,10 @@ from ccxt_mm.config import AppConfig, MarketConfig
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
-from ccxt_mm.execution.ccxt_venue import CcxtVenue
+from ccxt_mm.exchange.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
+from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
-from ccxt_mm.market.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")

@@ -7,8 +7,8 @@ import asyncio
 import re
 
 import pytest
+from ccxt_mm_testkit.cassettes import llm_vcr
 
-from ccxt_mm.cassettes import llm_vcr
 from ccxt_mm.config import LlmConfig
 from ccxt_mm.errors import LlmRequestError
 from ccxt_mm.llm.client import ChatClient, SkipClock

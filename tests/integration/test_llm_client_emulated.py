@@ -9,10 +9,10 @@ import logging
 import time
 
 import pytest
+from ccxt_mm_testkit.emulator.llm import LlmEmulator, Reply
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.config import LlmConfig
-from ccxt_mm.emulator.llm import LlmEmulator, Reply
-from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.errors import LlmRequestError, LlmUnavailable
 from ccxt_mm.llm.client import ChatClient
 from ccxt_mm.llm.predictor import LlmPredictor, MarketSnapshot

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ccxt_mm_testkit.emulator.llm import LlmEmulator, Reply
+from ccxt_mm_testkit.emulator.server import serve_in_thread
 
 from ccxt_mm.config import load_config
-from ccxt_mm.emulator.llm import LlmEmulator, Reply
-from ccxt_mm.emulator.server import serve_in_thread
 from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.llm.predictor import ImbalancePredictor

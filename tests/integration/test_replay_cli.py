@@ -81,7 +81,7 @@ def test_two_runs_give_identical_summaries(capsys, tmp_path):
 
 def test_another_symbol_from_data_argument_gets_fills(capsys, tmp_path):
     config = ROOT / "tests/data/bybit_ltcusdt.yaml"
-    bybit = str(ROOT / "cassettes/market/cryptofeed/BYBIT.ws.25.0.ndjson.gz")
+    bybit = str(ROOT / "ccxt_mm/recordings/cryptofeed/BYBIT.ws.25.0.ndjson.gz")
     s = replay_json(
         capsys, "--config", str(config), "--data", bybit, "--symbol", "LTC/USDT",
         "--tick-size", "0.01", "--lot-size", "0.1", "--report-dir", str(tmp_path),

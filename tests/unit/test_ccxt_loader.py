@@ -12,7 +12,7 @@ from importlib.metadata import version
 
 import pytest
 
-from ccxt_mm.ccxt_loader import PACKAGES, _imports_one_exchange
+from ccxt_mm.exchange.loader import PACKAGES, _imports_one_exchange
 
 # per package: version, exchange list, and each public name's module and qualified name
 # (argv[1]: the packages; argv[2]: the real packages' names, as the slim ones list fewer in dir())
@@ -41,7 +41,7 @@ def _run(code: str, *args: str) -> dict:
 def test_slim_packages_hold_what_ccxts_own_init_files_hold():
     real = _run(DESCRIBE)
     names = json.dumps({pkg: sorted(real[pkg]["names"]) for pkg in PACKAGES})
-    slim = _run("import ccxt_mm\n" + DESCRIBE + "\nassert type(sys.modules['ccxt']).__name__ == 'SlimPackage'", names)
+    slim = _run("import ccxt_mm.exchange\n" + DESCRIBE + "\nassert type(sys.modules['ccxt']).__name__ == 'SlimPackage'", names)
     assert slim == real
     assert real["ccxt"]["version"] == version("ccxt")
     assert {"binance", "okx", "bybit"} <= set(real["ccxt.pro"]["exchanges"])
@@ -51,7 +51,7 @@ def test_only_the_named_exchanges_are_imported():
     loaded = _run(
         """
 import json, sys
-import ccxt_mm
+import ccxt_mm.exchange
 import ccxt.pro
 from ccxt.async_support import okx
 assert issubclass(ccxt.pro.binance, ccxt.async_support.binance)
@@ -67,7 +67,7 @@ def test_a_name_that_is_no_exchange_is_an_attribute_error():
     out = _run(
         """
 import json
-import ccxt_mm, ccxt.pro
+import ccxt_mm.exchange, ccxt.pro
 try:
     ccxt.pro.not_an_exchange
 except AttributeError as exc:

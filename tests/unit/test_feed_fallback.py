@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ccxt_mm.market.feed import WebsocketFallback
+from ccxt_mm.exchange.feed import WebsocketFallback
 
 
 def test_falls_back_after_failures_in_a_row_and_retries_the_websocket_later():

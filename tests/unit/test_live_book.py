@@ -7,7 +7,7 @@ from dataclasses import astuple
 import pytest
 
 from ccxt_mm.book.levels import book_levels
-from ccxt_mm.market.feed import LiveBook
+from ccxt_mm.exchange.feed import LiveBook
 
 
 def test_snapshots_replace_the_book_and_the_grid_is_kept_until_left():
@@ -34,7 +34,7 @@ def test_levels_with_extra_fields_are_read_as_price_and_quantity():
 
 
 def test_stream_depths_the_exchanges_accept():
-    from ccxt_mm.market.feed import subscription_depth
+    from ccxt_mm.exchange.feed import subscription_depth
 
     # ccxt.pro's bybit refuses any spot depth but 1/50/200/1000; binance streams fixed depths
     assert [subscription_depth("bybit", d) for d in (1, 20, 51, 5000)] == [1, 50, 200, 1000]

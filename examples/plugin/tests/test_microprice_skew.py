@@ -16,7 +16,7 @@ from ccxt_mm.market.capture import load_capture
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.strategies import BUY, SELL, MarketContext, RiskMode, RiskState, load_strategy
 
-RECORDING = Path(__file__).resolve().parents[3] / "cassettes/market/binance_spot/spot_btcusdt_20240808.gz"
+RECORDING = Path(__file__).resolve().parents[3] / "ccxt_mm/recordings/binance_spot/spot_btcusdt_20240808.gz"
 TICK, LOT = 0.01, 0.00001
 
 

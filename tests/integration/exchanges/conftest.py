@@ -9,11 +9,11 @@ import itertools
 from decimal import Decimal
 
 import orjson
+from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm_testkit.emulator.frames import Frame, book_frames
 
-from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
-from ccxt_mm.emulator.frames import Frame, book_frames
+from ccxt_mm.exchange.feed import WebsocketFallback
 from ccxt_mm.market.capture import load_capture
-from ccxt_mm.market.feed import WebsocketFallback
 from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE
 
 

@@ -10,16 +10,16 @@ from decimal import Decimal
 import ccxt.pro as ccxt_pro
 import pytest
 from ccxt.base.errors import ChecksumError
+from ccxt_mm_testkit.emulator.binance import BinanceDialect
+from ccxt_mm_testkit.emulator.binance_ws import BinanceDepthReplay
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.book.grid_book import GridBook
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.binance import BinanceDialect
-from ccxt_mm.emulator.binance_ws import BinanceDepthReplay
-from ccxt_mm.emulator.core import EmulatedExchange
-from ccxt_mm.emulator.server import EmulatorServer
+from ccxt_mm.exchange.clients import point_at
+from ccxt_mm.exchange.feed import BookFeed
 from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.market.events import MsgKind
-from ccxt_mm.market.feed import BookFeed
 from tests.conftest import BINANCE_FILES
 from tests.integration.exchanges.conftest import API_KEY, BTCUSDT, SECRET, websocket_only
 
@@ -44,7 +44,7 @@ def run(log, scenario, drop: frozenset[int] = frozenset()):
         server = EmulatorServer([*replay.routes(), *BinanceDialect(markets, API_KEY, SECRET).routes()[:3]])
         url = await server.start()
         client = ccxt_pro.binance({"enableRateLimit": False})
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         try:
             return await scenario(BookFeed(client, "BTC/USDT", depth=20, poll_secs=1.0, mode=websocket_only()), replay)
         finally:

@@ -8,16 +8,16 @@ import asyncio
 from decimal import Decimal
 
 import ccxt.pro as ccxt_pro
+from ccxt_mm_testkit.emulator.bybit import BybitDialect
+from ccxt_mm_testkit.emulator.bybit_ws import BybitBooksReplay, v5_messages
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.book.grid_book import GridBook
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.bybit import BybitDialect
-from ccxt_mm.emulator.bybit_ws import BybitBooksReplay, v5_messages
-from ccxt_mm.emulator.core import EmulatedExchange
-from ccxt_mm.emulator.server import EmulatorServer
+from ccxt_mm.exchange.clients import point_at
+from ccxt_mm.exchange.feed import BookFeed
 from ccxt_mm.market.cryptofeed_capture import read_bybit_capture
 from ccxt_mm.market.events import MsgKind
-from ccxt_mm.market.feed import BookFeed
 from tests.conftest import BYBIT_FILE
 from tests.integration.exchanges.conftest import API_KEY, BYBIT_LTCUSDT, SECRET, websocket_only
 
@@ -43,7 +43,7 @@ def test_ccxt_pro_bybit_book_equals_our_rebuild():
         server = EmulatorServer([*replay.routes(), *BybitDialect(markets, API_KEY, SECRET).routes()[:3]])
         url = await server.start()
         client = ccxt_pro.bybit({"enableRateLimit": False})
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         feed = BookFeed(client, "LTC/USDT", depth=25, poll_secs=1.0, mode=websocket_only())
         compared = 0
         try:

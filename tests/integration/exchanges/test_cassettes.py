@@ -10,11 +10,11 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt_async
 import pytest
+from ccxt_mm_testkit.cassettes import cassette_vcr
+from ccxt_mm_testkit.record import SCENARIOS
 
-from ccxt_mm.cassettes import cassette_vcr
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.execution.ccxt_venue import CcxtVenue
-from ccxt_mm.record import SCENARIOS
+from ccxt_mm.exchange.clients import point_at
+from ccxt_mm.exchange.venue import CcxtVenue
 from tests.conftest import CASSETTES
 from tests.integration.exchanges.test_venues_emulated import ENVS
 
@@ -32,7 +32,7 @@ def replay(env, scenario: str) -> dict:
         # any credentials: signatures and timestamps are not matched, and nothing is sent
         client = getattr(ccxt_async, env.name)({"apiKey": "k", "secret": "s", "password": "p", "enableRateLimit": False})
         client.timeout_on_exit = 0
-        point_ccxt_at(client, "http://127.0.0.1:1")
+        point_at(client, "http://127.0.0.1:1")
         try:
             with cassette_vcr(EXCHANGE_CASSETTES / env.name).use_cassette(f"{scenario}.yaml") as cassette:
                 venue = CcxtVenue(client, env.symbol, time.time_ns)

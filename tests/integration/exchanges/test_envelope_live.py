@@ -12,12 +12,12 @@ from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
 import pytest
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.engine.live import LiveEngine, open_market
+from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.metrics import EngineCollector
 from tests.integration.adversary import GuardedVenue, register
 from tests.integration.exchanges.conftest import API_KEY, SECRET
@@ -52,7 +52,7 @@ def run(seconds: float):
                 url = await server.start()
                 params = {"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False}
                 client = getattr(ccxt_async, env.name)(params)
-                point_ccxt_at(client, url)
+                point_at(client, url)
                 servers.append(server)
                 clients.append(client)
                 emus.append((env, ex))

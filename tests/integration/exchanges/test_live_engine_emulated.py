@@ -10,13 +10,13 @@ from decimal import Decimal
 import ccxt.async_support as ccxt_async
 import pytest
 from aiohttp import web
+from ccxt_mm_testkit.emulator.llm import LlmEmulator, Reply
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.config import AppConfig, LlmConfig
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.llm import LlmEmulator, Reply
-from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.engine.live import LiveEngine, open_market
 from ccxt_mm.engine.predictions import LivePredictions
+from ccxt_mm.exchange.clients import point_at
 from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 
@@ -64,7 +64,7 @@ def run_engine(
             server = EmulatorServer(env.routes(ex), ex)
             url = await server.start()
             client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-            point_ccxt_at(client, url)
+            point_at(client, url)
             servers.append(server)
             clients.append(client)
             emus.append((env, ex))

@@ -7,16 +7,16 @@ import asyncio
 from decimal import Decimal
 
 import ccxt.pro as ccxt_pro
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.okx import OkxDialect
+from ccxt_mm_testkit.emulator.okx_ws import OkxBooksReplay, recorded_books
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.book.grid_book import GridBook
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.core import EmulatedExchange
-from ccxt_mm.emulator.okx import OkxDialect
-from ccxt_mm.emulator.okx_ws import OkxBooksReplay, recorded_books
-from ccxt_mm.emulator.server import EmulatorServer
+from ccxt_mm.exchange.clients import point_at
+from ccxt_mm.exchange.feed import BookFeed
 from ccxt_mm.market.cryptofeed_capture import ChecksumStats, read_okx_capture
 from ccxt_mm.market.events import MsgKind
-from ccxt_mm.market.feed import BookFeed
 from tests.conftest import OKX_FILE
 from tests.integration.exchanges.conftest import API_KEY, OKX_BTCUSDT, SECRET, websocket_only
 
@@ -51,7 +51,7 @@ def test_ccxt_pro_okx_book_equals_our_checksum_verified_rebuild():
         server = EmulatorServer([*replay.routes(), *OkxDialect(markets, API_KEY, SECRET, "p").routes()[:3]])
         url = await server.start()
         client = ccxt_pro.okx({"enableRateLimit": False})
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         feed = BookFeed(client, "BTC/USDT", depth=25, poll_secs=1.0, mode=websocket_only())
         compared = 0
         try:

@@ -11,12 +11,11 @@ from decimal import Decimal
 
 import pytest
 from ccxt.base.errors import ChecksumError, InvalidNonce, NetworkError
+from ccxt_mm_testkit.emulator.public_ws import PUBLIC_STREAMS, PublicStream
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.public_ws import PUBLIC_STREAMS, PublicStream
-from ccxt_mm.emulator.server import EmulatorServer
-from ccxt_mm.execution.exchanges import client_class
-from ccxt_mm.market.feed import BookFeed, TradeFeed
+from ccxt_mm.exchange.clients import client_class, point_at
+from ccxt_mm.exchange.feed import BookFeed, TradeFeed
 from tests.integration.exchanges.conftest import recorded_frames, websocket_only
 from tests.integration.exchanges.test_venues_emulated import ENVS, Env
 
@@ -43,7 +42,7 @@ def run(env: Env, cut_at: int | None = None, drop_every: int = 0, wrong_allowed:
         server = EmulatorServer([*stream.routes(), *env.routes(ex)], ex)
         url = await server.start()
         client = client_class(env.name)({"enableRateLimit": False})
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         feed = BookFeed(client, env.symbol, depth=20, poll_secs=1.0, mode=websocket_only())
         history: dict[int, tuple[list, list]] = {}
 
@@ -132,7 +131,7 @@ def test_pushed_trades_reach_ccxt_with_their_side_price_and_size(env):
         server = EmulatorServer([*stream.routes(), *env.routes(ex)], ex)
         url = await server.start()
         client = client_class(env.name)({"enableRateLimit": False})
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         feed = TradeFeed(client, env.symbol, poll_secs=1.0, mode=websocket_only("trades"))
         try:
             pending = asyncio.create_task(feed.next())

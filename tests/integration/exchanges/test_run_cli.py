@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 import yaml
+from ccxt_mm_testkit.emulator.server import EmulatorServer
+from ccxt_mm_testkit.emulator.websockets import websockets
 
 from ccxt_mm.cli import main
-from ccxt_mm.emulator.server import EmulatorServer
-from ccxt_mm.emulator.websockets import websockets
 from tests.integration.exchanges.conftest import API_KEY, SECRET, recorded_frames, step_books
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 

@@ -14,14 +14,14 @@ from decimal import Decimal
 import ccxt.async_support as ccxt_async
 import pytest
 from aiohttp import web
+from ccxt_mm_testkit.emulator.binance import BinanceDialect
+from ccxt_mm_testkit.emulator.bybit import BybitDialect
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.okx import OkxDialect
+from ccxt_mm_testkit.emulator.server import EmulatorServer
 
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.binance import BinanceDialect
-from ccxt_mm.emulator.bybit import BybitDialect
-from ccxt_mm.emulator.core import EmulatedExchange
-from ccxt_mm.emulator.okx import OkxDialect
-from ccxt_mm.emulator.server import EmulatorServer
-from ccxt_mm.execution.ccxt_venue import CcxtVenue, VenueError
+from ccxt_mm.exchange.clients import point_at
+from ccxt_mm.exchange.venue import CcxtVenue, VenueError
 from ccxt_mm.execution.types import (
     AmendAccepted,
     AmendOrder,
@@ -94,7 +94,7 @@ def run(env: Env, scenario, secret: str = SECRET):
         server = EmulatorServer(env.routes(ex), ex)
         url = await server.start()
         client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": secret, "password": PASSPHRASE, "enableRateLimit": False})
-        point_ccxt_at(client, url)
+        point_at(client, url)
         venue = CcxtVenue(client, env.symbol, clock)
         try:
             await venue.start()
@@ -331,7 +331,7 @@ def test_an_unknown_symbol_fails_at_start_naming_exchange_and_symbol():
         server = EmulatorServer(env.routes(ex), ex)
         url = await server.start()
         client = ccxt_async.okx({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-        point_ccxt_at(client, url)
+        point_at(client, url)
         try:
             with pytest.raises(VenueError, match="okx: unknown symbol DOGE/USDT"):
                 await CcxtVenue(client, "DOGE/USDT", clock).start()
@@ -401,8 +401,7 @@ def test_fills_arrive_over_the_user_data_websocket(env):
     the execution topic): the fill reaches the venue without polling, and only once when
     polling sees it too."""
     import ccxt.pro as ccxt_pro
-
-    from ccxt_mm.emulator.websockets import websockets
+    from ccxt_mm_testkit.emulator.websockets import websockets
 
     async def main():
         ex = env.seed()
@@ -410,7 +409,7 @@ def test_fills_arrive_over_the_user_data_websocket(env):
         server = EmulatorServer([*env.routes(ex), *user.routes()], ex)
         url = await server.start()
         client = getattr(ccxt_pro, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-        point_ccxt_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"))
         venue = CcxtVenue(client, env.symbol, clock)
         watcher = None
         try:

@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
+from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm_testkit.emulator.public_ws import PublicStream
+from ccxt_mm_testkit.emulator.server import EmulatorServer
+from ccxt_mm_testkit.emulator.websockets import websockets
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
-from ccxt_mm.emulator.public_ws import PublicStream
-from ccxt_mm.emulator.server import EmulatorServer
-from ccxt_mm.emulator.websockets import websockets
 from ccxt_mm.engine.live import LiveEngine, LiveMarket, open_market
-from ccxt_mm.execution.exchanges import client_class
+from ccxt_mm.exchange.clients import client_class, point_at
 from ccxt_mm.execution.orders import OrderStatus
 from tests.integration.exchanges.conftest import API_KEY, SECRET, recorded_frames, step_books
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE, Env
@@ -164,7 +163,7 @@ def run(
                 url = await server.start()
                 params = {"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False, "timeout": 1000}
                 client = client_class(env.name)(params) if websocket else getattr(ccxt_async, env.name)(params)
-                point_ccxt_at(client, url, url.replace("http", "ws"))
+                point_at(client, url, url.replace("http", "ws"))
                 clients.append(client)
                 venues.append(Venue(env, ex, server, [env.market_id, second], book_stream))
                 for symbol in (env.symbol, "ETH/USDT"):

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from ccxt_mm_testkit.emulator import faults
 
-from ccxt_mm.emulator import faults
 from tests.integration.faults.rig import FAULT_SECS, LIMIT, Outcome, Venue, expected_ledger, run
 
 CREATE = {"binance": "POST /api/v3/order", "okx": "/api/v5/trade/batch-orders", "bybit": "/v5/order/create"}

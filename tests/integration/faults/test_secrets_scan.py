@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ccxt_mm_testkit.emulator.llm import LlmEmulator, Reply
+from ccxt_mm_testkit.emulator.server import EmulatorServer
+
 from ccxt_mm.config import LlmConfig
-from ccxt_mm.emulator.llm import LlmEmulator, Reply
-from ccxt_mm.emulator.server import EmulatorServer
 from ccxt_mm.errors import LlmError
 from ccxt_mm.llm.client import ChatClient
 from tests.conftest import CASSETTES, ROOT

@@ -10,7 +10,7 @@ imports an exchange's module the first time its name is read from the package:
 ``ccxt.pro.binance``, ``from ccxt.async_support import okx`` and ``getattr(ccxt.pro, name)``
 work as before and give the same classes. Every other module of ccxt is imported untouched.
 
-The hook only acts if ccxt is not imported yet; importing :mod:`ccxt_mm` installs it.
+The hook only acts if ccxt is not imported yet; importing :mod:`ccxt_mm.exchange` installs it.
 """
 
 from __future__ import annotations

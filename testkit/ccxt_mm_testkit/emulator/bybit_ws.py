@@ -12,8 +12,8 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.stream import RecordedStream
 from ccxt_mm.market.events import EventLog, MsgKind
+from ccxt_mm_testkit.emulator.stream import RecordedStream
 
 
 def v5_messages(log: EventLog, market_id: str) -> list[dict]:

@@ -10,9 +10,9 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.bybit import execution_json
-from ccxt_mm.emulator.core import EmuFill, EmulatedExchange
-from ccxt_mm.emulator.stream import PushStream
+from ccxt_mm_testkit.emulator.bybit import execution_json
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange
+from ccxt_mm_testkit.emulator.stream import PushStream
 
 
 class BybitUserStream(PushStream):

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from ccxt_mm.emulator.core import EmuFill, EmulatedExchange, EmuOrder, EmuReject
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange, EmuOrder, EmuReject
 
 STATE = {"open": "live", "filled": "filled", "canceled": "canceled", "rejected": "canceled"}
 S_CODES = {

@@ -11,9 +11,9 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.core import EmuFill, EmulatedExchange
-from ccxt_mm.emulator.okx import order_json
-from ccxt_mm.emulator.stream import PushStream
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange
+from ccxt_mm_testkit.emulator.okx import order_json
+from ccxt_mm_testkit.emulator.stream import PushStream
 
 
 def fill_update(f: EmuFill) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ccxt_mm.execution.ccxt_venue import CcxtVenue
+from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import AmendOrder, CancelOrder, PlaceOrder, VenueEvent
 from ccxt_mm.quoting.types import BUY
 

@@ -1,6 +1,6 @@
 """Build the LLM cassettes of ``cassettes/llm/`` by recording the project's real client.
 
-``ChatClient`` is run against the local OpenAI-compatible emulator (``ccxt_mm/emulator/llm.py``),
+``ChatClient`` is run against the local OpenAI-compatible emulator (``testkit/ccxt_mm_testkit/emulator/llm.py``),
 whose replies are the real OpenAI bodies of ``cassettes/llm/bodies/`` (a chat.completion with
 its content replaced, and real 429 / error bodies); the traffic is recorded with vcrpy and the
 project's scrubbing, then re-hosted on ``api.openai.com``. ``replay_btcusdt.yaml`` is recorded
@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ccxt_mm.cassettes import llm_vcr
+from ccxt_mm_testkit.cassettes import llm_vcr
+from ccxt_mm_testkit.emulator.llm import LlmEmulator, Reply
+from ccxt_mm_testkit.emulator.server import EmulatorServer, serve_in_thread
+
 from ccxt_mm.config import AppConfig, LlmConfig
-from ccxt_mm.emulator.llm import LlmEmulator, Reply
-from ccxt_mm.emulator.server import EmulatorServer, serve_in_thread
 from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.errors import LlmError

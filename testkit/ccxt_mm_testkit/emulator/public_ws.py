@@ -26,9 +26,9 @@ from decimal import Decimal
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.core import Book, EmulatedExchange, PublicTrade
-from ccxt_mm.emulator.stream import PushStream
 from ccxt_mm.market.cryptofeed_capture import okx_checksum
+from ccxt_mm_testkit.emulator.core import Book, EmulatedExchange, PublicTrade
+from ccxt_mm_testkit.emulator.stream import PushStream
 
 Levels = list[list[str]]
 

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.core import EmuFill, EmulatedExchange
-from ccxt_mm.emulator.stream import PushStream
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange
+from ccxt_mm_testkit.emulator.stream import PushStream
 
 
 def execution_report(f: EmuFill) -> dict:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import ccxt.pro as ccxt_pro
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.emulator import point_ccxt_at
 from ccxt_mm.errors import ConfigError
-from ccxt_mm.market.bybit_sequence import SequencedBybit
+from ccxt_mm.exchange.bybit import SequencedBybit
 
 CLIENT_CLASSES: dict[str, type[ccxt_pro.Exchange]] = {"bybit": SequencedBybit}
 """ccxt.pro clients we extend (bybit: the order-book sequence check ccxt lacks)."""
@@ -44,5 +44,26 @@ def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_
     if config.live.sandbox:
         exchange.set_sandbox_mode(True)
     if name in config.live.rest_urls:
-        point_ccxt_at(exchange, config.live.rest_urls[name], config.live.ws_urls.get(name))
+        point_at(exchange, config.live.rest_urls[name], config.live.ws_urls.get(name))
     return exchange
+
+
+def point_at(exchange: ccxt_pro.Exchange, base_url: str, ws_url: str | None = None) -> None:
+    """Rewrite every REST URL of ``exchange`` to ``base_url`` (scheme and host), keeping the
+    path, and with ``ws_url`` every websocket URL to ``ws_url`` + ``/stream`` + its path;
+    switch off the calls an offline emulator does not serve (``live.rest_urls`` and
+    ``live.ws_urls``: the loopback emulator, or a proxy)."""
+
+    def rewrite(urls: dict) -> None:
+        for key, url in list(urls.items()):
+            if isinstance(url, str) and url.startswith("http"):
+                urls[key] = base_url + urlsplit(url).path
+            elif isinstance(url, str) and url.startswith("ws") and ws_url is not None:
+                urls[key] = ws_url + "/stream" + urlsplit(url).path
+            elif isinstance(url, dict):
+                rewrite(url)
+
+    rewrite(exchange.urls["api"])
+    exchange.has["fetchCurrencies"] = False
+    exchange.options["fetchMarkets"] = {"types": ["spot"]}
+    exchange.options["fetchMargins"] = False

@@ -10,7 +10,7 @@ import json
 import orjson
 from aiohttp import WSMsgType, web
 
-from ccxt_mm.emulator.stream import RecordedStream
+from ccxt_mm_testkit.emulator.stream import RecordedStream
 
 
 def recorded_books(path: str, inst_id: str) -> list[dict]:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ccxt_mm.llm.predictor import ImbalancePredictor, MarketSnapshot
 
-BODIES = Path(__file__).resolve().parents[2] / "cassettes" / "llm" / "bodies"
+BODIES = Path(__file__).resolve().parents[3] / "cassettes" / "llm" / "bodies"
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@ private fill stream (login checked with the exchange's own signature scheme)."""
 
 from __future__ import annotations
 
-from ccxt_mm.emulator.binance_user_ws import BinanceUserStream
-from ccxt_mm.emulator.bybit_user_ws import BybitUserStream
-from ccxt_mm.emulator.core import EmulatedExchange
-from ccxt_mm.emulator.okx_user_ws import OkxUserStream
-from ccxt_mm.emulator.public_ws import PUBLIC_STREAMS, PublicStream
-from ccxt_mm.emulator.stream import PushStream
+from ccxt_mm_testkit.emulator.binance_user_ws import BinanceUserStream
+from ccxt_mm_testkit.emulator.bybit_user_ws import BybitUserStream
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.okx_user_ws import OkxUserStream
+from ccxt_mm_testkit.emulator.public_ws import PUBLIC_STREAMS, PublicStream
+from ccxt_mm_testkit.emulator.stream import PushStream
 
 
 def websockets(name: str, exchange: EmulatedExchange, api_key: str, secret: str, passphrase: str) -> tuple[PublicStream, PushStream]:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ccxt_mm.emulator.core import EmuFill, EmulatedExchange, EmuOrder, EmuReject
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange, EmuOrder, EmuReject
 
 STATUS = {"open": "New", "filled": "Filled", "canceled": "Cancelled", "rejected": "Cancelled"}
 RET_CODES = {

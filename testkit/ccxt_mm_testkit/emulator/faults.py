@@ -1,4 +1,4 @@
-"""Faults an emulated exchange can inject, as :class:`~ccxt_mm.emulator.server.EmulatorServer`
+"""Faults an emulated exchange can inject, as :class:`~ccxt_mm_testkit.emulator.server.EmulatorServer`
 hooks: each takes the request and the exchange's own handler and answers in its place, late,
 twice, or not at all. ``paths`` limits a fault to requests whose path contains one of them.
 """
@@ -10,8 +10,8 @@ import json
 
 from aiohttp import web
 
-from ccxt_mm.emulator.core import EmulatedExchange
-from ccxt_mm.emulator.server import Fault, Handler
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.server import Fault, Handler
 
 
 def _hit(request: web.Request, paths: tuple[str, ...]) -> bool:

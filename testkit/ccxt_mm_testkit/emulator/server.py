@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
-from ccxt_mm.emulator.core import EmulatedExchange
+from ccxt_mm_testkit.emulator.core import EmulatedExchange
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Fault = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]

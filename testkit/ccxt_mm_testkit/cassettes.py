@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import vcr
 
+from ccxt_mm.llm.cassette import MATCH_ON
+
 VOLATILE = frozenset(
     {
         "timestamp",
@@ -117,7 +119,7 @@ def llm_vcr(record_mode: str = "none", secrets: list[str] | None = None) -> vcr.
     return vcr.VCR(
         record_mode=record_mode,
         serializer="yaml",
-        match_on=["method", "host", "path"],
+        match_on=list(MATCH_ON),
         before_record_request=scrub_request,
         before_record_response=make_response_scrubber(secrets or []),
         decode_compressed_response=True,

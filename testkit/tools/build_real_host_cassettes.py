@@ -26,13 +26,14 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ccxt_mm.cassettes import cassette_vcr
-from ccxt_mm.emulator import point_ccxt_at
-from ccxt_mm.emulator.binance import BinanceDialect
-from ccxt_mm.emulator.bybit import BybitDialect
-from ccxt_mm.emulator.core import EmulatedExchange, EmuMarket
-from ccxt_mm.emulator.okx import OkxDialect
-from ccxt_mm.emulator.server import EmulatorServer
+from ccxt_mm_testkit.cassettes import cassette_vcr
+from ccxt_mm_testkit.emulator.binance import BinanceDialect
+from ccxt_mm_testkit.emulator.bybit import BybitDialect
+from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
+from ccxt_mm_testkit.emulator.okx import OkxDialect
+from ccxt_mm_testkit.emulator.server import EmulatorServer
+
+from ccxt_mm.exchange.clients import point_at
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "cassettes" / "ccxt_static"
@@ -54,7 +55,7 @@ async def record(name: str, routes: list, cassette: str, real_host: str, calls) 
     server = EmulatorServer(routes)
     url = await server.start()
     client = getattr(ccxt_async, name)({"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-    point_ccxt_at(client, url)
+    point_at(client, url)
     path = OUT / name / cassette
     path.unlink(missing_ok=True)  # vcrpy appends to an existing cassette
     try:

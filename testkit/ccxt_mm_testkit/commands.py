@@ -1,0 +1,55 @@
+"""``ccxt-mm record``: the test kit's command, added to the CLI through the
+``ccxt_mm.commands`` entry point when the kit is installed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from ccxt_mm.config import AppConfig, load_config
+from ccxt_mm.exchange.clients import credentials, make_exchange
+from ccxt_mm.exchange.venue import CcxtVenue
+from ccxt_mm_testkit.cassettes import cassette_vcr
+from ccxt_mm_testkit.record import SCENARIOS
+
+
+def add_record(sub: argparse._SubParsersAction) -> None:
+    """Add ``record`` to the CLI's subcommands."""
+    rc = sub.add_parser("record", help="record exchange scenario cassettes against a sandbox (keys from the environment)")
+    rc.add_argument("--exchange", required=True, choices=["binance", "okx", "bybit"])
+    rc.add_argument("--symbol", required=True)
+    rc.add_argument("--qty", type=float, required=True, help="order size (base) above the exchange minimum")
+    rc.add_argument("--out", default="cassettes/exchanges", help="cassette folder (default: cassettes/exchanges)")
+    rc.add_argument("--scenario", nargs="+", help="only these scenarios")
+    rc.add_argument("--config", help="YAML config naming the credential variables (live.rest_urls: record elsewhere)")
+    rc.set_defaults(func=cmd_record)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    config, source = (load_config(args.config), args.config) if args.config else (AppConfig(), "built-in defaults")
+    if args.exchange not in config.live.rest_urls:
+        config = config.model_copy(update={"live": config.live.model_copy(update={"sandbox": True})})
+    results = asyncio.run(_record(config, args.exchange, args.symbol, args.qty, Path(args.out), args.scenario, source))
+    print(json.dumps(results, indent=2, sort_keys=True))
+    return 0
+
+
+async def _record(config: AppConfig, exchange: str, symbol: str, qty: float, out: Path, only: list[str] | None, source: str) -> dict:
+    secrets = list(credentials(config, exchange, source).values())
+    recorder = cassette_vcr(out / exchange, record_mode="all", secrets=secrets)
+    results = {}
+    for name, scenario in SCENARIOS.items():
+        if only and name not in only:
+            continue
+        client = make_exchange(exchange, config, with_credentials=True)
+        try:
+            with recorder.use_cassette(f"{name}.yaml"):
+                venue = CcxtVenue(client, symbol, time.time_ns)
+                await venue.start()
+                results[name] = await scenario(venue, qty)
+        finally:
+            await client.close()
+    return results

@@ -1,0 +1,68 @@
+"""The package's layers, read from the source: which folder may import what.
+
+Only the exchange edge imports ccxt; the product imports nothing from the test kit and
+vcrpy only where a recorded LLM cassette is replayed; the pure core (book, quoting) does
+no I/O and imports no outer layer."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "ccxt_mm"
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (lazy imports inside functions too)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+def importers(prefix: str) -> set[str]:
+    """The package's modules (paths from ``ccxt_mm/``) that import ``prefix`` or a submodule."""
+    return {
+        str(p.relative_to(PACKAGE)) for p in SOURCES if any(m == prefix or m.startswith(prefix + ".") for m in imported(p))
+    }
+
+
+def test_the_sources_are_found():
+    assert len(SOURCES) > 40 and (PACKAGE / "exchange" / "venue.py") in SOURCES
+
+
+def test_only_the_exchange_edge_imports_ccxt():
+    outside = {p for p in importers("ccxt") if not p.startswith("exchange/")}
+    assert importers("ccxt") and not outside
+
+
+def test_the_product_imports_nothing_from_the_test_kit():
+    assert not importers("ccxt_mm_testkit")
+
+
+def test_vcrpy_only_where_an_llm_cassette_is_replayed():
+    assert importers("vcr") == {"llm/cassette.py"}
+
+
+@pytest.mark.parametrize("layer", ["book", "quoting"])
+def test_the_pure_core_imports_no_outer_layer_and_no_io(layer):
+    allowed = {"ccxt_mm.book", "ccxt_mm.quoting"}
+    io = {"asyncio", "aiohttp", "socket", "ccxt", "logging", "os", "pathlib"}
+    for path in (PACKAGE / layer).rglob("*.py"):
+        for module in imported(path):
+            if module.startswith("ccxt_mm"):
+                assert any(module == a or module.startswith(a + ".") for a in allowed), (path.name, module)
+            assert module.split(".")[0] not in io, (path.name, module)
+
+
+def test_the_package_has_no_import_time_side_effects():
+    """``import ccxt_mm`` runs nothing: its ``__init__`` holds names, no calls."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+    assert not calls
