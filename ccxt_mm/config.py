@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import ErrorDetails
 
 from ccxt_mm.errors import ConfigError
+from ccxt_mm.exchange.dialects import names as dialect_names
 from ccxt_mm.execution.paper import QueueModel
 from ccxt_mm.quoting.risk import ReduceOnlyStyle
 from ccxt_mm.quoting.spread import VolRegime
@@ -181,8 +182,16 @@ class ExchangeCredentials(_Section):
     password_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$")
 
 
+def _known_exchange(value: str) -> str:
+    """An exchange with a dialect module in :mod:`ccxt_mm.exchange.dialects`."""
+    known = dialect_names()
+    if value not in known:
+        raise ValueError(f"expected one of {', '.join(known)}")
+    return value
+
+
 class LiveMarketConfig(_Section):
-    exchange: str = Field(pattern=r"^(binance|okx|bybit)$")
+    exchange: Annotated[str, AfterValidator(_known_exchange)]
     symbol: Symbol
 
 

@@ -71,6 +71,63 @@ class LlmUnavailable(LlmError):
     the budget is spent."""
 
 
+class ExchangeError(CcxtMmError):
+    """An exchange call failed. ``kind`` says what a venue does about it; the exchange
+    edge raises these ``from`` the client library's own exception (see
+    :mod:`ccxt_mm.exchange.errors`), so nothing above the edge catches a ccxt type."""
+
+    kind = "error"
+
+    def __init__(self, message: str, retry_after_secs: float | None = None) -> None:
+        self.retry_after_secs = retry_after_secs
+        """The wait the exchange asked for (``Retry-After``), seconds, if it said."""
+        super().__init__(message)
+
+
+class PostOnlyRejected(ExchangeError):
+    """A post-only order would have taken liquidity and was refused (not a failure)."""
+
+    kind = "post_only"
+
+
+class OrderNotFound(ExchangeError):
+    """The exchange does not know the order (filled, cancelled or never there)."""
+
+    kind = "not_found"
+
+
+class InsufficientBalance(ExchangeError):
+    kind = "balance"
+
+
+class OrderRefused(ExchangeError):
+    """The exchange refused the order as invalid (size, price, precision, limits)."""
+
+    kind = "invalid"
+
+
+class RateLimited(ExchangeError):
+    """429 / 418 or a DDoS guard: every call of the venue waits ``retry_after_secs``."""
+
+    kind = "rate_limit"
+
+
+class ExchangeUnreachable(ExchangeError):
+    """Network error, timeout or maintenance: the request may or may not have reached the
+    exchange, so a create is looked up by client id, never resent."""
+
+    kind = "network"
+
+
+class AuthenticationFailed(ExchangeError):
+    kind = "auth"
+
+
+class VenueError(ExchangeError):
+    """A venue cannot go on with what the exchange answered (unknown symbol, a malformed
+    reply, a cancel to be retried); names exchange and symbol."""
+
+
 class NoMarketStartedError(CcxtMmError):
     """``ccxt-mm run``: every configured market failed to start (each one's own error is
     printed first), so there is nothing to quote."""

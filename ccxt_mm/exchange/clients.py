@@ -9,15 +9,12 @@ import ccxt.pro as ccxt_pro
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.errors import ConfigError
-from ccxt_mm.exchange.bybit import SequencedBybit
-
-CLIENT_CLASSES: dict[str, type[ccxt_pro.Exchange]] = {"bybit": SequencedBybit}
-"""ccxt.pro clients we extend (bybit: the order-book sequence check ccxt lacks)."""
+from ccxt_mm.exchange.dialects import dialect
 
 
 def client_class(name: str) -> type[ccxt_pro.Exchange]:
-    """The ccxt.pro client class of exchange ``name``."""
-    return CLIENT_CLASSES.get(name) or getattr(ccxt_pro, name)
+    """The ccxt.pro client class of exchange ``name`` (its dialect's, else ccxt's own)."""
+    return dialect(name).client_class or getattr(ccxt_pro, name)
 
 
 def credentials(config: AppConfig, exchange: str, source: str = "environment") -> dict[str, str]:

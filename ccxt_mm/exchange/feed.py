@@ -16,6 +16,8 @@ import numpy as np
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.book.steps import multiples
+from ccxt_mm.exchange.dialects import dialect
+from ccxt_mm.exchange.errors import CcxtError, translate
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +69,6 @@ class LiveBook:
         self.book = GridBook(multiples(np.arange(lo, hi + 1, dtype=np.int64), self.tick))
         self.rebuilds += 1
         return self.book
-
-
-SUBSCRIPTION_DEPTHS = {
-    "bybit": (1, 50, 200, 1000),
-    "binance": (5, 10, 20, 50, 100, 500, 1000, 5000),
-}
-"""Depths an exchange's order-book stream accepts (ccxt refuses others)."""
-
-
-def subscription_depth(exchange_id: str, depth: int) -> int:
-    """The smallest depth the exchange streams that covers ``depth`` levels."""
-    allowed = SUBSCRIPTION_DEPTHS.get(exchange_id)
-    if allowed is None:
-        return depth
-    return next((d for d in allowed if d >= depth), allowed[-1])
 
 
 class WebsocketFallback:
@@ -145,8 +132,11 @@ class BookFeed:
     async def next(self) -> tuple[list, list]:
         if self.mode.use_websocket:
             try:
-                ob = await self.exchange.watch_order_book(self.symbol, subscription_depth(self.exchange.id, self.depth))
-            except Exception as exc:
+                ob = await self.exchange.watch_order_book(self.symbol, dialect(self.exchange.id).book_depth(self.depth))
+            except CcxtError as exc:
+                self.mode.failed(exc)
+                raise translate(exc) from exc
+            except Exception as exc:  # not ccxt's (the socket's own): counted the same
                 self.mode.failed(exc)
                 raise
             self.mode.succeeded()
@@ -155,7 +145,10 @@ class BookFeed:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._next_poll = time.monotonic() + self.poll_secs
-            ob = await self.exchange.fetch_order_book(self.symbol, self.depth)
+            try:
+                ob = await self.exchange.fetch_order_book(self.symbol, self.depth)
+            except CcxtError as exc:
+                raise translate(exc) from exc
         self.updates += 1
         self.last_nonce = ob.get("nonce")
         return ob["bids"][: self.depth], ob["asks"][: self.depth]
@@ -180,7 +173,10 @@ class TradeFeed:
         if self.mode.use_websocket:
             try:
                 trades = await self.exchange.watch_trades(self.symbol)
-            except Exception as exc:
+            except CcxtError as exc:
+                self.mode.failed(exc)
+                raise translate(exc) from exc
+            except Exception as exc:  # not ccxt's (the socket's own): counted the same
                 self.mode.failed(exc)
                 raise
             self.mode.succeeded()
@@ -189,7 +185,10 @@ class TradeFeed:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._next_poll = time.monotonic() + self.poll_secs
-            trades = await self.exchange.fetch_trades(self.symbol, self._since)
+            try:
+                trades = await self.exchange.fetch_trades(self.symbol, self._since)
+            except CcxtError as exc:
+                raise translate(exc) from exc
         fresh = []
         for t in trades:
             trade_id, ts_ms = str(t["id"]), int(t["timestamp"])

@@ -2,8 +2,8 @@
 
 The quoting loop calls :meth:`submit` and :meth:`drain_events` and never awaits; a worker
 task owned by :meth:`run` sends the actions. ccxt dicts stay in this module: what leaves it
-are :mod:`ccxt_mm.execution.types` events. ccxt's exceptions are classified once, in
-:func:`classify`.
+are :mod:`ccxt_mm.execution.types` events. ccxt's exceptions become ours in :meth:`_call`
+(:func:`ccxt_mm.exchange.errors.translate`); each error's ``kind`` says what is done about it.
 
 Post-only orders are sent with ccxt's unified ``postOnly`` flag (binance spot LIMIT_MAKER,
 okx ``ordType=post_only``, bybit ``timeInForce=PostOnly``) and the client order id through
@@ -26,10 +26,10 @@ from typing import TypeVar
 
 import ccxt.async_support as ccxt_async
 from aiolimiter import AsyncLimiter
-from ccxt.base import errors as ccxt_errors
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from ccxt_mm.errors import CcxtMmError
+from ccxt_mm.errors import ExchangeError, OrderNotFound, VenueError
+from ccxt_mm.exchange.dialects import dialect
+from ccxt_mm.exchange.errors import CcxtError, translate
 from ccxt_mm.execution.types import (
     Action,
     AmendAccepted,
@@ -45,6 +45,7 @@ from ccxt_mm.execution.types import (
     VenueEvent,
 )
 from ccxt_mm.quoting.types import BUY
+from ccxt_mm.retry import Backoff, retrying
 
 log = logging.getLogger("ccxt_mm.venue")
 
@@ -52,27 +53,9 @@ SIDES = {"buy": BUY, "sell": -BUY}
 """ccxt's side names → our side signs (any other name is a malformed reply)."""
 
 
-class VenueError(CcxtMmError):
-    """An exchange call failed in a way the venue cannot absorb; names exchange and symbol."""
-
-
 def classify(exc: Exception) -> str:
-    """The one mapping of ccxt's exception tree to what the venue does about it."""
-    if isinstance(exc, ccxt_errors.OrderImmediatelyFillable):
-        return "post_only"
-    if isinstance(exc, ccxt_errors.OrderNotFound):
-        return "not_found"
-    if isinstance(exc, ccxt_errors.InsufficientFunds):
-        return "balance"
-    if isinstance(exc, ccxt_errors.InvalidOrder):
-        return "invalid"
-    if isinstance(exc, ccxt_errors.RateLimitExceeded | ccxt_errors.DDoSProtection):
-        return "rate_limit"
-    if isinstance(exc, ccxt_errors.RequestTimeout | ccxt_errors.ExchangeNotAvailable | ccxt_errors.NetworkError):
-        return "network"  # the request may or may not have reached the exchange
-    if isinstance(exc, ccxt_errors.AuthenticationError):
-        return "auth"
-    return "error"
+    """What the venue does about ``exc``: its ``kind`` (``error`` for anything not ours)."""
+    return exc.kind if isinstance(exc, ExchangeError) else "error"
 
 
 T = TypeVar("T")
@@ -82,15 +65,14 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and classify(exc) in ("network", "rate_limit")
 
 
+IDEMPOTENT_BACKOFF = Backoff(initial_secs=0.2, max_secs=2.0)
+"""Waits between attempts of a read or a cancel (the exchange's ``Retry-After`` first)."""
+
+
 async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     """Retry a read or a cancel (never a create) on network errors and rate limits, with
     exponential backoff and jitter; the last error propagates."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(multiplier=0.2, max=2.0),
-        retry=retry_if_exception(_transient),
-        reraise=True,
-    ):
+    async for attempt in retrying(attempts=attempts, retry_if=_transient, backoff=IDEMPOTENT_BACKOFF):
         with attempt:
             return await call()
     raise AssertionError("unreachable")
@@ -119,10 +101,6 @@ class OpenOrder:
     remaining: float
 
 
-_TOTAL_SIZE_AMENDS = frozenset({"okx", "bybit"})
-"""Exchanges whose amend sets the order's total size, filled part included (binance replaces)."""
-
-
 class CcxtVenue:
     """Implements :class:`ccxt_mm.execution.venue.Venue` over ``exchange`` for ``symbol``."""
 
@@ -132,6 +110,7 @@ class CcxtVenue:
         self.exchange = exchange
         self.symbol = symbol
         self.clock_ns = clock_ns
+        self.dialect = dialect(exchange.id)
         self.supports_amend = bool(exchange.has.get("editOrder"))
         self.stats = VenueStats()
         self._actions: asyncio.Queue[Action] = asyncio.Queue()
@@ -168,25 +147,19 @@ class CcxtVenue:
             await asyncio.sleep(wait)
         try:
             result = await fn()
-        except Exception as exc:
-            kind = classify(exc)
-            # ccxt maps okx's HTTP 429 to ExchangeNotAvailable: a Retry-After tells them apart
-            if kind == "rate_limit" or (kind == "network" and self._retry_after() is not None):
-                self._back_off()
-            raise
+        except CcxtError as exc:
+            err = translate(exc, getattr(self.exchange, "last_response_headers", None))
+            # ccxt maps okx's HTTP 429 to ExchangeNotAvailable: its Retry-After holds us back
+            # too, while the error stays a network one (a create is looked up, not resent)
+            if err.kind == "rate_limit" or err.retry_after_secs is not None:
+                self._back_off(err.retry_after_secs)
+            raise err from exc
         self._block_secs = 0.0
         return result
 
-    def _retry_after(self) -> str | None:
-        headers = getattr(self.exchange, "last_response_headers", None) or {}
-        return next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-
-    def _back_off(self) -> None:
-        """Honour ``Retry-After`` (seconds) of a 429 / 418; without one, 1 s doubling to 60 s."""
-        try:
-            secs = float(self._retry_after())
-        except (TypeError, ValueError):
-            secs = min(60.0, max(1.0, 2 * self._block_secs))
+    def _back_off(self, retry_after_secs: float | None) -> None:
+        """Honour the exchange's ``Retry-After`` of a 429 / 418; without one, 1 s doubling to 60 s."""
+        secs = retry_after_secs if retry_after_secs is not None else min(60.0, max(1.0, 2 * self._block_secs))
         self._block_secs = secs
         self.blocked_until = max(self.blocked_until, time.monotonic() + secs)
         self.stats.rate_limited += 1
@@ -209,10 +182,9 @@ class CcxtVenue:
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
         """Load markets (precision and limits come from the exchange)."""
-        if self.exchange.id == "bybit":
-            # a UTA account reads single orders from /v5/order/realtime (last 500 orders)
-            self.exchange.options.setdefault("fetchOrder", {})["acknowledged"] = True
-        await self.exchange.load_markets()
+        for key, values in self.dialect.client_options.items():
+            self.exchange.options.setdefault(key, {}).update(values)
+        await self._call(self.exchange.load_markets)
         if self.symbol not in self.exchange.markets:
             raise VenueError(f"{self.exchange.id}: unknown symbol {self.symbol}")
         self._market = self.exchange.market(self.symbol)
@@ -260,8 +232,8 @@ class CcxtVenue:
         try:
             amount = ex.amount_to_precision(symbol, a.qty)
             price = ex.price_to_precision(symbol, a.price)
-        except ccxt_errors.InvalidOrder as exc:
-            self._reject(a.client_id, f"{self.name}: {exc}")
+        except CcxtError as exc:  # below the exchange's minimum: ccxt refuses it before any call
+            self._reject(a.client_id, f"{self.name}: {translate(exc)}")
             return
         min_cost = ((self._market or {}).get("limits", {}).get("cost") or {}).get("min")
         if min_cost and float(amount) * float(price) < min_cost:
@@ -334,13 +306,10 @@ class CcxtVenue:
         """Our order with this client id in whatever state (None: the exchange has none)."""
         ex = self.exchange
         try:
-            if ex.id == "bybit":  # ccxt's bybit fetch_order needs the exchange id: ask v5 directly
+            lookup = self.dialect.find_by_client_id
+            if lookup is not None:
                 market = self._market or ex.market(self.symbol)
-                raw = await self._idempotent(
-                    lambda: ex.private_get_v5_order_realtime({"category": "spot", "symbol": market["id"], "orderLinkId": client_id})
-                )
-                found = (raw.get("result") or {}).get("list") or []
-                return ex.parse_order(found[0], market) if found else None
+                return await self._idempotent(lambda: lookup(ex, market, client_id))
             return await self._idempotent(lambda: ex.fetch_order(None, self.symbol, {"clientOrderId": client_id}))
         except Exception as exc:
             if classify(exc) == "not_found":
@@ -367,6 +336,11 @@ class CcxtVenue:
         side = "buy" if a.side == BUY else "sell"
         try:
             amount = float(ex.amount_to_precision(symbol, a.qty))
+        except CcxtError as exc:  # below the exchange's minimum: ccxt refuses it before any call
+            self._count("invalid")
+            self._reject(a.client_id, f"{self.name}: reduce-only taker order refused: {translate(exc)}")
+            return
+        try:
             order = await self._call(lambda: ex.create_order(symbol, "market", side, amount, None, {"clientOrderId": a.client_id}))
         except Exception as exc:
             self._count(classify(exc))
@@ -391,7 +365,7 @@ class CcxtVenue:
         # binance replaces with a new order of ``amount``; okx and bybit set the order's total
         # size: what has filled is added, so what rests is the size asked for (less any fill
         # not seen yet), and never an amend to no more than the filled size, which they refuse
-        filled = self._filled.get(cid, 0.0) if ex.id in _TOTAL_SIZE_AMENDS else 0.0
+        filled = self._filled.get(cid, 0.0) if self.dialect.amend_sets_total_size else 0.0
         amount = ex.amount_to_precision(symbol, a.qty + filled)
         price = ex.price_to_precision(symbol, a.price)
         params = {"postOnly": True, "clientOrderId": cid}
@@ -400,7 +374,7 @@ class CcxtVenue:
         try:
             edited = await self._call(lambda: ex.edit_order(order_id, symbol, "limit", side, float(amount), float(price), params))
         except asyncio.CancelledError:
-            if ex.id == "binance":  # a replacement order may exist under a new exchange id
+            if self.dialect.amend_replaces:  # a replacement order may exist under a new exchange id
                 self._in_doubt[cid] = float(amount)
             raise
         except Exception as exc:
@@ -414,7 +388,7 @@ class CcxtVenue:
         if status is None:
             try:
                 status = (await self._idempotent(lambda: ex.fetch_order(new_id, symbol))).get("status")
-            except ccxt_errors.OrderNotFound:
+            except OrderNotFound:
                 status = "canceled"
         if status in ("canceled", "rejected", "expired"):
             self.stats.post_only_rejects += 1
@@ -495,7 +469,7 @@ class CcxtVenue:
         False where the exchange has no such switch (binance spot)."""
         if not self.exchange.has.get("cancelAllOrdersAfter"):
             return False
-        params = {"type": "spot"} if self.exchange.id == "bybit" else {}
+        params = dict(self.dialect.dead_man_params)
         await self._idempotent(lambda: self.exchange.cancel_all_orders_after(int(timeout_secs * 1000), params))
         return True
 
@@ -524,7 +498,7 @@ class CcxtVenue:
         cancelled = []
         for o in await self.open_orders():
             if o.client_id.startswith(prefix):
-                with suppress(ccxt_errors.OrderNotFound):  # filled or cancelled meanwhile: gone either way
+                with suppress(OrderNotFound):  # filled or cancelled meanwhile: gone either way
                     await self._idempotent(lambda o=o: self.exchange.cancel_order(o.order_id, self.symbol))
                 cancelled.append(o.client_id)
         return cancelled
@@ -539,7 +513,7 @@ class CcxtVenue:
         exchange_open = {o.client_id: o for o in await self.open_orders() if o.client_id.startswith(prefix)}
         orphans = [cid for cid in exchange_open if cid not in tracked_open and cid not in self._order_ids]
         for cid in orphans:
-            with suppress(ccxt_errors.OrderNotFound):
+            with suppress(OrderNotFound):
                 await self._idempotent(lambda cid=cid: self.exchange.cancel_order(exchange_open[cid].order_id, self.symbol))
         missing = [cid for cid in tracked_open if cid not in exchange_open]
         if missing:
@@ -566,11 +540,13 @@ class CcxtVenue:
     async def watch_fills(self) -> None:
         """Our trades as the exchange pushes them (``watch_my_trades``), until cancelled;
         errors propagate so the caller backs off and polling covers the gap."""
-        # ccxt.pro's okx builds pushed trades from the orders channel with OKX's ``fillFee``
-        # as the cost, and OKX signs a charged fee negative (REST trades are negated by ccxt)
-        fee_sign = -1.0 if self.exchange.id == "okx" else 1.0
+        fee_sign = self.dialect.pushed_fee_sign
         while True:
-            self._on_trades(await self.exchange.watch_my_trades(self.symbol), fee_sign)
+            try:
+                trades = await self.exchange.watch_my_trades(self.symbol)
+            except CcxtError as exc:
+                raise translate(exc) from exc
+            self._on_trades(trades, fee_sign)
 
     def _on_trades(self, trades: list[dict], fee_sign: float = 1.0) -> None:
         """Turn our trades not seen before into Fill events (a fee cost > 0 is charged)."""

@@ -5,7 +5,7 @@ local servers). Per call:
 
 * throttled by two ``aiolimiter`` buckets, requests per minute and tokens per minute (tokens
   estimated before the call; the next call's estimate is corrected by the reply's ``usage``);
-* retried by ``tenacity`` on 429, 408, 5xx, timeouts and connection errors, with jittered
+* retried (:mod:`ccxt_mm.retry`) on 429, 408, 5xx, timeouts and connection errors, with jittered
   exponential backoff, waiting what the server asks for instead when it says so
   (``Retry-After``, ``retry-after-ms``, ``x-ratelimit-reset-*``, or OpenAI's "Please try again
   in 26.604s" in the body); 400 / 401 / 403 / 404 and an exhausted quota are not retried;
@@ -19,23 +19,17 @@ and the server's error text only.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from contextlib import suppress
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import aiohttp
 import orjson
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random_exponential
 
 from ccxt_mm.config import LlmConfig
 from ccxt_mm.errors import LlmError, LlmRequestError, LlmUnavailable
-
-_TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+from ccxt_mm.retry import Backoff, retry_hint_secs, retrying
 
 
 class Clock(Protocol):
@@ -97,52 +91,13 @@ class ClientStats:
 
 
 class _Retryable(Exception):
-    """One attempt failed in a way another attempt may not; ``hint`` is the wait (s) the
-    server asked for, if any."""
+    """One attempt failed in a way another attempt may not; ``retry_after_secs`` is the wait
+    the server asked for, if any."""
 
-    def __init__(self, message: str, status: int | None, hint: float | None) -> None:
+    def __init__(self, message: str, status: int | None, retry_after_secs: float | None) -> None:
         self.status = status
-        self.hint = hint
+        self.retry_after_secs = retry_after_secs
         super().__init__(message)
-
-
-def _duration_secs(text: str) -> float | None:
-    """``"1s"``, ``"6m0s"``, ``"20ms"``, ``"1h2m"`` (the x-ratelimit-reset-* format) in seconds."""
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
-        return None
-    scale = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
-
-
-def retry_hint_secs(headers: dict[str, str], body: str, now_epoch: float | None = None) -> float | None:
-    """What the server asked us to wait before retrying, in seconds (None: it did not say).
-
-    ``headers`` keys lower-case. Takes the longest of ``retry-after-ms``, ``retry-after``
-    (seconds or an HTTP date) and ``x-ratelimit-reset-requests`` / ``-tokens``; only when no
-    header says anything, a "try again in X s" in the body."""
-    hints: list[float] = []
-    if (ms := headers.get("retry-after-ms")) is not None:
-        with suppress(ValueError):  # a malformed hint leaves the jittered backoff in charge
-            hints.append(float(ms) / 1000.0)
-    if (after := headers.get("retry-after")) is not None:
-        try:
-            hints.append(float(after))
-        except ValueError:
-            try:
-                at = parsedate_to_datetime(after).timestamp()
-            except (TypeError, ValueError):
-                at = None
-            if at is not None:
-                hints.append(max(0.0, at - (time.time() if now_epoch is None else now_epoch)))
-    for key in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"):
-        if (value := headers.get(key)) is not None and (secs := _duration_secs(value)) is not None:
-            hints.append(secs)
-    if hints:
-        return max(hints)
-    if (m := _TRY_AGAIN.search(body)) is not None:
-        return float(m.group(1)) / (1000.0 if m.group(2).lower() == "ms" else 1.0)
-    return None
 
 
 def _error_text(body: str) -> tuple[str, str]:
@@ -206,8 +161,7 @@ class ChatClient:
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self._requests = None if replay else AsyncLimiter(cfg.requests_per_minute, 60.0)
         self._tokens = None if replay else AsyncLimiter(cfg.tokens_per_minute, 60.0)
-        backoff = wait_exponential if replay else wait_random_exponential
-        self._backoff = backoff(multiplier=cfg.backoff_initial_secs, max=cfg.backoff_max_secs)
+        self._backoff = Backoff(initial_secs=cfg.backoff_initial_secs, max_secs=cfg.backoff_max_secs, jitter=not replay)
         self._token_correction = 0
         self.breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_cooldown_secs, self.clock)
         self.stats = ClientStats()
@@ -244,15 +198,15 @@ class ChatClient:
         estimate = len(body) // 4 + cfg.max_tokens
         deadline = self.clock.monotonic() + cfg.deadline_secs
         stats.calls += 1
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Retryable),
-            wait=self._wait,
-            stop=stop_after_attempt(cfg.max_attempts) | (lambda rs: self.clock.monotonic() + (rs.upcoming_sleep or 0.0) >= deadline),
+        attempts = retrying(
+            attempts=cfg.max_attempts,
+            retry_if=lambda exc: isinstance(exc, _Retryable),
+            backoff=self._backoff,
+            give_up=lambda rs: self.clock.monotonic() + (rs.upcoming_sleep or 0.0) >= deadline,
             sleep=self.clock.sleep,
-            reraise=True,
         )
         try:
-            async for attempt in retrying:
+            async for attempt in attempts:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         stats.retries += 1
@@ -271,13 +225,6 @@ class ChatClient:
         stats.completion_tokens += reply.completion_tokens
         stats.cost_usd += reply.cost_usd
         return reply
-
-    def _wait(self, rs: RetryCallState) -> float:
-        exc = rs.outcome.exception() if rs.outcome is not None else None
-        hint = getattr(exc, "hint", None)
-        if hint is not None:
-            return float(hint)
-        return self._backoff(rs)
 
     async def _throttle(self, estimate: int, deadline: float) -> None:
         if self._requests is None or self._tokens is None:

@@ -34,12 +34,12 @@ def test_levels_with_extra_fields_are_read_as_price_and_quantity():
 
 
 def test_stream_depths_the_exchanges_accept():
-    from ccxt_mm.exchange.feed import subscription_depth
+    from ccxt_mm.exchange.dialects import dialect
 
     # ccxt.pro's bybit refuses any spot depth but 1/50/200/1000; binance streams fixed depths
-    assert [subscription_depth("bybit", d) for d in (1, 20, 51, 5000)] == [1, 50, 200, 1000]
-    assert [subscription_depth("binance", d) for d in (20, 25)] == [20, 50]
-    assert subscription_depth("okx", 20) == 20
+    assert [dialect("bybit").book_depth(d) for d in (1, 20, 51, 5000)] == [1, 50, 200, 1000]
+    assert [dialect("binance").book_depth(d) for d in (20, 25)] == [20, 50]
+    assert dialect("okx").book_depth(20) == 20
 
 
 def test_features_of_a_live_book_equal_those_of_the_same_levels_on_an_open_grid(btc_log):

@@ -9,11 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.llm.client import CircuitBreaker, retry_hint_secs
+from ccxt_mm.llm.client import CircuitBreaker
 from ccxt_mm.llm.prediction import parse_reply
 from ccxt_mm.llm.predictor import PredictionBoard
 from ccxt_mm.quoting.spread import VolRegime
 from ccxt_mm.quoting.types import Prediction
+from ccxt_mm.retry import retry_hint_secs
 from ccxt_mm.strategies import load_strategy
 from tests.conftest import CASSETTES
 

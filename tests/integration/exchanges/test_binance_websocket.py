@@ -16,6 +16,7 @@ from ccxt_mm_testkit.emulator.core import EmulatedExchange
 from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.errors import ExchangeError
 from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.exchange.feed import BookFeed
 from ccxt_mm.market.binance_capture import read_binance_capture
@@ -84,7 +85,8 @@ def test_a_sequence_gap_resubscribes_with_backoff_and_recovers(recording):
         while good_after < 30:
             try:
                 bids, asks = await feed.next()
-            except ChecksumError:
+            except ExchangeError as exc:  # ours, from ccxt's ChecksumError (binance's sequence gap)
+                assert isinstance(exc.__cause__, ChecksumError)
                 gaps += 1
                 await asyncio.sleep(backoff)  # every retry path yields and backs off
                 backoff = min(backoff * 2, 1.0)

@@ -10,10 +10,10 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from ccxt.base.errors import ChecksumError, InvalidNonce, NetworkError
 from ccxt_mm_testkit.emulator.public_ws import PUBLIC_STREAMS, PublicStream
 from ccxt_mm_testkit.emulator.server import EmulatorServer
 
+from ccxt_mm.errors import ExchangeError
 from ccxt_mm.exchange.clients import client_class, point_at
 from ccxt_mm.exchange.feed import BookFeed, TradeFeed
 from tests.integration.exchanges.conftest import recorded_frames, websocket_only
@@ -68,7 +68,7 @@ def run(env: Env, cut_at: int | None = None, drop_every: int = 0, wrong_allowed:
             while good_after < GOOD_AFTER:
                 try:
                     bids, asks = await asyncio.wait_for(feed.next(), 2.0)
-                except (InvalidNonce, ChecksumError, NetworkError):
+                except ExchangeError:
                     errors += 1
                     trouble_at, good_after = ex.book_seq[env.market_id], 0
                     await asyncio.sleep(0.02)  # every retry path yields and backs off

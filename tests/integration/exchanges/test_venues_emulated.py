@@ -20,8 +20,9 @@ from ccxt_mm_testkit.emulator.core import EmulatedExchange
 from ccxt_mm_testkit.emulator.okx import OkxDialect
 from ccxt_mm_testkit.emulator.server import EmulatorServer
 
+from ccxt_mm.errors import VenueError
 from ccxt_mm.exchange.clients import point_at
-from ccxt_mm.exchange.venue import CcxtVenue, VenueError
+from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import (
     AmendAccepted,
     AmendOrder,

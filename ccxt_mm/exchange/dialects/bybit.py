@@ -1,5 +1,12 @@
-"""ccxt.pro's bybit client with the order-book sequence check ccxt leaves out.
+"""Bybit spot (v5, unified account): its dialect, and ccxt.pro's bybit client with the
+order-book sequence check ccxt leaves out.
 
+Dialect: an amend sets the order's total size; the book stream takes fixed depths; an order
+is read by client id from ``/v5/order/realtime`` (ccxt's ``fetch_order`` needs the exchange
+id), and single orders of a UTA account are read from there too (the last 500 orders);
+``cancel_all_orders_after`` takes the product type.
+
+Sequence check:
 Bybit numbers each ``orderbook.<depth>.<symbol>`` message with ``u``, one more every time
 (a snapshot may restart it, e.g. ``u`` = 1 after a service restart). ccxt applies every delta
 it receives without looking at ``u``, so a lost message would leave a silently wrong book.
@@ -14,6 +21,8 @@ from __future__ import annotations
 
 import ccxt.pro as ccxt_pro
 from ccxt.base.errors import InvalidNonce
+
+from ccxt_mm.exchange.dialects import Dialect
 
 
 class SequencedBybit(ccxt_pro.bybit):
@@ -56,3 +65,21 @@ class SequencedBybit(ccxt_pro.bybit):
             await self.un_watch_order_book_for_symbols([symbol], {"limit": limit} if limit else {})
             self._resync.discard(symbol)
         return await super().watch_order_book_for_symbols(symbols, limit, params)
+
+
+async def find_by_client_id(exchange: ccxt_pro.Exchange, market: dict, client_id: str) -> dict | None:
+    """Our order with ``client_id`` in any state, parsed by ccxt (None: bybit has none)."""
+    raw = await exchange.private_get_v5_order_realtime({"category": "spot", "symbol": market["id"], "orderLinkId": client_id})
+    found = (raw.get("result") or {}).get("list") or []
+    return exchange.parse_order(found[0], market) if found else None
+
+
+DIALECT = Dialect(
+    name="bybit",
+    client_class=SequencedBybit,
+    client_options={"fetchOrder": {"acknowledged": True}},
+    book_depths=(1, 50, 200, 1000),
+    amend_sets_total_size=True,
+    dead_man_params={"type": "spot"},
+    find_by_client_id=find_by_client_id,
+)

@@ -1,0 +1,65 @@
+"""What each exchange does differently from ccxt's unified API: one module per exchange.
+
+A module here is named by ccxt's exchange id and holds ``DIALECT``, a :class:`Dialect` of
+facts the edge reads (and, where ccxt needs help, the code behind them: bybit's sequenced
+book client, its order lookup by client id). Adding an exchange is adding its module (and
+its emulator dialect in the test kit, to test it); :func:`names` lists them without
+importing any, so the config can check an exchange name without loading ccxt.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+OrderLookup = Callable[[Any, dict, str], Awaitable[dict | None]]
+"""``(exchange, market, client_id)`` → the order with that client id in any state, or None."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dialect:
+    """One exchange's differences; the defaults are ccxt's unified behaviour."""
+
+    name: str
+    """ccxt's exchange id."""
+    client_class: type | None = None
+    """The ccxt.pro client to use instead of ccxt's own (None: ccxt's)."""
+    client_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """ccxt ``options`` entries set before the markets load."""
+    book_depths: tuple[int, ...] = ()
+    """Depths the order-book stream accepts, ascending (empty: any)."""
+    amend_sets_total_size: bool = False
+    """An amend's size is the order's total, filled part included (else what rests)."""
+    amend_replaces: bool = False
+    """An amend cancels and replaces the order under a new exchange id."""
+    pushed_fee_sign: float = 1.0
+    """Sign of the fee cost in pushed trades (``watch_my_trades``) that makes a charge > 0."""
+    dead_man_params: Mapping[str, Any] = field(default_factory=dict)
+    """Params of ``cancel_all_orders_after`` for spot."""
+    find_by_client_id: OrderLookup | None = None
+    """How to read an order by client id, where ccxt's ``fetch_order`` cannot."""
+
+    def book_depth(self, depth: int) -> int:
+        """The smallest depth the stream accepts that covers ``depth`` levels."""
+        if not self.book_depths:
+            return depth
+        return next((d for d in self.book_depths if d >= depth), self.book_depths[-1])
+
+
+def names() -> tuple[str, ...]:
+    """The exchanges with a dialect module, read from this folder (nothing imported)."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+@cache
+def dialect(name: str) -> Dialect:
+    """The dialect of exchange ``name`` (a :class:`ValueError` naming the known ones if none)."""
+    if name not in names():
+        raise ValueError(f"no dialect for exchange {name!r} (known: {', '.join(names())})")
+    found = importlib.import_module(f"{__name__}.{name}").DIALECT
+    assert isinstance(found, Dialect) and found.name == name, f"{name}.DIALECT"
+    return found
