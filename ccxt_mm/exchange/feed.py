@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,6 +20,8 @@ from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.book.steps import multiples
 from ccxt_mm.exchange.dialects import dialect
 from ccxt_mm.exchange.errors import CcxtError, translate
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +113,40 @@ class WebsocketFallback:
         self.failures = 0
 
 
-class BookFeed:
+class _Feed:
+    """One symbol's stream of one kind: its websocket while :class:`WebsocketFallback` says
+    so, else REST polls no more often than every ``poll_secs``. ccxt's errors leave as ours."""
+
+    def __init__(self, exchange, symbol: str, poll_secs: float, mode: WebsocketFallback) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.poll_secs = poll_secs
+        self.mode = mode
+        self._next_poll = 0.0
+
+    async def _receive(self, watch: Callable[[], Awaitable[T]], poll: Callable[[], Awaitable[T]]) -> T:
+        """The next message: ``watch()`` on the websocket, else ``poll()`` when its time comes."""
+        if self.mode.use_websocket:
+            try:
+                got = await watch()
+            except Exception as exc:  # ccxt's, or the socket's own: counted the same
+                self.mode.failed(exc)
+                if isinstance(exc, CcxtError):
+                    raise translate(exc) from exc
+                raise
+            self.mode.succeeded()
+            return got
+        delay = self._next_poll - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._next_poll = time.monotonic() + self.poll_secs
+        try:
+            return await poll()
+        except CcxtError as exc:
+            raise translate(exc) from exc
+
+
+class BookFeed(_Feed):
     """Successive order books of one symbol, ``depth`` levels a side.
 
     On the websocket it awaits ccxt.pro's ``watch_order_book`` at a depth the exchange
@@ -119,76 +156,35 @@ class BookFeed:
     """
 
     def __init__(self, exchange, symbol: str, depth: int, poll_secs: float, mode: WebsocketFallback) -> None:
-        self.exchange = exchange
-        self.symbol = symbol
+        super().__init__(exchange, symbol, poll_secs, mode)
         self.depth = depth
-        self.poll_secs = poll_secs
-        self.mode = mode
+        self._stream_depth = dialect(exchange.id).book_depth(depth)
         self.updates = 0
         self.last_nonce: int | None = None
         """The exchange's update id of the last book, where it sends one."""
-        self._next_poll = 0.0
 
     async def next(self) -> tuple[list, list]:
-        if self.mode.use_websocket:
-            try:
-                ob = await self.exchange.watch_order_book(self.symbol, dialect(self.exchange.id).book_depth(self.depth))
-            except CcxtError as exc:
-                self.mode.failed(exc)
-                raise translate(exc) from exc
-            except Exception as exc:  # not ccxt's (the socket's own): counted the same
-                self.mode.failed(exc)
-                raise
-            self.mode.succeeded()
-        else:
-            delay = self._next_poll - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_poll = time.monotonic() + self.poll_secs
-            try:
-                ob = await self.exchange.fetch_order_book(self.symbol, self.depth)
-            except CcxtError as exc:
-                raise translate(exc) from exc
+        ex, symbol = self.exchange, self.symbol
+        ob = await self._receive(lambda: ex.watch_order_book(symbol, self._stream_depth), lambda: ex.fetch_order_book(symbol, self.depth))
         self.updates += 1
         self.last_nonce = ob.get("nonce")
         return ob["bids"][: self.depth], ob["asks"][: self.depth]
 
 
-class TradeFeed:
+class TradeFeed(_Feed):
     """Public trades of one symbol: ``watch_trades`` (ccxt.pro) or ``fetch_trades`` polling
     (always, or while :class:`WebsocketFallback` says so). Yields each trade once, as
     ``(ts_ns, aggressor side +1/-1, price, qty)``."""
 
     def __init__(self, exchange, symbol: str, poll_secs: float, mode: WebsocketFallback) -> None:
-        self.exchange = exchange
-        self.symbol = symbol
-        self.poll_secs = poll_secs
-        self.mode = mode
+        super().__init__(exchange, symbol, poll_secs, mode)
         self._since: int | None = None
         """Newest trade time seen (ms) and the ids seen at exactly that time."""
         self._ids_at_since: set[str] = set()
-        self._next_poll = 0.0
 
     async def next(self) -> list[tuple[int, int, float, float]]:
-        if self.mode.use_websocket:
-            try:
-                trades = await self.exchange.watch_trades(self.symbol)
-            except CcxtError as exc:
-                self.mode.failed(exc)
-                raise translate(exc) from exc
-            except Exception as exc:  # not ccxt's (the socket's own): counted the same
-                self.mode.failed(exc)
-                raise
-            self.mode.succeeded()
-        else:
-            delay = self._next_poll - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_poll = time.monotonic() + self.poll_secs
-            try:
-                trades = await self.exchange.fetch_trades(self.symbol, self._since)
-            except CcxtError as exc:
-                raise translate(exc) from exc
+        ex, symbol = self.exchange, self.symbol
+        trades = await self._receive(lambda: ex.watch_trades(symbol), lambda: ex.fetch_trades(symbol, self._since))
         fresh = []
         for t in trades:
             trade_id, ts_ms = str(t["id"]), int(t["timestamp"])
