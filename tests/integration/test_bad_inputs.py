@@ -275,8 +275,8 @@ def test_a_run_where_no_market_starts_is_an_error_after_each_markets_own(capsys,
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     lines = err.splitlines()
-    assert lines[-3].startswith(f"error: binance BTC/USDT: cannot start: ExchangeNotAvailable: binance GET http://127.0.0.1:{port}/")
-    assert lines[-2].startswith(f"error: okx BTC/USDT: cannot start: ExchangeNotAvailable: okx GET http://127.0.0.1:{port}/")
+    assert lines[-3].startswith(f"error: binance BTC/USDT: cannot start: ExchangeUnreachable: binance GET http://127.0.0.1:{port}/")
+    assert lines[-2].startswith(f"error: okx BTC/USDT: cannot start: ExchangeUnreachable: okx GET http://127.0.0.1:{port}/")
     assert lines[-1] == "error: no market started (binance BTC/USDT, okx BTC/USDT): nothing to quote"
     assert not (tmp_path / "run_summary.json").exists()
 
