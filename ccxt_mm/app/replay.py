@@ -49,20 +49,17 @@ def replay(
     ``as_json``; a progress bar on stderr if ``progress`` and not ``as_json``)."""
     started = time.perf_counter()
     from ccxt_mm.market.capture import load_capture
-    from ccxt_mm.report import compare, summarize, summary_json, write_report
+    from ccxt_mm.report import summary_json, write_report
     from ccxt_mm.strategies import load_strategy
 
     _remove_report(Path(report_dir))
     config, base_dir, source = app_config(config_path)
-    overrides = {k: v for k, v in (("symbol", symbol), ("tick_size", tick_size), ("lot_size", lot_size)) if v is not None}
-    if data:
-        overrides["data"] = tuple(data)
-    config = _with_market_overrides(config, overrides)
+    config, from_flags = _with_market_overrides(config, symbol=symbol, tick_size=tick_size, lot_size=lot_size, data=data)
     market = config.market
     files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
     load_strategy(config, source)  # a bad strategy config fails before the data is read
     log = load_capture(files, market.symbol)
-    for warning in _fit_warnings(config, log, set(overrides)):
+    for warning in _fit_warnings(config, log, from_flags):
         print(f"warning: {warning}", file=sys.stderr)
     digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in files)]).encode()).hexdigest()[:6]
     predictions = replay_predictions(config, cassette)
@@ -74,11 +71,7 @@ def replay(
             0,
             f"the {market.symbol} book never became quotable (0 book updates: never a bid and an ask after a snapshot); no report written",
         )
-    summary = summarize(config, result, _log_stats(log, engine, files))
-    if predictions is not None and baseline is not None:
-        summary["predictor"] = predictions.name
-        summary["predictions"] = predictions.summary()
-        summary["comparison"] = compare(baseline, result)
+    summary = _summary(config, engine, result, files, baseline)
     written = write_report(Path(report_dir), config, result, summary)
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     written[0].write_text(summary_json(summary) + "\n")
@@ -89,16 +82,23 @@ def replay(
     return 0
 
 
-def _with_market_overrides(config: AppConfig, overrides: dict[str, object]) -> AppConfig:
-    """``config`` with the ``market`` keys the command line set, validated as the file's are
-    (errors named by their flag)."""
+def _with_market_overrides(
+    config: AppConfig, *, symbol: str | None, tick_size: float | None, lot_size: float | None, data: list[str] | None
+) -> tuple[AppConfig, set[str]]:
+    """``config`` with the ``market`` keys the command line set (None: not set), validated as
+    the file's are (errors named by their flag), and the keys it set."""
+    overrides: dict[str, object] = {
+        k: v for k, v in (("symbol", symbol), ("tick_size", tick_size), ("lot_size", lot_size)) if v is not None
+    }
+    if data:
+        overrides["data"] = tuple(data)
     if not overrides:
-        return config
+        return config, set()
     try:
         market = MarketConfig.model_validate({**config.market.model_dump(), **overrides})
     except ValidationError as exc:
         raise ConfigError("command line", validation_problems(exc, "market.", REPLAY_FLAGS)) from exc
-    return config.model_copy(update={"market": market})
+    return config.model_copy(update={"market": market}), set(overrides)
 
 
 def _remove_report(out_dir: Path) -> None:
@@ -187,18 +187,35 @@ def _llm_cassette(path: str | None) -> AbstractContextManager:
     return replay_cassette(Path(path))
 
 
-def _log_stats(log: EventLog, engine: ReplayEngine, files: list[str]) -> dict[str, object]:
-    """The recording's and the order flow's counts the summary reports."""
-    return {
-        "messages": log.messages_read,
-        "book_rows": log.book_rows,
-        "skipped_messages": log.skipped,
-        "data": [Path(p).name for p in files],
-        "orders_created": engine.orders.stats.placed,
-        "orders_amended": engine.orders.stats.amended,
-        "orders_cancelled": engine.orders.stats.cancelled,
-        "post_only_rejects": engine.orders.stats.post_only_rejects,
-        "late_cancels": engine.orders.stats.late_cancels,
-        "balance_rejects": engine.venue.stats.balance_rejects,
-        "orders_left_open": len(engine.venue.orders),
-    }
+def _summary(
+    config: AppConfig, engine: ReplayEngine, result: ReplayResult, files: list[str], baseline: ReplayResult | None
+) -> dict[str, object]:
+    """The report's summary: the replay's figures, the recording's and the order flow's
+    counts, and with predictions the predictor's and the side-by-side with ``baseline`` (the
+    same replay without them)."""
+    from ccxt_mm.report import compare, summarize
+
+    log, orders = engine.log, engine.orders.stats
+    summary = summarize(
+        config,
+        result,
+        {
+            "messages": log.messages_read,
+            "book_rows": log.book_rows,
+            "skipped_messages": log.skipped,
+            "data": [Path(p).name for p in files],
+            "orders_created": orders.placed,
+            "orders_amended": orders.amended,
+            "orders_cancelled": orders.cancelled,
+            "post_only_rejects": orders.post_only_rejects,
+            "late_cancels": orders.late_cancels,
+            "balance_rejects": engine.venue.stats.balance_rejects,
+            "orders_left_open": len(engine.venue.orders),
+        },
+    )
+    predictions = engine.predictions
+    if predictions is not None and baseline is not None:
+        summary["predictor"] = predictions.name
+        summary["predictions"] = predictions.summary()
+        summary["comparison"] = compare(baseline, result)
+    return summary
