@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     config = AppConfig()
-    data = [str(ROOT / p) for p in config.market.data]
+    data = [str(ROOT / "ccxt_mm" / p) for p in config.market.data]
 
     refs = [reference(data) for _ in range(args.repeat)]
     loads = []

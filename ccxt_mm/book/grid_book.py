@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from typing import Final
 
 import numpy as np
 
-_sum = np.add.reduce
+_sum: Final = np.add.reduce
 
 
 class GridBook:

@@ -10,15 +10,20 @@ cost. Other steps (10, 0.3) are rounded to their decimals.
 from __future__ import annotations
 
 import math
-from functools import cache
 from typing import Final
 
 import numpy as np
 
+_DECIMALS: Final[dict[float, int]] = {}
+"""Step → :func:`_decimals` of it (a plain dict, not a ``functools`` cache: see :mod:`ccxt_mm.compiled`)."""
 
-@cache
+
 def _decimals(step: float) -> int:
-    return max(0, -math.floor(math.log10(step)) + 1)
+    """Decimals a multiple of ``step`` is rounded to: one more than the step's first significant one."""
+    decimals = _DECIMALS.get(step)
+    if decimals is None:
+        decimals = _DECIMALS[step] = max(0, -math.floor(math.log10(step)) + 1)
+    return decimals
 
 
 _INVERSES: Final[dict[float, float]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_features, level_features
 from ccxt_mm.book.grid_book import GridBook
@@ -41,8 +42,8 @@ class FillRecord:
     """Base quantity of the order still resting after this fill."""
 
 
-_SNAPSHOT_VOL_HALF_LIFE_SECS = 30.0
-log = logging.getLogger("ccxt_mm.strategy")
+_SNAPSHOT_VOL_HALF_LIFE_SECS: Final = 30.0
+log: Final = logging.getLogger("ccxt_mm.strategy")
 
 
 def client_id_prefix(prefix: str, run_id: str, symbol: str) -> str:

@@ -91,15 +91,7 @@ async def open_market(
     venue = CcxtVenue(exchange, symbol, clock_ns, config.live.order_budget_per_min)
     await venue.start()  # markets, precision and limits
     market = exchange.market(symbol)
-    limits = market.get("limits") or {}
-    market_cfg = MarketConfig(
-        symbol=symbol,
-        tick_size=market["precision"]["price"],
-        lot_size=market["precision"]["amount"],
-        min_order_base=(limits.get("amount") or {}).get("min") or 0.0,
-        min_notional_quote=(limits.get("cost") or {}).get("min") or 0.0,
-        data=(),
-    )
+    market_cfg = _market_config(symbol, market)
     mcfg = config.model_copy(update={"market": market_cfg})
     leftovers: list[str] = []
     if live:
@@ -130,6 +122,20 @@ async def open_market(
         book=LiveBook(market_cfg.tick_size, lc.grid_span),
         order_prefix=core.orders.p.client_id_prefix,
         leftovers_cancelled=leftovers,
+    )
+
+
+def _market_config(symbol: str, market: dict) -> MarketConfig:
+    """The ``market`` section for ``symbol`` from ccxt's market description: tick and lot
+    from its precision (prices in quote, sizes in base), minimums from its limits (0: none)."""
+    limits = market.get("limits") or {}
+    return MarketConfig(
+        symbol=symbol,
+        tick_size=market["precision"]["price"],
+        lot_size=market["precision"]["amount"],
+        min_order_base=(limits.get("amount") or {}).get("min") or 0.0,
+        min_notional_quote=(limits.get("cost") or {}).get("min") or 0.0,
+        data=(),
     )
 
 

@@ -21,7 +21,7 @@ from ccxt_mm.engine.core import FillRecord, QuotingCore
 from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.errors import CrossedBookError
 from ccxt_mm.execution.paper import PaperParams, PaperVenue
-from ccxt_mm.market.events import EventLog, MsgKind
+from ccxt_mm.market.events import BookUpdate, EventLog, MsgKind
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.strategy import Strategy
 
@@ -73,30 +73,31 @@ class ReplayEngine:
         self.orders = self.core.orders
         self._mode_ns: dict[str, int] = {}
         """Recording time spent in each state: a risk mode, or book_invalid."""
+        self._state = "book_invalid"
+        """The state the recording time is counted in now."""
+        self._state_since = 0
+        """When ``_state`` began (ns, recording time)."""
+        self._valid = False
+        """A snapshot arrived since the last INVALID message: diffs apply."""
+        self._samples: list[tuple[int, float, float, float, float]] = []
+        """(ts_ns, mid, bid, ask, position) per book update."""
+        self._latency: list[int] = []
+        """Tick → intent per book update (ns)."""
+        self._perf_ns: Callable[[], int] = time.perf_counter_ns
 
     # --- main loop --------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> ReplayResult:
-        """Replay the whole log; ``progress`` is called now and then with messages done."""
-        log, book, venue, core, predictions = self.log, self.book, self.venue, self.core, self.predictions
+        """Replay the whole log (once per engine); ``progress`` is called now and then with
+        messages done."""
+        log, venue, core = self.log, self.venue, self.core
         ts_list = log.msg_ts_ns.tolist()
         kinds = log.msg_kind.tolist()
-        # trade rows as Python numbers, in message order (book rows stay in numpy)
-        is_trade = log.msg_kind == MsgKind.TRADE
-        trade_rows = np.repeat(is_trade, log.msg_stop - log.msg_start)
-        trades_in_msg = (log.msg_stop - log.msg_start)[is_trade].tolist()
-        trade_side = log.row_side[trade_rows].tolist()
-        trade_price = log.row_price[trade_rows].tolist()
-        trade_qty = log.row_qty[trade_rows].tolist()
+        trades_in_msg, trade_side, trade_price, trade_qty = _trade_columns(log)
         updates = log.book_updates()
         t = k = 0
-        samples: list[tuple[int, float, float, float, float]] = []  # (ts_ns, mid, bid, ask, position) per book update
-        latency: list[int] = []
-        valid = False
-        state = "book_invalid"
-        state_since = ts_list[0] if ts_list else 0
+        self._state_since = ts_list[0] if ts_list else 0
         timer_ns = int(self.cfg.strategy.timer_secs * 1e9)
-        next_timer = state_since
-        perf = time.perf_counter_ns
+        next_timer = self._state_since
         # bookTicker messages only validate the rebuild; the engine never reads them
         for m in np.flatnonzero(log.msg_kind != MsgKind.TICKER).tolist():
             now, kind = ts_list[m], kinds[m]
@@ -104,9 +105,7 @@ class ReplayEngine:
                 venue.advance(now)
                 core.drain()
             if now >= next_timer:
-                core.on_timer(now)
-                if predictions is not None:
-                    predictions.on_timer(now, core.snapshot(predictions.market))
+                self._on_timer(now)
                 next_timer = now + timer_ns
             if kind == MsgKind.TRADE:
                 first, t = t, t + trades_in_msg[k]
@@ -117,46 +116,68 @@ class ReplayEngine:
                     core.on_trade(now, side, price, qty)
                 core.drain()
             elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
-                t0 = perf()
-                if kind == MsgKind.SNAPSHOT:
-                    book.clear()
-                    valid = True
-                if not valid:
-                    continue
-                update = updates[m]
-                assert update is not None  # every snapshot and diff has one
-                book.apply(*update)
-                if not book.ready:
-                    continue
-                if book.best_bid >= book.best_ask:
-                    raise CrossedBookError(
-                        log.sources[log.msg_src[m]],
-                        int(log.msg_line[m]),
-                        f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
-                    )
-                venue.on_book_update()
-                if predictions is not None:
-                    core.prediction = predictions.get(now)
-                core.on_book(now, book)
-                latency.append(perf() - t0)
-                samples.append((now, core.mid, *core.quotes, core.inventory.position))
-                mode = core.risk_state.mode.value
-                if mode != state:
-                    self._add_mode_time(state, now - state_since)
-                    state, state_since = mode, now
+                self._on_book_message(m, now, kind == MsgKind.SNAPSHOT, updates[m])
             elif kind == MsgKind.INVALID:
-                if state != "book_invalid":
-                    self._add_mode_time(state, now - state_since)
-                    state, state_since = "book_invalid", now
-                valid = False
+                self._set_state("book_invalid", now)
+                self._valid = False
                 core.pull(now)
             if progress is not None and m % 4096 == 0:
                 progress(m)
         if ts_list:
-            self._add_mode_time(state, ts_list[-1] - state_since)
+            self._add_mode_time(self._state, ts_list[-1] - self._state_since)
         self._shutdown(ts_list[-1] if ts_list else 0)
         if progress is not None:
             progress(log.messages)
+        return self._result()
+
+    def _on_timer(self, now: int) -> None:
+        """The core's timer, then the predictor's (asked with the market as it is at ``now``, ns)."""
+        self.core.on_timer(now)
+        predictions = self.predictions
+        if predictions is not None:
+            predictions.on_timer(now, self.core.snapshot(predictions.market))
+
+    def _on_book_message(self, m: int, now: int, snapshot: bool, update: BookUpdate | None) -> None:
+        """Apply message ``m`` (a snapshot or a diff, at ``now`` ns) to the book; once the book
+        is quotable, let the core quote on it and sample the result and its tick → intent."""
+        perf = self._perf_ns
+        t0 = perf()
+        book, core = self.book, self.core
+        if snapshot:
+            book.clear()
+            self._valid = True
+        if not self._valid:
+            return
+        assert update is not None  # every snapshot and diff has one
+        book.apply(*update)
+        if not book.ready:
+            return
+        if book.best_bid >= book.best_ask:
+            log = self.log
+            raise CrossedBookError(
+                log.sources[log.msg_src[m]],
+                int(log.msg_line[m]),
+                f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
+            )
+        self.venue.on_book_update()
+        if self.predictions is not None:
+            core.prediction = self.predictions.get(now)
+        core.on_book(now, book)
+        self._latency.append(perf() - t0)
+        self._samples.append((now, core.mid, *core.quotes, core.inventory.position))
+        mode = core.risk_state.mode.value
+        if mode != self._state:
+            self._set_state(mode, now)
+
+    def _set_state(self, state: str, now: int) -> None:
+        """Count the recording time up to ``now`` (ns) in the current state, then in ``state``."""
+        if state != self._state:
+            self._add_mode_time(self._state, now - self._state_since)
+            self._state, self._state_since = state, now
+
+    def _result(self) -> ReplayResult:
+        """The replay's result, once the log is done and the venue shut down."""
+        core, venue, samples = self.core, self.venue, self._samples
         return ReplayResult(
             fills=core.fills,
             orders=core.order_rows,
@@ -165,7 +186,7 @@ class ReplayEngine:
             bid_quote=np.array([row[2] for row in samples], dtype=np.float64),
             ask_quote=np.array([row[3] for row in samples], dtype=np.float64),
             position=np.array([row[4] for row in samples], dtype=np.float64),
-            latency_ns=np.array(latency, dtype=np.int64),
+            latency_ns=np.array(self._latency, dtype=np.int64),
             inventory=core.inventory,
             final_mid=core.mid,
             risk_breaches=list(core.risk.breaches),
@@ -186,3 +207,13 @@ class ReplayEngine:
             self.venue.advance(now_ns)
             self.core.drain()
             self.core.pull(now_ns)
+
+
+def _trade_columns(log: EventLog) -> tuple[list[int], list[int], list[float], list[float]]:
+    """The trade rows as Python numbers, in message order (book rows stay in numpy): the
+    number of trades of each TRADE message, then each trade's side, price (quote) and
+    quantity (base)."""
+    is_trade = log.msg_kind == MsgKind.TRADE
+    trade_rows = np.repeat(is_trade, log.msg_stop - log.msg_start)
+    trades_in_msg = (log.msg_stop - log.msg_start)[is_trade].tolist()
+    return trades_in_msg, log.row_side[trade_rows].tolist(), log.row_price[trade_rows].tolist(), log.row_qty[trade_rows].tolist()

@@ -384,12 +384,7 @@ class CcxtVenue:
             await self._settle_failed_amend(cid, order_id, edited["error"])
             return
         new_id = str(edited.get("id") or order_id)
-        status = edited.get("status")
-        if status is None:
-            try:
-                status = (await self._idempotent(lambda: ex.fetch_order(new_id, symbol))).get("status")
-            except OrderNotFound:
-                status = "canceled"
+        status = await self._status(new_id, edited)
         if status in ("canceled", "rejected", "expired"):
             self.stats.post_only_rejects += 1
             self._order_ids.pop(cid, None)
@@ -402,6 +397,16 @@ class CcxtVenue:
             rest = float(amount) - filled
             self._remaining[cid] = rest
             self.events.append(AmendAccepted(cid, self.clock_ns(), float(price), rest))
+
+    async def _status(self, order_id: str, reply: dict) -> str | None:
+        """The order's status in the exchange's ``reply``, else as fetched (not found: canceled)."""
+        status = reply.get("status")
+        if status is None:
+            try:
+                status = (await self._idempotent(lambda: self.exchange.fetch_order(order_id, self.symbol))).get("status")
+            except OrderNotFound:
+                status = "canceled"
+        return status
 
     async def _settle_failed_amend(self, cid: str, order_id: str, error: str) -> None:
         """An amend that failed or went unanswered: the latest order with our client id

@@ -127,20 +127,24 @@ class PaperVenue:
         """Deliver every action due at or before ``now_ns`` against the current book."""
         while self._pending and self._pending[0][0] <= now_ns:
             due, _, action = heapq.heappop(self._pending)
-            match action:
-                case PlaceOrder():
-                    self._arrive_place(action, due)
-                case CancelOrder():
-                    self._arrive_cancel(action, due)
-                case AmendOrder():
-                    self._arrive_amend(action, due)
-                case TakeOrder():
-                    self._arrive_take(action, due)
+            if isinstance(action, PlaceOrder):
+                self._arrive_place(action, due)
+            elif isinstance(action, CancelOrder):
+                self._arrive_cancel(action, due)
+            elif isinstance(action, AmendOrder):
+                self._arrive_amend(action, due)
+            elif isinstance(action, TakeOrder):
+                self._arrive_take(action, due)
 
     # --- balances ---------------------------------------------------------------------
     def _affordable(self, side: int, price: float, qty: float, exclude: str = "") -> bool:
-        base_locked = sum(o.remaining for k, o in self.orders.items() if o.side != BUY and k != exclude)
-        quote_locked = sum(o.remaining * o.price for k, o in self.orders.items() if o.side == BUY and k != exclude)
+        base_locked = quote_locked = 0.0
+        for k, o in self.orders.items():
+            if k != exclude:
+                if o.side == BUY:
+                    quote_locked += o.remaining * o.price
+                else:
+                    base_locked += o.remaining
         # balances are sums of float fills: an order the exact (decimal) balance covers may
         # miss by a few ulps, which an exchange's decimal balance would not
         balance = self.quote if side == BUY else self.base
@@ -212,7 +216,8 @@ class PaperVenue:
         else:
             prices, qtys = book.top_bids(64)
         left = a.qty
-        for price, avail in zip(prices, qtys, strict=True):
+        for i in range(len(prices)):
+            price, avail = prices[i], qtys[i]
             take = min(left, avail)
             if a.side != BUY and not self._affordable(a.side, price, take):
                 break

@@ -8,6 +8,7 @@ nothing changes an action or an event once made.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 
 @dataclass(init=False, slots=True)
@@ -62,7 +63,7 @@ class TakeOrder:
         self.qty = qty
 
 
-Action = PlaceOrder | AmendOrder | CancelOrder | TakeOrder
+Action: TypeAlias = PlaceOrder | AmendOrder | CancelOrder | TakeOrder
 
 
 @dataclass(init=False, slots=True)
@@ -167,4 +168,4 @@ class Fill:
         self.fee_base = fee_base
 
 
-VenueEvent = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | AmendAccepted | Fill
+VenueEvent: TypeAlias = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | AmendAccepted | Fill

@@ -178,6 +178,20 @@ class MarketMaker:
         low, high = p.prediction_spread_range
         return shift, max(low, min(high, ratio))
 
+    def half_spreads(self, mq: ModelQuote, spread_bps: float) -> tuple[float, float]:
+        """(bid, ask) half-spreads in bps: the model's, widened evenly to ``spread_bps`` (the
+        dynamic spread) when they add up to less, and by ``uncalibrated_widen`` until the fill
+        intensity is calibrated."""
+        bid_half, ask_half = mq.bid_half_spread, mq.ask_half_spread
+        shortfall = spread_bps - (bid_half + ask_half)
+        if shortfall > 0.0:
+            bid_half += 0.5 * shortfall
+            ask_half += 0.5 * shortfall
+        if not self.intensity.calibrated:
+            bid_half *= self.p.uncalibrated_widen
+            ask_half *= self.p.uncalibrated_widen
+        return bid_half, ask_half
+
     def on_book(self, ctx: MarketContext) -> list[Quote]:
         p, book = self.p, ctx.book
         self.vol.update(ctx.ts_ns, book.mid)
@@ -196,14 +210,7 @@ class MarketMaker:
         if mode in (RiskMode.PAUSED, RiskMode.STOPPED):
             return []
         mq = self.model_quote(ctx.position / p.order_qty, sigma_bps)
-        bid_half, ask_half = mq.bid_half_spread, mq.ask_half_spread
-        shortfall = self.last_spread.spread_bps - (bid_half + ask_half)
-        if shortfall > 0.0:
-            bid_half += 0.5 * shortfall
-            ask_half += 0.5 * shortfall
-        if not self.intensity.calibrated:
-            bid_half *= p.uncalibrated_widen
-            ask_half *= p.uncalibrated_widen
+        bid_half, ask_half = self.half_spreads(mq, self.last_spread.spread_bps)
         fair = book.microprice if p.use_microprice else book.mid
         reservation = fair * (1.0 + (mq.reservation + shift_bps) * 1e-4)
         sides: tuple[int, ...] = (BUY, SELL)

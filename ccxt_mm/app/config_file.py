@@ -1,0 +1,40 @@
+"""The config file a command reads, the data paths it names, and ``check-config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ccxt_mm.config import AppConfig, load_config
+
+BUNDLED = Path(__file__).resolve().parent.parent
+"""Where a relative data path not found beside its config is read from (``recordings/...``)."""
+
+
+def app_config(path: str | None) -> tuple[AppConfig, Path, str]:
+    """The config, the folder its relative paths are read from, and its name for errors."""
+    if path is None and Path("config.yaml").is_file():
+        path = "config.yaml"
+    if path is None:
+        return AppConfig(), BUNDLED, "built-in defaults"
+    return load_config(path), Path(path).resolve().parent, path
+
+
+def resolve(paths: tuple[str, ...] | list[str], base: Path) -> list[str]:
+    """Relative paths are read from ``base``, else from the package (the bundled recordings)."""
+    out = []
+    for p in paths:
+        candidate = Path(p)
+        if not candidate.is_absolute():
+            candidate = base / p if (base / p).exists() or not (BUNDLED / p).exists() else BUNDLED / p
+        out.append(str(candidate))
+    return out
+
+
+def check_config(path: str | None) -> int:
+    """``check-config``: load the config and its strategy; every error names its key."""
+    from ccxt_mm.strategies import load_strategy
+
+    config, _, source = app_config(path)
+    load_strategy(config, source)
+    print(f"{source}: OK")
+    return 0

@@ -1,0 +1,221 @@
+"""``ccxt-mm replay``: the config and its command-line overrides, the recording, the
+predictor, the progress bar, the replay (twice with a predictor: with and without it) and
+the report."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from ccxt_mm.app.config_file import app_config, resolve
+from ccxt_mm.app.predictors import replay_predictions
+from ccxt_mm.app.summary_text import print_summary
+from ccxt_mm.config import AppConfig, MarketConfig, validation_problems
+from ccxt_mm.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from ccxt_mm.engine import ReplayEngine, ReplayResult
+    from ccxt_mm.engine.predictions import ReplayPredictions
+    from ccxt_mm.market.events import EventLog
+
+REPLAY_FLAGS = {"symbol": "--symbol", "tick_size": "--tick-size", "lot_size": "--lot-size", "data": "--data"}
+"""The ``market`` keys ``replay`` takes from the command line, and their flags."""
+
+
+def replay(
+    config_path: str | None,
+    *,
+    data: list[str] | None,
+    symbol: str | None,
+    tick_size: float | None,
+    lot_size: float | None,
+    report_dir: str,
+    as_json: bool,
+    progress: bool,
+    cassette: str | None,
+) -> int:
+    """Replay a recording against the paper venue and write the report to ``report_dir``;
+    ``data``, ``symbol``, ``tick_size`` (quote) and ``lot_size`` (base) override the config's
+    market, ``cassette`` replays recorded LLM predictions. Prints the summary (JSON if
+    ``as_json``; a progress bar on stderr if ``progress`` and not ``as_json``)."""
+    started = time.perf_counter()
+    from ccxt_mm.market.capture import load_capture
+    from ccxt_mm.report import summary_json, write_report
+    from ccxt_mm.strategies import load_strategy
+
+    _remove_report(Path(report_dir))
+    config, base_dir, source = app_config(config_path)
+    config, from_flags = _with_market_overrides(config, symbol=symbol, tick_size=tick_size, lot_size=lot_size, data=data)
+    market = config.market
+    files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
+    load_strategy(config, source)  # a bad strategy config fails before the data is read
+    log = load_capture(files, market.symbol)
+    for warning in _fit_warnings(config, log, from_flags):
+        print(f"warning: {warning}", file=sys.stderr)
+    digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in files)]).encode()).hexdigest()[:6]
+    predictions = replay_predictions(config, cassette)
+    bar = _progress_bar(market.symbol, log.messages * (1 if predictions is None else 2)) if progress and not as_json else None
+    engine, result, baseline = _replays(config, source, log, digest, predictions, cassette, bar)
+    if result.book_ts_ns.size == 0:
+        raise DataError(
+            ", ".join(files),
+            0,
+            f"the {market.symbol} book never became quotable (0 book updates: never a bid and an ask after a snapshot); no report written",
+        )
+    summary = _summary(config, engine, result, files, baseline)
+    written = write_report(Path(report_dir), config, result, summary)
+    summary["wall_s"] = round(time.perf_counter() - started, 3)
+    written[0].write_text(summary_json(summary) + "\n")
+    if as_json:
+        print(summary_json(summary))
+    else:
+        print_summary(summary, written)
+    return 0
+
+
+def _with_market_overrides(
+    config: AppConfig, *, symbol: str | None, tick_size: float | None, lot_size: float | None, data: list[str] | None
+) -> tuple[AppConfig, set[str]]:
+    """``config`` with the ``market`` keys the command line set (None: not set), validated as
+    the file's are (errors named by their flag), and the keys it set."""
+    overrides: dict[str, object] = {
+        k: v for k, v in (("symbol", symbol), ("tick_size", tick_size), ("lot_size", lot_size)) if v is not None
+    }
+    if data:
+        overrides["data"] = tuple(data)
+    if not overrides:
+        return config, set()
+    try:
+        market = MarketConfig.model_validate({**config.market.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ConfigError("command line", validation_problems(exc, "market.", REPLAY_FLAGS)) from exc
+    return config.model_copy(update={"market": market}), set(overrides)
+
+
+def _remove_report(out_dir: Path) -> None:
+    """Remove an earlier replay's report files from ``out_dir`` (nothing else in it), so a
+    replay that fails leaves none of an earlier run's files."""
+    from ccxt_mm.report import REPORT_FILES
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError("command line", [f"--report-dir: {out_dir} is a file, not a folder"])
+    for name in REPORT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _fit_warnings(config: AppConfig, log: EventLog, from_flags: set[str]) -> list[str]:
+    """What in the config does not fit the recording: the tick and lot (named by their flag
+    when ``from_flags`` holds their key, else by their config key) and the position limit."""
+    from ccxt_mm.market.grid_check import position_warning, step_warning
+
+    m = config.market
+
+    def name(key: str) -> str:
+        return REPLAY_FLAGS[key] if key in from_flags else f"market.{key}"
+
+    found = [
+        step_warning(log.prices, m.tick_size, name("tick_size"), "prices"),
+        step_warning(log.row_qty, m.lot_size, name("lot_size"), "sizes"),
+        position_warning(log, config.risk.max_position_base, m.base, m.quote),
+    ]
+    return [w for w in found if w is not None]
+
+
+def _progress_bar(symbol: str, total: int) -> tqdm:
+    """A progress bar on stderr over ``total`` messages."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="msg", unit_scale=True, desc=f"replay {symbol}", file=sys.stderr)
+
+
+def _replays(
+    config: AppConfig,
+    source: str,
+    log: EventLog,
+    digest: str,
+    predictions: ReplayPredictions | None,
+    cassette: str | None,
+    bar: tqdm | None,
+) -> tuple[ReplayEngine, ReplayResult, ReplayResult | None]:
+    """The replay's engine and result, and with ``predictions`` the result of the same replay
+    without them first (for the side-by-side); closes ``predictions`` and ``bar``."""
+    from ccxt_mm.engine import ReplayEngine
+    from ccxt_mm.strategies import load_strategy
+
+    def progress_from(base: int) -> Callable[[int], None] | None:
+        """Progress callback of one run whose messages start at ``base`` on the bar."""
+        return None if bar is None else lambda done: bar.update(base + done - bar.n)
+
+    baseline = None
+    try:
+        if predictions is not None:  # the same replay without predictions, for the side-by-side
+            baseline = _replay_once(ReplayEngine(config, log, load_strategy(config, source), run_id=digest), progress_from(0))
+        engine = ReplayEngine(config, log, load_strategy(config, source), run_id=digest, predictions=predictions)
+        with _llm_cassette(cassette):
+            result = _replay_once(engine, progress_from(0 if baseline is None else log.messages))
+    finally:
+        if predictions is not None:
+            predictions.close()
+        if bar is not None:
+            bar.close()
+    return engine, result, baseline
+
+
+def _replay_once(engine: ReplayEngine, progress: Callable[[int], None] | None) -> ReplayResult:
+    """One replay with the collector kept quiet (see :mod:`ccxt_mm.engine.gc_policy`)."""
+    from ccxt_mm.engine.gc_policy import quiet_gc
+
+    with quiet_gc():
+        return engine.run(progress)
+
+
+def _llm_cassette(path: str | None) -> AbstractContextManager:
+    """Replay of an LLM cassette (record mode none: a request it lacks is an error)."""
+    if path is None:
+        return nullcontext()
+    from ccxt_mm.llm.cassette import replay_cassette
+
+    return replay_cassette(Path(path))
+
+
+def _summary(
+    config: AppConfig, engine: ReplayEngine, result: ReplayResult, files: list[str], baseline: ReplayResult | None
+) -> dict[str, object]:
+    """The report's summary: the replay's figures, the recording's and the order flow's
+    counts, and with predictions the predictor's and the side-by-side with ``baseline`` (the
+    same replay without them)."""
+    from ccxt_mm.report import compare, summarize
+
+    log, orders = engine.log, engine.orders.stats
+    summary = summarize(
+        config,
+        result,
+        {
+            "messages": log.messages_read,
+            "book_rows": log.book_rows,
+            "skipped_messages": log.skipped,
+            "data": [Path(p).name for p in files],
+            "orders_created": orders.placed,
+            "orders_amended": orders.amended,
+            "orders_cancelled": orders.cancelled,
+            "post_only_rejects": orders.post_only_rejects,
+            "late_cancels": orders.late_cancels,
+            "balance_rejects": engine.venue.stats.balance_rejects,
+            "orders_left_open": len(engine.venue.orders),
+        },
+    )
+    predictions = engine.predictions
+    if predictions is not None and baseline is not None:
+        summary["predictor"] = predictions.name
+        summary["predictions"] = predictions.summary()
+        summary["comparison"] = compare(baseline, result)
+    return summary

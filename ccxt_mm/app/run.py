@@ -1,0 +1,146 @@
+"""``ccxt-mm run``: paper on live books, or ``--live``: credentials, the banner, the markets
+started, the live engine until stopped (signal or ``--duration``), metrics, the summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ccxt_mm.app.config_file import app_config
+from ccxt_mm.app.predictors import live_predictions
+from ccxt_mm.config import AppConfig
+from ccxt_mm.errors import ConfigError, NoMarketStartedError
+
+if TYPE_CHECKING:
+    from ccxt_mm.engine.live import LiveMarket
+
+log = logging.getLogger(__name__)
+
+
+def run(config_path: str | None, live: bool, duration: float | None, report_dir: str | None) -> int:
+    """Quote the configured markets for ``duration`` seconds (None: until SIGINT/SIGTERM),
+    print the summary (secrets masked) and write it to ``report_dir`` as well if given;
+    1 if an order was left open, else 0."""
+    import asyncio
+
+    from ccxt_mm.exchange.clients import credentials
+    from ccxt_mm.strategies import load_strategy
+
+    config, _, source = app_config(config_path)
+    load_strategy(config, source)  # a bad strategy.params fails before anything connects
+    secrets: list[str] = []
+    if live:
+        problems = []
+        for name in sorted({m.exchange for m in config.live.markets}):
+            try:
+                secrets += credentials(config, name, source).values()
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(source, problems)
+    from ccxt_mm.logs import configure_json_logging
+
+    handler = configure_json_logging(sys.stderr, secrets)
+    _print_banner(config, live)
+    try:
+        summary = asyncio.run(_run(config, live, duration))
+    finally:
+        logging.getLogger("ccxt_mm").removeHandler(handler)
+    text = json.dumps(summary, indent=2, sort_keys=True, default=str)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if report_dir:
+        out = Path(report_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "run_summary.json").write_text(text + "\n")
+    print(text)
+    return 0 if all(not s.get("orders_left") for s in summary.values()) else 1
+
+
+def _print_banner(config: AppConfig, live: bool) -> None:
+    """What is about to run, on stderr: the mode, the markets and the risk limits."""
+    r = config.risk
+    mode = "LIVE: real orders will be sent" if live else "paper: live public books, simulated orders (no keys used)"
+    print(f"ccxt-mm run, {mode}", file=sys.stderr)
+    for m in config.live.markets:
+        print(f"  {m.exchange:8s} {m.symbol}", file=sys.stderr)
+    print(
+        f"  limits: max position {r.max_position_base} base, exposure {r.max_exposure_quote} quote, daily loss {r.daily_loss_limit_quote}",
+        file=sys.stderr,
+    )
+    print(f"  kill switch: drawdown {r.max_drawdown_quote} quote from peak; dead-man {config.live.dead_man_secs} s", file=sys.stderr)
+
+
+async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[str, dict]:
+    """Quote until stopped; the summary of each market (started or failed) and the predictor's."""
+    import asyncio
+    import secrets
+    import signal
+
+    from ccxt_mm.engine.live import LiveEngine
+    from ccxt_mm.logs import log_loop_exceptions
+
+    run_id = secrets.token_hex(3)
+    exchanges: dict = {}
+    try:
+        markets, failed = await _start_markets(config, exchanges, live, run_id)
+        state_path = Path(config.live.state_file) if live else None
+        engine = LiveEngine(config, markets, predictions=live_predictions(config), state_path=state_path)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        log_loop_exceptions(loop)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        metrics = None
+        if config.live.metrics_port:
+            from ccxt_mm.metrics import serve_metrics
+
+            metrics = await serve_metrics(engine, "127.0.0.1", config.live.metrics_port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", config.live.metrics_port)
+        if markets:
+            # no quiet_gc here (unlike replay): with ccxt and aiohttp in the loop a rarer
+            # young-generation collection bought no p99 in benchmarks/live_loop.py and cost
+            # 10 MiB of peak RSS
+            await engine.run(stop)
+        if metrics is not None:
+            await metrics.cleanup()
+        summary = engine.summary()
+        for m in markets:
+            summary[m.key]["orders_left"] = 0 if m.paper else len(await m.venue.open_orders())
+        predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
+        return {**summary, **failed, "predictor": predictor}
+    finally:
+        for ex in exchanges.values():
+            await ex.close()
+
+
+async def _start_markets(config: AppConfig, exchanges: dict, live: bool, run_id: str) -> tuple[list[LiveMarket], dict[str, dict]]:
+    """Open every configured market on the clients of ``exchanges`` (made here, by exchange
+    name; the caller closes them) and arm the dead-man switches of live ones. One market
+    failing to start is reported and never stops the others; none started is an error."""
+    from ccxt_mm.engine.live import open_market
+    from ccxt_mm.exchange.clients import make_exchange
+
+    markets = []
+    failed: dict[str, dict] = {}
+    for mc in config.live.markets:
+        key = f"{mc.exchange} {mc.symbol}"
+        try:
+            if mc.exchange not in exchanges:
+                exchanges[mc.exchange] = make_exchange(mc.exchange, config, with_credentials=live)
+            markets.append(await open_market(config, exchanges[mc.exchange], mc.symbol, live, run_id))
+        except Exception as exc:  # one market failing to start never stops the others
+            print(f"error: {key}: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+            failed[key] = {"error": f"{type(exc).__name__}: {exc}", "orders_left": 0}
+    if not markets:
+        raise NoMarketStartedError(f"no market started ({', '.join(failed) or 'live.markets is empty'}): nothing to quote")
+    for m in markets:
+        if not m.paper:
+            switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
+            print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
+    return markets, failed

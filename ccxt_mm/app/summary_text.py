@@ -1,0 +1,46 @@
+"""The summary ``ccxt-mm replay`` prints (without ``--json``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def print_summary(s: dict[str, object], written: list[Path]) -> None:
+    """Print the replay summary ``s`` (see :func:`ccxt_mm.report.summarize`: PnL and fees in
+    quote, inventory in base, edges in bps, wall in s) and the report files ``written``."""
+
+    def f(key: str, fmt: str = "{:.4f}") -> str:
+        v = s.get(key)
+        return "n/a" if v is None else fmt.format(v)
+
+    print(f"symbol            {s['symbol']}  ({s['messages']} messages, {s['book_rows']} book rows)")
+    print(f"fills             {s['fills']}  (maker {s['maker_fills']}, taker {s['taker_fills']}), volume {f('volume_base', '{:.6f}')} base")
+    print(f"pnl               total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} - fees {f('fees')}")
+    print(f"inventory         final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
+    print(
+        f"orders            created {s['orders_created']}, cancelled {s['orders_cancelled']}, "
+        f"post-only rejects {s['post_only_rejects']}, left open {s['orders_left_open']}"
+    )
+    print(f"edge (bps)        captured {f('captured_bps', '{:.3f}')}, adverse {f('adverse_bps', '{:.3f}')}, fees {f('fee_bps', '{:.3f}')}")
+    print(f"break-even spread {f('break_even_spread_bps', '{:.3f}')} bps")
+    print(f"predictor         {s['predictor']}")
+    comparison = s.get("comparison")
+    if isinstance(comparison, dict):
+        _print_comparison(comparison, s.get("predictions", {}))
+    print(f"wall              {s['wall_s']} s")
+    print("report            " + ", ".join(str(p) for p in written))
+
+
+def _print_comparison(comparison: dict, p: object) -> None:
+    """The side-by-side of the replays without and with predictions, and the LLM's usage
+    (``p``: the predictor's summary; cost in USD)."""
+    without, with_ = comparison["without_predictions"], comparison["with_predictions"]
+    print(f"                  {'without':>14} {'with':>14}")
+    for key in ("fills", "pnl_total", "fees", "max_abs_inventory", "final_position"):
+        print(f"  {key:<16}{without[key]:>14.6g} {with_[key]:>14.6g}")
+    if isinstance(p, dict) and "requests" in p:
+        print(
+            f"  llm             {p['requests']} requests, {p['predictions']} predictions, {p['discarded']} discarded, "
+            f"{p['failed_requests']} failed; {p['prompt_tokens'] + p['completion_tokens']} tokens, ${p['cost_usd']:.4f} "
+            f"(${p['cost_usd_per_hour']:.4f}/h)"
+        )
