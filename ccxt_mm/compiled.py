@@ -14,7 +14,8 @@ is cheap warm, but a live tick after an idle spell runs on cold caches, where ev
 call walks type dicts and string hashes from memory (the README's live-loop section measures
 it). So the path uses index loops, ``isinstance`` chains, ``Final`` constants, plain dicts as
 caches and values copied onto native attributes; ``build/mypyc/*.c`` shows what is left
-(search it for ``PyObject_Vectorcall`` and ``CPyObject_GetAttr``).
+(search it for ``PyObject_Vectorcall`` and ``CPyObject_GetAttr``). The rules that can be read
+from the source are tests (``tests/unit/test_compiled_rules.py``), and so is mypy's check.
 """
 
 from __future__ import annotations
