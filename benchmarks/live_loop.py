@@ -59,7 +59,7 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
 
     async def main() -> None:
         config = AppConfig()
-        log = load_capture([str(ROOT / p) for p in config.market.data], config.market.symbol)
+        log = load_capture([str(ROOT / "ccxt_mm" / p) for p in config.market.data], config.market.symbol)  # bundled recordings
         frames = book_frames(log, 20, int(rate * seconds) + 50)
         emus, servers = [], []
         for name in ("binance", "okx", "bybit"):
