@@ -44,6 +44,7 @@ from ccxt_mm.execution.types import (
     TakeOrder,
     VenueEvent,
 )
+from ccxt_mm.execution.venue import OpenOrder
 from ccxt_mm.quoting.types import BUY
 
 log = logging.getLogger("ccxt_mm.venue")
@@ -106,17 +107,6 @@ class VenueStats:
     lost_creates_found: int = 0
     """Creates whose reply was lost but that the exchange had: found by client id."""
     errors: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenOrder:
-    """An order the exchange reports as open."""
-
-    order_id: str
-    client_id: str
-    side: int
-    price: float
-    remaining: float
 
 
 _TOTAL_SIZE_AMENDS = frozenset({"okx", "bybit"})
@@ -501,7 +491,7 @@ class CcxtVenue:
 
     # --- reads ------------------------------------------------------------------------
     async def open_orders(self) -> list[OpenOrder]:
-        """Our open orders on this market; a reply missing a field is a :class:`VenueError`."""
+        """The open orders on this market; a reply missing a field is a :class:`VenueError`."""
         orders = await self._idempotent(lambda: self.exchange.fetch_open_orders(self.symbol))
         out = []
         for o in orders:
