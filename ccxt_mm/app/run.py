@@ -111,7 +111,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             await metrics.cleanup()
         summary = engine.summary()
         for m in markets:
-            summary[m.key]["orders_left"] = 0 if m.paper else len(await m.venue.open_orders())
+            summary[m.key]["orders_left"] = len(await m.venue.open_orders())
         predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
         return {**summary, **failed, "predictor": predictor}
     finally:
@@ -140,7 +140,8 @@ async def _start_markets(config: AppConfig, exchanges: dict, live: bool, run_id:
     if not markets:
         raise NoMarketStartedError(f"no market started ({', '.join(failed) or 'live.markets is empty'}): nothing to quote")
     for m in markets:
-        if not m.paper:
-            switch = "armed" if await m.venue.arm_dead_man(config.live.dead_man_secs) else "not available on this exchange"
+        armed = await m.venue.arm_dead_man(config.live.dead_man_secs)
+        if armed is not None:  # None: no order rests on an exchange (paper)
+            switch = "armed" if armed else "not available on this exchange"
             print(f"  {m.key}: dead-man switch {switch}; cancelled from earlier runs: {m.leftovers_cancelled}", file=sys.stderr)
     return markets, failed

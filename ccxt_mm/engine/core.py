@@ -1,8 +1,8 @@
 """The quoting core of one (exchange, symbol): strategy, risk, order manager and ledger.
 
 Venue-agnostic and synchronous: replay and live engines feed it books, trades and timer
-ticks and it sends order actions to whatever :class:`~ccxt_mm.execution.venue.Venue` it was
-given. Paper, replay and live therefore share every decision.
+ticks and it sends order actions to whatever :class:`~ccxt_mm.execution.venue.OrderFlow` it
+was given. Paper, replay and live therefore share every decision.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
 from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
-from ccxt_mm.execution.venue import Venue
+from ccxt_mm.execution.venue import OrderFlow
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams, RiskState
@@ -83,7 +83,7 @@ class QuotingCore:
         self,
         config: AppConfig,
         strategy: Strategy,
-        venue: Venue,
+        venue: OrderFlow,
         run_id: str,
         base_balance: float,
         quote_balance: float,

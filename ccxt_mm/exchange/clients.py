@@ -1,15 +1,23 @@
-"""Creating ccxt exchange clients: credentials from environment variables only."""
+"""Creating ccxt exchange clients (credentials from environment variables only) and the venue
+each market quotes through over one."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import ccxt.pro as ccxt_pro
+import numpy as np
 
+from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.exchange.dialects import dialect
+from ccxt_mm.exchange.paper import LivePaperVenue
+from ccxt_mm.exchange.venue import CcxtVenue
+from ccxt_mm.execution.paper import PaperParams, PaperVenue
+from ccxt_mm.execution.venue import Venue
 
 
 def client_class(name: str) -> type[ccxt_pro.Exchange]:
@@ -43,6 +51,27 @@ def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_
     if name in config.live.rest_urls:
         point_at(exchange, config.live.rest_urls[name], config.live.ws_urls.get(name))
     return exchange
+
+
+def make_venue(config: AppConfig, exchange: ccxt_pro.Exchange, symbol: str, live: bool, clock_ns: Callable[[], int]) -> Venue:
+    """The venue ``symbol`` quotes through on ``exchange``: real post-only orders if ``live``,
+    else the paper venue on the exchange's public books. The one place paper and live differ."""
+    lc = config.live
+    if live:
+        return CcxtVenue(
+            exchange,
+            symbol,
+            clock_ns,
+            lc.order_budget_per_min,
+            fill_poll_secs=lc.fill_poll_secs,
+            dead_man_secs=lc.dead_man_secs,
+            push_fills=lc.websocket,
+        )
+    p = config.paper
+    base = config.risk.max_position_base if p.initial_base is None else p.initial_base
+    params = PaperParams(p.entry_latency_ms, p.cancel_latency_ms, p.maker_fee_bps, p.taker_fee_bps, p.queue_model)
+    paper = PaperVenue(params, GridBook(np.empty(0)), base=base, quote=p.initial_quote, supports_amend=p.amend_supported)
+    return LivePaperVenue(exchange, symbol, paper, lc.grid_span)
 
 
 def point_at(exchange: ccxt_pro.Exchange, base_url: str, ws_url: str | None = None) -> None:

@@ -1,9 +1,10 @@
 """Venue over a ccxt ``async_support`` exchange, one symbol.
 
 The quoting loop calls :meth:`submit` and :meth:`drain_events` and never awaits; a worker
-task owned by :meth:`run` sends the actions. ccxt dicts stay in this module: what leaves it
-are :mod:`ccxt_mm.execution.types` events. ccxt's exceptions become ours in :meth:`_call`
-(:func:`ccxt_mm.exchange.errors.translate`); each error's ``kind`` says what is done about it.
+task running :meth:`run` sends the actions. ccxt dicts stay in this module: what leaves it
+are :mod:`ccxt_mm.execution.types` events and :class:`MarketFacts`. ccxt's exceptions become
+ours in :meth:`_call` (:func:`ccxt_mm.exchange.errors.translate`); each error's ``kind`` says
+what is done about it.
 
 Post-only orders are sent with ccxt's unified ``postOnly`` flag (binance spot LIMIT_MAKER,
 okx ``ordType=post_only``, bybit ``timeInForce=PostOnly``) and the client order id through
@@ -27,6 +28,8 @@ from typing import TypeVar
 import ccxt.async_support as ccxt_async
 from aiolimiter import AsyncLimiter
 
+from ccxt_mm.book.levels import BookLevels
+from ccxt_mm.config import LiveConfig
 from ccxt_mm.errors import ExchangeError, OrderNotFound, VenueError
 from ccxt_mm.exchange.dialects import dialect
 from ccxt_mm.exchange.errors import CcxtError, translate
@@ -44,6 +47,7 @@ from ccxt_mm.execution.types import (
     TakeOrder,
     VenueEvent,
 )
+from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Reconciliation, Worker
 from ccxt_mm.quoting.types import BUY
 from ccxt_mm.retry import Backoff, retrying
 
@@ -90,22 +94,58 @@ class VenueStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class OpenOrder:
-    """An order the exchange reports as open."""
+_BALANCE_READS = 3
+"""Balance reads a reconciliation makes at most while fills keep racing them."""
+_LIVE = LiveConfig()
+"""Defaults of the config's ``live`` section."""
 
-    order_id: str
-    client_id: str
-    side: int
-    price: float
-    remaining: float
+
+async def load_market(exchange: ccxt_async.Exchange, symbol: str) -> dict:
+    """ccxt's market of ``symbol`` (the exchange's markets are loaded once per client)."""
+    try:
+        await exchange.load_markets()
+    except CcxtError as exc:
+        raise translate(exc) from exc
+    if symbol not in exchange.markets:
+        raise VenueError(f"{exchange.id}: unknown symbol {symbol}")
+    return exchange.market(symbol)
+
+
+def market_facts(market: dict) -> MarketFacts:
+    """The engine's facts of a ccxt market (precision in tick-size mode, as ccxt gives these
+    exchanges; a missing minimum is 0)."""
+    limits = market.get("limits") or {}
+    return MarketFacts(
+        tick_size=market["precision"]["price"],
+        lot_size=market["precision"]["amount"],
+        min_order_base=(limits.get("amount") or {}).get("min") or 0.0,
+        min_notional_quote=(limits.get("cost") or {}).get("min") or 0.0,
+        base=market["base"],
+        quote=market["quote"],
+    )
 
 
 class CcxtVenue:
-    """Implements :class:`ccxt_mm.execution.venue.Venue` over ``exchange`` for ``symbol``."""
+    """Implements :class:`ccxt_mm.execution.venue.Venue` over ``exchange`` for ``symbol``.
+
+    ``order_budget_per_min``: creates, amends and cancels sent per minute at most (None: no
+    budget); :meth:`housekeeping` polls fills every ``fill_poll_secs`` and re-arms the
+    dead-man switch for ``dead_man_secs`` every third of it; ``push_fills``: the fills
+    watcher (:meth:`watch_fills`) runs as a worker where the exchange pushes our trades."""
+
+    mode = "live"
+    fills_from_public_trades = False
 
     def __init__(
-        self, exchange: ccxt_async.Exchange, symbol: str, clock_ns: Callable[[], int], order_budget_per_min: float | None = None
+        self,
+        exchange: ccxt_async.Exchange,
+        symbol: str,
+        clock_ns: Callable[[], int],
+        order_budget_per_min: float | None = None,
+        *,
+        fill_poll_secs: float = _LIVE.fill_poll_secs,
+        dead_man_secs: float = _LIVE.dead_man_secs,
+        push_fills: bool = False,
     ) -> None:
         self.exchange = exchange
         self.symbol = symbol
@@ -133,6 +173,12 @@ class CcxtVenue:
         self.blocked_until = 0.0
         """Monotonic time before which no request is sent (429 / 418 with Retry-After)."""
         self._block_secs = 0.0
+        self.fill_poll_secs, self.dead_man_secs, self.push_fills = fill_poll_secs, dead_man_secs, push_fills
+        self.dead_man_armed = False
+        self._next_fill_poll = self._next_dead_man = 0.0
+        """Monotonic times at which :meth:`housekeeping` polls fills and re-arms the switch next."""
+        self._fills_reported = 0
+        """Fill events made so far (a reconciliation's balance read is retried while it grows)."""
 
     @property
     def name(self) -> str:
@@ -180,14 +226,36 @@ class CcxtVenue:
         return events
 
     # --- lifecycle --------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self) -> MarketFacts:
         """Load markets (precision and limits come from the exchange)."""
         for key, values in self.dialect.client_options.items():
             self.exchange.options.setdefault(key, {}).update(values)
-        await self._call(self.exchange.load_markets)
-        if self.symbol not in self.exchange.markets:
-            raise VenueError(f"{self.exchange.id}: unknown symbol {self.symbol}")
-        self._market = self.exchange.market(self.symbol)
+        self._market = await load_market(self.exchange, self.symbol)
+        return market_facts(self._market)
+
+    def workers(self) -> list[Worker]:
+        """The order worker; the fills watcher too where fills are pushed (polling stays on as
+        its fallback, so its failures leave the quotes up)."""
+        workers = [Worker("orders", self.run, True)]
+        if self.push_fills and self.exchange.has.get("watchMyTrades"):
+            workers.append(Worker("fills", self.watch_fills, False))
+        return workers
+
+    def on_book(self, now_ns: int, levels: BookLevels) -> None:
+        """Nothing to do: the exchange matches our orders."""
+
+    def on_trade(self, ts_ns: int, aggressor: int, price: float, qty: float) -> None:
+        """Nothing to do: our fills come from the exchange."""
+
+    async def housekeeping(self, now_ns: int) -> None:
+        """Poll fills and re-arm the dead-man switch when they are due."""
+        mono = time.monotonic()
+        if mono >= self._next_fill_poll:
+            await self.poll_fills()
+            self._next_fill_poll = mono + self.fill_poll_secs
+        if mono >= self._next_dead_man:
+            await self.arm_dead_man(self.dead_man_secs)
+            self._next_dead_man = mono + self.dead_man_secs / 3
 
     async def run(self) -> None:
         """Send queued actions one by one until cancelled."""
@@ -316,17 +384,34 @@ class CcxtVenue:
                 return None
             raise
 
-    async def resolve_in_doubt(self) -> list[str]:
+    async def settle_in_flight(self) -> None:
         """Look up creates whose answer was lost to a cancelled task (shutdown), so that their
-        fills count and the orders are cancelled; returns the client ids found."""
-        found = []
-        for client_id, amount in list(self._in_doubt.items()):
-            order = await self._find_by_client_id(client_id)
-            del self._in_doubt[client_id]
-            if order is not None and order.get("id"):
-                self._on_created(client_id, order, amount)
-                found.append(client_id)
-        return found
+        fills count and the orders are cancelled (a failed look-up is logged: what is left is
+        found by client id in :meth:`close`)."""
+        try:
+            for client_id, amount in list(self._in_doubt.items()):
+                order = await self._find_by_client_id(client_id)
+                del self._in_doubt[client_id]
+                if order is not None and order.get("id"):
+                    self._on_created(client_id, order, amount)
+        except Exception as exc:
+            log.warning("%s: shutdown could not look up in-flight creates: %s", self.name, exc)
+
+    async def close(self, prefix: str) -> list[str]:
+        """Send the queued cancels (refusing queued creates and amends), poll the last fills,
+        then cancel whatever of ours (``prefix``) is still open, trying three times."""
+        for step in (lambda: self.flush(cancels_only=True), self.poll_fills):
+            try:
+                await step()
+            except Exception as exc:  # what is left is found by client id just below
+                log.warning("%s: shutdown step failed: %s", self.name, exc)
+        for attempt in range(3):
+            try:
+                return await self.cancel_leftovers(prefix)
+            except Exception as exc:
+                log.error("%s: shutdown could not confirm every cancel (attempt %d): %s", self.name, attempt + 1, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return []
 
     async def _take(self, a: TakeOrder) -> None:
         """A market order of the active reduce-only mode (base quantity on both sides: ccxt
@@ -476,11 +561,12 @@ class CcxtVenue:
             return False
         params = dict(self.dialect.dead_man_params)
         await self._idempotent(lambda: self.exchange.cancel_all_orders_after(int(timeout_secs * 1000), params))
+        self.dead_man_armed = True
         return True
 
     # --- reads ------------------------------------------------------------------------
     async def open_orders(self) -> list[OpenOrder]:
-        """Our open orders on this market; a reply missing a field is a :class:`VenueError`."""
+        """The open orders on this market; a reply missing a field is a :class:`VenueError`."""
         orders = await self._idempotent(lambda: self.exchange.fetch_open_orders(self.symbol))
         out = []
         for o in orders:
@@ -508,13 +594,27 @@ class CcxtVenue:
                 cancelled.append(o.client_id)
         return cancelled
 
-    async def reconcile(self, tracked_open: set[str], prefix: str) -> tuple[list[str], list[str]]:
-        """Make the exchange's open orders and ours agree (after a reconnect, and now and then).
+    async def reconcile(self, tracked_open: set[str], prefix: str) -> Reconciliation:
+        """Make the exchange's open orders and ours agree (after a reconnect, and now and then),
+        then read the balances.
 
         Orders of this run the exchange holds but we do not track (a create answered too
         late) are cancelled; orders we think open that the exchange no longer has are
         checked against fills first and otherwise reported cancelled, freeing their slots.
-        Returns (orphans cancelled, vanished orders)."""
+        A fill landing between our last fill poll and the balance read is in the balance but
+        not in our fills: fills are polled after the read and, if there were new ones, the
+        balances read again, so that balances and fill events describe the same fills."""
+        orphans, vanished = await self._resync_orders(tracked_open, prefix)
+        for _ in range(_BALANCE_READS):
+            fills = self._fills_reported
+            balances = await self.balances()
+            await self.poll_fills()
+            if self._fills_reported == fills:
+                break
+        return Reconciliation(orphans, vanished, balances)
+
+    async def _resync_orders(self, tracked_open: set[str], prefix: str) -> tuple[list[str], list[str]]:
+        """Returns (orphans cancelled, vanished orders) of :meth:`reconcile`."""
         exchange_open = {o.client_id: o for o in await self.open_orders() if o.client_id.startswith(prefix)}
         orphans = [cid for cid in exchange_open if cid not in tracked_open and cid not in self._order_ids]
         for cid in orphans:
@@ -572,6 +672,7 @@ class CcxtVenue:
                 log.error("%s: fill %s of order %s unreadable (%s): %r", self.name, trade_id, client_id, exc, t.get("info"))
                 continue
             self._seen_trades[trade_id] = None
+            self._fills_reported += 1
             if len(self._seen_trades) > 100_000:
                 self._seen_trades.popitem(last=False)
             fee_base = fee_cost if fee.get("currency") == base else 0.0

@@ -96,7 +96,8 @@ class PaperStats:
 
 @dataclass
 class PaperVenue:
-    """Implements :class:`ccxt_mm.execution.venue.Venue` over a :class:`GridBook`."""
+    """Implements :class:`ccxt_mm.execution.venue.OrderFlow` over a :class:`GridBook` (a live run
+    reaches it through :class:`ccxt_mm.exchange.paper.LivePaperVenue`)."""
 
     params: PaperParams
     book: GridBook

@@ -1,0 +1,128 @@
+"""Paper trading on live public books: the paper venue behind the whole :class:`Venue` lifecycle.
+
+:class:`~ccxt_mm.execution.paper.PaperVenue` (compiled, synchronous, shared with replay)
+simulates the exchange. :class:`LivePaperVenue` owns it with the price grid it matches on (a
+:class:`LiveBook` rebuilt around the mid as the market moves), reads the market's facts from
+the exchange's public API, and answers the rest of the lifecycle for orders that rest nowhere
+but in this process: nothing left by earlier runs, no dead-man switch, nothing to reconcile,
+no fills carried over restarts.
+"""
+
+from __future__ import annotations
+
+import ccxt.async_support as ccxt_async
+
+from ccxt_mm.book.levels import BookLevels
+from ccxt_mm.exchange.feed import LiveBook
+from ccxt_mm.exchange.venue import load_market, market_facts
+from ccxt_mm.execution.paper import PaperVenue
+from ccxt_mm.execution.types import Action, VenueEvent
+from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Worker
+from ccxt_mm.quoting.types import BUY
+
+
+class LivePaperVenue:
+    """Implements :class:`ccxt_mm.execution.venue.Venue` with ``paper`` on ``symbol``'s live
+    books; ``grid_span``: the fraction of the mid the price grid covers either side."""
+
+    mode = "paper"
+    fills_from_public_trades = True
+    dead_man_armed = False
+    grid: LiveBook
+    """The book on the price grid ``paper`` matches against (built by :meth:`start`)."""
+    facts: MarketFacts
+    """Set by :meth:`start`."""
+
+    def __init__(self, exchange: ccxt_async.Exchange, symbol: str, paper: PaperVenue, grid_span: float) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.paper = paper
+        self.supports_amend = paper.supports_amend
+        self.grid_span = grid_span
+
+    # --- order flow (the quoting core's side) -----------------------------------------
+    @property
+    def events(self) -> list[VenueEvent]:
+        return self.paper.events
+
+    def submit(self, action: Action, now_ns: int) -> None:
+        self.paper.submit(action, now_ns)
+
+    def drain_events(self) -> list[VenueEvent]:
+        return self.paper.drain_events()
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> MarketFacts:
+        """Load the market from the exchange's public API (no key is used)."""
+        self.facts = market_facts(await load_market(self.exchange, self.symbol))
+        self.grid = LiveBook(self.facts.tick_size, self.grid_span)
+        return self.facts
+
+    async def cancel_leftovers(self, prefix: str) -> list[str]:
+        """Nothing: paper orders of earlier runs ended with their process."""
+        return []
+
+    async def balances(self) -> dict[str, tuple[float, float]]:
+        """The simulated balances; resting orders lock theirs (a buy its price × size in quote,
+        a sell its size in base)."""
+        orders = self.paper.orders.values()
+        base_locked = sum(o.remaining for o in orders if o.side != BUY)
+        quote_locked = sum(o.remaining * o.price for o in orders if o.side == BUY)
+        base, quote = self.paper.base, self.paper.quote
+        held = {self.facts.base: (base - base_locked, base), self.facts.quote: (quote - quote_locked, quote)}
+        return {asset: free_total for asset, free_total in held.items() if free_total[1]}
+
+    async def arm_dead_man(self, timeout_secs: float) -> None:
+        """None: no order of ours rests on an exchange."""
+        return None
+
+    def workers(self) -> list[Worker]:
+        """None: the simulated clock advances on book updates and in :meth:`housekeeping`."""
+        return []
+
+    def on_book(self, now_ns: int, levels: BookLevels) -> None:
+        """Put the book on the grid (following it onto a new grid when rebuilt), deliver the
+        actions due, and move queue positions for the cancellations the update shows."""
+        grid, paper = self.grid, self.paper
+        rebuilds = grid.rebuilds
+        book = grid.update(levels)
+        if grid.rebuilds != rebuilds:
+            paper.rebind(book)
+        paper.advance(now_ns)
+        paper.on_book_update()
+
+    def on_trade(self, ts_ns: int, aggressor: int, price: float, qty: float) -> None:
+        self.paper.on_trade(ts_ns, aggressor, price, qty)
+
+    async def housekeeping(self, now_ns: int) -> None:
+        """Deliver the actions due (between book updates too)."""
+        self.paper.advance(now_ns)
+
+    async def reconcile(self, tracked_open: set[str], prefix: str) -> None:
+        """None: the simulator is the only record of its orders and balances."""
+        return None
+
+    async def settle_in_flight(self) -> None:
+        """Deliver every action still in flight."""
+        self._deliver_pending()
+
+    async def close(self, prefix: str) -> list[str]:
+        """Deliver the cancels sent since :meth:`settle_in_flight`; nothing is left to find."""
+        self._deliver_pending()
+        return []
+
+    async def open_orders(self) -> list[OpenOrder]:
+        """The simulated orders resting (their client id is their order id)."""
+        return [OpenOrder(o.client_id, o.client_id, o.side, o.price, o.remaining) for o in self.paper.orders.values()]
+
+    def seen_trades(self) -> list[str]:
+        """None: simulated fills have no exchange trade ids."""
+        return []
+
+    def remember_seen(self, trade_ids: list[str]) -> None:
+        """Nothing to remember: simulated fills are never reported twice."""
+
+    def _deliver_pending(self) -> None:
+        """Every pending action arrives, each at its own due time (ns)."""
+        while (due := self.paper.next_due_ns) is not None:
+            self.paper.advance(due)
