@@ -399,19 +399,27 @@ class CcxtVenue:
 
     async def close(self, prefix: str) -> list[str]:
         """Send the queued cancels (refusing queued creates and amends), poll the last fills,
-        then cancel whatever of ours (``prefix``) is still open, trying three times."""
+        cancel whatever of ours (``prefix``) is still open (three tries), and poll once more:
+        an order can fill between the first poll and its cancel, and once nothing of ours
+        rests that last poll sees every fill."""
         for step in (lambda: self.flush(cancels_only=True), self.poll_fills):
             try:
                 await step()
             except Exception as exc:  # what is left is found by client id just below
                 log.warning("%s: shutdown step failed: %s", self.name, exc)
+        left: list[str] = []
         for attempt in range(3):
             try:
-                return await self.cancel_leftovers(prefix)
+                left = await self.cancel_leftovers(prefix)
+                break
             except Exception as exc:
                 log.error("%s: shutdown could not confirm every cancel (attempt %d): %s", self.name, attempt + 1, exc)
                 await asyncio.sleep(0.5 * (attempt + 1))
-        return []
+        try:
+            await self.poll_fills()
+        except Exception as exc:
+            log.error("%s: the last fills after the cancels could not be polled: %s", self.name, exc)
+        return left
 
     async def _take(self, a: TakeOrder) -> None:
         """A market order of the active reduce-only mode (base quantity on both sides: ccxt

@@ -467,3 +467,30 @@ def test_a_reduce_only_taker_order_walks_the_book_and_its_fills_arrive(env, side
         assert fills[0].fee == pytest.approx(fills[0].price * fills[0].qty * 0.002)  # taker fee, in quote
 
     run(env, scenario)
+
+
+def test_an_order_that_fills_while_the_shutdown_cancels_it_has_its_fill_reported(env):
+    filled = []
+
+    async def fill_then_cancel(request, handler):
+        """The taker reaches the order just before the shutdown's cancel does."""
+        if (request.method == "DELETE" or "cancel" in request.path) and not filled:
+            filled.extend(ex_ref[0].trade(env.market_id, "buy", Decimal(str(price_ref[0])), Decimal(1000)))
+        return await handler(request)
+
+    ex_ref, price_ref = [], []
+
+    async def scenario(venue, ex, server):
+        _, ask = best(ex, env)
+        price_ref.append(round(ask * 1.001, 1))
+        ex_ref.append(ex)
+        venue.submit(PlaceOrder("mmtsx1", -1, price_ref[0], env.qty), 0)
+        await venue.flush()
+        assert isinstance(venue.drain_events()[0], OrderAccepted)
+        server.fault = fill_then_cancel
+        left = await venue.close("mmts")
+        assert left == ["mmtsx1"] and len(filled) == 1 and ex.open_orders() == []
+        (fill,) = venue.drain_events()  # polled after the cancels: nothing of ours rests any more
+        assert isinstance(fill, Fill) and (fill.side, fill.qty, fill.remaining) == (-1, env.qty, 0.0)
+
+    run(env, scenario)
