@@ -66,3 +66,53 @@ def test_the_package_has_no_import_time_side_effects():
     tree = ast.parse((PACKAGE / "__init__.py").read_text())
     calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
     assert not calls
+
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "retry", "compiled", "logs"),
+    ("book",),
+    ("quoting",),
+    ("execution",),
+    ("market",),
+    ("exchange.dialects",),
+    ("config",),
+    ("llm",),
+    ("strategies",),
+    ("exchange",),
+    ("engine",),
+    ("report", "metrics"),
+    ("app", "cli", "__init__"),
+)
+"""The package's layers, lowest first: a module imports only from its own layer and those below."""
+
+
+def layer_of(module: str) -> int:
+    """The layer of ``ccxt_mm.<module>`` (the longest matching prefix decides)."""
+    name = module.removeprefix("ccxt_mm.").removeprefix("ccxt_mm")
+    best, found = -1, -1
+    for level, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), level
+    assert found >= 0, f"ccxt_mm.{name} is in no layer of LAYERS"
+    return found
+
+
+def test_imports_point_down_the_layers():
+    upward = []
+    for path in SOURCES:
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        module = ".".join(p for p in parts if p != "__init__") or "__init__"
+        here = layer_of(module)
+        for target in imported(path):
+            if target.startswith("ccxt_mm.") and layer_of(target) > here:
+                upward.append(f"{module} -> {target}")
+    assert not upward
+
+
+def test_the_layer_of_a_module_is_its_longest_prefix():
+    assert layer_of("ccxt_mm.book.grid_book") < layer_of("ccxt_mm.quoting.risk") < layer_of("ccxt_mm.execution.paper")
+    assert layer_of("ccxt_mm.exchange.dialects.bybit") < layer_of("ccxt_mm.config") < layer_of("ccxt_mm.exchange.venue")
+    assert layer_of("ccxt_mm.engine.live") < layer_of("ccxt_mm.app.run")
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("ccxt_mm.nowhere")
