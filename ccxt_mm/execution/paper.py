@@ -22,7 +22,11 @@ Model (all documented in ``config.yaml`` under ``paper``):
   the amended size less everything the order had filled (an amend to no more than that is
   refused), so a fill racing an amend never adds to the exposure the amend asked for.
 * **Balances.** Base and quote balances; a resting buy locks ``price × qty`` quote, a sell
-  ``qty`` base; an order the free balance cannot cover is rejected.
+  ``qty`` base; an order the free balance cannot cover is rejected. An exchange holds
+  balances as exact decimals; here they are float sums of fills, so the check forgives the
+  float error those sums may carry (a bound kept as they are made) and nothing more. That
+  error is relative to the amounts summed, not to the result: fills that bring 0.02 BTC down
+  to 2 lots leave it whole, and the exchange would still accept a sell of those 2 lots.
 """
 
 from __future__ import annotations
@@ -51,8 +55,10 @@ from ccxt_mm.execution.types import (
 )
 from ccxt_mm.quoting.types import BUY
 
-_BALANCE_ULPS: Final = 1e-12
-"""Float noise an affordability check forgives, relative to the balance (a float sum of fills)."""
+_ROUNDING: Final = 2.0**-50
+"""Float error per unit of a balance's noise (see ``PaperVenue._base_noise``): each float
+operation rounds by at most 2**-53 of its result; a margin of 8 for the few operations (a
+product, a fee, a sum) behind each magnitude counted."""
 
 
 class QueueModel(StrEnum):
@@ -110,6 +116,13 @@ class PaperVenue:
     _seq: int = 0
     events: list[VenueEvent] = field(default_factory=list)
     """Events not drained yet, oldest first."""
+    _base_noise: float = 0.0
+    """Base units: the sum, over every fill, of :attr:`base` before it, the base it moved and,
+    for a sell, what the order had left after it. :attr:`base` and the base the sells lock are
+    within ``_ROUNDING`` × (this + their own magnitudes) of their exact decimal values."""
+    _quote_noise: float = 0.0
+    """The same for :attr:`quote` (the quote a fill moved: its value and fee) and the quote the
+    buys lock, quote currency."""
 
     def submit(self, action: Action, now_ns: int) -> None:
         latency_ms = self.params.cancel_latency_ms if isinstance(action, CancelOrder) else self.params.entry_latency_ms
@@ -139,6 +152,11 @@ class PaperVenue:
 
     # --- balances ---------------------------------------------------------------------
     def _affordable(self, side: int, price: float, qty: float, exclude: str = "") -> bool:
+        """True if the free balance of ``side``'s currency (all but what the resting orders
+        other than ``exclude`` lock) covers ``qty`` base at ``price`` quote, as an exchange's
+        exact decimal balance would: the float error of the balance, of the locked sum and of
+        the cost is forgiven (it is relative to every amount the balance went through, not to
+        the balance now: fills can cancel it down to a few lots and leave their error)."""
         base_locked = quote_locked = 0.0
         for k, o in self.orders.items():
             if k != exclude:
@@ -146,11 +164,13 @@ class PaperVenue:
                     quote_locked += o.remaining * o.price
                 else:
                     base_locked += o.remaining
-        # balances are sums of float fills: an order the exact (decimal) balance covers may
-        # miss by a few ulps, which an exchange's decimal balance would not
-        balance = self.quote if side == BUY else self.base
-        free = balance - (quote_locked if side == BUY else base_locked)
-        return free + balance * _BALANCE_ULPS >= (price * qty if side == BUY else qty)
+        if side == BUY:
+            balance, locked, need, noise = self.quote, quote_locked, price * qty, self._quote_noise
+        else:
+            balance, locked, need, noise = self.base, base_locked, qty, self._base_noise
+        # the locked sum rounds at most twice per order added (product, sum), each within the sum
+        error = (noise + abs(balance) + (len(self.orders) + 1) * locked + need) * _ROUNDING
+        return balance - locked + error >= need
 
     # --- arrivals ---------------------------------------------------------------------
     def _crosses(self, side: int, price: float) -> bool:
@@ -278,6 +298,8 @@ class PaperVenue:
     def _fill(self, client_id: str, side: int, price: float, qty: float, ts: int, taker: bool, remaining: float) -> None:
         fee_bps = self.params.taker_fee_bps if taker else self.params.maker_fee_bps
         fee = price * qty * fee_bps * 1e-4
+        self._base_noise += abs(self.base) + qty + (0.0 if side == BUY else remaining)
+        self._quote_noise += abs(self.quote) + price * qty + abs(fee) + (remaining * price if side == BUY else 0.0)
         self.base += side * qty
         self.quote -= side * qty * price + fee
         self.events.append(Fill(client_id, ts, side, price, qty, fee, taker, remaining))

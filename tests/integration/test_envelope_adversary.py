@@ -7,7 +7,7 @@ stopped, and no order left behind."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ccxt_mm.config import AppConfig
@@ -78,6 +78,14 @@ orders = st.fixed_dictionaries(
     orders=orders,
     amend=st.booleans(),
     min_notional=st.sampled_from([0.0, 5.0]),
+)
+@example(  # an order the balances could not cover was sent (found on a compiled build)
+    seed=3801,
+    p_raise=0.1,
+    risk={"max_position_base": 0.02, "daily_loss_limit_quote": 5.0, "max_drawdown_quote": 20.0, "reduce_only": "passive"},
+    orders={"max_levels": 2, "post_only_cross": "drop", "max_distance_bps": 5.0},
+    amend=False,
+    min_notional=0.0,
 )
 def test_random_quotes_never_leave_the_envelope(btc_log, seed, p_raise, risk, orders, amend, min_notional):
     settings_ = {

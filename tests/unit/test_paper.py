@@ -132,3 +132,22 @@ def test_balance_is_locked_by_resting_orders():
     kinds = [(type(e).__name__, e.client_id) for e in v.drain_events()]
     assert kinds == [("OrderAccepted", "f"), ("OrderRejected", "g"), ("OrderRejected", "h")]
     assert v.stats.balance_rejects == 2
+
+
+def test_a_balance_summed_down_to_a_few_lots_still_covers_them():
+    """0.02 BTC + 0.02247 + 0.02599 + 0.01953 − 0.08797 is exactly 2 lots (0.00002), as an
+    exchange's decimal balance says, but its float sum is 1.999999999997837e-05: short by
+    2.2e-17, more than an error relative to the balance now (2e-05 × 1e-12) forgives, far less
+    than the error of the sums of 0.02..0.088 it came from. A sell of the 2 lots is accepted;
+    one more lot is not."""
+    v = venue(base=0.02)
+    for i, (side, qty) in enumerate([(1, 0.02247), (1, 0.02599), (1, 0.01953), (-1, 0.08797)]):
+        v.submit(TakeOrder(f"t{i}", side, qty), 0)
+    v.advance(20 * MS)
+    assert v.base == 1.999999999997837e-05 and v.base < 2e-05 * (1.0 - 1e-12)
+    v.submit(PlaceOrder("two_lots", -1, 102.0, 0.00002), 20 * MS)
+    v.submit(PlaceOrder("one_more", -1, 103.0, 0.00001), 20 * MS)
+    v.advance(40 * MS)
+    kinds = [(type(e).__name__, e.client_id) for e in v.drain_events() if not isinstance(e, Fill)]
+    assert kinds == [("OrderAccepted", "two_lots"), ("OrderRejected", "one_more")]
+    assert v.stats.balance_rejects == 1
