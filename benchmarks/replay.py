@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ccxt_mm.book.grid_book import GridBook  # noqa: E402
+from ccxt_mm.cli import BUNDLED  # noqa: E402
 from ccxt_mm.compiled import build  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.engine import ReplayEngine  # noqa: E402
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     config = AppConfig()
-    data = [str(ROOT / p) for p in config.market.data]
+    data = [str(BUNDLED / p) for p in config.market.data]  # the recordings bundled in the package
 
     refs = [reference(data) for _ in range(args.repeat)]
     loads = []
