@@ -10,22 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.execution.paper import QueueModel
-from ccxt_mm.quoting.risk import ReduceOnlyStyle
-from ccxt_mm.quoting.spread import VolRegime
-from ccxt_mm.quoting.strategy import ModelName
+from ccxt_mm.quoting.risk import RiskParams
+from ccxt_mm.quoting.spread import SpreadParams
+from ccxt_mm.schema import Section, Strict
 
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _unified_symbol(value: str) -> str:
@@ -38,7 +34,7 @@ def _unified_symbol(value: str) -> str:
 Symbol = Annotated[str, AfterValidator(_unified_symbol)]
 
 
-class MarketConfig(_Section):
+class MarketConfig(Strict):
     symbol: Symbol = "BTC/USDT"
     tick_size: Positive = 0.01
     lot_size: Positive = 0.00001
@@ -60,54 +56,14 @@ class MarketConfig(_Section):
         return self.symbol.split("/")[1]
 
 
-class BookConfig(_Section):
+class BookConfig(Strict):
     levels: Annotated[int, Field(ge=1, le=1000)] = 20
     near_bps: Positive = 10.0
     impact_qty: Positive = 1.0
     trade_flow_half_life_secs: Positive = 5.0
 
 
-class SpreadConfig(_Section):
-    regime_sigma_bps: tuple[Positive, Positive, Positive] = (1.0, 2.0, 4.0)
-    base_bps: dict[VolRegime, Positive] = Field(
-        default_factory=lambda: {VolRegime.LOW: 5.0, VolRegime.MEDIUM: 10.0, VolRegime.HIGH: 20.0, VolRegime.EXTREME: 50.0}
-    )
-    inventory_widen: NonNegative = 1.5
-    min_spread_bps: NonNegative = 8.0
-    cooldown_secs: NonNegative = 300.0
-    stress_impact_bps: Positive = 200.0
-    stress_imbalance: Fraction = 0.8
-    stress_multiplier: Annotated[float, Field(ge=1)] = 2.0
-    depth_window: Annotated[int, Field(ge=1)] = 300
-    depth_sample_secs: Positive = 1.0
-
-    @model_validator(mode="after")
-    def _check(self) -> SpreadConfig:
-        a, b, c = self.regime_sigma_bps
-        if not a < b < c:
-            raise ValueError("regime_sigma_bps must be increasing")
-        missing = set(VolRegime) - set(self.base_bps)
-        if missing:
-            raise ValueError(f"base_bps lacks regimes {sorted(missing)}")
-        return self
-
-
-class RiskConfig(_Section):
-    max_position_base: Positive = 0.02
-    max_exposure_quote: Positive = 50_000.0
-    daily_loss_limit_quote: Positive = 200.0
-    max_drawdown_quote: Positive = 300.0
-    inventory_risk_pause: Fraction = 0.7
-    concentration_threshold: Fraction = 0.15
-    concentration_multiplier: Annotated[float, Field(ge=1)] = 1.5
-    reduce_only: ReduceOnlyStyle = ReduceOnlyStyle.PASSIVE
-    active_slice_fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
-    active_interval_secs: Positive = 5.0
-    reduce_to_fraction: Fraction = 0.8
-    target_allocation: dict[str, Fraction] = Field(default_factory=dict)
-
-
-class OrdersConfig(_Section):
+class OrdersConfig(Strict):
     tolerance_bps: NonNegative = 2.0
     size_tolerance: Fraction = 0.5
     max_age_secs: Positive = 60.0
@@ -120,7 +76,7 @@ class OrdersConfig(_Section):
     """A quote farther than this from mid is dropped (fat-finger guard)."""
 
 
-class PaperConfig(_Section):
+class PaperConfig(Strict):
     entry_latency_ms: NonNegative = 20.0
     cancel_latency_ms: NonNegative = 20.0
     maker_fee_bps: float = Field(1.0, ge=-10, le=100)
@@ -131,49 +87,18 @@ class PaperConfig(_Section):
     initial_base: NonNegative | None = None
 
 
-class ReportConfig(_Section):
+class ReportConfig(Strict):
     markout_secs: Positive = 5.0
     plot: bool = True
 
 
-class MarketMakerConfig(_Section):
-    """Parameters of the default ``market_maker`` strategy (``strategy.params``)."""
-
-    model: ModelName = ModelName.GLFT
-    gamma: Positive = 0.05
-    horizon_secs: Positive = 60.0
-    order_qty: Positive = 0.002
-    max_inventory_units: Positive = 10.0
-    levels: Annotated[int, Field(ge=1, le=20)] = 2
-    level_step_bps: NonNegative = 2.0
-    use_microprice: bool = True
-    prior_sigma_bps: Positive = 0.5
-    vol_half_life_secs: Positive = 30.0
-    prior_a: Positive = 1.0
-    prior_k: Positive = 0.5
-    calib_deltas_bps: tuple[NonNegative, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
-    calib_window_secs: Positive = 120.0
-    calib_min_trades: Annotated[int, Field(ge=3)] = 50
-    calib_min_secs: NonNegative = 10.0
-    uncalibrated_widen: Annotated[float, Field(ge=1)] = 1.5
-    prediction_shift_bps: NonNegative = 2.0
-    prediction_spread_range: tuple[Positive, Positive] = (0.8, 2.0)
-
-    @model_validator(mode="after")
-    def _range_ordered(self) -> MarketMakerConfig:
-        low, high = self.prediction_spread_range
-        if not low <= 1.0 <= high:
-            raise ValueError(f"prediction_spread_range {list(self.prediction_spread_range)} must contain 1.0 (low <= 1 <= high)")
-        return self
-
-
-class StrategyConfig(_Section):
+class StrategyConfig(Strict):
     name: str = "market_maker"
     timer_secs: Positive = 1.0
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ExchangeCredentials(_Section):
+class ExchangeCredentials(Strict):
     """Names of the environment variables holding an exchange's API credentials."""
 
     api_key_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
@@ -181,12 +106,12 @@ class ExchangeCredentials(_Section):
     password_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$")
 
 
-class LiveMarketConfig(_Section):
+class LiveMarketConfig(Strict):
     exchange: str = Field(pattern=r"^(binance|okx|bybit)$")
     symbol: Symbol
 
 
-class LiveConfig(_Section):
+class LiveConfig(Strict):
     """``ccxt-mm run``: one quoting task per (exchange, symbol), all in one process."""
 
     markets: tuple[LiveMarketConfig, ...] = (
@@ -234,7 +159,7 @@ class LiveConfig(_Section):
         return self
 
 
-class ModelPrice(_Section):
+class ModelPrice(Strict):
     """US dollars per million tokens."""
 
     input: NonNegative
@@ -252,7 +177,7 @@ def _default_prices() -> dict[str, ModelPrice]:
     }
 
 
-class LlmConfig(_Section):
+class LlmConfig(Strict):
     """Predictions that may bias quotes; never on the quoting path."""
 
     predictor: Literal["none", "imbalance", "llm"] = "none"
@@ -294,12 +219,12 @@ class LlmConfig(_Section):
         return self
 
 
-class AppConfig(_Section):
+class AppConfig(Strict):
     market: MarketConfig = MarketConfig()
     book: BookConfig = BookConfig()
     strategy: StrategyConfig = StrategyConfig()
-    spread: SpreadConfig = SpreadConfig()
-    risk: RiskConfig = RiskConfig()
+    spread: Section[SpreadParams] = Field(default_factory=SpreadParams)
+    risk: Section[RiskParams] = Field(default_factory=RiskParams)
     orders: OrdersConfig = OrdersConfig()
     paper: PaperConfig = PaperConfig()
     report: ReportConfig = ReportConfig()

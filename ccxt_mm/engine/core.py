@@ -21,7 +21,7 @@ from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, Place
 from ccxt_mm.execution.venue import Venue
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
-from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams, RiskState
+from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState
 from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, Strategy
 from ccxt_mm.quoting.types import BUY, Prediction
 
@@ -49,13 +49,6 @@ def client_id_prefix(prefix: str, run_id: str, symbol: str) -> str:
     """``<prefix><run id><symbol letters>x``: unique per run and per market, so two markets of
     one exchange never send the same client order id; alphanumeric, as OKX requires."""
     return f"{prefix}{run_id}{''.join(ch for ch in symbol if ch.isalnum())}x"
-
-
-def risk_params(config: AppConfig) -> RiskParams:
-    """The config's risk section, with the position limit keyed by the market's base asset."""
-    fields = config.risk.model_dump()
-    fields["max_position_base"] = {config.market.base: config.risk.max_position_base}
-    return RiskParams(**fields)
 
 
 def envelope_params(config: AppConfig) -> EnvelopeParams:
@@ -109,7 +102,7 @@ class QuotingCore:
             ),
             venue.supports_amend,
         )
-        self.risk = RiskManager(risk_params(config))
+        self.risk = RiskManager(config.risk, config.market.base)
         self.inventory = Inventory()
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
         self.base_balance = base_balance

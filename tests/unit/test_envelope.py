@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.core import risk_params
 from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
 from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
 from ccxt_mm.execution.types import OrderAccepted
@@ -102,7 +101,7 @@ def test_reduce_only_lets_through_only_the_reducing_side_and_no_more_than_the_po
 def test_at_the_exposure_limit_reduce_only_sells_holdings_even_when_flat():
     """The risk manager names the reducing side: holdings of 1 BTC (61,800 USDT of 300,000
     equity) over a 50,000 USDT exposure limit with no position traded: sells reduce."""
-    state = RiskManager(risk_params(AppConfig())).evaluate(SEC, 0.0, {"BTC": 0.0}, {"BTC": 61_800.0}, 300_000.0)
+    state = RiskManager(AppConfig().risk, "BTC").evaluate(SEC, 0.0, {"BTC": 0.0}, {"BTC": 61_800.0}, 300_000.0)
     assert (state.mode, state.reduce_side, state.reduce_max_base) == (RiskMode.REDUCE_ONLY, SELL, math.inf)
     env = envelope()
     both = [Quote(BUY, 0, 61_799.0, 0.004), Quote(SELL, 0, 61_801.0, 0.004)]
