@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from ccxt_mm.config import AppConfig, MarketConfig, load_config, validation_problems
+from ccxt_mm.config import AppConfig, load_config, validation_problems
 from ccxt_mm.errors import CcxtMmError, ConfigError, DataError, NoMarketStartedError
+from ccxt_mm.execution.market import MarketParams
+from ccxt_mm.schema import as_mapping, parse_section
 
 if TYPE_CHECKING:
     from ccxt_mm.engine import ReplayEngine, ReplayResult
@@ -76,7 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         overrides["data"] = tuple(args.data)
     if overrides:
         try:
-            market = MarketConfig.model_validate({**market.model_dump(), **overrides})
+            market = parse_section(MarketParams, {**as_mapping(market), **overrides})
         except ValidationError as exc:
             raise ConfigError("command line", validation_problems(exc, "market.", REPLAY_FLAGS)) from exc
         config = config.model_copy(update={"market": market})

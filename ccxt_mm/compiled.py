@@ -33,6 +33,7 @@ COMPILED = (
     "ccxt_mm.quoting.spread",
     "ccxt_mm.quoting.strategy",
     "ccxt_mm.quoting.types",
+    "ccxt_mm.execution.market",
     "ccxt_mm.execution.orders",
     "ccxt_mm.execution.paper",
     "ccxt_mm.execution.types",

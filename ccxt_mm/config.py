@@ -1,11 +1,13 @@
 """Schema of ``config.yaml``: frozen, unknown keys rejected, every error names its key.
 
-Secrets never appear here: only the *names* of environment variables that hold them.
+The sections the pure layers read (``market``, ``spread``, ``risk``, ``orders``, ``paper`` and
+the built-in strategy's ``strategy.params``) are those layers' parameter dataclasses, each field
+declared once there (see :mod:`ccxt_mm.schema`); the sections only outer layers read are declared
+here. Secrets never appear here: only the *names* of environment variables that hold them.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,46 +16,15 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from ccxt_mm.errors import ConfigError
-from ccxt_mm.execution.paper import QueueModel
+from ccxt_mm.execution.market import MarketParams, unified_symbol
+from ccxt_mm.execution.orders import OrdersParams
+from ccxt_mm.execution.paper import PaperParams
+from ccxt_mm.quoting.constraints import NonNegative, Positive
 from ccxt_mm.quoting.risk import RiskParams
 from ccxt_mm.quoting.spread import SpreadParams
 from ccxt_mm.schema import Section, Strict
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-
-
-def _unified_symbol(value: str) -> str:
-    """A unified symbol as the CLI, the replay and ccxt spell it: ``BASE/QUOTE``."""
-    if not re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+", value):
-        raise ValueError("expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT")
-    return value
-
-
-Symbol = Annotated[str, AfterValidator(_unified_symbol)]
-
-
-class MarketConfig(Strict):
-    symbol: Symbol = "BTC/USDT"
-    tick_size: Positive = 0.01
-    lot_size: Positive = 0.00001
-    min_order_base: NonNegative = 0.0
-    """The exchange's minimum order size, base units (0: one lot); live runs read the exchange's."""
-    min_notional_quote: NonNegative = 0.0
-    """The exchange's minimum order value, quote currency (0: none); live runs read the exchange's."""
-    data: tuple[str, ...] = (
-        "recordings/binance_spot/spot_btcusdt_20240808.gz",
-        "recordings/binance_spot/spot_btcusdt_20240809.gz",
-    )
-
-    @property
-    def base(self) -> str:
-        return self.symbol.split("/")[0]
-
-    @property
-    def quote(self) -> str:
-        return self.symbol.split("/")[1]
+Symbol = Annotated[str, AfterValidator(unified_symbol)]
 
 
 class BookConfig(Strict):
@@ -61,30 +32,6 @@ class BookConfig(Strict):
     near_bps: Positive = 10.0
     impact_qty: Positive = 1.0
     trade_flow_half_life_secs: Positive = 5.0
-
-
-class OrdersConfig(Strict):
-    tolerance_bps: NonNegative = 2.0
-    size_tolerance: Fraction = 0.5
-    max_age_secs: Positive = 60.0
-    client_id_prefix: str = Field("mm", pattern=r"^[A-Za-z0-9]{1,8}$")
-    max_levels: Annotated[int, Field(ge=1, le=50)] = 10
-    """Quote levels a strategy may have on each side; quotes of deeper levels are dropped."""
-    post_only_cross: Literal["passive", "drop"] = "passive"
-    """A quote at or through the opposite best: moved one tick behind it, or dropped."""
-    max_distance_bps: Positive = 1000.0
-    """A quote farther than this from mid is dropped (fat-finger guard)."""
-
-
-class PaperConfig(Strict):
-    entry_latency_ms: NonNegative = 20.0
-    cancel_latency_ms: NonNegative = 20.0
-    maker_fee_bps: float = Field(1.0, ge=-10, le=100)
-    taker_fee_bps: float = Field(5.0, ge=0, le=100)
-    queue_model: QueueModel = QueueModel.PROPORTIONAL
-    amend_supported: bool = False
-    initial_quote: NonNegative = 10_000.0
-    initial_base: NonNegative | None = None
 
 
 class ReportConfig(Strict):
@@ -220,13 +167,16 @@ class LlmConfig(Strict):
 
 
 class AppConfig(Strict):
-    market: MarketConfig = MarketConfig()
+    """The whole config. The sections typed ``Section[...]`` are the parameter dataclasses of the
+    pure layers themselves (see :mod:`ccxt_mm.schema`); the others are declared here."""
+
+    market: Section[MarketParams] = Field(default_factory=MarketParams)
     book: BookConfig = BookConfig()
     strategy: StrategyConfig = StrategyConfig()
     spread: Section[SpreadParams] = Field(default_factory=SpreadParams)
     risk: Section[RiskParams] = Field(default_factory=RiskParams)
-    orders: OrdersConfig = OrdersConfig()
-    paper: PaperConfig = PaperConfig()
+    orders: Section[OrdersParams] = Field(default_factory=OrdersParams)
+    paper: Section[PaperParams] = Field(default_factory=PaperParams)
     report: ReportConfig = ReportConfig()
     live: LiveConfig = LiveConfig()
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)

@@ -15,8 +15,8 @@ from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
-from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
+from ccxt_mm.engine.envelope import Envelope
+from ccxt_mm.execution.orders import OrderManager
 from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
 from ccxt_mm.execution.venue import Venue
 from ccxt_mm.llm.predictor import MarketSnapshot
@@ -51,15 +51,6 @@ def client_id_prefix(prefix: str, run_id: str, symbol: str) -> str:
     return f"{prefix}{run_id}{''.join(ch for ch in symbol if ch.isalnum())}x"
 
 
-def envelope_params(config: AppConfig) -> EnvelopeParams:
-    """The envelope of the config's market: its grid and minimums, the orders section's
-    levels, crossing rule and fat-finger band."""
-    m, o = config.market, config.orders
-    return EnvelopeParams(
-        m.tick_size, m.lot_size, o.max_levels, m.min_order_base, m.min_notional_quote, o.max_distance_bps, o.post_only_cross == "passive"
-    )
-
-
 class QuotingCore:
     """Turns market updates into order actions for one market and keeps its ledger.
 
@@ -87,7 +78,7 @@ class QuotingCore:
         self.tick_size, self.lot_size = m.tick_size, m.lot_size
         self.max_exposure_quote = config.risk.max_exposure_quote
         self.strategy = strategy
-        self.envelope = Envelope(envelope_params(config))
+        self.envelope = Envelope(config.market, config.orders)
         self.strategy_errors = 0
         """Strategy calls that raised (or returned something other than a list)."""
         self._market_maker = strategy if isinstance(strategy, MarketMaker) else None
@@ -95,12 +86,8 @@ class QuotingCore:
         natively on each book update (a plugin is called through the protocol)."""
         self.venue = venue
         self.base_asset, self.quote_asset = config.market.base, config.market.quote
-        o = config.orders
         self.orders = OrderManager(
-            OrderManagerParams(
-                o.tolerance_bps, o.size_tolerance, o.max_age_secs, client_id_prefix(o.client_id_prefix, run_id, config.market.symbol)
-            ),
-            venue.supports_amend,
+            config.orders, venue.supports_amend, client_id_prefix(config.orders.client_id_prefix, run_id, config.market.symbol)
         )
         self.risk = RiskManager(config.risk, config.market.base)
         self.inventory = Inventory()

@@ -25,14 +25,16 @@ import numpy as np
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.book.levels import BookLevels, book_levels
-from ccxt_mm.config import AppConfig, MarketConfig
+from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.exchange.feed import BookFeed, LiveBook, TradeFeed, WebsocketFallback
 from ccxt_mm.exchange.venue import CcxtVenue
+from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.orders import OrderStatus
-from ccxt_mm.execution.paper import PaperParams, PaperVenue
+from ccxt_mm.execution.paper import PaperVenue
+from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
@@ -92,13 +94,16 @@ async def open_market(
     await venue.start()  # markets, precision and limits
     market = exchange.market(symbol)
     limits = market.get("limits") or {}
-    market_cfg = MarketConfig(
-        symbol=symbol,
-        tick_size=market["precision"]["price"],
-        lot_size=market["precision"]["amount"],
-        min_order_base=(limits.get("amount") or {}).get("min") or 0.0,
-        min_notional_quote=(limits.get("cost") or {}).get("min") or 0.0,
-        data=(),
+    market_cfg = parse_section(
+        MarketParams,
+        {
+            "symbol": symbol,
+            "tick_size": market["precision"]["price"],
+            "lot_size": market["precision"]["amount"],
+            "min_order_base": (limits.get("amount") or {}).get("min") or 0.0,
+            "min_notional_quote": (limits.get("cost") or {}).get("min") or 0.0,
+            "data": (),
+        },
     )
     mcfg = config.model_copy(update={"market": market_cfg})
     leftovers: list[str] = []
@@ -112,8 +117,7 @@ async def open_market(
         p = config.paper
         base = config.risk.max_position_base if p.initial_base is None else p.initial_base
         quote = p.initial_quote
-        params = PaperParams(p.entry_latency_ms, p.cancel_latency_ms, p.maker_fee_bps, p.taker_fee_bps, p.queue_model)
-        chosen = PaperVenue(params, GridBook(np.empty(0)), base=base, quote=quote, supports_amend=p.amend_supported)
+        chosen = PaperVenue(p, GridBook(np.empty(0)), base=base, quote=quote)
     core = QuotingCore(mcfg, load_strategy(mcfg), chosen, run_id, base, quote)
     lc = config.live
 
@@ -128,7 +132,7 @@ async def open_market(
         book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, feed_mode("book")),
         trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, feed_mode("trades")),
         book=LiveBook(market_cfg.tick_size, lc.grid_span),
-        order_prefix=core.orders.p.client_id_prefix,
+        order_prefix=core.orders.id_prefix,
         leftovers_cancelled=leftovers,
     )
 
