@@ -19,6 +19,9 @@ def unified_symbol(value: str) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketParams:
+    """The ``market`` section of the config; live runs replace the grids and minimums with the
+    exchange's."""
+
     symbol: Annotated[str, Check(unified_symbol)] = "BTC/USDT"
     """Unified ``BASE/QUOTE`` symbol."""
     tick_size: Positive = 0.01
