@@ -34,6 +34,7 @@ COMPILED = (
     "ccxt_mm.quoting.spread",
     "ccxt_mm.quoting.strategy",
     "ccxt_mm.quoting.types",
+    "ccxt_mm.execution.market",
     "ccxt_mm.execution.orders",
     "ccxt_mm.execution.paper",
     "ccxt_mm.execution.types",
@@ -58,6 +59,13 @@ def build() -> str:
     return "pure-python" if flags == {False} else "partly compiled"
 
 
+def source_path(module: str) -> Path:
+    """The ``.py`` of ``module``: its file, or the source the build compiled it from, beside the
+    extension (both ship in the package)."""
+    path = Path(str(importlib.import_module(module).__file__))
+    return path if path.suffix == ".py" else path.with_name(module.rsplit(".", 1)[1] + ".py")
+
+
 def stale() -> list[str]:
     """Compiled modules whose ``.py`` changed after the build: what runs is not what the
     source says until ``pip install -e .`` is run again."""
@@ -65,7 +73,7 @@ def stale() -> list[str]:
     for name in COMPILED:
         path = Path(str(importlib.import_module(name).__file__))
         if path.suffix != ".py":
-            source = path.with_name(name.rsplit(".", 1)[1] + ".py")
+            source = source_path(name)
             if source.exists() and source.stat().st_mtime > path.stat().st_mtime:
                 out.append(name)
     return out

@@ -1,180 +1,52 @@
 """Schema of ``config.yaml``: frozen, unknown keys rejected, every error names its key.
 
-Secrets never appear here: only the *names* of environment variables that hold them.
+The sections the pure layers read (``market``, ``spread``, ``risk``, ``orders``, ``paper`` and
+the built-in strategy's ``strategy.params``) are those layers' parameter dataclasses, each field
+declared once there (see :mod:`ccxt_mm.schema`); the sections only outer layers read are declared
+here. Secrets never appear here: only the *names* of environment variables that hold them.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.exchange.dialects import names as dialect_names
-from ccxt_mm.execution.paper import QueueModel
-from ccxt_mm.quoting.risk import ReduceOnlyStyle
-from ccxt_mm.quoting.spread import VolRegime
-from ccxt_mm.quoting.strategy import ModelName
+from ccxt_mm.execution.market import MarketParams, unified_symbol
+from ccxt_mm.execution.orders import OrdersParams
+from ccxt_mm.execution.paper import PaperParams
+from ccxt_mm.quoting.constraints import NonNegative, Positive
+from ccxt_mm.quoting.risk import RiskParams
+from ccxt_mm.quoting.spread import SpreadParams
+from ccxt_mm.schema import Section, Strict
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+Symbol = Annotated[str, AfterValidator(unified_symbol)]
 
 
-def _unified_symbol(value: str) -> str:
-    """A unified symbol as the CLI, the replay and ccxt spell it: ``BASE/QUOTE``."""
-    if not re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+", value):
-        raise ValueError("expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT")
-    return value
-
-
-Symbol = Annotated[str, AfterValidator(_unified_symbol)]
-
-
-class MarketConfig(_Section):
-    symbol: Symbol = "BTC/USDT"
-    tick_size: Positive = 0.01
-    lot_size: Positive = 0.00001
-    min_order_base: NonNegative = 0.0
-    """The exchange's minimum order size, base units (0: one lot); live runs read the exchange's."""
-    min_notional_quote: NonNegative = 0.0
-    """The exchange's minimum order value, quote currency (0: none); live runs read the exchange's."""
-    data: tuple[str, ...] = (
-        "recordings/binance_spot/spot_btcusdt_20240808.gz",
-        "recordings/binance_spot/spot_btcusdt_20240809.gz",
-    )
-
-    @property
-    def base(self) -> str:
-        return self.symbol.split("/")[0]
-
-    @property
-    def quote(self) -> str:
-        return self.symbol.split("/")[1]
-
-
-class BookConfig(_Section):
+class BookConfig(Strict):
     levels: Annotated[int, Field(ge=1, le=1000)] = 20
     near_bps: Positive = 10.0
     impact_qty: Positive = 1.0
     trade_flow_half_life_secs: Positive = 5.0
 
 
-class SpreadConfig(_Section):
-    regime_sigma_bps: tuple[Positive, Positive, Positive] = (1.0, 2.0, 4.0)
-    base_bps: dict[VolRegime, Positive] = Field(
-        default_factory=lambda: {VolRegime.LOW: 5.0, VolRegime.MEDIUM: 10.0, VolRegime.HIGH: 20.0, VolRegime.EXTREME: 50.0}
-    )
-    inventory_widen: NonNegative = 1.5
-    min_spread_bps: NonNegative = 8.0
-    cooldown_secs: NonNegative = 300.0
-    stress_impact_bps: Positive = 200.0
-    stress_imbalance: Fraction = 0.8
-    stress_multiplier: Annotated[float, Field(ge=1)] = 2.0
-    depth_window: Annotated[int, Field(ge=1)] = 300
-    depth_sample_secs: Positive = 1.0
-
-    @model_validator(mode="after")
-    def _check(self) -> SpreadConfig:
-        a, b, c = self.regime_sigma_bps
-        if not a < b < c:
-            raise ValueError("regime_sigma_bps must be increasing")
-        missing = set(VolRegime) - set(self.base_bps)
-        if missing:
-            raise ValueError(f"base_bps lacks regimes {sorted(missing)}")
-        return self
-
-
-class RiskConfig(_Section):
-    max_position_base: Positive = 0.02
-    max_exposure_quote: Positive = 50_000.0
-    daily_loss_limit_quote: Positive = 200.0
-    max_drawdown_quote: Positive = 300.0
-    inventory_risk_pause: Fraction = 0.7
-    concentration_threshold: Fraction = 0.15
-    concentration_multiplier: Annotated[float, Field(ge=1)] = 1.5
-    reduce_only: ReduceOnlyStyle = ReduceOnlyStyle.PASSIVE
-    active_slice_fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
-    active_interval_secs: Positive = 5.0
-    reduce_to_fraction: Fraction = 0.8
-    target_allocation: dict[str, Fraction] = Field(default_factory=dict)
-
-
-class OrdersConfig(_Section):
-    tolerance_bps: NonNegative = 2.0
-    size_tolerance: Fraction = 0.5
-    max_age_secs: Positive = 60.0
-    client_id_prefix: str = Field("mm", pattern=r"^[A-Za-z0-9]{1,8}$")
-    max_levels: Annotated[int, Field(ge=1, le=50)] = 10
-    """Quote levels a strategy may have on each side; quotes of deeper levels are dropped."""
-    post_only_cross: Literal["passive", "drop"] = "passive"
-    """A quote at or through the opposite best: moved one tick behind it, or dropped."""
-    max_distance_bps: Positive = 1000.0
-    """A quote farther than this from mid is dropped (fat-finger guard)."""
-
-
-class PaperConfig(_Section):
-    entry_latency_ms: NonNegative = 20.0
-    cancel_latency_ms: NonNegative = 20.0
-    maker_fee_bps: float = Field(1.0, ge=-10, le=100)
-    taker_fee_bps: float = Field(5.0, ge=0, le=100)
-    queue_model: QueueModel = QueueModel.PROPORTIONAL
-    amend_supported: bool = False
-    initial_quote: NonNegative = 10_000.0
-    initial_base: NonNegative | None = None
-
-
-class ReportConfig(_Section):
+class ReportConfig(Strict):
     markout_secs: Positive = 5.0
     plot: bool = True
 
 
-class MarketMakerConfig(_Section):
-    """Parameters of the default ``market_maker`` strategy (``strategy.params``)."""
-
-    model: ModelName = ModelName.GLFT
-    gamma: Positive = 0.05
-    horizon_secs: Positive = 60.0
-    order_qty: Positive = 0.002
-    max_inventory_units: Positive = 10.0
-    levels: Annotated[int, Field(ge=1, le=20)] = 2
-    level_step_bps: NonNegative = 2.0
-    use_microprice: bool = True
-    prior_sigma_bps: Positive = 0.5
-    vol_half_life_secs: Positive = 30.0
-    prior_a: Positive = 1.0
-    prior_k: Positive = 0.5
-    calib_deltas_bps: tuple[NonNegative, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
-    calib_window_secs: Positive = 120.0
-    calib_min_trades: Annotated[int, Field(ge=3)] = 50
-    calib_min_secs: NonNegative = 10.0
-    uncalibrated_widen: Annotated[float, Field(ge=1)] = 1.5
-    prediction_shift_bps: NonNegative = 2.0
-    prediction_spread_range: tuple[Positive, Positive] = (0.8, 2.0)
-
-    @model_validator(mode="after")
-    def _range_ordered(self) -> MarketMakerConfig:
-        low, high = self.prediction_spread_range
-        if not low <= 1.0 <= high:
-            raise ValueError(f"prediction_spread_range {list(self.prediction_spread_range)} must contain 1.0 (low <= 1 <= high)")
-        return self
-
-
-class StrategyConfig(_Section):
+class StrategyConfig(Strict):
     name: str = "market_maker"
     timer_secs: Positive = 1.0
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ExchangeCredentials(_Section):
+class ExchangeCredentials(Strict):
     """Names of the environment variables holding an exchange's API credentials."""
 
     api_key_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
@@ -190,12 +62,12 @@ def _known_exchange(value: str) -> str:
     return value
 
 
-class LiveMarketConfig(_Section):
+class LiveMarketConfig(Strict):
     exchange: Annotated[str, AfterValidator(_known_exchange)]
     symbol: Symbol
 
 
-class LiveConfig(_Section):
+class LiveConfig(Strict):
     """``ccxt-mm run``: one quoting task per (exchange, symbol), all in one process."""
 
     markets: tuple[LiveMarketConfig, ...] = (
@@ -243,7 +115,7 @@ class LiveConfig(_Section):
         return self
 
 
-class ModelPrice(_Section):
+class ModelPrice(Strict):
     """US dollars per million tokens."""
 
     input: NonNegative
@@ -261,7 +133,7 @@ def _default_prices() -> dict[str, ModelPrice]:
     }
 
 
-class LlmConfig(_Section):
+class LlmConfig(Strict):
     """Predictions that may bias quotes; never on the quoting path."""
 
     predictor: Literal["none", "imbalance", "llm"] = "none"
@@ -303,14 +175,17 @@ class LlmConfig(_Section):
         return self
 
 
-class AppConfig(_Section):
-    market: MarketConfig = MarketConfig()
+class AppConfig(Strict):
+    """The whole config. The sections typed ``Section[...]`` are the parameter dataclasses of the
+    pure layers themselves (see :mod:`ccxt_mm.schema`); the others are declared here."""
+
+    market: Section[MarketParams] = Field(default_factory=MarketParams)
     book: BookConfig = BookConfig()
     strategy: StrategyConfig = StrategyConfig()
-    spread: SpreadConfig = SpreadConfig()
-    risk: RiskConfig = RiskConfig()
-    orders: OrdersConfig = OrdersConfig()
-    paper: PaperConfig = PaperConfig()
+    spread: Section[SpreadParams] = Field(default_factory=SpreadParams)
+    risk: Section[RiskParams] = Field(default_factory=RiskParams)
+    orders: Section[OrdersParams] = Field(default_factory=OrdersParams)
+    paper: Section[PaperParams] = Field(default_factory=PaperParams)
     report: ReportConfig = ReportConfig()
     live: LiveConfig = LiveConfig()
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)

@@ -40,12 +40,12 @@ from pydantic import ValidationError
 
 from ccxt_mm.book.features import BookFeatures
 from ccxt_mm.book.steps import ceil_to, floor_to
-from ccxt_mm.config import AppConfig, MarketMakerConfig, validation_problems
+from ccxt_mm.config import AppConfig, validation_problems
 from ccxt_mm.errors import ConfigError, StrategyNotFoundError, StrategyPluginError
 from ccxt_mm.quoting.risk import RiskMode, RiskState
-from ccxt_mm.quoting.spread import SpreadParams
 from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, MarketMakerParams, Strategy
 from ccxt_mm.quoting.types import BUY, SELL, Prediction, Quote
+from ccxt_mm.schema import parse_section
 
 __all__ = [
     "BUY",
@@ -140,15 +140,9 @@ def _check_strategy(ep: EntryPoint, strategy: object) -> None:
         raise StrategyPluginError(f"{_where(ep)}: the factory returned a {kind} that is not a Strategy: {'; '.join(problems)}")
 
 
-def spread_params(config: AppConfig) -> SpreadParams:
-    return SpreadParams(**config.spread.model_dump())
-
-
 def market_maker(params: dict[str, Any], config: AppConfig) -> MarketMaker:
-    """Factory of the built-in strategy; ``params`` are validated as :class:`MarketMakerConfig`."""
-    mm = MarketMakerConfig.model_validate(params)
+    """Factory of the built-in strategy; ``params`` are validated as :class:`MarketMakerParams`."""
+    mm = parse_section(MarketMakerParams, params)
     if mm.levels > config.orders.max_levels:
         raise ValueError(f"levels {mm.levels} is more than orders.max_levels {config.orders.max_levels} (deeper levels would be dropped)")
-    fields = mm.model_dump()
-    fields["calib_deltas_bps"] = tuple(mm.calib_deltas_bps)
-    return MarketMaker(MarketMakerParams(**fields, spread=spread_params(config)))
+    return MarketMaker(mm, config.spread)

@@ -17,8 +17,10 @@ from pydantic import ValidationError
 from ccxt_mm.app.config_file import app_config, resolve
 from ccxt_mm.app.predictors import replay_predictions
 from ccxt_mm.app.summary_text import print_summary
-from ccxt_mm.config import AppConfig, MarketConfig, validation_problems
+from ccxt_mm.config import AppConfig, validation_problems
 from ccxt_mm.errors import ConfigError, DataError
+from ccxt_mm.execution.market import MarketParams
+from ccxt_mm.schema import as_mapping, parse_section
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -95,7 +97,7 @@ def _with_market_overrides(
     if not overrides:
         return config, set()
     try:
-        market = MarketConfig.model_validate({**config.market.model_dump(), **overrides})
+        market = parse_section(MarketParams, {**as_mapping(config.market), **overrides})
     except ValidationError as exc:
         raise ConfigError("command line", validation_problems(exc, "market.", REPLAY_FLAGS)) from exc
     return config.model_copy(update={"market": market}), set(overrides)

@@ -16,13 +16,13 @@ from ccxt_mm.book.features import BookFeatures, EwmaVolatility, TradeFlow, book_
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
-from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
+from ccxt_mm.engine.envelope import Envelope
+from ccxt_mm.execution.orders import OrderManager
 from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
 from ccxt_mm.execution.venue import OrderFlow
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
-from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams, RiskState
+from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState
 from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, Strategy
 from ccxt_mm.quoting.types import BUY, Prediction
 
@@ -52,22 +52,6 @@ def client_id_prefix(prefix: str, run_id: str, symbol: str) -> str:
     return f"{prefix}{run_id}{''.join(ch for ch in symbol if ch.isalnum())}x"
 
 
-def risk_params(config: AppConfig) -> RiskParams:
-    """The config's risk section, with the position limit keyed by the market's base asset."""
-    fields = config.risk.model_dump()
-    fields["max_position_base"] = {config.market.base: config.risk.max_position_base}
-    return RiskParams(**fields)
-
-
-def envelope_params(config: AppConfig) -> EnvelopeParams:
-    """The envelope of the config's market: its grid and minimums, the orders section's
-    levels, crossing rule and fat-finger band."""
-    m, o = config.market, config.orders
-    return EnvelopeParams(
-        m.tick_size, m.lot_size, o.max_levels, m.min_order_base, m.min_notional_quote, o.max_distance_bps, o.post_only_cross == "passive"
-    )
-
-
 class QuotingCore:
     """Turns market updates into order actions for one market and keeps its ledger.
 
@@ -95,7 +79,7 @@ class QuotingCore:
         self.tick_size, self.lot_size = m.tick_size, m.lot_size
         self.max_exposure_quote = config.risk.max_exposure_quote
         self.strategy = strategy
-        self.envelope = Envelope(envelope_params(config))
+        self.envelope = Envelope(config.market, config.orders)
         self.strategy_errors = 0
         """Strategy calls that raised (or returned something other than a list)."""
         self._market_maker = strategy if isinstance(strategy, MarketMaker) else None
@@ -103,14 +87,10 @@ class QuotingCore:
         natively on each book update (a plugin is called through the protocol)."""
         self.venue = venue
         self.base_asset, self.quote_asset = config.market.base, config.market.quote
-        o = config.orders
         self.orders = OrderManager(
-            OrderManagerParams(
-                o.tolerance_bps, o.size_tolerance, o.max_age_secs, client_id_prefix(o.client_id_prefix, run_id, config.market.symbol)
-            ),
-            venue.supports_amend,
+            config.orders, venue.supports_amend, client_id_prefix(config.orders.client_id_prefix, run_id, config.market.symbol)
         )
-        self.risk = RiskManager(risk_params(config))
+        self.risk = RiskManager(config.risk, config.market.base)
         self.inventory = Inventory()
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
         self.base_balance = base_balance

@@ -26,11 +26,11 @@ Units: prices quote currency, sizes base units, distances bps of mid, times ns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from ccxt_mm.book.steps import ceil_to, floor_to
-from ccxt_mm.execution.orders import OrderManager
+from ccxt_mm.execution.market import MarketParams
+from ccxt_mm.execution.orders import OrderManager, OrdersParams
 from ccxt_mm.quoting.risk import RiskMode, RiskState
 from ccxt_mm.quoting.types import BUY, SELL, Quote
 
@@ -58,25 +58,6 @@ _ROOM_SLACK: Final = 1e-9
 """Fraction of a lot by which a size may exceed the room (float noise of sums of lots)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeParams:
-    tick_size: float
-    """Price increment, quote currency."""
-    lot_size: float
-    """Size increment, base units."""
-    max_levels: int
-    """Quote levels allowed per side (levels ``0 .. max_levels - 1``)."""
-    min_order_base: float
-    """Exchange minimum order size, base units (0: the lot)."""
-    min_notional_quote: float
-    """Exchange minimum order value, quote currency (0: none)."""
-    max_distance_bps: float
-    """A quote farther than this from mid is dropped."""
-    cross_passive: bool
-    """A post-only price at or through the opposite best: moved one tick behind it (True) or
-    dropped (False)."""
-
-
 def _slot_key(q: Quote) -> int:
     """Bids before asks, each side by level (levels are under 100: see the config)."""
     return q.level if q.side == BUY else 100 + q.level
@@ -85,10 +66,14 @@ def _slot_key(q: Quote) -> int:
 class Envelope:
     """Turns desired quotes into allowed ones for one market and counts what it changed."""
 
-    def __init__(self, params: EnvelopeParams) -> None:
-        self.p = params
-        self.tick, self.lot, self.max_levels = params.tick_size, params.lot_size, params.max_levels
-        self.max_price, self.max_qty = params.tick_size * _MAX_STEPS, params.lot_size * _MAX_STEPS
+    def __init__(self, market: MarketParams, orders: OrdersParams) -> None:
+        """``market``: the grids and the exchange's minimums; ``orders``: the levels allowed, the
+        crossing rule and the fat-finger band."""
+        self.market, self.orders = market, orders
+        self.tick, self.lot, self.max_levels = market.tick_size, market.lot_size, orders.max_levels
+        self.max_price, self.max_qty = market.tick_size * _MAX_STEPS, market.lot_size * _MAX_STEPS
+        self.cross_passive = orders.post_only_cross == "passive"
+        """Derived: a crossing post-only price is moved one tick behind the opposite best (else dropped)."""
         self.clipped: dict[str, int] = {}
         """Reason → quotes changed (price moved or size cut) and let through."""
         self.dropped: dict[str, int] = {}
@@ -150,8 +135,8 @@ class Envelope:
         allowed = floor_to(min(qty, room), self.lot)
         if allowed < floor_to(qty, self.lot):
             self._clip(ROOM)
-        p = self.p
-        if allowed < self.lot or allowed < p.min_order_base or allowed * price < p.min_notional_quote:
+        m = self.market
+        if allowed < self.lot or allowed < m.min_order_base or allowed * price < m.min_notional_quote:
             self._drop(BELOW_MINIMUM)
             return 0.0
         return allowed
@@ -177,8 +162,8 @@ class Envelope:
     ) -> float:
         """Put ``q`` (well-formed, of an allowed side) on the grid and within ``room``, and
         append it to ``out`` unless it is dropped; returns the room it uses (base units)."""
-        p, lot = self.p, self.lot
-        if abs(q.price - mid) > mid * p.max_distance_bps * 1e-4:  # what was asked: a fat finger
+        m, lot = self.market, self.lot
+        if abs(q.price - mid) > mid * self.orders.max_distance_bps * 1e-4:  # what was asked: a fat finger
             self._drop(FAR_FROM_MID)
             return 0.0
         price = self._on_grid(q.price, q.side, best_bid, best_ask)
@@ -195,7 +180,7 @@ class Envelope:
                 self._drop(NO_ROOM)
                 return 0.0
             self._clip(ROOM)
-        if qty < lot or qty < p.min_order_base or qty * price < p.min_notional_quote:
+        if qty < lot or qty < m.min_order_base or qty * price < m.min_notional_quote:
             self._drop(BELOW_MINIMUM)
             return 0.0
         out.append(q if price == q.price and qty == q.qty else Quote(q.side, q.level, price, qty))
@@ -210,7 +195,7 @@ class Envelope:
             self._clip(TICK)
         crossing = on_grid >= best_ask if side == BUY else on_grid <= best_bid
         if crossing:
-            if not self.p.cross_passive:
+            if not self.cross_passive:
                 self._drop(CROSSING)
                 return 0.0
             on_grid = floor_to(best_ask - tick, tick) if side == BUY else ceil_to(best_bid + tick, tick)

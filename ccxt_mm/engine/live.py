@@ -28,14 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from ccxt_mm.book.levels import BookLevels, book_levels
-from ccxt_mm.config import AppConfig, MarketConfig
+from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
 from ccxt_mm.exchange.clients import make_venue
 from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
+from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.venue import Venue
+from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
@@ -84,13 +86,16 @@ async def open_market(
     key = f"{exchange.id} {symbol}"
     venue = make_venue(config, exchange, symbol, live, clock_ns)
     facts = await venue.start()
-    market_cfg = MarketConfig(
-        symbol=symbol,
-        tick_size=facts.tick_size,
-        lot_size=facts.lot_size,
-        min_order_base=facts.min_order_base,
-        min_notional_quote=facts.min_notional_quote,
-        data=(),
+    market_cfg = parse_section(
+        MarketParams,
+        {
+            "symbol": symbol,
+            "tick_size": facts.tick_size,
+            "lot_size": facts.lot_size,
+            "min_order_base": facts.min_order_base,
+            "min_notional_quote": facts.min_notional_quote,
+            "data": (),
+        },
     )
     mcfg = config.model_copy(update={"market": market_cfg})
     leftovers = await venue.cancel_leftovers(config.orders.client_id_prefix)
@@ -109,7 +114,7 @@ async def open_market(
         core=core,
         book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, feed_mode("book")),
         trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, feed_mode("trades")),
-        order_prefix=core.orders.p.client_id_prefix,
+        order_prefix=core.orders.id_prefix,
         leftovers_cancelled=leftovers,
     )
 

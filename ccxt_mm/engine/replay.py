@@ -20,7 +20,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.core import FillRecord, QuotingCore
 from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.errors import CrossedBookError
-from ccxt_mm.execution.paper import PaperParams, PaperVenue
+from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.market.events import BookUpdate, EventLog, MsgKind
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.strategy import Strategy
@@ -63,11 +63,10 @@ class ReplayEngine:
         self.book = GridBook(log.prices)
         p = config.paper
         self.venue = PaperVenue(
-            PaperParams(p.entry_latency_ms, p.cancel_latency_ms, p.maker_fee_bps, p.taker_fee_bps, p.queue_model),
+            p,
             self.book,
             base=config.risk.max_position_base if p.initial_base is None else p.initial_base,
             quote=p.initial_quote,
-            supports_amend=p.amend_supported,
         )
         self.core = QuotingCore(config, strategy, self.venue, run_id, self.venue.base, self.venue.quote)
         self.orders = self.core.orders

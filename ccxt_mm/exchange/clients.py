@@ -16,7 +16,7 @@ from ccxt_mm.errors import ConfigError
 from ccxt_mm.exchange.dialects import dialect
 from ccxt_mm.exchange.paper import LivePaperVenue
 from ccxt_mm.exchange.venue import CcxtVenue
-from ccxt_mm.execution.paper import PaperParams, PaperVenue
+from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.venue import Venue
 
 
@@ -69,8 +69,7 @@ def make_venue(config: AppConfig, exchange: ccxt_pro.Exchange, symbol: str, live
         )
     p = config.paper
     base = config.risk.max_position_base if p.initial_base is None else p.initial_base
-    params = PaperParams(p.entry_latency_ms, p.cancel_latency_ms, p.maker_fee_bps, p.taker_fee_bps, p.queue_model)
-    paper = PaperVenue(params, GridBook(np.empty(0)), base=base, quote=p.initial_quote, supports_amend=p.amend_supported)
+    paper = PaperVenue(p, GridBook(np.empty(0)), base=base, quote=p.initial_quote)
     return LivePaperVenue(exchange, symbol, paper, lc.grid_span)
 
 

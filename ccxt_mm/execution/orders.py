@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated, Literal
+
+from annotated_types import Ge, Le
 
 from ccxt_mm.execution.types import (
     Action,
@@ -25,6 +28,7 @@ from ccxt_mm.execution.types import (
     PlaceOrder,
     VenueEvent,
 )
+from ccxt_mm.quoting.constraints import Fraction, NonNegative, Pattern, Positive
 from ccxt_mm.quoting.types import BUY, Quote
 
 
@@ -61,14 +65,26 @@ class ManagedOrder:
         self.amend_qty = amend_qty
 
 
-@dataclass(frozen=True, slots=True)
-class OrderManagerParams:
-    tolerance_bps: float
-    size_tolerance: float
-    """Refresh when |remaining − desired| > this fraction of desired."""
-    max_age_secs: float
-    client_id_prefix: str
-    """Per-run prefix of every client order id (alphanumeric: OKX allows nothing else)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrdersParams:
+    """The ``orders`` section of the config: when :class:`OrderManager` refreshes an order, and
+    the envelope's limits on the quotes (:mod:`ccxt_mm.engine.envelope`)."""
+
+    tolerance_bps: NonNegative = 2.0
+    """Keep a resting order while its price is within this of the desired price ..."""
+    size_tolerance: Fraction = 0.5
+    """... and |remaining − desired| within this fraction of the desired size ..."""
+    max_age_secs: Positive = 60.0
+    """... and it is younger than this."""
+    client_id_prefix: Annotated[str, Pattern(r"^[A-Za-z0-9]{1,8}$")] = "mm"
+    """Start of every client order id, before the run id and the symbol's letters (OKX allows
+    nothing but letters and digits)."""
+    max_levels: Annotated[int, Ge(1), Le(50)] = 10
+    """Quote levels a strategy may have on each side; quotes of deeper levels are dropped."""
+    post_only_cross: Literal["passive", "drop"] = "passive"
+    """A quote at or through the opposite best: moved one tick behind it, or dropped."""
+    max_distance_bps: Positive = 1000.0
+    """A quote farther than this from mid is dropped (fat-finger guard)."""
 
 
 @dataclass
@@ -83,9 +99,12 @@ class OrderStats:
 
 
 class OrderManager:
-    def __init__(self, params: OrderManagerParams, supports_amend: bool) -> None:
+    def __init__(self, params: OrdersParams, supports_amend: bool, id_prefix: str) -> None:
+        """``id_prefix``: what every client order id of this run and market starts with
+        (alphanumeric; ``params.client_id_prefix`` and more, see ``engine.core.client_id_prefix``)."""
         self.p = params
         self.supports_amend = supports_amend
+        self.id_prefix = id_prefix
         self.slots: dict[tuple[int, int], ManagedOrder] = {}
         self.by_id: dict[str, ManagedOrder] = {}
         self.stats = OrderStats()
@@ -93,7 +112,7 @@ class OrderManager:
 
     def next_client_id(self) -> str:
         self._seq += 1
-        return f"{self.p.client_id_prefix}{self._seq:x}"
+        return f"{self.id_prefix}{self._seq:x}"
 
     def resting(self) -> tuple[float, float]:
         """Worst-case base quantity that may still fill, (bids, asks), in-flight included. An

@@ -34,9 +34,10 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Final
 
 import numpy as np
+from annotated_types import Ge, Le
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.execution.types import (
@@ -53,6 +54,7 @@ from ccxt_mm.execution.types import (
     TakeOrder,
     VenueEvent,
 )
+from ccxt_mm.quoting.constraints import NonNegative
 from ccxt_mm.quoting.types import BUY
 
 _ROUNDING: Final = 2.0**-50
@@ -66,13 +68,27 @@ class QueueModel(StrEnum):
     PROPORTIONAL = "proportional"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PaperParams:
-    entry_latency_ms: float
-    cancel_latency_ms: float
-    maker_fee_bps: float
-    taker_fee_bps: float
-    queue_model: QueueModel
+    """The ``paper`` section of the config: the simulated exchange of :class:`PaperVenue`."""
+
+    entry_latency_ms: NonNegative = 20.0
+    """Place, amend and take reach the exchange this long after they are sent."""
+    cancel_latency_ms: NonNegative = 20.0
+    """Cancels reach the exchange this long after they are sent."""
+    maker_fee_bps: Annotated[float, Ge(-10), Le(100)] = 1.0
+    """Fee of a resting order's fill (negative: a rebate)."""
+    taker_fee_bps: Annotated[float, Ge(0), Le(100)] = 5.0
+    """Fee of a taker order's fill."""
+    queue_model: QueueModel = QueueModel.PROPORTIONAL
+    """Whether the cancels of our price level advance us in its queue (see the module)."""
+    amend_supported: bool = False
+    """The venue amends in place (okx, bybit); else the order manager cancels and places
+    (Binance spot)."""
+    initial_quote: NonNegative = 10_000.0
+    """Starting quote balance."""
+    initial_base: NonNegative | None = None
+    """Starting base balance (None: the risk section's ``max_position_base``)."""
 
 
 @dataclass(slots=True)
@@ -109,7 +125,8 @@ class PaperVenue:
     book: GridBook
     base: float
     quote: float
-    supports_amend: bool = True
+    supports_amend: bool = field(init=False)
+    """``params.amend_supported``."""
     orders: dict[str, PaperOrder] = field(default_factory=dict)
     stats: PaperStats = field(default_factory=PaperStats)
     _pending: list[tuple[int, int, Action]] = field(default_factory=list)
@@ -123,6 +140,9 @@ class PaperVenue:
     _quote_noise: float = 0.0
     """The same for :attr:`quote` (the quote a fill moved: its value and fee) and the quote the
     buys lock, quote currency."""
+
+    def __post_init__(self) -> None:
+        self.supports_amend = self.params.amend_supported
 
     def submit(self, action: Action, now_ns: int) -> None:
         latency_ms = self.params.cancel_latency_ms if isinstance(action, CancelOrder) else self.params.entry_latency_ms

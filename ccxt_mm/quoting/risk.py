@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Final
+
+from annotated_types import Gt, Le
+
+from ccxt_mm.quoting.constraints import Fraction, Multiplier, Positive
 
 
 class RiskMode(StrEnum):
@@ -22,25 +26,34 @@ class ReduceOnlyStyle(StrEnum):
     ACTIVE = "active"  # also take liquidity in slices of the excess
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RiskParams:
-    max_position_base: dict[str, float]
-    """Per asset: the largest |net base quantity traded| allowed, including resting orders."""
-    max_exposure_quote: float
+    """Parameters of :class:`RiskManager`: the ``risk`` section of the config."""
+
+    max_position_base: Positive = 0.02
+    """Largest |net base quantity traded| of the market's base asset, resting orders counted as filled."""
+    max_exposure_quote: Positive = 50_000.0
     """Sum over risky assets of |holding × mid| allowed."""
-    daily_loss_limit_quote: float
+    daily_loss_limit_quote: Positive = 200.0
     """Market-making PnL below −this since the UTC day started pauses until the next day."""
-    max_drawdown_quote: float
+    max_drawdown_quote: Positive = 300.0
     """Kill switch: market-making PnL this far below its peak stops the run."""
-    inventory_risk_pause: float
-    concentration_threshold: float
-    concentration_multiplier: float
-    reduce_only: ReduceOnlyStyle
-    active_slice_fraction: float
-    active_interval_secs: float
-    reduce_to_fraction: float
+    inventory_risk_pause: Fraction = 0.7
+    """Quoting pauses while the inventory risk (in [0, 1]) is above this."""
+    concentration_threshold: Fraction = 0.15
+    """An asset's share of equity above this ..."""
+    concentration_multiplier: Multiplier = 1.5
+    """... multiplies the Herfindahl score by this."""
+    reduce_only: ReduceOnlyStyle = ReduceOnlyStyle.PASSIVE
+    """At a position limit: quote only the reducing side, or also take liquidity."""
+    active_slice_fraction: Annotated[float, Gt(0), Le(1)] = 0.1
+    """Active reduce-only takes this fraction of the excess ..."""
+    active_interval_secs: Positive = 5.0
+    """... every this many seconds."""
+    reduce_to_fraction: Fraction = 0.8
     """Reduce-only, once entered at the limit, lasts until |position| <= limit × this."""
-    target_allocation: dict[str, float] = field(default_factory=dict)
+    target_allocation: dict[str, Fraction] = field(default_factory=dict)
+    """Asset → target share of equity; the report shows the rebalancing it would take."""
 
 
 def inventory_risk(values: dict[str, float], equity: float, threshold: float, multiplier: float) -> float:
@@ -101,8 +114,11 @@ DAY_NS: Final = 86_400 * 1_000_000_000
 class RiskManager:
     """Tracks PnL peaks and day starts and decides the risk mode on each update."""
 
-    def __init__(self, params: RiskParams) -> None:
+    def __init__(self, params: RiskParams, base_asset: str) -> None:
         self.p = params
+        self.position_limits: dict[str, float] = {base_asset: params.max_position_base}
+        """Asset → largest |position|, base units: derived, ``max_position_base`` for the market's
+        ``base_asset`` (the other assets of the positions given are not limited)."""
         self.peak_pnl = 0.0
         self.day_start_pnl = 0.0
         self.day = -1
@@ -144,7 +160,7 @@ class RiskManager:
         if risk > p.inventory_risk_pause:
             return RiskState(RiskMode.PAUSED, f"inventory risk {risk:.2f} > {p.inventory_risk_pause}", risk)
         for asset, pos in positions.items():
-            limit = p.max_position_base.get(asset)
+            limit = self.position_limits.get(asset)
             if limit is None:
                 continue
             if abs(pos) >= limit:
@@ -166,7 +182,7 @@ class RiskManager:
     def order_room(self, asset: str, position: float, resting_buy: float, resting_sell: float) -> tuple[float, float]:
         """Base quantity that may still be bought and sold if every resting order filled
         (cancels are asynchronous, so resting orders count as filled): (buy, sell)."""
-        limit = self.p.max_position_base.get(asset, float("inf"))
+        limit = self.position_limits.get(asset, float("inf"))
         buy = max(0.0, limit - (position + resting_buy))
         sell = max(0.0, limit + (position - resting_sell))
         return buy, sell
@@ -181,7 +197,7 @@ class RiskManager:
         slices = []
         for asset in sorted(self.reducing, key=lambda a: -losses.get(a, 0.0)):
             pos = positions.get(asset, 0.0)
-            excess = abs(pos) - p.max_position_base[asset] * p.reduce_to_fraction
+            excess = abs(pos) - self.position_limits[asset] * p.reduce_to_fraction
             if excess > 0.0:
                 slices.append(TakerSlice(asset, -1 if pos > 0 else 1, excess * p.active_slice_fraction))
         if slices:

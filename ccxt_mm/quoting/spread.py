@@ -5,10 +5,14 @@ a minimum spread and a cooldown before any narrowing. All spreads are full sprea
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge
+
+from ccxt_mm.quoting.constraints import Fraction, Multiplier, NonNegative, Positive
 
 
 class VolRegime(StrEnum):
@@ -18,21 +22,43 @@ class VolRegime(StrEnum):
     EXTREME = "extreme"
 
 
-@dataclass(frozen=True, slots=True)
-class SpreadParams:
-    """Parameters of :class:`DynamicSpread` (see ``config.yaml`` for their meaning)."""
+def _default_base_bps() -> dict[VolRegime, float]:
+    return {VolRegime.LOW: 5.0, VolRegime.MEDIUM: 10.0, VolRegime.HIGH: 20.0, VolRegime.EXTREME: 50.0}
 
-    regime_sigma_bps: tuple[float, float, float]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpreadParams:
+    """Parameters of :class:`DynamicSpread`: the ``spread`` section of the config. Full spreads in bps."""
+
+    regime_sigma_bps: tuple[Positive, Positive, Positive] = (1.0, 2.0, 4.0)
     """Upper bounds of the low, medium and high regimes on sigma (bps per sqrt second)."""
-    base_bps: dict[VolRegime, float]
-    inventory_widen: float
-    min_spread_bps: float
-    cooldown_secs: float
-    stress_impact_bps: float
-    stress_imbalance: float
-    stress_multiplier: float
-    depth_window: int
-    depth_sample_secs: float
+    base_bps: dict[VolRegime, Positive] = field(default_factory=_default_base_bps)
+    """Spread of each volatility regime before any widening."""
+    inventory_widen: NonNegative = 1.5
+    """The spread is multiplied by ``1 + inventory_risk × this``."""
+    min_spread_bps: NonNegative = 8.0
+    """Floor of the quoted spread."""
+    cooldown_secs: NonNegative = 300.0
+    """No narrowing until this long after the last widening."""
+    stress_impact_bps: Positive = 200.0
+    """Price impact of ``book.impact_qty`` above this is stress ..."""
+    stress_imbalance: Fraction = 0.8
+    """... and so is a near-mid imbalance (in [-1, 1]) above this in absolute value ..."""
+    stress_multiplier: Multiplier = 2.0
+    """... which multiplies the spread by this."""
+    depth_window: Annotated[int, Ge(1)] = 300
+    """Depth samples in the rolling median of the depth factor."""
+    depth_sample_secs: Positive = 1.0
+    """One depth sample per this many seconds."""
+
+    def __post_init__(self) -> None:
+        """What no single field's bound says, checked on every construction."""
+        low, medium, high = self.regime_sigma_bps
+        if not low < medium < high:
+            raise ValueError("regime_sigma_bps must be increasing")
+        missing = set(VolRegime) - set(self.base_bps)
+        if missing:
+            raise ValueError(f"base_bps lacks regimes {sorted(missing)}")
 
 
 @dataclass(init=False, slots=True)

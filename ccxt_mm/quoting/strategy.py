@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from annotated_types import Ge, Le
 
 from ccxt_mm.book.features import BookFeatures, EwmaVolatility
 from ccxt_mm.book.steps import ceil_to, floor_to
+from ccxt_mm.quoting.constraints import Multiplier, NonNegative, Positive
 from ccxt_mm.quoting.models import (
     GlftCoefficients,
     IntensityCalibrator,
@@ -83,45 +86,62 @@ class ModelName(StrEnum):
     AVELLANEDA_STOIKOV_INFINITE = "avellaneda_stoikov_infinite"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MarketMakerParams:
-    model: ModelName
-    gamma: float
+    """Parameters of :class:`MarketMaker`: ``strategy.params`` of the built-in ``market_maker``."""
+
+    model: ModelName = ModelName.GLFT
+    """The quoting model: GLFT or Avellaneda–Stoikov (finite or infinite horizon)."""
+    gamma: Positive = 0.05
     """Risk aversion, 1/bps."""
-    horizon_secs: float
+    horizon_secs: Positive = 60.0
     """``T − t`` of the finite-horizon Avellaneda–Stoikov model (rolling)."""
-    order_qty: float
+    order_qty: Positive = 0.002
     """Base quantity per quote level; inventory ``q`` is counted in these units."""
-    max_inventory_units: float
+    max_inventory_units: Positive = 10.0
     """``q_max`` of the infinite-horizon model, in order units."""
-    levels: int
-    level_step_bps: float
-    use_microprice: bool
-    prior_sigma_bps: float
+    levels: Annotated[int, Ge(1), Le(20)] = 2
+    """Quote levels per side."""
+    level_step_bps: NonNegative = 2.0
+    """Distance between consecutive levels."""
+    use_microprice: bool = True
+    """Fair price: the microprice (True) or the mid (False)."""
+    prior_sigma_bps: Positive = 0.5
     """Volatility prior, bps per square-root second."""
-    vol_half_life_secs: float
-    prior_a: float
-    """Fill intensity at zero distance, per second."""
-    prior_k: float
-    """Decay of fill intensity with distance, 1/bps."""
-    calib_deltas_bps: tuple[float, ...]
-    calib_window_secs: float
-    calib_min_trades: int
-    calib_min_secs: float
-    uncalibrated_widen: float
+    vol_half_life_secs: Positive = 30.0
+    """EWMA half-life of the realized volatility."""
+    prior_a: Positive = 1.0
+    """Fill intensity at zero distance, per second (prior)."""
+    prior_k: Positive = 0.5
+    """Decay of fill intensity with distance, 1/bps (prior)."""
+    calib_deltas_bps: tuple[NonNegative, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+    """Distances at which trade rates are fitted."""
+    calib_window_secs: Positive = 120.0
+    """Trades kept for the A, k fit."""
+    calib_min_trades: Annotated[int, Ge(3)] = 50
+    """The fit needs at least this many trades ..."""
+    calib_min_secs: NonNegative = 10.0
+    """... spread over at least this long."""
+    uncalibrated_widen: Multiplier = 1.5
     """Spread multiplier until A and k are calibrated from the market."""
-    prediction_shift_bps: float
+    prediction_shift_bps: NonNegative = 2.0
     """Largest reservation-price shift a prediction may cause (at confidence 1), bps."""
-    prediction_spread_range: tuple[float, float]
+    prediction_spread_range: tuple[Positive, Positive] = (0.8, 2.0)
     """Bounds of the spread multiplier a prediction's volatility regime may apply."""
-    spread: SpreadParams
+
+    def __post_init__(self) -> None:
+        """What no single field's bound says, checked on every construction."""
+        low, high = self.prediction_spread_range
+        if not low <= 1.0 <= high:
+            raise ValueError(f"prediction_spread_range {list(self.prediction_spread_range)} must contain 1.0 (low <= 1 <= high)")
 
 
 class MarketMaker:
     """Model quote (GLFT or Avellaneda–Stoikov) widened to the dynamic spread, skewed by
     inventory, laddered over ``levels``, sized for the worst case and kept post-only."""
 
-    def __init__(self, params: MarketMakerParams) -> None:
+    def __init__(self, params: MarketMakerParams, spread: SpreadParams) -> None:
+        """``spread``: the config's ``spread`` section, the dynamic spread quotes are widened to."""
         self.p = params
         self.vol = EwmaVolatility(params.vol_half_life_secs, params.prior_sigma_bps * 1e-4)
         self.intensity = IntensityCalibrator(
@@ -132,7 +152,7 @@ class MarketMaker:
             params.calib_min_trades,
             params.calib_min_secs,
         )
-        self.spread = DynamicSpread(params.spread)
+        self.spread = DynamicSpread(spread)
         self.last_spread: SpreadDecision | None = None
         self._glft: GlftCoefficients | None = None
         self._glft_a = self._glft_k = math.nan
@@ -173,8 +193,9 @@ class MarketMaker:
             return 0.0, 1.0
         p = self.p
         shift = max(-1.0, min(1.0, prediction.direction)) * prediction.confidence * p.prediction_shift_bps
-        base = p.spread.base_bps
-        ratio = base[prediction.volatility] / base[vol_regime(sigma_bps, p.spread.regime_sigma_bps)]
+        spread = self.spread.p
+        base = spread.base_bps
+        ratio = base[prediction.volatility] / base[vol_regime(sigma_bps, spread.regime_sigma_bps)]
         low, high = p.prediction_spread_range
         return shift, max(low, min(high, ratio))
 

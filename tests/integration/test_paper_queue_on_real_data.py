@@ -32,7 +32,14 @@ class Probe:
 
 def replay_probes(log, starts: list[int]) -> list[Probe]:
     book = GridBook(log.prices)
-    params = PaperParams(0.0, 0.0, 0.0, 0.0, QueueModel.RISK_AVERSE)
+    params = PaperParams(
+        entry_latency_ms=0.0,
+        cancel_latency_ms=0.0,
+        maker_fee_bps=0.0,
+        taker_fee_bps=0.0,
+        queue_model=QueueModel.RISK_AVERSE,
+        amend_supported=True,
+    )
     probes = [Probe(m, PaperVenue(params, book, base=0.0, quote=1e9)) for m in starts]
     for m in range(log.messages):
         kind, ts = log.msg_kind[m], int(log.msg_ts_ns[m])

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.core import risk_params
-from ccxt_mm.engine.envelope import Envelope, EnvelopeParams
-from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
+from ccxt_mm.engine.envelope import Envelope
+from ccxt_mm.execution.market import MarketParams
+from ccxt_mm.execution.orders import OrderManager, OrdersParams
 from ccxt_mm.execution.types import OrderAccepted
 from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState
 from ccxt_mm.quoting.types import BUY, SELL, Quote
@@ -20,21 +20,13 @@ BID, ASK = 61_800.00, 61_800.05  # best bid and ask
 SEC = 1_000_000_000
 
 
-def envelope(**overrides) -> Envelope:
-    fields = dict(
-        tick_size=TICK,
-        lot_size=LOT,
-        max_levels=3,
-        min_order_base=0.0,
-        min_notional_quote=0.0,
-        max_distance_bps=100.0,
-        cross_passive=True,
-    )
-    return Envelope(EnvelopeParams(**(fields | overrides)))
+def envelope(min_order_base: float = 0.0, min_notional_quote: float = 0.0, post_only_cross: str = "passive") -> Envelope:
+    market = MarketParams(tick_size=TICK, lot_size=LOT, min_order_base=min_order_base, min_notional_quote=min_notional_quote)
+    return Envelope(market, OrdersParams(max_levels=3, max_distance_bps=100.0, post_only_cross=post_only_cross))
 
 
 def orders(amend: bool = False) -> OrderManager:
-    return OrderManager(OrderManagerParams(2.0, 0.1, 60.0, "t"), supports_amend=amend)
+    return OrderManager(OrdersParams(tolerance_bps=2.0, size_tolerance=0.1, max_age_secs=60.0), supports_amend=amend, id_prefix="t")
 
 
 def admit(env: Envelope, quotes: list, mode=RiskMode.QUOTING, position=0.0, room=(1.0, 1.0), om=None, now=SEC) -> list[Quote]:
@@ -60,7 +52,7 @@ def test_a_crossing_post_only_price_moves_behind_the_opposite_best_or_is_dropped
     out = admit(passive, [Quote(BUY, 0, 61_900.0, 0.001), Quote(SELL, 0, BID, 0.001)])
     assert as_tuples(out) == [(BUY, 0, 61_800.04, 0.001), (SELL, 0, 61_800.01, 0.001)]
     assert passive.clipped == {"crossing": 2}
-    strict = envelope(cross_passive=False)
+    strict = envelope(post_only_cross="drop")
     assert admit(strict, [Quote(BUY, 0, ASK, 0.001), Quote(SELL, 0, 61_799.0, 0.001)]) == []
     assert strict.dropped == {"crossing": 2}
 
@@ -102,7 +94,7 @@ def test_reduce_only_lets_through_only_the_reducing_side_and_no_more_than_the_po
 def test_at_the_exposure_limit_reduce_only_sells_holdings_even_when_flat():
     """The risk manager names the reducing side: holdings of 1 BTC (61,800 USDT of 300,000
     equity) over a 50,000 USDT exposure limit with no position traded: sells reduce."""
-    state = RiskManager(risk_params(AppConfig())).evaluate(SEC, 0.0, {"BTC": 0.0}, {"BTC": 61_800.0}, 300_000.0)
+    state = RiskManager(AppConfig().risk, "BTC").evaluate(SEC, 0.0, {"BTC": 0.0}, {"BTC": 61_800.0}, 300_000.0)
     assert (state.mode, state.reduce_side, state.reduce_max_base) == (RiskMode.REDUCE_ONLY, SELL, math.inf)
     env = envelope()
     both = [Quote(BUY, 0, 61_799.0, 0.004), Quote(SELL, 0, 61_801.0, 0.004)]
@@ -172,10 +164,10 @@ quote = st.builds(Quote, st.sampled_from([BUY, SELL, 0, 2]), st.integers(-1, 4),
     st.floats(-0.05, 0.05),
     st.floats(0, 0.03),
     st.floats(0, 0.03),
-    st.booleans(),
+    st.sampled_from(["passive", "drop"]),
 )
-def test_whatever_is_asked_what_passes_fits_every_rule(quotes, mode, position, room_buy, room_sell, cross_passive):
-    env = envelope(cross_passive=cross_passive, min_notional_quote=1.0)
+def test_whatever_is_asked_what_passes_fits_every_rule(quotes, mode, position, room_buy, room_sell, post_only_cross):
+    env = envelope(min_notional_quote=1.0, post_only_cross=post_only_cross)
     out = admit(env, quotes, mode, position, (room_buy, room_sell))
     assert len({(q.side, q.level) for q in out}) == len(out)
     for side, room in ((BUY, room_buy), (SELL, room_sell)):

@@ -61,6 +61,15 @@ def test_the_pure_core_imports_no_outer_layer_and_no_io(layer):
             assert module.split(".")[0] not in io, (path.name, module)
 
 
+@pytest.mark.parametrize("layer", ["book", "quoting", "execution", "engine/envelope.py"])
+def test_the_pure_layers_declare_their_parameters_without_pydantic(layer):
+    """Their parameter dataclasses are the config's sections; only the schema knows pydantic."""
+    path, schema = PACKAGE / layer, {"pydantic", "pydantic_core", "ccxt_mm.config", "ccxt_mm.schema"}
+    for source in [path] if path.is_file() else sorted(path.rglob("*.py")):
+        outer = {m for m in imported(source) if m in schema or m.split(".")[0] in schema}
+        assert not outer, (source.name, outer)
+
+
 def test_the_package_has_no_import_time_side_effects():
     """``import ccxt_mm`` runs nothing: its ``__init__`` holds names, no calls."""
     tree = ast.parse((PACKAGE / "__init__.py").read_text())
@@ -75,7 +84,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("execution",),
     ("market",),
     ("exchange.dialects",),
-    ("config",),
+    ("schema", "config"),
     ("llm",),
     ("strategies",),
     ("exchange",),

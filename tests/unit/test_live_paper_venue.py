@@ -41,7 +41,8 @@ class PublicExchange:
 
 
 def venue(symbol: str = "BTC/USDT") -> LivePaperVenue:
-    paper = PaperVenue(PaperParams(10, 10, 0, 0, QueueModel.PROPORTIONAL), GridBook(np.empty(0)), 1.0, 1e5, supports_amend=False)
+    params = PaperParams(entry_latency_ms=10, cancel_latency_ms=10, maker_fee_bps=0, taker_fee_bps=0, queue_model=QueueModel.PROPORTIONAL)
+    paper = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5)
     return LivePaperVenue(PublicExchange(), symbol, paper, 0.001)
 
 

@@ -20,7 +20,15 @@ NOON = (20_000 * 86_400 + 43_200) * 1_000_000_000
 
 
 def core() -> QuotingCore:
-    venue = PaperVenue(PaperParams(0, 0, 0, 0, QueueModel.PROPORTIONAL), GridBook(np.empty(0)), 1.0, 1e5)
+    params = PaperParams(
+        entry_latency_ms=0.0,
+        cancel_latency_ms=0.0,
+        maker_fee_bps=0.0,
+        taker_fee_bps=0.0,
+        queue_model=QueueModel.PROPORTIONAL,
+        amend_supported=True,
+    )
+    venue = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5)
     return QuotingCore(CONFIG, load_strategy(CONFIG), venue, "t", 1.0, 1e5)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccxt_mm.execution.orders import OrderManager, OrderManagerParams, OrderStatus
+from ccxt_mm.execution.orders import OrderManager, OrdersParams, OrderStatus
 from ccxt_mm.execution.types import (
     AmendAccepted,
     AmendOrder,
@@ -20,7 +20,8 @@ from ccxt_mm.execution.types import (
 from ccxt_mm.quoting.types import BUY, SELL, Quote
 
 SEC = 1_000_000_000
-PARAMS = OrderManagerParams(tolerance_bps=2.0, size_tolerance=0.5, max_age_secs=60.0, client_id_prefix="mmab12x")
+PARAMS = OrdersParams(tolerance_bps=2.0, size_tolerance=0.5, max_age_secs=60.0)
+PREFIX = "mmab12x"
 
 
 def quotes(bid: float, ask: float, qty: float = 1.0) -> list[Quote]:
@@ -28,7 +29,7 @@ def quotes(bid: float, ask: float, qty: float = 1.0) -> list[Quote]:
 
 
 def test_places_then_waits_for_acks_then_keeps_orders_within_tolerance():
-    om = OrderManager(PARAMS, supports_amend=False)
+    om = OrderManager(PARAMS, supports_amend=False, id_prefix=PREFIX)
     first = om.reconcile(quotes(100.0, 101.0), 0)
     assert [type(a) for a in first] == [PlaceOrder, PlaceOrder]
     assert {a.client_id for a in first} == {"mmab12x1", "mmab12x2"}
@@ -48,7 +49,7 @@ def test_places_then_waits_for_acks_then_keeps_orders_within_tolerance():
 
 
 def test_amend_where_supported_and_max_age_replaces():
-    om = OrderManager(PARAMS, supports_amend=True)
+    om = OrderManager(PARAMS, supports_amend=True, id_prefix=PREFIX)
     for a in om.reconcile(quotes(100.0, 101.0), 0):
         om.on_event(OrderAccepted(a.client_id, 0))
     (amend,) = om.reconcile(quotes(99.9, 101.0), SEC)
@@ -64,7 +65,7 @@ def test_amend_where_supported_and_max_age_replaces():
 
 
 def test_partial_fill_then_fill_of_a_cancelling_order_counts_a_late_cancel():
-    om = OrderManager(PARAMS, supports_amend=False)
+    om = OrderManager(PARAMS, supports_amend=False, id_prefix=PREFIX)
     (bid,) = om.reconcile([Quote(BUY, 0, 100.0, 1.0)], 0)
     om.on_event(OrderAccepted(bid.client_id, 0))
     om.on_event(Fill(bid.client_id, SEC, BUY, 100.0, 0.4, 0.0, False, 0.6))
@@ -76,7 +77,7 @@ def test_partial_fill_then_fill_of_a_cancelling_order_counts_a_late_cancel():
 
 
 def test_post_only_reject_frees_the_slot_and_is_counted():
-    om = OrderManager(PARAMS, supports_amend=False)
+    om = OrderManager(PARAMS, supports_amend=False, id_prefix=PREFIX)
     (bid,) = om.reconcile([Quote(BUY, 0, 100.0, 1.0)], 0)
     om.on_event(OrderRejected(bid.client_id, SEC, "would take", post_only=True))
     assert om.stats.post_only_rejects == 1
@@ -96,7 +97,7 @@ step = st.one_of(
 def test_never_two_live_orders_for_one_slot(steps):
     """Random quotes and venue answers (in any order, late or duplicated): at every point
     each slot has at most one order the venue might still hold."""
-    om = OrderManager(PARAMS, supports_amend=True)
+    om = OrderManager(PARAMS, supports_amend=True, id_prefix=PREFIX)
     live: dict[str, tuple[int, int]] = {}  # client id → slot, as the venue may still hold it
     sent: list[str] = []
     now = 0

@@ -28,7 +28,10 @@ def venue(queue=QueueModel.RISK_AVERSE, base=10.0, quote=10_000.0) -> PaperVenue
         np.array([[99.0, 5.0], [98.0, 4.0], [97.0, 10.0]]),
         np.array([[101.0, 2.0], [102.0, 3.0], [103.0, 10.0]]),
     )
-    return PaperVenue(PaperParams(20.0, 10.0, 1.0, 5.0, queue), book, base=base, quote=quote)
+    params = PaperParams(
+        entry_latency_ms=20.0, cancel_latency_ms=10.0, maker_fee_bps=1.0, taker_fee_bps=5.0, queue_model=queue, amend_supported=True
+    )
+    return PaperVenue(params, book, base=base, quote=quote)
 
 
 def set_level(v: PaperVenue, price: float, side: int, qty: float) -> None:

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from ccxt_mm.book.features import BookFeatures
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.core import risk_params
-from ccxt_mm.execution.orders import OrderManager, OrderManagerParams
+from ccxt_mm.execution.orders import OrderManager, OrdersParams
 from ccxt_mm.execution.types import CancelOrder, Fill, OrderAccepted, OrderCancelled, PlaceOrder
 from ccxt_mm.quoting.risk import RiskManager
 from ccxt_mm.quoting.strategy import MarketContext
@@ -51,8 +50,8 @@ step = st.integers(0, 2**20).map(decode)
 @given(st.lists(step, min_size=1, max_size=40))
 def test_limits_hold_and_slots_stay_single(steps):
     strategy = load_strategy(CONFIG)
-    risk = RiskManager(risk_params(CONFIG))
-    om = OrderManager(OrderManagerParams(0.5, 0.1, 30.0, "mmpx"), supports_amend=False)
+    risk = RiskManager(CONFIG.risk, "BTC")
+    om = OrderManager(OrdersParams(tolerance_bps=0.5, size_tolerance=0.1, max_age_secs=30.0), supports_amend=False, id_prefix="mmpx")
     live: dict[str, float] = {}  # on the exchange: client id → remaining
     sides: dict[str, int] = {}
     position, cash, mid, now, worst = 0.0, 0.0, 60_000.0, 0, 0.0

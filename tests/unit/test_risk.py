@@ -12,7 +12,7 @@ DAY = 86_400 * SEC
 
 def params(**kw) -> RiskParams:
     base = dict(
-        max_position_base={"BTC": 1.0},
+        max_position_base=1.0,
         max_exposure_quote=1e9,
         daily_loss_limit_quote=100.0,
         max_drawdown_quote=150.0,
@@ -37,14 +37,14 @@ def test_inventory_risk_herfindahl():
 
 
 def test_pause_on_inventory_risk():
-    rm = RiskManager(params())
+    rm = RiskManager(params(), "BTC")
     state = rm.evaluate(SEC, 0.0, {"BTC": 0.1}, {"BTC": 800.0}, 1000.0)
     assert state.mode is RiskMode.PAUSED and state.inventory_risk == pytest.approx(0.96)  # 0.8² × 1.5
     assert rm.evaluate(2 * SEC, 0.0, {"BTC": 0.1}, {"BTC": 100.0}, 1000.0).mode is RiskMode.QUOTING
 
 
 def test_daily_loss_pauses_until_next_day_and_drawdown_stops_for_good():
-    rm = RiskManager(params())
+    rm = RiskManager(params(), "BTC")
     assert rm.evaluate(SEC, 50.0, {}, {}, 1e6).mode is RiskMode.QUOTING
     assert rm.evaluate(2 * SEC, -60.0, {}, {}, 1e6).mode is RiskMode.PAUSED  # 0 → −60 … day start 50 → −110
     assert rm.evaluate(DAY + SEC, -60.0, {}, {}, 1e6).mode is RiskMode.QUOTING  # new day starts at −60
@@ -55,7 +55,7 @@ def test_daily_loss_pauses_until_next_day_and_drawdown_stops_for_good():
 
 
 def test_reduce_only_hysteresis_and_active_slices():
-    rm = RiskManager(params())
+    rm = RiskManager(params(), "BTC")
     assert rm.evaluate(SEC, 0.0, {"BTC": 1.0}, {}, 1e6).mode is RiskMode.REDUCE_ONLY
     slices = rm.taker_slices(SEC * 10, {"BTC": 1.0}, {"BTC": 5.0})
     # excess over 0.8 is 0.2; a 10 % slice is 0.02, selling
@@ -66,6 +66,6 @@ def test_reduce_only_hysteresis_and_active_slices():
 
 
 def test_order_room_counts_resting_orders_as_filled():
-    rm = RiskManager(params())
+    rm = RiskManager(params(), "BTC")
     assert rm.order_room("BTC", 0.3, resting_buy=0.5, resting_sell=0.2) == pytest.approx((0.2, 1.1))
     assert rm.order_room("BTC", -0.9, resting_buy=0.0, resting_sell=0.2) == pytest.approx((1.9, 0.0))

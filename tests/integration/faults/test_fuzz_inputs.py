@@ -20,12 +20,13 @@ from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.errors import CcxtMmError, ConfigError, DataError
 from ccxt_mm.execution.types import CancelOrder, PlaceOrder
 from ccxt_mm.market.binance_capture import read_binance_capture
+from ccxt_mm.schema import section_keys
 from ccxt_mm.strategies import load_strategy
 from tests.conftest import BINANCE_FILES
 from tests.integration.exchanges.test_venues_emulated import ENVS, best, run
 
 # --- config ---------------------------------------------------------------------------
-SECTIONS = {name: sorted(type(getattr(AppConfig(), name)).model_fields) for name in AppConfig.model_fields if name not in ("exchanges",)}
+SECTIONS = {name: sorted(section_keys(field.annotation)) for name, field in AppConfig.model_fields.items() if name != "exchanges"}
 values = st.one_of(
     st.none(),
     st.booleans(),
