@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ccxt_mm.config import AppConfig, load_config
 from ccxt_mm.exchange.clients import credentials, make_exchange
+from ccxt_mm.exchange.dialects import names
 from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm_testkit.cassettes import cassette_vcr
 from ccxt_mm_testkit.record import SCENARIOS
@@ -19,7 +20,7 @@ from ccxt_mm_testkit.record import SCENARIOS
 def add_record(sub: argparse._SubParsersAction) -> None:
     """Add ``record`` to the CLI's subcommands."""
     rc = sub.add_parser("record", help="record exchange scenario cassettes against a sandbox (keys from the environment)")
-    rc.add_argument("--exchange", required=True, choices=["binance", "okx", "bybit"])
+    rc.add_argument("--exchange", required=True, choices=names())
     rc.add_argument("--symbol", required=True)
     rc.add_argument("--qty", type=float, required=True, help="order size (base) above the exchange minimum")
     rc.add_argument("--out", default="cassettes/exchanges", help="cassette folder (default: cassettes/exchanges)")
