@@ -16,7 +16,6 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from ccxt_mm.errors import ConfigError
-from ccxt_mm.exchange.dialects import names as dialect_names
 from ccxt_mm.execution.market import MarketParams, unified_symbol
 from ccxt_mm.execution.orders import OrdersParams
 from ccxt_mm.execution.paper import PaperParams
@@ -52,6 +51,15 @@ class ExchangeCredentials(Strict):
     api_key_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
     password_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$")
+
+
+_DIALECTS = Path(__file__).resolve().parent / "exchange" / "dialects"
+
+
+def dialect_names() -> tuple[str, ...]:
+    """The exchanges with a dialect module: the files of ``exchange/dialects/``, listed without
+    importing the exchange edge (that would put its ccxt loader in front of ``import ccxt``)."""
+    return tuple(sorted(p.stem for p in _DIALECTS.glob("*.py") if not p.stem.startswith("_")))
 
 
 def _known_exchange(value: str) -> str:

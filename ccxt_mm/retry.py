@@ -13,8 +13,17 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Literal
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_exponential_jitter,
+    wait_random_exponential,
+)
 
 _TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -66,21 +75,31 @@ def retry_hint_secs(headers: dict[str, str], body: str = "", now_epoch: float | 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Backoff:
-    """Exponential waits between attempts: ``initial_secs`` doubling up to ``max_secs``;
-    ``jitter``: a random wait up to that (full jitter), else exactly that (reproducible)."""
+    """Exponential waits between attempts: ``initial_secs`` doubling up to ``max_secs``.
+
+    ``jitter``: ``full``, a random wait up to that step (spreads many clients apart);
+    ``added``, the step plus up to 1 s (never shorter than the step: for calls that must
+    outlast a network blip); ``none``, exactly the step (reproducible). ``honour_hint``: a
+    failure's ``retry_after_secs`` replaces the step (off where a gate already holds every
+    call back that long)."""
 
     initial_secs: float
     max_secs: float
-    jitter: bool = True
+    jitter: Literal["full", "added", "none"] = "full"
+    honour_hint: bool = True
 
     def wait(self) -> Callable[[RetryCallState], float]:
-        """tenacity's wait: the server's ``retry_after_secs`` when the failure carries one."""
-        kind = wait_random_exponential if self.jitter else wait_exponential
-        backoff = kind(multiplier=self.initial_secs, max=self.max_secs)
+        """tenacity's wait for these settings."""
+        if self.jitter == "full":
+            backoff = wait_random_exponential(multiplier=self.initial_secs, max=self.max_secs)
+        elif self.jitter == "added":
+            backoff = wait_exponential_jitter(multiplier=self.initial_secs, max=self.max_secs)
+        else:
+            backoff = wait_exponential(multiplier=self.initial_secs, max=self.max_secs)
 
         def wait(rs: RetryCallState) -> float:
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            hint = getattr(exc, "retry_after_secs", None)
+            hint = getattr(exc, "retry_after_secs", None) if self.honour_hint else None
             return float(hint) if hint is not None else backoff(rs)
 
         return wait

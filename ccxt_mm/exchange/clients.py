@@ -55,7 +55,8 @@ def make_exchange(name: str, config: AppConfig, with_credentials: bool) -> ccxt_
 
 def make_venue(config: AppConfig, exchange: ccxt_pro.Exchange, symbol: str, live: bool, clock_ns: Callable[[], int]) -> Venue:
     """The venue ``symbol`` quotes through on ``exchange``: real post-only orders if ``live``,
-    else the paper venue on the exchange's public books. The one place paper and live differ."""
+    else the paper venue on the exchange's public books. Past this choice the engine never asks
+    which it got (the run command also reads keys and keeps state only for live)."""
     lc = config.live
     if live:
         return CcxtVenue(

@@ -69,8 +69,10 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and classify(exc) in ("network", "rate_limit")
 
 
-IDEMPOTENT_BACKOFF = Backoff(initial_secs=0.2, max_secs=2.0)
-"""Waits between attempts of a read or a cancel (the exchange's ``Retry-After`` first)."""
+IDEMPOTENT_BACKOFF = Backoff(initial_secs=0.2, max_secs=2.0, jitter="added", honour_hint=False)
+"""Waits between attempts of a read or a cancel: 0.2 s doubling, plus up to 1 s, so three
+attempts outlast a blip of 0.6-2.6 s; a ``Retry-After`` is held by the venue's gate in
+:meth:`CcxtVenue._call` (and counted there), not slept here."""
 
 
 async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
@@ -197,7 +199,7 @@ class CcxtVenue:
             err = translate(exc, getattr(self.exchange, "last_response_headers", None))
             # ccxt maps okx's HTTP 429 to ExchangeNotAvailable: its Retry-After holds us back
             # too, while the error stays a network one (a create is looked up, not resent)
-            if err.kind == "rate_limit" or err.retry_after_secs is not None:
+            if err.kind == "rate_limit" or (err.kind == "network" and err.retry_after_secs is not None):
                 self._back_off(err.retry_after_secs)
             raise err from exc
         self._block_secs = 0.0
@@ -387,7 +389,7 @@ class CcxtVenue:
     async def settle_in_flight(self) -> None:
         """Look up creates whose answer was lost to a cancelled task (shutdown), so that their
         fills count and the orders are cancelled (a failed look-up is logged: what is left is
-        found by client id in :meth:`close`)."""
+        found by its prefix in :meth:`close`, adopted and cancelled, and its fills polled)."""
         try:
             for client_id, amount in list(self._in_doubt.items()):
                 order = await self._find_by_client_id(client_id)
@@ -410,7 +412,7 @@ class CcxtVenue:
         left: list[str] = []
         for attempt in range(3):
             try:
-                left = await self.cancel_leftovers(prefix)
+                left = await self._cancel_open(prefix, adopt=True)
                 break
             except Exception as exc:
                 log.error("%s: shutdown could not confirm every cancel (attempt %d): %s", self.name, attempt + 1, exc)
@@ -459,8 +461,12 @@ class CcxtVenue:
         # size: what has filled is added, so what rests is the size asked for (less any fill
         # not seen yet), and never an amend to no more than the filled size, which they refuse
         filled = self._filled.get(cid, 0.0) if self.dialect.amend_sets_total_size else 0.0
-        amount = ex.amount_to_precision(symbol, a.qty + filled)
-        price = ex.price_to_precision(symbol, a.price)
+        try:
+            amount = ex.amount_to_precision(symbol, a.qty + filled)
+            price = ex.price_to_precision(symbol, a.price)
+        except CcxtError as exc:  # below the exchange's minimum: refused before any call, the order rests as it was
+            self.events.append(OrderRejected(cid, self.clock_ns(), f"{self.name}: amend refused: {translate(exc)}"))
+            return
         params = {"postOnly": True, "clientOrderId": cid}
         side = self._sides[cid]
         await self._order_slot()
@@ -594,13 +600,27 @@ class CcxtVenue:
     async def cancel_leftovers(self, prefix: str) -> list[str]:
         """Cancel open orders whose client id starts with ``prefix`` (left by earlier runs);
         returns their client ids."""
+        return await self._cancel_open(prefix, adopt=False)
+
+    async def _cancel_open(self, prefix: str, adopt: bool) -> list[str]:
+        """Cancel our open orders of ``prefix``; ``adopt``: they are this run's (shutdown), so
+        their fills are ours and the next poll reports them (:meth:`_adopt`)."""
         cancelled = []
         for o in await self.open_orders():
             if o.client_id.startswith(prefix):
+                if adopt:
+                    self._adopt(o)
                 with suppress(OrderNotFound):  # filled or cancelled meanwhile: gone either way
                     await self._idempotent(lambda o=o: self.exchange.cancel_order(o.order_id, self.symbol))
                 cancelled.append(o.client_id)
         return cancelled
+
+    def _adopt(self, o: OpenOrder) -> None:
+        """Track an order of this run found on the exchange but not by us (a create answered
+        too late), so that its fills, past and future, become fill events."""
+        if o.order_id not in self._clients:
+            self._remember(o.client_id, o.order_id)
+            self._remaining.setdefault(o.client_id, o.remaining)
 
     async def reconcile(self, tracked_open: set[str], prefix: str) -> Reconciliation:
         """Make the exchange's open orders and ours agree (after a reconnect, and now and then),
@@ -626,6 +646,7 @@ class CcxtVenue:
         exchange_open = {o.client_id: o for o in await self.open_orders() if o.client_id.startswith(prefix)}
         orphans = [cid for cid in exchange_open if cid not in tracked_open and cid not in self._order_ids]
         for cid in orphans:
+            self._adopt(exchange_open[cid])
             with suppress(OrderNotFound):
                 await self._idempotent(lambda cid=cid: self.exchange.cancel_order(exchange_open[cid].order_id, self.symbol))
         missing = [cid for cid in tracked_open if cid not in exchange_open]

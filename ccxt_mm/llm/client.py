@@ -161,7 +161,7 @@ class ChatClient:
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self._requests = None if replay else AsyncLimiter(cfg.requests_per_minute, 60.0)
         self._tokens = None if replay else AsyncLimiter(cfg.tokens_per_minute, 60.0)
-        self._backoff = Backoff(initial_secs=cfg.backoff_initial_secs, max_secs=cfg.backoff_max_secs, jitter=not replay)
+        self._backoff = Backoff(initial_secs=cfg.backoff_initial_secs, max_secs=cfg.backoff_max_secs, jitter="none" if replay else "full")
         self._token_correction = 0
         self.breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_cooldown_secs, self.clock)
         self.stats = ClientStats()

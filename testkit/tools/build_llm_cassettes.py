@@ -7,7 +7,7 @@ project's scrubbing, then re-hosted on ``api.openai.com``. ``replay_btcusdt.yaml
 from a whole replay of the bundled recording with the LLM predictor, the emulator's local
 model answering. Run from the repository root:
 
-    .venv/bin/python tools/build_llm_cassettes.py
+    .venv/bin/python testkit/tools/build_llm_cassettes.py
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ccxt_mm.llm.predictor import MarketSnapshot, build_messages
 from ccxt_mm.market.capture import load_capture
 from ccxt_mm.strategies import load_strategy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: testkit/tools/ is two below
 OUT = ROOT / "cassettes" / "llm"
 KEY = "sk-builder-000000000000000000000000"
 REAL_HOST = "https://api.openai.com"
@@ -114,7 +114,7 @@ def record_replay() -> None:
     """A whole replay of the bundled recording with the LLM predictor; one 429 and one
     malformed reply along the way, as a real provider would now and then send."""
     config = AppConfig()
-    data = [str(ROOT / p) for p in config.market.data]
+    data = [str(ROOT / "ccxt_mm" / p) for p in config.market.data]  # the bundled recordings
     log = load_capture(data, config.market.symbol)
     emulator = LlmEmulator([Reply(), Reply(), Reply(429, body="openai_429_rate_limit_exceeded_tpm.json", headers={"Retry-After": "3"})])
     emulator.script += [Reply()] * 5 + [Reply(content="I think BTC will go up.")]

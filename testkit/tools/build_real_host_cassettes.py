@@ -9,7 +9,7 @@ come out as ccxt's fixtures have them); its funding balance and order acknowledg
 bodies, the trading-account balance comes from the emulator's OKX dialect (its real fixture is
 ~35 kB of currencies we do not quote). Run from the repository root:
 
-    .venv/bin/python tools/build_real_host_cassettes.py [binance] [bybit] [okx]
+    .venv/bin/python testkit/tools/build_real_host_cassettes.py [binance] [bybit] [okx]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.exchange.clients import point_at
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: testkit/tools/ is two below
 STATIC = ROOT / "cassettes" / "ccxt_static"
 OUT = ROOT / "cassettes" / "exchanges"
 KEY, SECRET, PASSPHRASE = "builder-key-0000000000000000", "builder-secret-000000000000", "builder-passphrase"

@@ -6,12 +6,14 @@ from importlib import import_module
 
 import pytest
 
+from ccxt_mm.config import dialect_names
 from ccxt_mm.exchange.clients import client_class
 from ccxt_mm.exchange.dialects import Dialect, dialect, names
 
 
 def test_the_dialects_are_the_modules_of_the_folder():
     assert names() == ("binance", "bybit", "okx")
+    assert dialect_names() == names()  # what the config accepts, read without importing the edge
 
 
 @pytest.mark.parametrize("name", names())
@@ -32,3 +34,9 @@ def test_the_amend_facts_differ_as_the_exchanges_do():
     assert dialect("binance").amend_replaces and not dialect("binance").amend_sets_total_size
     assert dialect("okx").amend_sets_total_size and dialect("bybit").amend_sets_total_size
     assert dialect("okx").pushed_fee_sign == -1.0 and dialect("bybit").pushed_fee_sign == 1.0
+
+
+def test_the_test_kit_records_every_dialect():
+    from ccxt_mm_testkit.commands import DIALECTS
+
+    assert names() == DIALECTS

@@ -56,7 +56,7 @@ def test_the_retry_loop_waits_what_the_failure_asks_then_gives_up_with_the_last_
         raise errors.RateLimited(f"call {calls}", retry_after_secs=None if calls == 1 else 7.0)
 
     async def run() -> None:
-        backoff = Backoff(initial_secs=0.5, max_secs=4.0, jitter=False)
+        backoff = Backoff(initial_secs=0.5, max_secs=4.0, jitter="none")
         async for attempt in retrying(attempts=3, retry_if=lambda e: isinstance(e, errors.RateLimited), backoff=backoff, sleep=sleep):
             with attempt:
                 await call()
@@ -80,3 +80,22 @@ def test_an_error_the_loop_does_not_retry_propagates_at_once():
     with pytest.raises(errors.OrderRefused):
         asyncio.run(run())
     assert calls == 1
+
+
+def test_the_venues_reads_and_cancels_wait_at_least_the_step_and_leave_hints_to_its_gate():
+    from tenacity import RetryCallState
+
+    from ccxt_mm.exchange.venue import IDEMPOTENT_BACKOFF
+
+    wait = IDEMPOTENT_BACKOFF.wait()
+    totals = []
+    for _ in range(200):
+        total = 0.0
+        for n in (1, 2):  # the waits before the 2nd and the 3rd attempt
+            rs = RetryCallState(None, None, (), {})
+            rs.attempt_number = n
+            rs.set_exception((errors.RateLimited, errors.RateLimited("429", retry_after_secs=30.0), None))
+            total += wait(rs)
+        totals.append(total)
+    # 0.2 s then 0.4 s, each plus up to 1 s; the 30 s Retry-After is the gate's, not slept twice
+    assert min(totals) >= 0.6 and max(totals) <= 2.6 and max(totals) - min(totals) > 0.5

@@ -494,3 +494,19 @@ def test_an_order_that_fills_while_the_shutdown_cancels_it_has_its_fill_reported
         assert isinstance(fill, Fill) and (fill.side, fill.qty, fill.remaining) == (-1, env.qty, 0.0)
 
     run(env, scenario)
+
+
+def test_an_orphan_of_this_run_is_cancelled_and_its_fills_reported(env):
+    async def scenario(venue, ex, server):
+        _, ask = best(ex, env)
+        price = round(ask * 1.001, 1)
+        # a create of this run answered too late: the exchange has it, we do not track it
+        ex.place(env.market_id, "sell", Decimal(str(price)), Decimal(str(env.qty)), "mmrunx7", post_only=True)
+        part = Decimal(str(env.qty)) * Decimal("0.4")
+        ex.trade(env.market_id, "buy", Decimal(str(price)), part)
+        result = await venue.reconcile(set(), "mmrun")
+        assert result.orphans_cancelled == ["mmrunx7"] and ex.open_orders() == []
+        (fill,) = venue.drain_events()  # its fill counts: the base it sold is gone from the account
+        assert isinstance(fill, Fill) and (fill.client_id, fill.side, fill.qty) == ("mmrunx7", -1, float(part))
+
+    run(env, scenario)
