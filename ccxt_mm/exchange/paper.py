@@ -18,7 +18,7 @@ from ccxt_mm.exchange.venue import load_market, market_facts
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.types import Action, VenueEvent
 from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Worker
-from ccxt_mm.quoting.types import BUY
+from ccxt_mm.quoting.types import BUY, SELL
 
 
 class LivePaperVenue:
@@ -65,11 +65,8 @@ class LivePaperVenue:
     async def balances(self) -> dict[str, tuple[float, float]]:
         """The simulated balances; resting orders lock theirs (a buy its price × size in quote,
         a sell its size in base)."""
-        orders = self.paper.orders.values()
-        base_locked = sum(o.remaining for o in orders if o.side != BUY)
-        quote_locked = sum(o.remaining * o.price for o in orders if o.side == BUY)
         base, quote = self.paper.base, self.paper.quote
-        held = {self.facts.base: (base - base_locked, base), self.facts.quote: (quote - quote_locked, quote)}
+        held = {self.facts.base: (base - self.paper.locked(SELL), base), self.facts.quote: (quote - self.paper.locked(BUY), quote)}
         return {asset: free_total for asset, free_total in held.items() if free_total[1]}
 
     async def arm_dead_man(self, timeout_secs: float) -> None:

@@ -171,23 +171,26 @@ class PaperVenue:
                 self._arrive_take(action, due)
 
     # --- balances ---------------------------------------------------------------------
+    def locked(self, side: int, exclude: str = "") -> float:
+        """What the resting orders of ``side`` other than ``exclude`` lock: quote (price × size)
+        for buys, base (size) for sells."""
+        total = 0.0
+        for k, o in self.orders.items():
+            if k != exclude and o.side == side:
+                total += o.remaining * o.price if side == BUY else o.remaining
+        return total
+
     def _affordable(self, side: int, price: float, qty: float, exclude: str = "") -> bool:
         """True if the free balance of ``side``'s currency (all but what the resting orders
         other than ``exclude`` lock) covers ``qty`` base at ``price`` quote, as an exchange's
         exact decimal balance would: the float error of the balance, of the locked sum and of
         the cost is forgiven (it is relative to every amount the balance went through, not to
         the balance now: fills can cancel it down to a few lots and leave their error)."""
-        base_locked = quote_locked = 0.0
-        for k, o in self.orders.items():
-            if k != exclude:
-                if o.side == BUY:
-                    quote_locked += o.remaining * o.price
-                else:
-                    base_locked += o.remaining
+        locked = self.locked(side, exclude)
         if side == BUY:
-            balance, locked, need, noise = self.quote, quote_locked, price * qty, self._quote_noise
+            balance, need, noise = self.quote, price * qty, self._quote_noise
         else:
-            balance, locked, need, noise = self.base, base_locked, qty, self._base_noise
+            balance, need, noise = self.base, qty, self._base_noise
         # the locked sum rounds at most twice per order added (product, sum), each within the sum
         error = (noise + abs(balance) + (len(self.orders) + 1) * locked + need) * _ROUNDING
         return balance - locked + error >= need
