@@ -1,0 +1,123 @@
+"""Two clocks: the exchange's and ours. Feed latency from receive − exchange time, and latency
+histograms (pure, synchronous).
+
+A message's ``receive − exchange`` time is its feed latency plus the offset between the two
+clocks, and one-way measurements cannot tell the two apart. The offset is constant where the
+latency varies and never goes below its floor, so the low tail of ``receive − exchange`` is
+taken as offset plus no latency (:func:`clock_offset_ns`); what a message took beyond it is its
+feed latency. A recording whose clock was 1.27 s behind Binance's (the bundled one) and one in
+step give the same latencies. The fastest messages are taken to have taken no time at all: the
+model's exchange clock runs ahead of the true one by the path's floor latency (a few ms from a
+nearby cloud region); ``docs/fill_model.md`` says what that does to fills.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+OFFSET_QUANTILE: Final = 0.001
+"""The quantile of ``receive − exchange`` taken as the clock offset: low enough to be the
+floor, above the few messages an exchange stamps wrongly."""
+
+_BUCKETS_MS: Final = tuple(round(10 ** (k / 10), 4) for k in range(-20, 51))
+"""Histogram bucket upper bounds, ms: 10 per decade from 0.01 ms to 100 s."""
+
+
+def clock_offset_ns(recv_ns: np.ndarray, exch_ns: np.ndarray) -> int:
+    """The offset of the receiving clock from the exchange's plus the floor latency (ns): the
+    :data:`OFFSET_QUANTILE` quantile of ``recv − exch`` over the messages that have an
+    exchange time (``exch > 0``); 0 if none has."""
+    known = exch_ns > 0
+    if not known.any():
+        return 0
+    return int(np.quantile(recv_ns[known] - exch_ns[known], OFFSET_QUANTILE, method="lower"))
+
+
+@dataclass
+class LatencyHistogram:
+    """Counts of latencies in log-spaced buckets (10 per decade, 0.01 ms to 100 s; the last
+    bucket takes everything above). Adding is O(log buckets); quantiles are bucket bounds, so
+    within 26 % above the true value."""
+
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(len(_BUCKETS_MS) + 1, dtype=np.int64))
+    total: int = 0
+    sum_ms: float = 0.0
+
+    def add(self, latency_ns: int) -> None:
+        """Count one latency (ns; a negative one counts as 0)."""
+        ms = max(latency_ns, 0) * 1e-6
+        self.counts[int(np.searchsorted(_BUCKETS_MS, ms))] += 1
+        self.total += 1
+        self.sum_ms += ms
+
+    def add_many(self, latency_ns: np.ndarray) -> None:
+        """Count every latency of ``latency_ns`` (ns)."""
+        ms = np.maximum(latency_ns, 0) * 1e-6
+        np.add.at(self.counts, np.searchsorted(_BUCKETS_MS, ms), 1)
+        self.total += int(ms.size)
+        self.sum_ms += float(ms.sum())
+
+    def quantile_ms(self, q: float) -> float:
+        """The upper bound of the bucket holding quantile ``q`` (ms; NaN if empty; inf if it is
+        in the overflow bucket)."""
+        if self.total == 0:
+            return math.nan
+        i = int(np.searchsorted(np.cumsum(self.counts), q * self.total))
+        return _BUCKETS_MS[i] if i < len(_BUCKETS_MS) else math.inf
+
+    def buckets(self) -> list[tuple[float, int]]:
+        """``(upper bound ms, cumulative count)`` per bucket up to the last one used, then
+        ``(inf, total)``: the form of a Prometheus histogram."""
+        cum = np.cumsum(self.counts)
+        used = int(np.flatnonzero(self.counts)[-1]) + 1 if self.total else 0
+        return [(_BUCKETS_MS[i], int(cum[i])) for i in range(min(used, len(_BUCKETS_MS)))] + [(math.inf, self.total)]
+
+    def summary(self) -> dict[str, float]:
+        """Count and p50 / p90 / p99 / max-bucket in ms, for a report."""
+        return {
+            "count": self.total,
+            "p50_ms": self.quantile_ms(0.5),
+            "p90_ms": self.quantile_ms(0.9),
+            "p99_ms": self.quantile_ms(0.99),
+            "mean_ms": self.sum_ms / self.total if self.total else math.nan,
+        }
+
+
+@dataclass
+class FeedClock:
+    """The exchange's clock seen from ours, learnt online from a live feed: the offset
+    (:func:`clock_offset_ns`) of the last ``window`` messages, recomputed every ``every``, and
+    a histogram of the feed latency of each message (its ``receive − exchange`` less the
+    offset known when it came; the first message sets the offset)."""
+
+    window: int = 4096
+    every: int = 256
+    offset_ns: int | None = None
+    """None until the first message with an exchange time."""
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    _recent: np.ndarray = field(init=False)
+    _seen: int = 0
+
+    def __post_init__(self) -> None:
+        self._recent = np.zeros(self.window, dtype=np.int64)
+
+    def observe(self, recv_ns: int, exch_ns: int) -> None:
+        """One message received at ``recv_ns`` (our clock) that the exchange stamped
+        ``exch_ns`` (its clock); an exchange time of 0 or less (none) is ignored."""
+        if exch_ns <= 0:
+            return
+        d = recv_ns - exch_ns
+        self._recent[self._seen % self.window] = d
+        self._seen += 1
+        if self.offset_ns is None or d < self.offset_ns or self._seen % self.every == 0:
+            recent = self._recent[: min(self._seen, self.window)]
+            self.offset_ns = int(np.quantile(recent, OFFSET_QUANTILE, method="lower"))
+        self.latency.add(d - self.offset_ns)
+
+    def to_local(self, exch_ns: int) -> int:
+        """An exchange time on our clock (ns): when the fastest message would have reached us."""
+        return exch_ns + (self.offset_ns or 0)
