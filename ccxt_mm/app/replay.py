@@ -180,6 +180,18 @@ def _replay_once(engine: ReplayEngine, progress: Callable[[int], None] | None) -
         return engine.run(progress)
 
 
+def _clock_summary(engine: ReplayEngine) -> dict[str, object]:
+    """The recording's two clocks: how many messages carry an exchange time, the receive
+    clock's offset from the exchange's (with the floor latency) and the feed latency beyond it."""
+    clock = engine.clock
+    stamped = int(engine.log.msg_exch_ns.astype(bool).sum())
+    return {
+        "messages_with_exchange_time": stamped,
+        "offset_ms": clock.offset_ns / 1e6,
+        "feed_latency_ms": clock.feed_latency.summary(),
+    }
+
+
 def _llm_cassette(path: str | None) -> AbstractContextManager:
     """Replay of an LLM cassette (record mode none: a request it lacks is an error)."""
     if path is None:
@@ -212,7 +224,9 @@ def _summary(
             "post_only_rejects": orders.post_only_rejects,
             "late_cancels": orders.late_cancels,
             "balance_rejects": engine.venue.stats.balance_rejects,
+            "fills_from_book": engine.venue.stats.book_fills,
             "orders_left_open": len(engine.venue.orders),
+            "clock": _clock_summary(engine),
         },
     )
     predictions = engine.predictions

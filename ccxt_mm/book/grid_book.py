@@ -74,6 +74,15 @@ class GridBook:
         """Price of grid ``level`` as a Python float."""
         return self._price_list[level]
 
+    def qty_through(self, side: int, price: float) -> float:
+        """Base quantity resting on ``side`` (+1 bids, -1 asks) at ``price`` or better for
+        the other side: bids at or above it, asks at or below it."""
+        if side > 0:
+            top = self.best_bid
+            return float(_sum(self.bid_qty[bisect_left(self._price_list, price) : top + 1])) if top >= 0 else 0.0
+        top = self.best_ask
+        return float(_sum(self.ask_qty[top : bisect_right(self._price_list, price)])) if top < self.prices.size else 0.0
+
     def clear(self, bid_levels: np.ndarray | None = None, ask_levels: np.ndarray | None = None) -> None:
         """Empty the book; when the occupied levels are known, only those are zeroed."""
         if bid_levels is None or ask_levels is None:

@@ -22,6 +22,7 @@ from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.errors import CrossedBookError
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.market.events import BookUpdate, EventLog, MsgKind
+from ccxt_mm.market.latency import recorded_clock
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.strategy import Strategy
 
@@ -67,8 +68,15 @@ class ReplayEngine:
             self.book,
             base=config.risk.max_position_base if p.initial_base is None else p.initial_base,
             quote=p.initial_quote,
+            lot_size=config.market.lot_size,
         )
         self.core = QuotingCore(config, strategy, self.venue, run_id, self.venue.base, self.venue.quote)
+        self.clock = recorded_clock(log.msg_ts_ns, log.msg_exch_ns)
+        self._venue_trades = _venue_trades(log, self.clock.venue_ns)
+        """Every trade as ``(exchange time ns on our clock, aggressor, price, qty)``, in the
+        order the exchange executed them."""
+        self._venue_trade = 0
+        """How many of them the venue has seen."""
         self.orders = self.core.orders
         self._mode_ns: dict[str, int] = {}
         """Recording time spent in each state: a risk mode, or book_invalid."""
@@ -88,20 +96,26 @@ class ReplayEngine:
     def run(self, progress: Callable[[int], None] | None = None) -> ReplayResult:
         """Replay the whole log (once per engine); ``progress`` is called now and then with
         messages done."""
-        log, venue, core = self.log, self.venue, self.core
+        log, core = self.log, self.core
         ts_list = log.msg_ts_ns.tolist()
         kinds = log.msg_kind.tolist()
+        clock = self.clock
+        exch_list, stamped = clock.venue_ns.tolist(), clock.stamped.tolist()
         trades_in_msg, trade_side, trade_price, trade_qty = _trade_columns(log)
         updates = log.book_updates()
         t = k = 0
         self._state_since = ts_list[0] if ts_list else 0
         timer_ns = int(self.cfg.strategy.timer_secs * 1e9)
         next_timer = self._state_since
+        horizon = -(2**62)
+        """The exchange time (ns, our clock) the venue has reached: the latest of the messages
+        received so far."""
         # bookTicker messages only validate the rebuild; the engine never reads them
         for m in np.flatnonzero(log.msg_kind != MsgKind.TICKER).tolist():
             now, kind = ts_list[m], kinds[m]
-            if venue.next_due_ns is not None and venue.next_due_ns <= now:
-                venue.advance(now)
+            if stamped[m]:
+                horizon = max(horizon, exch_list[m])
+                self._venue_until(horizon)
                 core.drain()
             if now >= next_timer:
                 self._on_timer(now)
@@ -110,12 +124,10 @@ class ReplayEngine:
                 first, t = t, t + trades_in_msg[k]
                 k += 1
                 for i in range(first, t):
-                    side, price, qty = trade_side[i], trade_price[i], trade_qty[i]
-                    venue.on_trade(now, side, price, qty)
-                    core.on_trade(now, side, price, qty)
+                    core.on_trade(now, trade_side[i], trade_price[i], trade_qty[i])
                 core.drain()
             elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
-                self._on_book_message(m, now, kind == MsgKind.SNAPSHOT, updates[m])
+                self._on_book_message(m, now, exch_list[m], kind == MsgKind.SNAPSHOT, updates[m])
             elif kind == MsgKind.INVALID:
                 self._set_state("book_invalid", now)
                 self._valid = False
@@ -129,6 +141,24 @@ class ReplayEngine:
             progress(log.messages)
         return self._result()
 
+    def _venue_until(self, horizon: int) -> None:
+        """Let the venue live up to exchange time ``horizon`` (ns, our clock): our actions that
+        reach it by then and the trades it executed by then, in the exchange's order (a trade
+        before an action at the same time), whether or not we have received them yet."""
+        venue, trades, j = self.venue, self._venue_trades, self._venue_trade
+        n = len(trades)
+        while True:
+            due = venue.next_due_ns
+            trade_ns = trades[j][0] if j < n else None
+            if trade_ns is not None and trade_ns <= horizon and (due is None or trade_ns <= due):
+                venue.on_trade(*trades[j])
+                j += 1
+            elif due is not None and due <= horizon:
+                venue.advance(due)
+            else:
+                break
+        self._venue_trade = j
+
     def _on_timer(self, now: int) -> None:
         """The core's timer, then the predictor's (asked with the market as it is at ``now``, ns)."""
         self.core.on_timer(now)
@@ -136,9 +166,10 @@ class ReplayEngine:
         if predictions is not None:
             predictions.on_timer(now, self.core.snapshot(predictions.market))
 
-    def _on_book_message(self, m: int, now: int, snapshot: bool, update: BookUpdate | None) -> None:
-        """Apply message ``m`` (a snapshot or a diff, at ``now`` ns) to the book; once the book
-        is quotable, let the core quote on it and sample the result and its tick → intent."""
+    def _on_book_message(self, m: int, now: int, exch_ns: int, snapshot: bool, update: BookUpdate | None) -> None:
+        """Apply message ``m`` (a snapshot or a diff, received at ``now`` ns, of exchange time
+        ``exch_ns`` on our clock) to the book; once the book is quotable, let the core quote on
+        it and sample the result and its tick → intent."""
         perf = self._perf_ns
         t0 = perf()
         book, core = self.book, self.core
@@ -158,7 +189,7 @@ class ReplayEngine:
                 int(log.msg_line[m]),
                 f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
             )
-        self.venue.on_book_update()
+        self.venue.on_book_update(exch_ns)
         if self.predictions is not None:
             core.prediction = self.predictions.get(now)
         core.on_book(now, book)
@@ -200,6 +231,8 @@ class ReplayEngine:
 
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land: no order is left behind."""
+        self._venue_until(2**62)
+        self.core.drain()
         self.core.pull(now_ns)
         while self.venue.next_due_ns is not None:
             now_ns = self.venue.next_due_ns
@@ -216,3 +249,15 @@ def _trade_columns(log: EventLog) -> tuple[list[int], list[int], list[float], li
     trade_rows = np.repeat(is_trade, log.msg_stop - log.msg_start)
     trades_in_msg = (log.msg_stop - log.msg_start)[is_trade].tolist()
     return trades_in_msg, log.row_side[trade_rows].tolist(), log.row_price[trade_rows].tolist(), log.row_qty[trade_rows].tolist()
+
+
+def _venue_trades(log: EventLog, venue_ns: np.ndarray) -> list[tuple[int, int, float, float]]:
+    """Every trade row as ``(exchange time ns on our clock, aggressor, price, qty)``, sorted
+    by that time (ties in receive order)."""
+    counts = log.msg_stop - log.msg_start
+    is_trade = np.repeat(log.msg_kind == MsgKind.TRADE, counts)
+    ts = np.repeat(venue_ns, counts)[is_trade]
+    order = np.argsort(ts, kind="stable")
+    when, side = ts[order].tolist(), log.row_side[is_trade][order].tolist()
+    price, qty = log.row_price[is_trade][order].tolist(), log.row_qty[is_trade][order].tolist()
+    return [(when[i], side[i], price[i], qty[i]) for i in range(len(when))]

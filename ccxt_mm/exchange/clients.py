@@ -3,6 +3,7 @@ each market quotes through over one."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -70,8 +71,8 @@ def make_venue(config: AppConfig, exchange: ccxt_pro.Exchange, symbol: str, live
         )
     p = config.paper
     base = config.risk.max_position_base if p.initial_base is None else p.initial_base
-    paper = PaperVenue(p, GridBook(np.empty(0)), base=base, quote=p.initial_quote)
-    return LivePaperVenue(exchange, symbol, paper, lc.grid_span)
+    paper = PaperVenue(p, GridBook(np.empty(0)), base=base, quote=p.initial_quote, lot_size=math.nan)
+    return LivePaperVenue(exchange, symbol, paper, lc.grid_span, clock_ns)
 
 
 def point_at(exchange: ccxt_pro.Exchange, base_url: str, ws_url: str | None = None) -> None:

@@ -10,6 +10,10 @@ no fills carried over restarts.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+
 import ccxt.async_support as ccxt_async
 
 from ccxt_mm.book.levels import BookLevels
@@ -18,6 +22,7 @@ from ccxt_mm.exchange.venue import load_market, market_facts
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.types import Action, VenueEvent
 from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Worker
+from ccxt_mm.market.latency import FeedClock
 from ccxt_mm.quoting.types import BUY, SELL
 
 
@@ -33,12 +38,17 @@ class LivePaperVenue:
     facts: MarketFacts
     """Set by :meth:`start`."""
 
-    def __init__(self, exchange: ccxt_async.Exchange, symbol: str, paper: PaperVenue, grid_span: float) -> None:
+    def __init__(
+        self, exchange: ccxt_async.Exchange, symbol: str, paper: PaperVenue, grid_span: float, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
         self.exchange = exchange
         self.symbol = symbol
         self.paper = paper
         self.supports_amend = paper.supports_amend
         self.grid_span = grid_span
+        self.clock_ns = clock_ns
+        self.trade_clock = FeedClock()
+        """The exchange's clock, learnt from the trades' exchange times against their receipt."""
 
     # --- order flow (the quoting core's side) -----------------------------------------
     @property
@@ -56,6 +66,7 @@ class LivePaperVenue:
         """Load the market from the exchange's public API (no key is used)."""
         self.facts = market_facts(await load_market(self.exchange, self.symbol))
         self.grid = LiveBook(self.facts.tick_size, self.grid_span)
+        self.paper.lot_size = self.facts.lot_size
         return self.facts
 
     async def cancel_leftovers(self, prefix: str) -> list[str]:
@@ -79,17 +90,23 @@ class LivePaperVenue:
 
     def on_book(self, now_ns: int, levels: BookLevels) -> None:
         """Put the book on the grid (following it onto a new grid when rebuilt), deliver the
-        actions due, and move queue positions for the cancellations the update shows."""
+        actions due, move queue positions for the cancellations the update shows and fill the
+        orders it trades through. The book is taken to be as old as the median trade's feed
+        latency (ccxt's books carry no exchange time on every exchange)."""
         grid, paper = self.grid, self.paper
         rebuilds = grid.rebuilds
         book = grid.update(levels)
         if grid.rebuilds != rebuilds:
             paper.rebind(book)
         paper.advance(now_ns)
-        paper.on_book_update()
+        latency_ms = self.trade_clock.latency.quantile_ms(0.5)
+        paper.on_book_update(now_ns - (int(latency_ms * 1e6) if latency_ms < math.inf else 0))
 
     def on_trade(self, ts_ns: int, aggressor: int, price: float, qty: float) -> None:
-        self.paper.on_trade(ts_ns, aggressor, price, qty)
+        """A public trade of exchange time ``ts_ns``, matched at that time on our clock: an
+        order that reached the exchange after it is not filled by it."""
+        self.trade_clock.observe(self.clock_ns(), ts_ns)
+        self.paper.on_trade(self.trade_clock.to_local(ts_ns), aggressor, price, qty)
 
     async def housekeeping(self, now_ns: int) -> None:
         """Deliver the actions due (between book updates too)."""

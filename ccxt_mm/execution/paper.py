@@ -1,21 +1,28 @@
 """Paper venue: simulated post-only execution against a replayed or live L2 book.
 
-Model (all documented in ``config.yaml`` under ``paper``):
+Its clock is the exchange's, expressed on ours (see :mod:`ccxt_mm.market.latency`): market
+events come stamped with the exchange's time of them, and an action sent at ``t`` (our clock)
+reaches the exchange at ``t`` + its latency. Model (documented in ``config.yaml`` under
+``paper`` and in ``docs/fill_model.md``):
 
-* **Latency.** An action reaches the simulated exchange ``entry_latency_ms`` (place, amend,
-  take) or ``cancel_latency_ms`` (cancel) after it was submitted; the market keeps moving
-  meanwhile, so a cancel can arrive after a fill.
+* **Latency.** A place, amend or take reaches the exchange ``entry_latency_ms`` after it was
+  sent, a cancel ``cancel_latency_ms`` after; until a cancel arrives the order can still fill.
+  An order rests from its arrival: a trade the exchange executed before then never fills it.
 * **Post-only.** At arrival a buy at or above the best ask (a sell at or below the best bid)
   is rejected, as Binance's LIMIT_MAKER is.
 * **Queue position.** An order joins behind the whole displayed quantity at its price. The
   quantity ahead shrinks by every trade at that price and, when a book update shows the level
-  shrank by more than was traded there, by a share of that cancelled quantity:
-  ``risk_averse`` assumes every cancel was behind us (share 0); ``proportional`` assumes
-  cancels are spread evenly over the queue (share ``ahead / level quantity``). The quantity
-  ahead never exceeds what the level displays.
-* **Fills.** A trade at the order's price fills what is left of it after the quantity ahead;
-  a trade through the price (a sell below a bid, a buy above an ask) fills it without queue.
-  One trade's quantity is shared by our orders, best price first. Partial fills are normal.
+  shrank by more than was traded there up to the update's time, by a share of that cancelled
+  quantity (:class:`QueueModel`). The quantity ahead never exceeds what the level displays.
+* **Fills from trades.** A trade at the order's price fills what is left of it after the
+  quantity ahead; a trade through the price (a sell below a bid, a buy above an ask) fills it
+  without queue. One trade's quantity is shared by our orders, best price first.
+* **Fills from the book.** When the other side rests at or through an order's price (asks at
+  or below our bid), those orders would have traded with ours: the order fills at its price
+  for that quantity, once, and a trade the exchange executed up to that book update is taken
+  as part of the same execution and fills it no more.
+* **Lots.** Fills and remainders are whole lots; what an execution gives an order short of a
+  lot is carried to its next one, never rounded away.
 * **Taker orders** (reduce-only) walk the book from the best opposite level at arrival and
   pay the taker fee; the recorded book is not depleted by them.
 * **Amends** set the order's total size, as okx's and bybit's do: what rests afterwards is
@@ -32,6 +39,7 @@ Model (all documented in ``config.yaml`` under ``paper``):
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Final
@@ -64,8 +72,26 @@ product, a fee, a sum) behind each magnitude counted."""
 
 
 class QueueModel(StrEnum):
+    """Where the quantity cancelled at our price level was in its queue."""
+
     RISK_AVERSE = "risk_averse"
+    """All of it behind us: only trades move us up (the conservative model)."""
     PROPORTIONAL = "proportional"
+    """Spread evenly: the share ahead of us is ``ahead / level quantity``."""
+    OPTIMISTIC = "optimistic"
+    """All of it ahead of us (an upper bound on fills, for comparison)."""
+
+
+def _cancelled_ahead(model: QueueModel, ahead: float, level: float) -> float:
+    """The fraction of a cancelled quantity ``model`` puts ahead of us (``ahead`` of
+    ``level`` base displayed at our price)."""
+    if model is QueueModel.PROPORTIONAL:
+        return ahead / level
+    return 1.0 if model is QueueModel.OPTIMISTIC else 0.0
+
+
+_LOT_SLACK: Final = 1e-9
+"""Lots of float error forgiven when a quantity is counted in whole lots."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,10 +129,19 @@ class PaperOrder:
     """Displayed base quantity ahead of us at our price."""
     level_seen: float
     """Displayed quantity at our level when we last looked."""
-    traded_since: float = 0.0
-    """Traded at our price since ``level_seen`` was taken."""
+    live_ns: int
+    """When it began to rest at the exchange at this price (exchange time, ns, our clock)."""
+    traded: list[tuple[int, float]] = field(default_factory=list)
+    """(exchange time ns, base) of each trade at our price the book has not shown yet."""
     filled: float = 0.0
-    """Base quantity filled so far."""
+    """Base quantity filled so far (whole lots)."""
+    carry: float = 0.0
+    """Base the executions gave us short of a whole lot, kept for the next one."""
+    crossed: float = 0.0
+    """Base of the other side at or through our price already taken (0: not crossed)."""
+    crossed_ns: int = -1
+    """Exchange time of the last book update that filled us by crossing: a trade at or before
+    it is part of that execution."""
 
 
 @dataclass
@@ -114,6 +149,8 @@ class PaperStats:
     post_only_rejects: int = 0
     balance_rejects: int = 0
     late_cancels: int = 0
+    book_fills: int = 0
+    """Fills from the other side resting at or through an order's price (no trade print)."""
 
 
 @dataclass
@@ -125,6 +162,9 @@ class PaperVenue:
     book: GridBook
     base: float
     quote: float
+    lot_size: float
+    """Quantity increment, base units: every fill and every remainder is a whole number of
+    them (the live paper venue sets it when it has read the market)."""
     supports_amend: bool = field(init=False)
     """``params.amend_supported``."""
     orders: dict[str, PaperOrder] = field(default_factory=dict)
@@ -220,7 +260,7 @@ class PaperVenue:
             self.events.append(OrderRejected(a.client_id, ts, "insufficient balance"))
             return
         level, displayed = self._queue_entry(a.side, a.price)
-        self.orders[a.client_id] = PaperOrder(a.client_id, a.side, a.price, a.qty, level, displayed, displayed)
+        self.orders[a.client_id] = PaperOrder(a.client_id, a.side, a.price, a.qty, level, displayed, displayed, ts)
         self.events.append(OrderAccepted(a.client_id, ts))
 
     def _arrive_cancel(self, a: CancelOrder, ts: int) -> None:
@@ -239,8 +279,8 @@ class PaperVenue:
             self.stats.post_only_rejects += 1
             self.events.append(OrderRejected(a.client_id, ts, "post-only amend would take liquidity", post_only=True))
             return
-        remaining = a.qty - order.filled
-        if remaining <= 1e-12:
+        remaining = round((a.qty - order.filled) / self.lot_size) * self.lot_size
+        if remaining <= 0.0:
             self.events.append(OrderRejected(a.client_id, ts, f"amend to {a.qty} is not above the filled {order.filled}"))
             return
         if not self._affordable(order.side, a.price, remaining, exclude=a.client_id):
@@ -250,7 +290,8 @@ class PaperVenue:
         level, displayed = self._queue_entry(order.side, a.price)
         order.price, order.remaining, order.level = a.price, remaining, level
         order.ahead = order.level_seen = displayed
-        order.traded_since = 0.0
+        order.live_ns, order.crossed, order.crossed_ns = ts, 0.0, -1
+        order.traded.clear()
         self.events.append(AmendAccepted(a.client_id, ts, a.price, remaining))
 
     def _arrive_take(self, a: TakeOrder, ts: int) -> None:
@@ -278,45 +319,90 @@ class PaperVenue:
         for o in self.orders.values():
             o.level, displayed = self._queue_entry(o.side, o.price)
             o.ahead = min(o.ahead, displayed)
-            o.level_seen, o.traded_since = displayed, 0.0
+            o.level_seen = displayed
+            o.traded.clear()
 
-    def on_book_update(self) -> None:
-        """Call after each book change: moves queue positions for cancellations."""
-        proportional = self.params.queue_model is QueueModel.PROPORTIONAL
-        for o in self.orders.values():
-            if o.level < 0:
-                continue
-            now = float((self.book.bid_qty if o.side == BUY else self.book.ask_qty)[o.level])
-            cancelled = o.level_seen - now - o.traded_since
-            if cancelled > 0.0 and proportional and o.level_seen > 0.0:
-                o.ahead -= cancelled * o.ahead / o.level_seen
-            o.ahead = max(0.0, min(o.ahead, now))
-            o.level_seen, o.traded_since = now, 0.0
+    def on_book_update(self, ts: int) -> None:
+        """Call after each book change, ``ts`` the exchange time of the update (ns, on our
+        clock): moves queue positions for cancellations, then fills the orders the other side
+        now trades through."""
+        model = self.params.queue_model
+        for o in list(self.orders.values()):
+            if o.level >= 0:
+                self._requeue(o, ts, model)
+            self._cross(o, ts)
+
+    def _requeue(self, o: PaperOrder, ts: int, model: QueueModel) -> None:
+        """Move ``o`` up its queue by the share ``model`` gives it of the quantity its level
+        lost beyond the trades at its price up to ``ts``."""
+        now = float((self.book.bid_qty if o.side == BUY else self.book.ask_qty)[o.level])
+        traded = 0.0
+        while o.traded and o.traded[0][0] <= ts:
+            traded += o.traded.pop(0)[1]
+        cancelled = o.level_seen - now - traded
+        if cancelled > 0.0 and o.level_seen > 0.0:
+            o.ahead -= cancelled * _cancelled_ahead(model, o.ahead, o.level_seen)
+        o.ahead = max(0.0, min(o.ahead, now))
+        o.level_seen = now
+
+    def _cross(self, o: PaperOrder, ts: int) -> None:
+        """Fill ``o`` at its price from the other side's quantity at or through its price (at
+        the exchange it would have traded with us), taking each quantity once."""
+        qty = self.book.qty_through(-o.side, o.price)
+        if qty <= 0.0:
+            o.crossed = 0.0
+            return
+        o.crossed = min(o.crossed, qty)
+        fresh, o.crossed = qty - o.crossed, qty
+        o.ahead = 0.0
+        if fresh > 0.0:
+            o.crossed_ns = ts
+            if self._credit(o, fresh, ts):
+                self.stats.book_fills += 1
 
     def on_trade(self, ts: int, aggressor: int, price: float, qty: float) -> None:
-        """A trade of ``qty`` at ``price``; ``aggressor`` +1 buy / -1 sell."""
+        """A trade of ``qty`` at ``price`` at exchange time ``ts`` (ns, on our clock);
+        ``aggressor`` +1 buy / -1 sell. Only orders resting before ``ts`` take part, and not
+        one the book already showed this execution filling (a depth update at or after ``ts``)."""
         side = -aggressor
-        hit = [o for o in self.orders.values() if o.side == side and (price <= o.price if side == BUY else price >= o.price)]
+        hit = [
+            o
+            for o in self.orders.values()
+            if o.side == side and o.live_ns < ts and o.crossed_ns < ts and (price <= o.price if side == BUY else price >= o.price)
+        ]
         if not hit:
             return
         hit.sort(key=lambda o: -o.price * side)
         left = qty
         for o in hit:
             if o.price == price:
-                o.traded_since += qty
+                o.traded.append((ts, qty))
                 used = min(o.ahead, left)
                 o.ahead -= used
                 left -= used
-            fill = min(o.remaining, left)
-            if fill <= 0.0:
+            take = min(o.remaining - o.carry, left)
+            if take <= 0.0:
                 continue
-            left -= fill
-            o.remaining -= fill
-            o.filled += fill
-            if o.remaining <= 1e-12:
-                o.remaining = 0.0
-                del self.orders[o.client_id]
-            self._fill(o.client_id, o.side, o.price, fill, ts, taker=False, remaining=o.remaining)
+            left -= take
+            self._credit(o, take, ts)
+
+    def _credit(self, o: PaperOrder, qty: float, ts: int) -> bool:
+        """Give ``o`` ``qty`` base of an execution: it fills in whole lots, the rest is carried
+        to its next execution (never rounded away). True if it filled."""
+        lot = self.lot_size
+        total = o.carry + min(qty, o.remaining - o.carry)
+        lots = math.floor(total / lot + _LOT_SLACK)
+        o.carry = max(0.0, total - lots * lot)
+        if lots <= 0:
+            return False
+        fill = lots * lot
+        o.remaining = round(o.remaining / lot - lots) * lot
+        o.filled += fill
+        if o.remaining <= 0.0:
+            o.remaining = 0.0
+            del self.orders[o.client_id]
+        self._fill(o.client_id, o.side, o.price, fill, ts, taker=False, remaining=o.remaining)
+        return True
 
     def _fill(self, client_id: str, side: int, price: float, qty: float, ts: int, taker: bool, remaining: float) -> None:
         fee_bps = self.params.taker_fee_bps if taker else self.params.maker_fee_bps

@@ -2,7 +2,9 @@
 
 Each line of the gzip text is ``<local receive ts ns> <raw JSON>``: combined-stream
 messages (``<sym>@depth@100ms`` diffs, ``<sym>@bookTicker``, ``<sym>@trade``) and REST
-``/api/v3/depth`` snapshots (objects with ``lastUpdateId``). Several files of one recording
+``/api/v3/depth`` snapshots (objects with ``lastUpdateId``). A diff's exchange time is its event
+time ``E`` (it holds the book's changes up to then), a trade's its trade time ``T``; a REST
+snapshot has none. Several files of one recording
 are read in order as one stream.
 
 Binance's rules for a local book are enforced: diffs with ``u <= lastUpdateId`` are dropped,
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from ccxt_mm.errors import DataError, SequenceGapError
-from ccxt_mm.market.events import EventLog, EventLogBuilder, MsgKind
+from ccxt_mm.market.events import NS_PER_MS, EventLog, EventLogBuilder, MsgKind
 from ccxt_mm.market.gzip_lines import read_lines
 
 
@@ -31,6 +33,7 @@ class _Diff:
     line: int
     first_id: int
     last_id: int
+    exch_ns: int
     bids: list
     asks: list
 
@@ -63,11 +66,11 @@ class _BinanceSequencer:
         if not connected:
             reason = f"sequence gap: expected U={self.last_id + 1}, got U={d.first_id}"
             self.gap = (self.out.sources[d.src], d.line, reason)
-            self.out.add(MsgKind.INVALID, d.ts_ns, d.src, d.line, d.last_id)
+            self.out.add(MsgKind.INVALID, d.ts_ns, d.src, d.line, d.last_id, exch_ns=d.exch_ns)
             self.synced = False
             self.buffer = [d]
             return
-        self.out.add(MsgKind.DIFF, d.ts_ns, d.src, d.line, d.last_id, d.bids, d.asks)
+        self.out.add(MsgKind.DIFF, d.ts_ns, d.src, d.line, d.last_id, d.bids, d.asks, d.exch_ns)
         self.first_after_snapshot = False
         self.last_id = d.last_id
 
@@ -154,16 +157,18 @@ def _parse_line(
         if name != stream_symbol:
             out.skip(f"other symbol {name}")
         elif channel.startswith("depth"):
-            seq.diff(_Diff(ts_ns, src, line_no, int(data["U"]), int(data["u"]), data["b"], data["a"]))
+            seq.diff(_Diff(ts_ns, src, line_no, int(data["U"]), int(data["u"]), int(data["E"]) * NS_PER_MS, data["b"], data["a"]))
         elif channel == "bookTicker":
-            out.add(MsgKind.TICKER, ts_ns, src, line_no, int(data["u"]), ((data["b"], data["B"]),), ((data["a"], data["A"]),))
+            bid, ask = ((data["b"], data["B"]),), ((data["a"], data["A"]),)
+            out.add(MsgKind.TICKER, ts_ns, src, line_no, int(data["u"]), bid, ask, int(data.get("E", 0)) * NS_PER_MS)
         elif channel in ("trade", "aggTrade"):
             level = ((data["p"], data["q"]),)
+            trade_id, exch_ns = int(data.get("t", data.get("a", 0))), int(data["T"]) * NS_PER_MS
             # m: the buyer is the maker, so the aggressor sold.
             if data["m"]:
-                out.add(MsgKind.TRADE, ts_ns, src, line_no, int(data.get("t", data.get("a", 0))), asks=level)
+                out.add(MsgKind.TRADE, ts_ns, src, line_no, trade_id, asks=level, exch_ns=exch_ns)
             else:
-                out.add(MsgKind.TRADE, ts_ns, src, line_no, int(data.get("t", data.get("a", 0))), bids=level)
+                out.add(MsgKind.TRADE, ts_ns, src, line_no, trade_id, bids=level, exch_ns=exch_ns)
         else:
             out.skip(f"stream {channel}")
     except (KeyError, TypeError, ValueError, IndexError) as exc:

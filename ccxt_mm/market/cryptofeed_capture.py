@@ -19,7 +19,7 @@ from typing import NoReturn
 import orjson
 
 from ccxt_mm.errors import DataError
-from ccxt_mm.market.events import EventLog, EventLogBuilder, MsgKind
+from ccxt_mm.market.events import NS_PER_MS, EventLog, EventLogBuilder, MsgKind
 from ccxt_mm.market.gzip_lines import read_lines
 
 OKX_CHECKSUM_DEPTH = 25
@@ -109,11 +109,11 @@ def read_okx_capture(path: str, symbol: str | None, stats: ChecksumStats | None 
                 _okx_book_message(msg, inst_id, books, stats, out, src, line_no, ts_ns, emit=inst_id == inst)
             elif channel == "trades" and inst_id == inst:
                 for t in msg["data"]:
-                    level = ((t["px"], t["sz"]),)
+                    level, exch_ns = ((t["px"], t["sz"]),), int(t["ts"]) * NS_PER_MS
                     if t["side"] == "buy":
-                        out.add(MsgKind.TRADE, ts_ns, src, line_no, int(t["tradeId"]), bids=level)
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, int(t["tradeId"]), bids=level, exch_ns=exch_ns)
                     else:
-                        out.add(MsgKind.TRADE, ts_ns, src, line_no, int(t["tradeId"]), asks=level)
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, int(t["tradeId"]), asks=level, exch_ns=exch_ns)
             else:
                 out.skip(f"{channel} {inst_id}")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -159,12 +159,12 @@ def _okx_book_message(
             if emit:
                 bids = [level[:2] for level in data["bids"]]
                 asks = [level[:2] for level in data["asks"]]
-                out.add(kind, ts_ns, src, line_no, int(data.get("seqId", 0)), bids, asks)
+                out.add(kind, ts_ns, src, line_no, int(data.get("seqId", 0)), bids, asks, int(data["ts"]) * NS_PER_MS)
         else:
             stats.mismatched[inst_id] = stats.mismatched.get(inst_id, 0) + 1
             book.valid = False
             if emit:
-                out.add(MsgKind.INVALID, ts_ns, src, line_no)
+                out.add(MsgKind.INVALID, ts_ns, src, line_no, exch_ns=int(data["ts"]) * NS_PER_MS)
 
 
 def read_bybit_capture(path: str, symbol: str) -> EventLog:
@@ -184,11 +184,11 @@ def read_bybit_capture(path: str, symbol: str) -> EventLog:
                 _bybit_book_message(msg, levels, out, src, line_no, ts_ns)
             elif topic == trade_topic:
                 for t in msg["data"]:
-                    level = ((t["price"], t["size"]),)
+                    level, exch_ns = ((t["price"], t["size"]),), int(t["trade_time_ms"]) * NS_PER_MS
                     if t["side"] == "Buy":
-                        out.add(MsgKind.TRADE, ts_ns, src, line_no, bids=level)
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, bids=level, exch_ns=exch_ns)
                     else:
-                        out.add(MsgKind.TRADE, ts_ns, src, line_no, asks=level)
+                        out.add(MsgKind.TRADE, ts_ns, src, line_no, asks=level, exch_ns=exch_ns)
             else:
                 out.skip("other topic" if topic else "control message")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -200,6 +200,7 @@ def read_bybit_capture(path: str, symbol: str) -> EventLog:
 
 def _bybit_book_message(msg: dict, levels: dict[str, tuple[str, float]], out: EventLogBuilder, src: int, line_no: int, ts_ns: int) -> None:
     data = msg["data"]
+    exch_ns = int(msg["timestamp_e6"]) * 1000
     bids: list[tuple[str, float]] = []
     asks: list[tuple[str, float]] = []
 
@@ -212,7 +213,7 @@ def _bybit_book_message(msg: dict, levels: dict[str, tuple[str, float]], out: Ev
         for entry in rows:
             levels[entry["id"]] = (entry["side"], float(entry["size"]))
             put(entry, float(entry["size"]))
-        out.add(MsgKind.SNAPSHOT, ts_ns, src, line_no, 0, bids, asks)
+        out.add(MsgKind.SNAPSHOT, ts_ns, src, line_no, 0, bids, asks, exch_ns)
         return
     for entry in data["delete"]:
         if levels.pop(entry["id"], None) is None:
@@ -221,4 +222,4 @@ def _bybit_book_message(msg: dict, levels: dict[str, tuple[str, float]], out: Ev
     for entry in data["update"] + data["insert"]:
         levels[entry["id"]] = (entry["side"], float(entry["size"]))
         put(entry, float(entry["size"]))
-    out.add(MsgKind.DIFF, ts_ns, src, line_no, 0, bids, asks)
+    out.add(MsgKind.DIFF, ts_ns, src, line_no, 0, bids, asks, exch_ns)

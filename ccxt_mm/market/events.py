@@ -31,6 +31,8 @@ class MsgKind(IntEnum):
 
 BID = 1
 ASK = -1
+NS_PER_MS = 1_000_000
+"""Exchanges stamp their events in ms; the event log keeps ns."""
 
 
 class BookUpdate(NamedTuple):
@@ -48,7 +50,9 @@ class BookUpdate(NamedTuple):
 class EventLog:
     """A recording in columnar form.
 
-    Message arrays (length M): ``msg_ts_ns`` local receive time in ns, ``msg_kind``
+    Message arrays (length M): ``msg_ts_ns`` local receive time in ns, ``msg_exch_ns`` the
+    exchange's time of the event in ns on the exchange's clock (0 where the message carries
+    none: a REST snapshot, Binance spot's bookTicker), ``msg_kind``
     (:class:`MsgKind`), ``msg_start``/``msg_stop`` row range, bid rows before ``msg_split``
     and ask rows from it, ``msg_seq`` exchange update id
     (0 where the venue has none), ``msg_src`` index into ``sources``, ``msg_line`` 1-based
@@ -61,6 +65,7 @@ class EventLog:
     symbol: str
     sources: tuple[str, ...]
     msg_ts_ns: np.ndarray
+    msg_exch_ns: np.ndarray
     msg_kind: np.ndarray
     msg_start: np.ndarray
     msg_split: np.ndarray
@@ -137,6 +142,7 @@ class EventLogBuilder:
         self.sources: list[str] = []
         self.skipped: dict[str, int] = {}
         self._ts = array("q")
+        self._exch = array("q")
         self._kind = array("B")
         self._start = array("q")
         self._split = array("q")
@@ -162,8 +168,10 @@ class EventLogBuilder:
         seq: int = 0,
         bids: list | tuple = (),
         asks: list | tuple = (),
+        exch_ns: int = 0,
     ) -> None:
-        """Append one message; ``bids``/``asks`` are ``(price, qty)`` pairs (str or float).
+        """Append one message; ``bids``/``asks`` are ``(price, qty)`` pairs (str or float);
+        ``exch_ns`` the exchange's time of it (ns, its clock; 0: none).
 
         A value that is not a number raises ValueError for the reader to locate."""
         levels = self._levels
@@ -175,6 +183,7 @@ class EventLogBuilder:
             del levels[2 * start :]
             raise ValueError("a price level is not a [price, quantity] pair")
         self._ts.append(ts_ns)
+        self._exch.append(exch_ns)
         self._kind.append(kind)
         self._start.append(start)
         self._split.append(split)
@@ -207,6 +216,7 @@ class EventLogBuilder:
             symbol=self.symbol,
             sources=tuple(self.sources),
             msg_ts_ns=np.frombuffer(self._ts, dtype=np.int64),
+            msg_exch_ns=np.frombuffer(self._exch, dtype=np.int64),
             msg_kind=np.frombuffer(self._kind, dtype=np.uint8),
             msg_start=msg_start,
             msg_split=msg_split,

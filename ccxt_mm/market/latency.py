@@ -121,3 +121,34 @@ class FeedClock:
     def to_local(self, exch_ns: int) -> int:
         """An exchange time on our clock (ns): when the fastest message would have reached us."""
         return exch_ns + (self.offset_ns or 0)
+
+
+@dataclass(frozen=True)
+class RecordedClock:
+    """The exchange's clock of a recording, on the recording's own (receive) clock."""
+
+    offset_ns: int
+    """:func:`clock_offset_ns` of the recording (0 if no message has an exchange time)."""
+    venue_ns: np.ndarray
+    """Per message, the exchange's time of it on the receive clock (exchange time + offset): a
+    message without one takes its predecessor's (receive time before the first); in a
+    recording without exchange times at all, the receive time."""
+    stamped: np.ndarray
+    """Per message, whether ``venue_ns`` is the message's own (all true in a recording
+    without exchange times: the receive clock is all there is)."""
+    feed_latency: LatencyHistogram
+    """Receive time − ``venue_ns`` of the stamped messages."""
+
+
+def recorded_clock(recv_ns: np.ndarray, exch_ns: np.ndarray) -> RecordedClock:
+    """The :class:`RecordedClock` of messages received at ``recv_ns`` that the exchange
+    stamped ``exch_ns`` (ns; 0: not stamped)."""
+    stamped = exch_ns > 0
+    histogram = LatencyHistogram()
+    if not stamped.any():
+        return RecordedClock(0, recv_ns.copy(), np.ones(recv_ns.size, dtype=bool), histogram)
+    offset = clock_offset_ns(recv_ns, exch_ns)
+    last_stamped = np.maximum.accumulate(np.where(stamped, np.arange(recv_ns.size), -1))
+    venue_ns = np.where(last_stamped >= 0, exch_ns[np.maximum(last_stamped, 0)] + offset, recv_ns)
+    histogram.add_many(recv_ns[stamped] - venue_ns[stamped])
+    return RecordedClock(offset, venue_ns, stamped, histogram)

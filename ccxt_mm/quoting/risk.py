@@ -87,9 +87,7 @@ class RiskState:
     """In reduce-only, the most that side may trade, base units: the position (a position
     limit never flips it), or unbounded for exposure (the balances bound it)."""
 
-    def __init__(
-        self, mode: RiskMode, reason: str, inventory_risk: float, reduce_side: int = 0, reduce_max_base: float = 0.0
-    ) -> None:
+    def __init__(self, mode: RiskMode, reason: str, inventory_risk: float, reduce_side: int = 0, reduce_max_base: float = 0.0) -> None:
         self.mode = mode
         self.reason = reason
         self.inventory_risk = inventory_risk

@@ -42,7 +42,7 @@ class PublicExchange:
 
 def venue(symbol: str = "BTC/USDT") -> LivePaperVenue:
     params = PaperParams(entry_latency_ms=10, cancel_latency_ms=10, maker_fee_bps=0, taker_fee_bps=0, queue_model=QueueModel.PROPORTIONAL)
-    paper = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5)
+    paper = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5, lot_size=1e-5)
     return LivePaperVenue(PublicExchange(), symbol, paper, 0.001)
 
 

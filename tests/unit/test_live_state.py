@@ -28,7 +28,7 @@ def core() -> QuotingCore:
         queue_model=QueueModel.PROPORTIONAL,
         amend_supported=True,
     )
-    venue = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5)
+    venue = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5, lot_size=1e-5)
     return QuotingCore(CONFIG, load_strategy(CONFIG), venue, "t", 1.0, 1e5)
 
 

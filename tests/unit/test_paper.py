@@ -23,7 +23,7 @@ from ccxt_mm.execution.types import (
 MS = 1_000_000
 
 
-def venue(queue=QueueModel.RISK_AVERSE, base=10.0, quote=10_000.0) -> PaperVenue:
+def venue(queue=QueueModel.RISK_AVERSE, base=10.0, quote=10_000.0, lot=0.5) -> PaperVenue:
     book = GridBook.from_levels(
         np.array([[99.0, 5.0], [98.0, 4.0], [97.0, 10.0]]),
         np.array([[101.0, 2.0], [102.0, 3.0], [103.0, 10.0]]),
@@ -31,16 +31,17 @@ def venue(queue=QueueModel.RISK_AVERSE, base=10.0, quote=10_000.0) -> PaperVenue
     params = PaperParams(
         entry_latency_ms=20.0, cancel_latency_ms=10.0, maker_fee_bps=1.0, taker_fee_bps=5.0, queue_model=queue, amend_supported=True
     )
-    return PaperVenue(params, book, base=base, quote=quote)
+    return PaperVenue(params, book, base=base, quote=quote, lot_size=lot)
 
 
-def set_level(v: PaperVenue, price: float, side: int, qty: float) -> None:
+def set_level(v: PaperVenue, price: float, side: int, qty: float, ts: int = 0) -> None:
+    """Set one level of ``v``'s book to ``qty``, an update of exchange time ``ts`` (ns)."""
     level, none = np.array([np.searchsorted(v.book.prices, price)]), np.array([], dtype=np.int64)
     if side > 0:
         v.book.apply(level, np.array([qty]), none, np.array([]))
     else:
         v.book.apply(none, np.array([]), level, np.array([qty]))
-    v.on_book_update()
+    v.on_book_update(ts)
 
 
 def test_latency_and_post_only_reject_at_arrival():
@@ -143,7 +144,7 @@ def test_a_balance_summed_down_to_a_few_lots_still_covers_them():
     2.2e-17, more than an error relative to the balance now (2e-05 × 1e-12) forgives, far less
     than the error of the sums of 0.02..0.088 it came from. A sell of the 2 lots is accepted;
     one more lot is not."""
-    v = venue(base=0.02)
+    v = venue(base=0.02, lot=0.00001)
     for i, (side, qty) in enumerate([(1, 0.02247), (1, 0.02599), (1, 0.01953), (-1, 0.08797)]):
         v.submit(TakeOrder(f"t{i}", side, qty), 0)
     v.advance(20 * MS)

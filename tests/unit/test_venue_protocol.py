@@ -36,7 +36,7 @@ def members(protocol: type) -> tuple[set[str], dict[str, inspect.Signature]]:
 
 def paper_venue() -> PaperVenue:
     params = PaperParams(entry_latency_ms=0, cancel_latency_ms=0, maker_fee_bps=0, taker_fee_bps=0, queue_model=QueueModel.PROPORTIONAL)
-    return PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5)
+    return PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5, lot_size=1e-5)
 
 
 def live_venues() -> list[object]:
