@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from ccxt_mm.market.events import BookUpdate, EventLog, MsgKind
 from ccxt_mm.market.latency import recorded_clock
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.strategy import Strategy
+
+_NEVER: Final = 2**62
+"""A time (ns) after every event."""
 
 
 @dataclass
@@ -77,6 +81,8 @@ class ReplayEngine:
         order the exchange executed them."""
         self._venue_trade = 0
         """How many of them the venue has seen."""
+        self._next_trade_ns = self._venue_trades[0][0] if self._venue_trades else _NEVER
+        """Exchange time of the next of them (ns, our clock)."""
         self.orders = self.core.orders
         self._mode_ns: dict[str, int] = {}
         """Recording time spent in each state: a risk mode, or book_invalid."""
@@ -96,7 +102,7 @@ class ReplayEngine:
     def run(self, progress: Callable[[int], None] | None = None) -> ReplayResult:
         """Replay the whole log (once per engine); ``progress`` is called now and then with
         messages done."""
-        log, core = self.log, self.core
+        log, venue, core = self.log, self.venue, self.core
         ts_list = log.msg_ts_ns.tolist()
         kinds = log.msg_kind.tolist()
         clock = self.clock
@@ -107,16 +113,19 @@ class ReplayEngine:
         self._state_since = ts_list[0] if ts_list else 0
         timer_ns = int(self.cfg.strategy.timer_secs * 1e9)
         next_timer = self._state_since
-        horizon = -(2**62)
+        horizon = -_NEVER
         """The exchange time (ns, our clock) the venue has reached: the latest of the messages
         received so far."""
         # bookTicker messages only validate the rebuild; the engine never reads them
         for m in np.flatnonzero(log.msg_kind != MsgKind.TICKER).tolist():
             now, kind = ts_list[m], kinds[m]
             if stamped[m]:
-                horizon = max(horizon, exch_list[m])
-                self._venue_until(horizon)
-                core.drain()
+                if exch_list[m] > horizon:
+                    horizon = exch_list[m]
+                due = venue.next_due_ns
+                if self._next_trade_ns <= horizon or (due is not None and due <= horizon):
+                    self._venue_until(horizon)
+                    core.drain()
             if now >= next_timer:
                 self._on_timer(now)
                 next_timer = now + timer_ns
@@ -158,6 +167,7 @@ class ReplayEngine:
             else:
                 break
         self._venue_trade = j
+        self._next_trade_ns = trades[j][0] if j < n else _NEVER
 
     def _on_timer(self, now: int) -> None:
         """The core's timer, then the predictor's (asked with the market as it is at ``now``, ns)."""
@@ -231,7 +241,7 @@ class ReplayEngine:
 
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land: no order is left behind."""
-        self._venue_until(2**62)
+        self._venue_until(_NEVER)
         self.core.drain()
         self.core.pull(now_ns)
         while self.venue.next_due_ns is not None:

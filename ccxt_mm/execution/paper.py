@@ -348,10 +348,10 @@ class PaperVenue:
     def _cross(self, o: PaperOrder, ts: int) -> None:
         """Fill ``o`` at its price from the other side's quantity at or through its price (at
         the exchange it would have traded with us), taking each quantity once."""
-        qty = self.book.qty_through(-o.side, o.price)
-        if qty <= 0.0:
+        if not self._crosses(o.side, o.price):
             o.crossed = 0.0
             return
+        qty = self.book.qty_through(-o.side, o.price)
         o.crossed = min(o.crossed, qty)
         fresh, o.crossed = qty - o.crossed, qty
         o.ahead = 0.0
