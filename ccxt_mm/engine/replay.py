@@ -200,6 +200,7 @@ class ReplayEngine:
                 f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
             )
         self.venue.on_book_update(exch_ns)
+        core.drain()  # what the update filled, before the core quotes on it
         if self.predictions is not None:
             core.prediction = self.predictions.get(now)
         core.on_book(now, book)
