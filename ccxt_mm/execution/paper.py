@@ -107,7 +107,8 @@ class PaperParams:
     taker_fee_bps: Annotated[float, Ge(0), Le(100)] = 5.0
     """Fee of a taker order's fill."""
     queue_model: QueueModel = QueueModel.PROPORTIONAL
-    """Whether the cancels of our price level advance us in its queue (see the module)."""
+    """Where the cancels at our price level were in its queue: behind us (risk_averse),
+    spread evenly (proportional) or ahead of us (optimistic); see :class:`QueueModel`."""
     amend_supported: bool = False
     """The venue amends in place (okx, bybit); else the order manager cancels and places
     (Binance spot)."""

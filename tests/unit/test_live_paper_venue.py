@@ -40,10 +40,13 @@ class PublicExchange:
         return self.markets[symbol]
 
 
-def venue(symbol: str = "BTC/USDT") -> LivePaperVenue:
+def venue(symbol: str = "BTC/USDT", clock: list[int] | None = None) -> LivePaperVenue:
+    """``clock``: our time (ns) is its first item, set by the test (else the system's)."""
     params = PaperParams(entry_latency_ms=10, cancel_latency_ms=10, maker_fee_bps=0, taker_fee_bps=0, queue_model=QueueModel.PROPORTIONAL)
     paper = PaperVenue(params, GridBook(np.empty(0)), 1.0, 1e5, lot_size=1e-5)
-    return LivePaperVenue(PublicExchange(), symbol, paper, 0.001)
+    if clock is None:
+        return LivePaperVenue(PublicExchange(), symbol, paper, 0.001)
+    return LivePaperVenue(PublicExchange(), symbol, paper, 0.001, lambda: clock[0])
 
 
 def test_facts_come_from_the_exchange_s_market_and_an_unknown_symbol_is_named():
@@ -78,5 +81,32 @@ def test_orders_match_on_the_offered_books_and_trades_and_the_stop_leaves_nothin
         v.submit(CancelOrder("b2"), 13 * MS)
         v.submit(CancelOrder("b3"), 13 * MS)
         assert await v.close("b") == [] and await v.open_orders() == []
+
+    asyncio.run(main())
+
+
+def test_a_trade_is_matched_at_its_exchange_time_on_our_clock():
+    """The exchange's clock 500 ms ahead of ours, trades reaching us 2 ms after they happen (the
+    venue takes the fastest for no latency: exchange time − 498 ms is ours): a trade received
+    after our bid reached the exchange, but executed before, does not fill it."""
+
+    async def main() -> None:
+        now = [0]
+        v = venue(clock=now)
+        await v.start()
+        now[0] = 502 * MS
+        v.on_trade(1000 * MS, 1, 100.1, 0.1)  # the first trade: 2 ms old, 500 ms ahead
+        now[0] = 600 * MS
+        v.on_book(now[0], book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
+        v.submit(PlaceOrder("b", 1, 100.0, 0.5), now[0])  # at the exchange from 610 ms, our clock
+        await v.housekeeping(610 * MS)
+        assert [type(e) for e in v.drain_events()] == [OrderAccepted]
+        now[0] = 615 * MS
+        v.on_trade(1107 * MS, -1, 99.9, 1.0)  # a sell through our bid at 609 ms our clock, received late
+        assert v.drain_events() == []
+        now[0] = 619 * MS
+        v.on_trade(1115 * MS, -1, 99.9, 1.0)  # the same at 617 ms: filled
+        (fill,) = v.drain_events()
+        assert isinstance(fill, Fill) and (fill.ts_ns, fill.qty) == (617 * MS, 0.5)
 
     asyncio.run(main())
