@@ -17,7 +17,8 @@ from ccxt_mm.exchange.feed import LiveBook
 from ccxt_mm.exchange.venue import load_market, market_facts
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.types import Action, VenueEvent
-from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Worker
+from ccxt_mm.execution.venue import ACK_ACTIONS, MarketFacts, OpenOrder, Worker
+from ccxt_mm.market.latency import LatencyHistogram
 from ccxt_mm.quoting.types import BUY, SELL
 
 
@@ -39,6 +40,9 @@ class LivePaperVenue:
         self.paper = paper
         self.supports_amend = paper.supports_amend
         self.grid_span = grid_span
+        self.ack_latency = {action: LatencyHistogram() for action in ACK_ACTIONS}
+        """Empty, and kept so: no request is sent, so no round trip is measured (the
+        simulated one is ``paper.entry_latency_ms`` / ``cancel_latency_ms``, as configured)."""
 
     # --- order flow (the quoting core's side) -----------------------------------------
     @property
