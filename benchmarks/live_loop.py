@@ -10,7 +10,7 @@ and fills over the emulators' websockets, ccxt.pro), sends post-only orders thro
 cancels everything at the end. Printed: tick → order intent p50/p99 (from ccxt handing over a
 parsed book to the order actions: its levels read and the quoting core; ccxt's parsing
 excluded), order requests per minute per symbol against a cancel-and-replace-on-every-update
-baseline, orders left, peak RSS.
+baseline, the feed and order-ack latency p50s the run summary reports, orders left, peak RSS.
 """
 
 from __future__ import annotations
@@ -171,6 +171,15 @@ def main() -> None:
         f"cancel-replace baseline {statistics.median(baseline):.0f}"
     )
     print(f"                    ratio to baseline {ratio:.3f}")
+    summary = engine.summary()
+
+    def p50s(path: tuple[str, str]) -> str:
+        """Median and range over the markets of the p50 of histogram ``path`` of the summary."""
+        got = [p for s in summary.values() if (p := s[path[0]][path[1]]["p50_ms"]) == p]  # NaN: none counted
+        return f"{statistics.median(got):.2f} ms ({min(got):.2f}-{max(got):.2f})" if got else "none counted"
+
+    print(f"feed latency p50    book {p50s(('feed_latency_ms', 'book'))}, trades {p50s(('feed_latency_ms', 'trades'))} (above the fastest)")
+    print(f"order ack p50       place {p50s(('order_ack_latency_ms', 'place'))}, cancel {p50s(('order_ack_latency_ms', 'cancel'))}")
     print(f"fills               {sum(m.core.inventory.fills for m in engine.markets)}")
     print(f"orders left         {sum(left.values())} on the exchanges after shutdown")
     print(f"peak RSS            {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (engine process)")

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from ccxt_mm.engine.live import LiveEngine, LiveMarket
+from ccxt_mm.execution.venue import LatencyRecord
 from ccxt_mm.quoting.risk import RiskMode
 
 LABELS = ["exchange", "symbol"]
@@ -22,11 +24,13 @@ class EngineCollector(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator:
-        c, g = _counters(), _gauges()
+        c, g, h = _counters(), _gauges(), _histograms()
         for m in self.engine.markets:
             _add_market(c, g, m)
+            _add_latencies(g, h, m)
         yield from c.values()
         yield from g.values()
+        yield from h.values()
 
 
 def _counters() -> dict[str, CounterMetricFamily]:
@@ -64,7 +68,42 @@ def _gauges() -> dict[str, GaugeMetricFamily]:
         "on_websocket": GaugeMetricFamily(
             "ccxt_mm_feed_on_websocket", "1 while a feed uses its websocket, 0 while it polls REST", labels=[*LABELS, "feed"]
         ),
+        "clock_offset": GaugeMetricFamily(
+            "ccxt_mm_feed_clock_offset_seconds",
+            "Receive less exchange time of a feed's fastest messages: our clock's offset plus the floor latency",
+            labels=[*LABELS, "feed"],
+        ),
     }
+
+
+def _histograms() -> dict[str, HistogramMetricFamily]:
+    """The histogram families, empty, by short name."""
+    return {
+        "feed": HistogramMetricFamily(
+            "ccxt_mm_feed_latency_seconds", "Feed latency per message, above the fastest (clock offset removed)", labels=[*LABELS, "feed"]
+        ),
+        "ack": HistogramMetricFamily(
+            "ccxt_mm_order_ack_latency_seconds", "Order request round trip, sent to the exchange's answer", labels=[*LABELS, "action"]
+        ),
+    }
+
+
+def _add_latencies(g: dict[str, GaugeMetricFamily], h: dict[str, HistogramMetricFamily], m: LiveMarket) -> None:
+    """Add market ``m``'s feed and order-ack latency histograms to ``h`` and its feeds' clock
+    offsets to ``g`` (in s)."""
+    ex, sym = m.key.split(" ", 1)
+    for feed, clock in (("book", m.book_clock), ("trades", m.trade_clock)):
+        _add_histogram(h["feed"], [ex, sym, feed], clock.latency)
+        if clock.offset_ns is not None:
+            g["clock_offset"].add_metric([ex, sym, feed], clock.offset_ns * 1e-9)
+    for action, record in m.venue.ack_latency.items():
+        _add_histogram(h["ack"], [ex, sym, action], record)
+
+
+def _add_histogram(family: HistogramMetricFamily, labels: list[str], record: LatencyRecord) -> None:
+    """One histogram of ``family``: ``record``'s buckets with their bounds in s."""
+    buckets = [("+Inf" if math.isinf(le_ms) else f"{le_ms * 1e-3:.4g}", n) for le_ms, n in record.buckets()]
+    family.add_metric(labels, buckets, record.sum_ms * 1e-3)
 
 
 def _add_market(c: dict[str, CounterMetricFamily], g: dict[str, GaugeMetricFamily], m: LiveMarket) -> None:

@@ -37,6 +37,7 @@ from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
 from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.venue import Venue
+from ccxt_mm.market.latency import FeedClock
 from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
 
@@ -71,6 +72,12 @@ class LiveMarket:
     drift: dict[str, float] = field(default_factory=dict)
     """Exchange balance minus our ledger per asset at the last reconciliation."""
     reconciled: dict[str, int] = field(default_factory=lambda: {"orphans_cancelled": 0, "vanished": 0})
+    book_clock: FeedClock = field(default_factory=FeedClock)
+    """The exchange's clock seen from the book feed: the clock offset, and the feed latency of
+    every book that carries an exchange time (received: when ccxt hands it over)."""
+    trade_clock: FeedClock = field(default_factory=FeedClock)
+    """The same from the public-trade feed, every trade but those of the first batch (which
+    may be history)."""
 
 
 async def open_market(
@@ -253,21 +260,27 @@ class LiveEngine:
             venue.on_book(now, levels)
             t0 += time.perf_counter_ns() - offered
             core.drain()
-            if not levels.quotable:
+            if levels.quotable:
+                if self.predictions is not None:
+                    core.prediction = self.predictions.board.get(m.key, now)
+                core.on_levels(now, levels)
+                m.latency_ns.append(time.perf_counter_ns() - t0)
+            else:
                 core.pull(now)
-                continue
-            if self.predictions is not None:
-                core.prediction = self.predictions.board.get(m.key, now)
-            core.on_levels(now, levels)
-            m.latency_ns.append(time.perf_counter_ns() - t0)
+            m.book_clock.observe(now, feed.exchange_ns)  # after the quotes: none of it on tick -> intent
 
     async def _trade_loop(self, m: LiveMarket) -> None:
+        feed = m.trade_feed
         while True:
-            trades = await m.trade_feed.next()
+            trades = await feed.next()
+            now = self.clock_ns()
             for ts, side, price, qty in trades:
                 m.venue.on_trade(ts, side, price, qty)
                 m.core.on_trade(ts, side, price, qty)
             m.core.drain()
+            if not feed.backlog:
+                for ts, _, _, _ in trades:
+                    m.trade_clock.observe(now, ts)
 
     async def _watchdog(self, m: LiveMarket) -> None:
         lc = self.cfg.live
@@ -350,5 +363,16 @@ class LiveEngine:
                 "restored": m.key in self.restored,
                 "tick_to_intent_us_p50": float(np.percentile(lat, 50) / 1e3) if lat.size else math.nan,
                 "tick_to_intent_us_p99": float(np.percentile(lat, 99) / 1e3) if lat.size else math.nan,
+                "feed_latency_ms": _feed_latency(m),
+                "order_ack_latency_ms": {action: h.summary() for action, h in m.venue.ack_latency.items()},
             }
         return out
+
+
+def _feed_latency(m: LiveMarket) -> dict[str, dict]:
+    """The book and trade feeds' latency (count, quantiles, mean: ms, above the fastest
+    message) and each feed's clock offset (ms: the exchange's clock to ours plus the fastest
+    message's latency; NaN before a message with an exchange time)."""
+    clocks = {"book": m.book_clock, "trades": m.trade_clock}
+    offsets = {feed: math.nan if c.offset_ns is None else c.offset_ns / 1e6 for feed, c in clocks.items()}
+    return {**{feed: c.latency.summary() for feed, c in clocks.items()}, "clock_offset_ms": offsets}

@@ -162,12 +162,19 @@ class BookFeed(_Feed):
         self.updates = 0
         self.last_nonce: int | None = None
         """The exchange's update id of the last book, where it sends one."""
+        self.exchange_ns = 0
+        """The exchange's time of the last book (ns, its clock; 0: the book carried none, as
+        binance's REST depth)."""
 
     async def next(self) -> tuple[list, list]:
+        """The next book's bids and asks, ``[price, qty]`` best first (its exchange time in
+        :attr:`exchange_ns`)."""
         ex, symbol = self.exchange, self.symbol
         ob = await self._receive(lambda: ex.watch_order_book(symbol, self._stream_depth), lambda: ex.fetch_order_book(symbol, self.depth))
         self.updates += 1
         self.last_nonce = ob.get("nonce")
+        ts_ms = ob.get("timestamp")
+        self.exchange_ns = int(ts_ms) * 1_000_000 if ts_ms else 0
         return ob["bids"][: self.depth], ob["asks"][: self.depth]
 
 
@@ -181,10 +188,16 @@ class TradeFeed(_Feed):
         self._since: int | None = None
         """Newest trade time seen (ms) and the ids seen at exactly that time."""
         self._ids_at_since: set[str] = set()
+        self.backlog = True
+        """No trade had been seen before the last batch: it may hold trades from before we
+        listened (a REST poll returns the latest ones), whose receive time says nothing of
+        the feed's latency."""
 
     async def next(self) -> list[tuple[int, int, float, float]]:
+        """The trades not yielded before (``ts_ns``: the exchange's time, ns)."""
         ex, symbol = self.exchange, self.symbol
         trades = await self._receive(lambda: ex.watch_trades(symbol), lambda: ex.fetch_trades(symbol, self._since))
+        self.backlog = self._since is None
         fresh = []
         for t in trades:
             trade_id, ts_ms = str(t["id"]), int(t["timestamp"])

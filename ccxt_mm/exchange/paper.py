@@ -21,8 +21,8 @@ from ccxt_mm.exchange.feed import LiveBook
 from ccxt_mm.exchange.venue import load_market, market_facts
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.types import Action, VenueEvent
-from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Worker
-from ccxt_mm.market.latency import FeedClock
+from ccxt_mm.execution.venue import ACK_ACTIONS, MarketFacts, OpenOrder, Worker
+from ccxt_mm.market.latency import FeedClock, LatencyHistogram
 from ccxt_mm.quoting.types import BUY, SELL
 
 
@@ -49,6 +49,9 @@ class LivePaperVenue:
         self.clock_ns = clock_ns
         self.trade_clock = FeedClock()
         """The exchange's clock, learnt from the trades' exchange times against their receipt."""
+        self.ack_latency = {action: LatencyHistogram() for action in ACK_ACTIONS}
+        """Empty, and kept so: no request is sent, so no round trip is measured (the
+        simulated one is ``paper.entry_latency_ms`` / ``cancel_latency_ms``, as configured)."""
 
     # --- order flow (the quoting core's side) -----------------------------------------
     @property

@@ -12,6 +12,10 @@ ccxt's unified ``clientOrderId`` (binance ``newClientOrderId``, okx ``clOrdId``,
 ``orderLinkId``). A post-only reject is not an error and comes in two shapes: an immediate
 ``OrderImmediatelyFillable`` (binance) or an accepted order that the exchange cancels at once
 (okx, bybit): the order's final status decides.
+
+An order request's round trip (:attr:`CcxtVenue.ack_latency`) starts when its HTTP request
+leaves: the client's aiohttp session stamps it (:data:`_REQUEST_TRACE`), after ccxt's own
+request pacing, which would otherwise be most of it (11-52 ms against 0.5-1 ms on loopback).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TypeVar
 
+import aiohttp
 import ccxt.async_support as ccxt_async
 from aiolimiter import AsyncLimiter
 
@@ -47,7 +54,8 @@ from ccxt_mm.execution.types import (
     TakeOrder,
     VenueEvent,
 )
-from ccxt_mm.execution.venue import MarketFacts, OpenOrder, Reconciliation, Worker
+from ccxt_mm.execution.venue import ACK_ACTIONS, MarketFacts, OpenOrder, Reconciliation, Worker
+from ccxt_mm.market.latency import LatencyHistogram
 from ccxt_mm.quoting.types import BUY
 from ccxt_mm.retry import Backoff, retrying
 
@@ -67,6 +75,23 @@ T = TypeVar("T")
 
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and classify(exc) in ("network", "rate_limit")
+
+
+_REQUEST_SENT: ContextVar[list[int] | None] = ContextVar("request_sent", default=None)
+"""Where the calling task's HTTP requests stamp the time they leave (perf counter, ns)."""
+
+
+async def _stamp_request(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams) -> None:
+    """An HTTP request leaves: stamp it where the task making it asked for (:meth:`CcxtVenue._call`)."""
+    sent = _REQUEST_SENT.get()
+    if sent is not None:
+        sent.append(time.perf_counter_ns())
+
+
+_REQUEST_TRACE = aiohttp.TraceConfig()
+"""Added to each client's session by :meth:`CcxtVenue.start`: ccxt paces, signs, then sends."""
+_REQUEST_TRACE.on_request_start.append(_stamp_request)
+_REQUEST_TRACE.freeze()
 
 
 IDEMPOTENT_BACKOFF = Backoff(initial_secs=0.2, max_secs=2.0, jitter="added", honour_hint=False)
@@ -155,6 +180,10 @@ class CcxtVenue:
         self.dialect = dialect(exchange.id)
         self.supports_amend = bool(exchange.has.get("editOrder"))
         self.stats = VenueStats()
+        self.ack_latency = {action: LatencyHistogram() for action in ACK_ACTIONS}
+        """Per action, the round trip of its requests: from the HTTP request leaving (after
+        ccxt's pacing and signing) to ccxt's answer, a reply or a refusal; a request that
+        fails on the network, without an answer, is not counted."""
         self._actions: asyncio.Queue[Action] = asyncio.Queue()
         self.events: list[VenueEvent] = []
         self._order_ids: dict[str, str] = {}  # client id → exchange order id, while it may rest
@@ -187,23 +216,37 @@ class CcxtVenue:
         return f"{self.exchange.id} {self.symbol}"
 
     # --- calls ------------------------------------------------------------------------
-    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """One exchange call, held back while the exchange asked us to wait."""
+    async def _call(self, fn: Callable[[], Awaitable[T]], action: str | None = None) -> T:
+        """One exchange call, held back while the exchange asked us to wait; ``action``: the
+        order action it sends, whose round trip :attr:`ack_latency` counts."""
         wait = self.blocked_until - time.monotonic()
         if wait > 0:
             self.stats.rate_limit_wait_secs += wait
             await asyncio.sleep(wait)
+        sent: list[int] = []
+        token = _REQUEST_SENT.set(sent)
         try:
             result = await fn()
         except CcxtError as exc:
             err = translate(exc, getattr(self.exchange, "last_response_headers", None))
+            if err.kind != "network":  # refused: an answer all the same
+                self._answered(action, sent)
             # ccxt maps okx's HTTP 429 to ExchangeNotAvailable: its Retry-After holds us back
             # too, while the error stays a network one (a create is looked up, not resent)
             if err.kind == "rate_limit" or (err.kind == "network" and err.retry_after_secs is not None):
                 self._back_off(err.retry_after_secs)
             raise err from exc
+        finally:
+            _REQUEST_SENT.reset(token)
+        self._answered(action, sent)
         self._block_secs = 0.0
         return result
+
+    def _answered(self, action: str | None, sent: list[int]) -> None:
+        """The exchange answered ``action``'s request: count its round trip, from the last
+        HTTP request ``sent`` (none if ccxt sent nothing)."""
+        if action is not None and sent:
+            self.ack_latency[action].add(time.perf_counter_ns() - sent[-1])
 
     def _back_off(self, retry_after_secs: float | None) -> None:
         """Honour the exchange's ``Retry-After`` of a 429 / 418; without one, 1 s doubling to 60 s."""
@@ -212,8 +255,9 @@ class CcxtVenue:
         self.blocked_until = max(self.blocked_until, time.monotonic() + secs)
         self.stats.rate_limited += 1
 
-    async def _idempotent(self, fn: Callable[[], Awaitable[T]]) -> T:
-        return await retry_idempotent(lambda: self._call(fn))
+    async def _idempotent(self, fn: Callable[[], Awaitable[T]], action: str | None = None) -> T:
+        """:meth:`_call`, retried as :func:`retry_idempotent` does (each attempt a request)."""
+        return await retry_idempotent(lambda: self._call(fn, action))
 
     async def _order_slot(self) -> None:
         if self._order_budget is not None:
@@ -229,10 +273,14 @@ class CcxtVenue:
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> MarketFacts:
-        """Load markets (precision and limits come from the exchange)."""
+        """Load markets (precision and limits come from the exchange); from now the client's
+        HTTP requests are stamped as they leave (:data:`_REQUEST_TRACE`)."""
         for key, values in self.dialect.client_options.items():
             self.exchange.options.setdefault(key, {}).update(values)
         self._market = await load_market(self.exchange, self.symbol)
+        session = self.exchange.session  # ccxt opens it with the first request
+        if session is not None and _REQUEST_TRACE not in session.trace_configs:
+            session.trace_configs.append(_REQUEST_TRACE)
         return market_facts(self._market)
 
     def workers(self) -> list[Worker]:
@@ -314,7 +362,7 @@ class CcxtVenue:
         params = {"postOnly": True, "clientOrderId": a.client_id}
         await self._order_slot()
         try:
-            order = await self._call(lambda: ex.create_order(symbol, "limit", side, float(amount), float(price), params))
+            order = await self._call(lambda: ex.create_order(symbol, "limit", side, float(amount), float(price), params), "place")
         except asyncio.CancelledError:
             self._in_doubt[a.client_id] = float(amount)
             raise
@@ -471,7 +519,7 @@ class CcxtVenue:
         side = self._sides[cid]
         await self._order_slot()
         try:
-            edited = await self._call(lambda: ex.edit_order(order_id, symbol, "limit", side, float(amount), float(price), params))
+            edited = await self._call(lambda: ex.edit_order(order_id, symbol, "limit", side, float(amount), float(price), params), "amend")
         except asyncio.CancelledError:
             if self.dialect.amend_replaces:  # a replacement order may exist under a new exchange id
                 self._in_doubt[cid] = float(amount)
@@ -534,7 +582,7 @@ class CcxtVenue:
             return
         await self._order_slot()
         try:
-            reply = await self._idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol))
+            reply = await self._idempotent(lambda: self.exchange.cancel_order(order_id, self.symbol), "cancel")
         except Exception as exc:
             kind = classify(exc)
             self._count(kind)

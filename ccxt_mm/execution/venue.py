@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.execution.types import Action, VenueEvent
@@ -79,6 +79,26 @@ class Reconciliation:
     """(free, total) per asset, read after every fill before it was reported as an event."""
 
 
+ACK_ACTIONS: Final = ("place", "amend", "cancel")
+"""The order actions whose request round trip a venue measures (:attr:`Venue.ack_latency`)."""
+
+
+class LatencyRecord(Protocol):
+    """A latency histogram as the run report and the metrics read it: the venues hold a
+    :class:`ccxt_mm.market.latency.LatencyHistogram` (a layer up, so not named here)."""
+
+    total: int
+    """Latencies counted."""
+    sum_ms: float
+    """Their sum, ms."""
+
+    def summary(self) -> dict[str, float]:
+        """Count, quantiles and mean, ms."""
+
+    def buckets(self) -> list[tuple[float, int]]:
+        """``(upper bound ms, cumulative count)``, ending ``(inf, total)``."""
+
+
 class OrderFlow(Protocol):
     """What the quoting core uses of a venue, on every book update: never awaits."""
 
@@ -104,6 +124,9 @@ class Venue(OrderFlow, Protocol):
     trade feed then pulls the quotes. Else public trades only calibrate the strategy."""
     dead_man_armed: bool
     """The exchange's cancel-all-after switch is armed (and kept so by :meth:`housekeeping`)."""
+    ack_latency: dict[str, LatencyRecord]
+    """Per action of :data:`ACK_ACTIONS`, the round trip of its requests: from the request
+    sent to the exchange's answer (empty where no request is sent: paper)."""
 
     async def start(self) -> MarketFacts:
         """Connect and load the market (an unknown symbol is an error naming it)."""

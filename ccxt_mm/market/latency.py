@@ -14,6 +14,7 @@ nearby cloud region); ``docs/fill_model.md`` says what that does to fills.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -23,8 +24,9 @@ OFFSET_QUANTILE: Final = 0.001
 """The quantile of ``receive − exchange`` taken as the clock offset: low enough to be the
 floor, above the few messages an exchange stamps wrongly."""
 
-_BUCKETS_MS: Final = tuple(round(10 ** (k / 10), 4) for k in range(-20, 51))
-"""Histogram bucket upper bounds, ms: 10 per decade from 0.01 ms to 100 s."""
+_BUCKETS_MS: Final = tuple(float(f"{10 ** (k / 10):.4g}") for k in range(-20, 51))
+"""Histogram bucket upper bounds, ms: 10 per decade from 0.01 ms to 100 s, to 4 significant
+digits (one bound is at most 1.2592 times the one below)."""
 
 
 def clock_offset_ns(recv_ns: np.ndarray, exch_ns: np.ndarray) -> int:
@@ -44,13 +46,17 @@ class LatencyHistogram:
     within 26 % above the true value."""
 
     counts: np.ndarray = field(default_factory=lambda: np.zeros(len(_BUCKETS_MS) + 1, dtype=np.int64))
+    """Latencies per bucket: ``counts[i]`` those above bound ``i - 1`` and at most bound ``i``."""
     total: int = 0
+    """Latencies counted."""
     sum_ms: float = 0.0
+    """Their sum, ms."""
 
     def add(self, latency_ns: int) -> None:
-        """Count one latency (ns; a negative one counts as 0)."""
+        """Count one latency (ns; a negative one counts as 0). ~0.5 us: cheap enough for one
+        call per feed message."""
         ms = max(latency_ns, 0) * 1e-6
-        self.counts[int(np.searchsorted(_BUCKETS_MS, ms))] += 1
+        self.counts[bisect_left(_BUCKETS_MS, ms)] += 1
         self.total += 1
         self.sum_ms += ms
 
@@ -62,11 +68,13 @@ class LatencyHistogram:
         self.sum_ms += float(ms.sum())
 
     def quantile_ms(self, q: float) -> float:
-        """The upper bound of the bucket holding quantile ``q`` (ms; NaN if empty; inf if it is
-        in the overflow bucket)."""
+        """The upper bound of the bucket holding quantile ``q`` in [0, 1] (ms; NaN if empty;
+        inf if it is in the overflow bucket): the bucket of the ``ceil(q × total)``-th smallest
+        latency (the smallest for ``q`` = 0), so never below it and, between 0.01 ms and
+        100 s, less than 1.26 times it."""
         if self.total == 0:
             return math.nan
-        i = int(np.searchsorted(np.cumsum(self.counts), q * self.total))
+        i = int(np.searchsorted(np.cumsum(self.counts), max(q * self.total, 1)))
         return _BUCKETS_MS[i] if i < len(_BUCKETS_MS) else math.inf
 
     def buckets(self) -> list[tuple[float, int]]:
@@ -77,7 +85,8 @@ class LatencyHistogram:
         return [(_BUCKETS_MS[i], int(cum[i])) for i in range(min(used, len(_BUCKETS_MS)))] + [(math.inf, self.total)]
 
     def summary(self) -> dict[str, float]:
-        """Count and p50 / p90 / p99 / max-bucket in ms, for a report."""
+        """Count, p50 / p90 / p99 (bucket bounds, :meth:`quantile_ms`) and mean in ms, for a
+        report (NaN where nothing was counted)."""
         return {
             "count": self.total,
             "p50_ms": self.quantile_ms(0.5),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
 import threading
 from decimal import Decimal
@@ -15,9 +16,31 @@ from ccxt_mm_testkit.emulator.websockets import websockets
 
 from ccxt_mm.cli import main
 from tests.integration.exchanges.conftest import API_KEY, SECRET, recorded_frames, step_books
-from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
+from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE, Env
 
 PRIVATE = ("/api/v3/order", "/api/v3/account", "/api/v3/openOrders", "/api/v5/trade", "/api/v5/account", "/v5/order", "/v5/account")
+
+
+def assert_every_create_timed(s: dict, env: Env, server: EmulatorServer) -> None:
+    """Summary ``s`` of ``env`` counts the round trip of every create request its emulator
+    saw, but the one the stop may cut off before its answer (a market's order worker sends
+    one request at a time)."""
+    creates = server.requests.count(("POST", env.create_path))
+    place = s["order_ack_latency_ms"]["place"]
+    assert creates > 0 and creates - 1 <= place["count"] <= creates, (env.name, creates, place)
+    assert 0 < place["p50_ms"] <= place["p99_ms"] < 5_000, (env.name, place)
+
+
+def assert_feed_latency_measured(s: dict, name: str, feeds: tuple[str, ...] = ("book", "trades")) -> None:
+    """Summary ``s`` of exchange ``name`` has feed latencies of ``feeds``: counted, finite and
+    non-negative, under the run's few seconds, on a clock offset of the emulator's, which
+    shares ours (so it is the fastest message's latency: >= 0, < 1 s)."""
+    latency = s["feed_latency_ms"]
+    for feed in feeds:
+        h = latency[feed]
+        assert h["count"] > 0, (name, feed, h)
+        assert all(0 <= h[q] < 5_000 for q in ("p50_ms", "p90_ms", "p99_ms", "mean_ms")), (name, feed, h)
+        assert 0 <= latency["clock_offset_ms"][feed] < 1_000, (name, feed, latency)
 
 
 def free_port() -> int:
@@ -92,7 +115,8 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
                         text = await response.text()
                 except aiohttp.ClientConnectionError:
                     continue
-                if 'action="place",exchange="okx"' in text and "ccxt_mm_tick_to_intent_seconds{" in text:
+                timed = 'ccxt_mm_order_ack_latency_seconds_count{action="place",exchange="okx",symbol="BTC/USDT"} 0.0' not in text
+                if 'action="place",exchange="okx"' in text and "ccxt_mm_tick_to_intent_seconds{" in text and timed:
                     return text
         return ""
 
@@ -108,16 +132,27 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
     # this run polls REST by configuration: no feed is on a websocket, none fell back
     assert 'ccxt_mm_feed_on_websocket{exchange="okx",feed="book",symbol="BTC/USDT"} 0.0' in metrics
     assert 'ccxt_mm_feed_fallbacks_total{exchange="okx",feed="book",symbol="BTC/USDT"} 0.0' in metrics
+    # latency histograms, bounds in seconds: okx's REST books carry its time, binance's do not
+    assert 'ccxt_mm_order_ack_latency_seconds_bucket{action="place",exchange="okx",le="+Inf",symbol="BTC/USDT"}' in metrics
+    assert 'ccxt_mm_order_ack_latency_seconds_bucket{action="place",exchange="okx",le="1e-05",symbol="BTC/USDT"}' in metrics
+    assert 'ccxt_mm_feed_latency_seconds_bucket{exchange="okx",feed="book",le="+Inf",symbol="BTC/USDT"}' in metrics
+    assert 'ccxt_mm_feed_latency_seconds_count{exchange="binance",feed="book",symbol="BTC/USDT"} 0.0' in metrics
+    assert 'ccxt_mm_feed_clock_offset_seconds{exchange="okx",feed="book",symbol="BTC/USDT"}' in metrics
     log_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(e["msg"].startswith("metrics on http://127.0.0.1") and e["level"] == "info" for e in log_lines)
     summary = json.loads(out)
     assert "LIVE: real orders will be sent" in err and "kill switch: drawdown" in err
     assert "binance BTC/USDT: dead-man switch not available on this exchange" in err
     assert "okx BTC/USDT: dead-man switch armed" in err
-    for env, ex, _ in emulators[0]:
+    for env, ex, server in emulators[0]:
         s = summary[f"{env.name} {env.symbol}"]
         assert s["mode"] == "live" and s["orders_created"] > 0 and s["orders_left"] == 0
         assert ex.open_orders() == []
+        assert_every_create_timed(s, env, server)
+        if env.name == "binance":  # its REST depth has no time, as the real one
+            assert s["feed_latency_ms"]["book"]["count"] == 0 and math.isnan(s["feed_latency_ms"]["clock_offset_ms"]["book"])
+        else:
+            assert_feed_latency_measured(s, env.name, ("book",))
     assert API_KEY not in out + err and SECRET not in out + err
     assert json.loads((tmp_path / "run_summary.json").read_text()) == summary
 
@@ -140,22 +175,27 @@ TRADE_PATHS = ("/api/v3/aggTrades", "/api/v5/market/trades", "/v5/market/recent-
 def test_live_run_over_websockets_quotes_on_pushed_books_and_leaves_nothing(tmp_path, monkeypatch, capsys, emulators):
     """The default ``live.websocket: true``: books by ccxt.pro's watch_order_book and fills
     by watch_my_trades over the emulators' websockets, each book stepping through its
-    exchange's real recording."""
+    exchange's real recording, public trades pushed too; every book and trade stamped with
+    the emulator's clock, as the exchanges do, gives its feed latency."""
     for var, value in (("EMU_KEY", API_KEY), ("EMU_SECRET", SECRET), ("EMU_PASSPHRASE", PASSPHRASE)):
         monkeypatch.setenv(var, value)
     started, loop = emulators
     frames = [(ex, env.market_id, recorded_frames(env.name, env.symbol)) for env, ex, _ in started]
     mover = asyncio.run_coroutine_threadsafe(step_books(frames, 0.05), loop)
+    activity = asyncio.run_coroutine_threadsafe(market_activity(started, 4.0), loop)
     try:
         config = write_config(tmp_path, emulators, websocket=True)
         assert main(["run", "--live", "--duration", "2.5", "--config", config, "--report-dir", str(tmp_path)]) == 0
     finally:
         mover.cancel()
+    activity.result(10)
     summary = json.loads(capsys.readouterr().out)
     for env, ex, server in started:
         s = summary[f"{env.name} {env.symbol}"]
         assert s["orders_created"] > 0 and s["orders_left"] == 0 and ex.open_orders() == [], env.name
         assert s["book_updates"] > 10, env.name
+        assert_feed_latency_measured(s, env.name)
+        assert_every_create_timed(s, env, server)
         # the books came pushed: at most binance's one REST snapshot per subscription
         assert sum(1 for _, path in server.requests if path.startswith(BOOK_PATHS)) <= 2, env.name
 
@@ -194,6 +234,9 @@ def test_paper_run_over_websockets_fills_from_pushed_trades(tmp_path, capsys, em
         assert not [p for p in paths if p.startswith(PRIVATE)] and ex.orders == {}, env.name
         assert not [p for p in paths if p.startswith(TRADE_PATHS)], env.name
         assert sum(1 for p in paths if p.startswith(BOOK_PATHS)) <= 2, env.name
+        assert_feed_latency_measured(s, env.name)
+        assert set(s["order_ack_latency_ms"]) == {"place", "amend", "cancel"}
+        assert all(h["count"] == 0 for h in s["order_ack_latency_ms"].values()), "paper sends no request to time"
 
 
 def test_live_run_without_keys_names_the_missing_variables(tmp_path, monkeypatch, capsys, emulators):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -89,12 +90,16 @@ ENVS = [
 ]
 
 
-def run(env: Env, scenario, secret: str = SECRET):
+def run(env: Env, scenario, secret: str = SECRET, **client_options):
+    """Run ``scenario(venue, emulated exchange, server)`` on a ccxt client of ``env`` (ccxt's
+    pacing off unless ``client_options`` say otherwise)."""
+
     async def main():
         ex = env.seed()
         server = EmulatorServer(env.routes(ex), ex)
         url = await server.start()
-        client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": secret, "password": PASSPHRASE, "enableRateLimit": False})
+        options = {"apiKey": API_KEY, "secret": secret, "password": PASSPHRASE, "enableRateLimit": False, **client_options}
+        client = getattr(ccxt_async, env.name)(options)
         point_at(client, url)
         venue = CcxtVenue(client, env.symbol, clock)
         try:
@@ -207,6 +212,7 @@ def test_a_create_whose_reply_is_lost_is_found_by_client_id_not_resent(env):
         assert isinstance(ev, OrderAccepted)
         assert venue.stats.lost_creates_found == 1 and venue.stats.errors == {"network": 1}
         assert server.requests.count(("POST", env.create_path)) == 1  # looked up, never resent
+        assert venue.ack_latency["place"].total == 0  # no answer came back: no round trip
         assert [o.client_id for o in ex.open_orders()] == ["mmtdx1"]
 
     run(env, scenario)
@@ -370,6 +376,31 @@ def test_amend_moves_the_order_and_a_crossing_amend_ends_it(env):
         assert isinstance(venue.drain_events()[0], CancelRejected)
 
     run(env, scenario)
+
+
+def test_each_order_request_answered_has_its_round_trip_without_ccxt_pacing(env):
+    """A place, a post-only place refused (in either shape), an amend and a cancel: one round
+    trip each, from the request leaving to the answer; ccxt's pacing (0.5 s a unit of cost
+    here) holds the requests back before they leave and is not in it."""
+
+    async def scenario(venue, ex, server):
+        bid, ask = best(ex, env)
+        started = time.perf_counter()
+        venue.submit(PlaceOrder("mmtlx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtlx2", 1, ask, env.qty), 0)  # would take: refused
+        venue.submit(AmendOrder("mmtlx1", round(bid * 0.995, 1), env.qty), 0)
+        venue.submit(CancelOrder("mmtlx1"), 0)
+        await venue.flush()
+        paced_secs = time.perf_counter() - started
+        assert [type(e) for e in venue.drain_events()] == [OrderAccepted, OrderRejected, AmendAccepted, OrderCancelled]
+        assert server.requests.count(("POST", env.create_path)) == 2
+        counts = {action: h.total for action, h in venue.ack_latency.items()}
+        assert counts == {"place": 2, "amend": 1, "cancel": 1}
+        slowest_ms = max(h.quantile_ms(1.0) for h in venue.ack_latency.values())
+        per_action_ms = 1000 * paced_secs / 4
+        assert slowest_ms < 150 < per_action_ms, (slowest_ms, per_action_ms)
+
+    run(env, scenario, enableRateLimit=True, rateLimit=500)
 
 
 def test_a_cancel_that_fails_is_queued_again_never_dropped(env):
