@@ -127,12 +127,13 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
     written[0].write_text(summary_json(summary) + "\n")
     with written[1].open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["ts_ns", "order_id", "side", "price", "qty", "fee", "liquidity", "mid", "position", "remaining"])
+        w.writerow(["ts_ns", "seen_ns", "order_id", "side", "price", "qty", "fee", "liquidity", "mid", "position", "remaining"])
         for f in result.fills:
             side = "buy" if f.side > 0 else "sell"
             w.writerow(
                 [
                     f.ts_ns,
+                    f.seen_ns,
                     f.order_id,
                     side,
                     f.price,

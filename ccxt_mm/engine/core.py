@@ -40,6 +40,8 @@ class FillRecord:
     position: float
     remaining: float
     """Base quantity of the order still resting after this fill."""
+    seen_ns: int
+    """When we learnt of it (ns, our clock); ``ts_ns`` is when it happened at the exchange."""
 
 
 _SNAPSHOT_VOL_HALF_LIFE_SECS: Final = 30.0
@@ -235,8 +237,9 @@ class QuotingCore:
         self._send(self.orders.cancel_all(), now_ns)
         self.quotes = (math.nan, math.nan)
 
-    def drain(self) -> None:
-        """Apply the venue's events to the order manager, inventory and ledger."""
+    def drain(self, now_ns: int) -> None:
+        """Apply the venue's events to the order manager, inventory and ledger; ``now_ns``: when
+        we learn of them (ns, our clock)."""
         if not self.venue.events:  # most book updates: no call into the venue
             return
         for ev in self.venue.drain_events():
@@ -257,6 +260,7 @@ class QuotingCore:
                         self.mid,
                         self.inventory.position,
                         ev.remaining,
+                        now_ns,
                     )
                 )
 

@@ -259,7 +259,7 @@ class LiveEngine:
             offered = time.perf_counter_ns()  # the venue's work on the book (paper: matching) is not ours
             venue.on_book(now, levels)
             t0 += time.perf_counter_ns() - offered
-            core.drain()
+            core.drain(now)
             if levels.quotable:
                 if self.predictions is not None:
                     core.prediction = self.predictions.board.get(m.key, now)
@@ -277,7 +277,7 @@ class LiveEngine:
             for ts, side, price, qty in trades:
                 m.venue.on_trade(ts, side, price, qty)
                 m.core.on_trade(ts, side, price, qty)
-            m.core.drain()
+            m.core.drain(self.clock_ns())
             if not feed.backlog:
                 for ts, _, _, _ in trades:
                     m.trade_clock.observe(now, ts)
@@ -301,16 +301,16 @@ class LiveEngine:
             if mono >= next_reconcile:
                 await self.reconcile(m)
                 next_reconcile = mono + lc.reconcile_secs
-            m.core.drain()
+            m.core.drain(self.clock_ns())
 
     async def reconcile(self, m: LiveMarket) -> None:
         """Resync open orders and fills with the venue and measure balance drift (nothing to do
         where the venue is its own record)."""
         core = m.core
-        core.drain()
+        core.drain(self.clock_ns())
         tracked = {cid for cid, o in core.orders.by_id.items() if o.status is OrderStatus.OPEN}
         found = await m.venue.reconcile(tracked, m.order_prefix)
-        core.drain()  # the fills the balances were read after are in the ledger now
+        core.drain(self.clock_ns())  # the fills the balances were read after are in the ledger now
         if found is None:
             return
         orphans, vanished, balances = found.orphans_cancelled, found.vanished, found.balances
@@ -332,10 +332,10 @@ class LiveEngine:
     async def _shutdown_market(self, m: LiveMarket, now: int) -> None:
         m.core.pull(now)
         await m.venue.settle_in_flight()
-        m.core.drain()
+        m.core.drain(self.clock_ns())
         m.core.pull(now)  # orders created by actions in flight are cancelled too
         m.shutdown_cancelled += await m.venue.close(m.order_prefix)
-        m.core.drain()
+        m.core.drain(self.clock_ns())
 
     def summary(self) -> dict[str, dict]:
         out = {}

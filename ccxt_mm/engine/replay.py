@@ -125,7 +125,7 @@ class ReplayEngine:
                 due = venue.next_due_ns
                 if self._next_trade_ns <= horizon or (due is not None and due <= horizon):
                     self._venue_until(horizon)
-                    core.drain()
+                    core.drain(now)
             if now >= next_timer:
                 self._on_timer(now)
                 next_timer = now + timer_ns
@@ -134,7 +134,7 @@ class ReplayEngine:
                 k += 1
                 for i in range(first, t):
                     core.on_trade(now, trade_side[i], trade_price[i], trade_qty[i])
-                core.drain()
+                core.drain(now)
             elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
                 self._on_book_message(m, now, exch_list[m], kind == MsgKind.SNAPSHOT, updates[m])
             elif kind == MsgKind.INVALID:
@@ -200,7 +200,7 @@ class ReplayEngine:
                 f"crossed book after update: bid {book.price(book.best_bid)} >= ask {book.price(book.best_ask)}",
             )
         self.venue.on_book_update(exch_ns)
-        core.drain()  # what the update filled, before the core quotes on it
+        core.drain(now)  # what the update filled, before the core quotes on it
         if self.predictions is not None:
             core.prediction = self.predictions.get(now)
         core.on_book(now, book)
@@ -243,12 +243,12 @@ class ReplayEngine:
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land: no order is left behind."""
         self._venue_until(_NEVER)
-        self.core.drain()
+        self.core.drain(now_ns)
         self.core.pull(now_ns)
         while self.venue.next_due_ns is not None:
             now_ns = self.venue.next_due_ns
             self.venue.advance(now_ns)
-            self.core.drain()
+            self.core.drain(now_ns)
             self.core.pull(now_ns)
 
 

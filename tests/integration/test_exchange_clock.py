@@ -123,3 +123,14 @@ def test_queue_models_order_at_the_touch_on_real_data(btc_log):
     # measured: 1.727, 1.621, 1.595 BTC of 2.16 offered (docs/fill_model.md); the optimistic
     # model gives 8 % more than the risk-averse one, the proportional 1.6 %
     assert 0.04 < totals[0] / totals[2] - 1.0 < 0.15 and 0.005 < totals[1] / totals[2] - 1.0 < 0.05
+
+
+def test_the_engine_learns_of_each_fill_a_feed_latency_after_it_happened(btc_log):
+    """On BTCUSDT (feed latency p50 3.6 ms beyond the fastest message): no fill is known before
+    it happened at the exchange, and typically one feed latency after."""
+    engine, result = replay(btc_log, AppConfig.model_validate(TIGHT))
+    delays_ms = np.array([f.seen_ns - f.ts_ns for f in result.fills]) / 1e6
+    assert delays_ms.size > 100 and delays_ms.min() >= 0.0
+    p50 = float(np.median(delays_ms))
+    print(f"fill seen after (ms): p50 {p50:.1f}, p90 {np.quantile(delays_ms, 0.9):.1f}, max {delays_ms.max():.1f}")
+    assert 1.0 <= p50 <= 4 * engine.clock.feed_latency.quantile_ms(0.5)

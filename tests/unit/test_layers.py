@@ -28,9 +28,7 @@ def imported(path: Path) -> set[str]:
 
 def importers(prefix: str) -> set[str]:
     """The package's modules (paths from ``ccxt_mm/``) that import ``prefix`` or a submodule."""
-    return {
-        str(p.relative_to(PACKAGE)) for p in SOURCES if any(m == prefix or m.startswith(prefix + ".") for m in imported(p))
-    }
+    return {str(p.relative_to(PACKAGE)) for p in SOURCES if any(m == prefix or m.startswith(prefix + ".") for m in imported(p))}
 
 
 def test_the_sources_are_found():
