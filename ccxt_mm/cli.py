@@ -33,6 +33,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``convert``: see :func:`ccxt_mm.app.convert.convert`."""
+    from ccxt_mm.app.convert import convert
+
+    return convert(args.data, args.symbol, args.out, args.exchange)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``run``: see :func:`ccxt_mm.app.run.run`."""
     from ccxt_mm.app.run import run
@@ -69,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="paper-trade a recorded capture (default: bundled Binance BTCUSDT)")
     rp.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")
-    rp.add_argument("--data", nargs="+", metavar="FILE", help="capture files of one recording, in order")
+    rp.add_argument("--data", nargs="+", metavar="FILE", help="capture files of one recording, in order, or an event store (a directory)")
     rp.add_argument("--symbol", help="unified symbol, e.g. ETH/USDT")
     rp.add_argument("--tick-size", type=float, help="price increment (quote currency)")
     rp.add_argument("--lot-size", type=float, help="quantity increment (base units)")
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     rn.add_argument("--report-dir", help="also write run_summary.json here")
     rn.set_defaults(func=cmd_run)
+    cv = sub.add_parser("convert", help="write a raw capture into an event store (the format replay reads fastest)")
+    cv.add_argument("--data", nargs="+", metavar="FILE", required=True, help="capture files of one recording, in order")
+    cv.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
+    cv.add_argument("--out", required=True, metavar="DIR", help="the store (made if missing; files are added to it)")
+    cv.add_argument("--exchange", help="exchange name in the store (default: the capture's format: binance, okx, bybit)")
+    cv.set_defaults(func=cmd_convert)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)

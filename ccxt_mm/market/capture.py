@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 
@@ -12,9 +13,11 @@ from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.market.cryptofeed_capture import read_bybit_capture, read_okx_capture
 from ccxt_mm.market.events import EventLog
 from ccxt_mm.market.gzip_lines import read_lines
+from ccxt_mm.market.store import MANIFEST, is_store, read_store
 
 KNOWN_FORMATS = (
-    "known formats: Binance raw captures (gzip text of '<ts_ns> <json>' lines) and "
+    "known formats: an event store (a directory with manifest.json: ccxt-mm convert, capture), "
+    "Binance raw captures (gzip text of '<ts_ns> <json>' lines) and "
     "cryptofeed NDJSON captures (gzip) of OKX v5 books and Bybit orderBookL2_25"
 )
 """What a capture of unknown format is told it could have been."""
@@ -24,8 +27,13 @@ _BINANCE_LINE = re.compile(rb"^\d+ ")
 
 
 def detect_format(path: str) -> str:
-    """``binance`` (``<ts_ns> <json>`` lines), ``okx`` or ``bybit`` (cryptofeed NDJSON), from
-    the first line; any other file is a DataError naming the formats that are read."""
+    """``store`` (an event-store directory), ``binance`` (``<ts_ns> <json>`` lines), ``okx`` or
+    ``bybit`` (cryptofeed NDJSON), from the first line; any other file is a DataError naming the
+    formats that are read."""
+    if is_store(path):
+        return "store"
+    if Path(path).is_dir():
+        raise DataError(path, 0, f"a directory without {MANIFEST}; {KNOWN_FORMATS}")
     try:
         line_no, raw = next(read_lines(path), (1, b""))
     except DataError as exc:
@@ -51,7 +59,11 @@ def load_capture(paths: Sequence[str], symbol: str, tickers: bool = False) -> Ev
     """Read one recording for ``symbol`` (unified ``BASE/QUOTE``) into an :class:`EventLog`;
     recorded top-of-book tickers are kept only if ``tickers`` (they validate, not replay)."""
     fmt = detect_format(paths[0])
-    if fmt == "binance":
+    if fmt == "store":
+        if len(paths) != 1:
+            raise DataError(paths[1], 0, "an event store is read alone (it holds every file of a recording)")
+        log = read_store(paths[0], symbol)
+    elif fmt == "binance":
         log = read_binance_capture(paths, symbol, tickers)
     elif len(paths) != 1:
         raise DataError(paths[1], 1, f"{fmt} captures are read one file at a time")
