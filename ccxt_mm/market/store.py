@@ -125,7 +125,7 @@ def log_batch(log: EventLog, exclude_tickers: bool = True) -> pa.RecordBatch:
     offsets = np.arange(int(per_msg.sum())) - np.repeat(np.cumsum(per_msg) - per_msg, per_msg)
     rows = np.repeat(starts, per_msg) + offsets
     empty = np.repeat(placeholder, per_msg)
-    rows = np.where(empty, 0, rows)
+    rows = np.where(empty, log.row_price.size, rows)  # the placeholder row: one past the last
     return pa.RecordBatch.from_arrays(
         [
             pa.array(msg),
@@ -133,9 +133,9 @@ def log_batch(log: EventLog, exclude_tickers: bool = True) -> pa.RecordBatch:
             pa.array(np.repeat(log.msg_exch_ns[keep], per_msg)),
             pa.array(np.repeat(log.msg_kind[keep], per_msg)),
             pa.array(np.repeat(log.msg_seq[keep], per_msg)),
-            pa.array(np.where(empty, 0, log.row_side[rows]).astype(np.int8)),
-            pa.array(np.where(empty, np.nan, log.row_price[rows])),
-            pa.array(np.where(empty, np.nan, log.row_qty[rows])),
+            pa.array(np.append(log.row_side, 0).astype(np.int8)[rows]),
+            pa.array(np.append(log.row_price, np.nan)[rows]),
+            pa.array(np.append(log.row_qty, np.nan)[rows]),
         ],
         schema=SCHEMA,
     )
@@ -189,7 +189,9 @@ class StoreWriter:
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append ``batch`` (:data:`SCHEMA`, whole messages, in receive order), starting a new
-        file at each period boundary of receive time."""
+        file at each period boundary of receive time (an empty batch writes nothing)."""
+        if batch.num_rows == 0:
+            return
         recv = batch.column(1).to_numpy()
         period = recv // self.rotate_ns
         cuts = np.flatnonzero(np.diff(period)) + 1
