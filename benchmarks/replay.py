@@ -41,6 +41,7 @@ from ccxt_mm.engine import ReplayEngine  # noqa: E402
 from ccxt_mm.engine.gc_policy import quiet_gc  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
 from ccxt_mm.market.events import MsgKind  # noqa: E402
+from ccxt_mm.market.store import StoreWriter, log_batch, read_store  # noqa: E402
 from ccxt_mm.strategies import load_strategy  # noqa: E402
 
 
@@ -65,6 +66,20 @@ def book_only(log) -> float:
             book.clear()
         log.apply_message(book, m)
     return time.perf_counter() - t0
+
+
+def store_load(log, repeat: int) -> list[float]:
+    """Seconds to read the recording back from an event store (``ccxt-mm convert``'s), per run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = StoreWriter(Path(tmp), "binance", log.symbol)
+        writer.write(log_batch(log))
+        writer.close()
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            read_store(tmp, log.symbol)
+            times.append(time.perf_counter() - t0)
+    return times
 
 
 def whole_process(repeat: int) -> tuple[float, float]:
@@ -103,6 +118,7 @@ def main() -> None:
             runs.append(time.perf_counter() - t0)
         p50s.append(np.percentile(result.latency_ns, 50) / 1e3)
         p99s.append(np.percentile(result.latency_ns, 99) / 1e3)
+    store_s = statistics.median(store_load(log, args.repeat))
     book_s = statistics.median(book_only(log) for _ in range(args.repeat))
     book_rows = int((log.msg_stop - log.msg_start)[np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF))].sum())
     wall, rss = whole_process(args.repeat)
@@ -116,6 +132,8 @@ def main() -> None:
         f"replay              {run_s:.3f} s  ({log.book_rows / run_s:,.0f} book rows/s, "
         f"{log.messages_read / run_s:,.0f} messages/s, {run_s / ref_s:.2f}x reference)"
     )
+    print(f"store load          {store_s:.3f} s  ({log.book_rows / store_s:,.0f} rows/s: the event store, {load_s / store_s:.1f}x faster)")
+    print(f"store load + replay {store_s + run_s:.3f} s  ({log.book_rows / (store_s + run_s):,.0f} book rows/s)")
     print(f"book only           {book_s:.3f} s  ({book_rows / book_s:,.0f} depth rows/s: {book_rows} snapshot and diff rows, no quoting)")
     print(f"tick->intent        p50 {statistics.median(p50s):.1f} us, p99 {statistics.median(p99s):.1f} us")
     print(f"whole process       {wall:.2f} s wall (median of {args.repeat}), peak RSS {rss:.0f} MiB")

@@ -13,7 +13,6 @@ from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.market.cryptofeed_capture import read_bybit_capture, read_okx_capture
 from ccxt_mm.market.events import EventLog
 from ccxt_mm.market.gzip_lines import read_lines
-from ccxt_mm.market.store import MANIFEST, is_store, read_store
 
 KNOWN_FORMATS = (
     "known formats: an event store (a directory with manifest.json: ccxt-mm convert, capture), "
@@ -30,9 +29,11 @@ def detect_format(path: str) -> str:
     """``store`` (an event-store directory), ``binance`` (``<ts_ns> <json>`` lines), ``okx`` or
     ``bybit`` (cryptofeed NDJSON), from the first line; any other file is a DataError naming the
     formats that are read."""
-    if is_store(path):
-        return "store"
-    if Path(path).is_dir():
+    if Path(path).is_dir():  # pyarrow is imported only for a store
+        from ccxt_mm.market.store import MANIFEST, is_store
+
+        if is_store(path):
+            return "store"
         raise DataError(path, 0, f"a directory without {MANIFEST}; {KNOWN_FORMATS}")
     try:
         line_no, raw = next(read_lines(path), (1, b""))
@@ -62,6 +63,8 @@ def load_capture(paths: Sequence[str], symbol: str, tickers: bool = False) -> Ev
     if fmt == "store":
         if len(paths) != 1:
             raise DataError(paths[1], 0, "an event store is read alone (it holds every file of a recording)")
+        from ccxt_mm.market.store import read_store
+
         log = read_store(paths[0], symbol)
     elif fmt == "binance":
         log = read_binance_capture(paths, symbol, tickers)

@@ -157,3 +157,9 @@ def test_a_store_without_the_symbol_or_a_directory_without_manifest_is_named(tmp
         load_capture([str(tmp_path)], "LTC/USDT")
     assert main(["convert", "--data", str(store), "--symbol", "LTC/USDT", "--out", str(tmp_path / "x")]) != 0
     assert f"{store}: already an event store: nothing to convert" in capsys.readouterr().err
+
+
+def test_a_raw_replay_does_not_import_pyarrow():
+    """pyarrow (~80 MiB resident) is loaded only when a store is read or written."""
+    code = "import sys; from ccxt_mm.market.capture import load_capture; from ccxt_mm.cli import build_parser; build_parser(); print('pyarrow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
