@@ -161,5 +161,8 @@ def test_a_store_without_the_symbol_or_a_directory_without_manifest_is_named(tmp
 
 def test_a_raw_replay_does_not_import_pyarrow():
     """pyarrow (~80 MiB resident) is loaded only when a store is read or written."""
-    code = "import sys; from ccxt_mm.market.capture import load_capture; from ccxt_mm.cli import build_parser; build_parser(); print('pyarrow' in sys.modules)"
+    code = (
+        "import sys; from ccxt_mm.market.capture import load_capture; from ccxt_mm.cli import build_parser; "
+        "build_parser(); print('pyarrow' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
