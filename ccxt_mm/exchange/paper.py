@@ -93,27 +93,39 @@ class LivePaperVenue:
 
     def on_book(self, now_ns: int, levels: BookLevels) -> None:
         """Put the book on the grid (following it onto a new grid when rebuilt), deliver the
-        actions due, move queue positions for the cancellations the update shows and fill the
-        orders it trades through. The book is taken to be as old as the median trade's feed
-        latency (ccxt's books carry no exchange time on every exchange)."""
+        actions that reached the exchange by the book's time, move queue positions for the
+        cancellations the update shows and fill the orders it trades through. The book is
+        taken to be as old as the median trade's feed latency (ccxt's books carry no exchange
+        time on every exchange)."""
         grid, paper = self.grid, self.paper
         rebuilds = grid.rebuilds
         book = grid.update(levels)
         if grid.rebuilds != rebuilds:
             paper.rebind(book)
-        paper.advance(now_ns)
-        latency_ms = self.trade_clock.latency.quantile_ms(0.5)
-        paper.on_book_update(now_ns - (int(latency_ms * 1e6) if latency_ms < math.inf else 0))
+        at = self._exchange_now(now_ns)
+        paper.advance(at)
+        paper.on_book_update(at)
 
     def on_trade(self, ts_ns: int, aggressor: int, price: float, qty: float) -> None:
-        """A public trade of exchange time ``ts_ns``, matched at that time on our clock: an
-        order that reached the exchange after it is not filled by it."""
-        self.trade_clock.observe(self.clock_ns(), ts_ns)
-        self.paper.on_trade(self.trade_clock.to_local(ts_ns), aggressor, price, qty)
+        """A public trade of exchange time ``ts_ns``, matched at that time on our clock after
+        the actions that reached the exchange by then: an order that arrived after it is not
+        filled by it, one whose cancel landed before it is gone."""
+        clock = self.trade_clock
+        clock.observe(self.clock_ns(), ts_ns)
+        at = clock.to_local(ts_ns)
+        self.paper.advance(at)
+        self.paper.on_trade(at, aggressor, price, qty)
 
     async def housekeeping(self, now_ns: int) -> None:
-        """Deliver the actions due (between book updates too)."""
-        self.paper.advance(now_ns)
+        """Deliver the actions that reached the exchange by now, as far as the feeds can tell
+        (between book updates too)."""
+        self.paper.advance(self._exchange_now(now_ns))
+
+    def _exchange_now(self, now_ns: int) -> int:
+        """The exchange's time of what reaches us at ``now_ns`` (ns, our clock): now less the
+        trades' median feed latency."""
+        latency_ms = self.trade_clock.latency.quantile_ms(0.5)
+        return now_ns - (int(latency_ms * 1e6) if latency_ms < math.inf else 0)
 
     async def reconcile(self, tracked_open: set[str], prefix: str) -> None:
         """None: the simulator is the only record of its orders and balances."""

@@ -82,6 +82,11 @@ class QueueModel(StrEnum):
     """All of it ahead of us (an upper bound on fills, for comparison)."""
 
 
+def _best_first(o: PaperOrder) -> float:
+    """Sort key: the highest bid and the lowest ask first."""
+    return -o.price * o.side
+
+
 def _cancelled_ahead(model: QueueModel, ahead: float, level: float) -> float:
     """The fraction of a cancelled quantity ``model`` puts ahead of us (``ahead`` of
     ``level`` base displayed at our price)."""
@@ -289,6 +294,8 @@ class PaperVenue:
             self.events.append(OrderRejected(a.client_id, ts, "insufficient balance for amend"))
             return
         level, displayed = self._queue_entry(order.side, a.price)
+        if a.price != order.price:
+            order.carry = 0.0  # a fraction of a lot given at the old price is not the new one's
         order.price, order.remaining, order.level = a.price, remaining, level
         order.ahead = order.level_seen = displayed
         order.live_ns, order.crossed, order.crossed_ns = ts, 0.0, -1
@@ -328,10 +335,14 @@ class PaperVenue:
         clock): moves queue positions for cancellations, then fills the orders the other side
         now trades through."""
         model = self.params.queue_model
-        for o in list(self.orders.values()):
+        taken_bid = taken_ask = 0.0
+        for o in sorted(self.orders.values(), key=_best_first):
             if o.level >= 0:
                 self._requeue(o, ts, model)
-            self._cross(o, ts)
+            if o.side == BUY:
+                taken_bid = self._cross(o, ts, taken_bid)
+            else:
+                taken_ask = self._cross(o, ts, taken_ask)
 
     def _requeue(self, o: PaperOrder, ts: int, model: QueueModel) -> None:
         """Move ``o`` up its queue by the share ``model`` gives it of the quantity its level
@@ -346,20 +357,25 @@ class PaperVenue:
         o.ahead = max(0.0, min(o.ahead, now))
         o.level_seen = now
 
-    def _cross(self, o: PaperOrder, ts: int) -> None:
-        """Fill ``o`` at its price from the other side's quantity at or through its price (at
-        the exchange it would have traded with us), taking each quantity once."""
+    def _cross(self, o: PaperOrder, ts: int, taken: float) -> float:
+        """Fill ``o`` at its price from the other side's quantity at or through its price that
+        this update brought (at the exchange it would have traded with us), less ``taken``: what
+        our better-priced orders of the side took of it (base). Each quantity fills once, and
+        one order only. Returns ``taken`` with what ``o`` took."""
         if not self._crosses(o.side, o.price):
             o.crossed = 0.0
-            return
+            return taken
         qty = self.book.qty_through(-o.side, o.price)
-        o.crossed = min(o.crossed, qty)
-        fresh, o.crossed = qty - o.crossed, qty
+        share = qty - min(o.crossed, qty) - taken
+        o.crossed = qty
         o.ahead = 0.0
-        if fresh > 0.0:
-            o.crossed_ns = ts
-            if self._credit(o, fresh, ts):
-                self.stats.book_fills += 1
+        if share <= 0.0:
+            return taken
+        o.crossed_ns = ts
+        share = min(share, o.remaining - o.carry)
+        if self._credit(o, share, ts):
+            self.stats.book_fills += 1
+        return taken + share
 
     def on_trade(self, ts: int, aggressor: int, price: float, qty: float) -> None:
         """A trade of ``qty`` at ``price`` at exchange time ``ts`` (ns, on our clock);
@@ -373,7 +389,7 @@ class PaperVenue:
         ]
         if not hit:
             return
-        hit.sort(key=lambda o: -o.price * side)
+        hit.sort(key=_best_first)
         left = qty
         for o in hit:
             if o.price == price:

@@ -78,11 +78,10 @@ class LatencyHistogram:
         return _BUCKETS_MS[i] if i < len(_BUCKETS_MS) else math.inf
 
     def buckets(self) -> list[tuple[float, int]]:
-        """``(upper bound ms, cumulative count)`` per bucket up to the last one used, then
-        ``(inf, total)``: the form of a Prometheus histogram."""
-        cum = np.cumsum(self.counts)
-        used = int(np.flatnonzero(self.counts)[-1]) + 1 if self.total else 0
-        return [(_BUCKETS_MS[i], int(cum[i])) for i in range(min(used, len(_BUCKETS_MS)))] + [(math.inf, self.total)]
+        """``(upper bound ms, cumulative count)`` per bucket, every bound always (a Prometheus
+        histogram's series must not appear mid-run), then ``(inf, total)``."""
+        cum = np.cumsum(self.counts).tolist()
+        return [(_BUCKETS_MS[i], cum[i]) for i in range(len(_BUCKETS_MS))] + [(math.inf, self.total)]
 
     def summary(self) -> dict[str, float]:
         """Count, p50 / p90 / p99 (bucket bounds, :meth:`quantile_ms`) and mean in ms, for a
@@ -147,6 +146,8 @@ class RecordedClock:
     without exchange times: the receive clock is all there is)."""
     feed_latency: LatencyHistogram
     """Receive time − ``venue_ns`` of the stamped messages."""
+    median_latency_ns: int
+    """The median of those (0 without exchange times)."""
 
 
 def recorded_clock(recv_ns: np.ndarray, exch_ns: np.ndarray) -> RecordedClock:
@@ -155,9 +156,10 @@ def recorded_clock(recv_ns: np.ndarray, exch_ns: np.ndarray) -> RecordedClock:
     stamped = exch_ns > 0
     histogram = LatencyHistogram()
     if not stamped.any():
-        return RecordedClock(0, recv_ns.copy(), np.ones(recv_ns.size, dtype=bool), histogram)
+        return RecordedClock(0, recv_ns.copy(), np.ones(recv_ns.size, dtype=bool), histogram, 0)
     offset = clock_offset_ns(recv_ns, exch_ns)
     last_stamped = np.maximum.accumulate(np.where(stamped, np.arange(recv_ns.size), -1))
     venue_ns = np.where(last_stamped >= 0, exch_ns[np.maximum(last_stamped, 0)] + offset, recv_ns)
-    histogram.add_many(recv_ns[stamped] - venue_ns[stamped])
-    return RecordedClock(offset, venue_ns, stamped, histogram)
+    latency = recv_ns[stamped] - venue_ns[stamped]
+    histogram.add_many(latency)
+    return RecordedClock(offset, venue_ns, stamped, histogram, int(np.median(latency)))

@@ -13,7 +13,7 @@ from ccxt_mm.book.levels import book_levels
 from ccxt_mm.exchange.paper import LivePaperVenue
 from ccxt_mm.exchange.venue import VenueError
 from ccxt_mm.execution.paper import PaperParams, PaperVenue, QueueModel
-from ccxt_mm.execution.types import CancelOrder, Fill, OrderAccepted, PlaceOrder
+from ccxt_mm.execution.types import CancelOrder, Fill, OrderAccepted, OrderCancelled, PlaceOrder
 from ccxt_mm.execution.venue import MarketFacts
 
 MS = 1_000_000
@@ -99,7 +99,7 @@ def test_a_trade_is_matched_at_its_exchange_time_on_our_clock():
         now[0] = 600 * MS
         v.on_book(now[0], book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
         v.submit(PlaceOrder("b", 1, 100.0, 0.5), now[0])  # at the exchange from 610 ms, our clock
-        await v.housekeeping(610 * MS)
+        await v.housekeeping(611 * MS)  # the exchange's 611 ms less the feed's latency (under 0.01 ms)
         assert [type(e) for e in v.drain_events()] == [OrderAccepted]
         now[0] = 615 * MS
         v.on_trade(1107 * MS, -1, 99.9, 1.0)  # a sell through our bid at 609 ms our clock, received late
@@ -108,5 +108,24 @@ def test_a_trade_is_matched_at_its_exchange_time_on_our_clock():
         v.on_trade(1115 * MS, -1, 99.9, 1.0)  # the same at 617 ms: filled
         (fill,) = v.drain_events()
         assert isinstance(fill, Fill) and (fill.ts_ns, fill.qty) == (617 * MS, 0.5)
+
+    asyncio.run(main())
+
+
+def test_a_cancel_that_reached_the_exchange_before_a_trade_stops_it_filling():
+    """The cancel lands at 30 ms; a sell through the bid at 70 ms (our clock) finds nothing,
+    though no book or housekeeping delivered the cancel in between."""
+
+    async def main() -> None:
+        now = [0]
+        v = venue(clock=now)
+        await v.start()
+        v.on_trade(0, 1, 100.1, 0.1)  # the exchange's clock is ours
+        v.on_book(0, book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
+        v.submit(PlaceOrder("b", 1, 100.0, 0.5), 5 * MS)  # rests from 15 ms
+        v.submit(CancelOrder("b"), 20 * MS)  # gone at 30 ms
+        now[0] = 71 * MS
+        v.on_trade(70 * MS, -1, 99.9, 1.0)
+        assert [type(e) for e in v.drain_events()] == [OrderAccepted, OrderCancelled] and v.paper.orders == {}
 
     asyncio.run(main())
