@@ -23,6 +23,9 @@ import numpy as np
 OFFSET_QUANTILE: Final = 0.001
 """The quantile of ``receive − exchange`` taken as the clock offset: low enough to be the
 floor, above the few messages an exchange stamps wrongly."""
+OFFSET_MIN_RANK: Final = 2
+"""...and never lower than the 2nd smallest: in a short recording one message stamped wrongly
+does not move the clock."""
 
 _BUCKETS_MS: Final = tuple(float(f"{10 ** (k / 10):.4g}") for k in range(-20, 51))
 """Histogram bucket upper bounds, ms: 10 per decade from 0.01 ms to 100 s, to 4 significant
@@ -31,12 +34,19 @@ digits (one bound is at most 1.2592 times the one below)."""
 
 def clock_offset_ns(recv_ns: np.ndarray, exch_ns: np.ndarray) -> int:
     """The offset of the receiving clock from the exchange's plus the floor latency (ns): the
-    :data:`OFFSET_QUANTILE` quantile of ``recv − exch`` over the messages that have an
-    exchange time (``exch > 0``); 0 if none has."""
+    :func:`floor_of` ``recv − exch`` over the messages that have an exchange time
+    (``exch > 0``); 0 if none has."""
     known = exch_ns > 0
     if not known.any():
         return 0
-    return int(np.quantile(recv_ns[known] - exch_ns[known], OFFSET_QUANTILE, method="lower"))
+    return floor_of(recv_ns[known] - exch_ns[known])
+
+
+def floor_of(differences: np.ndarray) -> int:
+    """The :data:`OFFSET_QUANTILE` quantile of ``differences`` (ns), at least the
+    :data:`OFFSET_MIN_RANK`-th smallest (the largest if there are fewer)."""
+    rank = min(differences.size - 1, max(OFFSET_MIN_RANK - 1, int(OFFSET_QUANTILE * (differences.size - 1))))
+    return int(np.partition(differences, rank)[rank])
 
 
 @dataclass
@@ -123,7 +133,7 @@ class FeedClock:
         self._seen += 1
         if self.offset_ns is None or d < self.offset_ns or self._seen % self.every == 0:
             recent = self._recent[: min(self._seen, self.window)]
-            self.offset_ns = int(np.quantile(recent, OFFSET_QUANTILE, method="lower"))
+            self.offset_ns = floor_of(recent)
         self.latency.add(d - self.offset_ns)
 
     def to_local(self, exch_ns: int) -> int:

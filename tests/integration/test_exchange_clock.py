@@ -13,10 +13,12 @@ from ccxt_mm.app.config_file import app_config
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import ReplayEngine
+from ccxt_mm.engine.exchange_side import ExchangeSide
 from ccxt_mm.execution.paper import PaperParams, PaperVenue, QueueModel
 from ccxt_mm.execution.types import Fill, PlaceOrder
 from ccxt_mm.market.capture import load_capture
-from ccxt_mm.market.events import MsgKind
+from ccxt_mm.market.events import NS_PER_MS as MS_NS
+from ccxt_mm.market.events import EventLogBuilder, MsgKind
 from ccxt_mm.market.latency import recorded_clock
 from ccxt_mm.strategies import load_strategy
 from tests.conftest import BYBIT_FILE, OKX_FILE, ROOT
@@ -52,10 +54,28 @@ def test_no_fill_before_the_order_reached_the_exchange_and_every_fill_in_lots(ca
     placed = {oid: ts for ts, action, oid, *_ in result.orders if action == "place"}
     entry_ns = config.paper.entry_latency_ms * 1e6
     lot = config.market.lot_size
+    causes = exchange_times(log, engine.clock.venue_ns)
     for f in result.fills:
         assert f.ts_ns > placed[f.order_id] + entry_ns, f"{f.order_id} filled before it reached the exchange"
         assert abs(f.qty / lot - round(f.qty / lot)) < 1e-6 and abs(f.remaining / lot - round(f.remaining / lot)) < 1e-6
+        # the fill's time is the exchange's time of its cause: a trade at or through its price, or a book update
+        trades, book = causes.get(f.ts_ns, ([], False))
+        through = any(side == -f.side and (price <= f.price if f.side > 0 else price >= f.price) for side, price in trades)
+        assert f.taker or through or book, f"{f.order_id} filled at {f.ts_ns} with no cause at that exchange time"
     assert engine.venue.orders == {}
+
+
+def exchange_times(log, venue_ns: np.ndarray) -> dict[int, tuple[list[tuple[int, float]], bool]]:
+    """Per exchange time (ns, our clock): the trades then (aggressor, price) and whether a book
+    update was stamped then."""
+    out: dict[int, tuple[list[tuple[int, float]], bool]] = {}
+    for m in range(log.messages):
+        trades, book = out.get(int(venue_ns[m]), ([], False))
+        if log.msg_kind[m] == MsgKind.TRADE:
+            trades = trades + [(int(log.row_side[i]), float(log.row_price[i])) for i in range(log.msg_start[m], log.msg_stop[m])]
+        book = book or log.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF)
+        out[int(venue_ns[m])] = (trades, book)
+    return out
 
 
 def test_an_offset_of_the_receiving_clock_changes_no_fill(bybit):
@@ -134,3 +154,67 @@ def test_the_engine_learns_of_each_fill_a_feed_latency_after_it_happened(btc_log
     p50 = float(np.median(delays_ms))
     print(f"fill seen after (ms): p50 {p50:.1f}, p90 {np.quantile(delays_ms, 0.9):.1f}, max {delays_ms.max():.1f}")
     assert 1.0 <= p50 <= 4 * engine.clock.feed_latency.quantile_ms(0.5)
+
+
+def hand_log(messages: list[tuple[int, int, MsgKind, list, list]]):
+    """An event log of ``(receive ns, exchange ns, kind, bids, asks)`` messages."""
+    builder = EventLogBuilder("BTC/USDT")
+    src = builder.add_source("hand")
+    for i, (recv, exch, kind, bids, asks) in enumerate(messages):
+        builder.add(kind, recv, src, i + 1, i, bids, asks, exch)
+    return builder.build()
+
+
+def exchange_side(log, entry_ms: float = 20.0) -> tuple[ExchangeSide, PaperVenue]:
+    params = PaperParams(entry_latency_ms=entry_ms, cancel_latency_ms=entry_ms, maker_fee_bps=0.0)
+    venue = PaperVenue(params, GridBook(log.prices), base=10.0, quote=1e6, lot_size=0.001)
+    return ExchangeSide(venue, log, recorded_clock(log.msg_ts_ns, log.msg_exch_ns), log.book_updates()), venue
+
+
+def test_the_exchange_side_applies_a_book_update_at_its_exchange_time_not_its_receipt():
+    """A bid sent at 2 ms reaches the exchange at 22 ms; an ask at its price was stamped 10 ms
+    but its message came after a trade stamped 30 ms: at the exchange the ask was there first,
+    so the post-only bid is rejected (not filled by a book it was never in)."""
+    ms = MS_NS
+    log = hand_log(
+        [
+            (1 * ms, 1 * ms, MsgKind.SNAPSHOT, [(99.0, 1.0)], [(101.0, 1.0)]),
+            (31 * ms, 30 * ms, MsgKind.TRADE, [(101.0, 0.1)], []),
+            (35 * ms, 10 * ms, MsgKind.DIFF, [], [(100.0, 1.0)]),
+            (40 * ms, 39 * ms, MsgKind.DIFF, [(99.0, 2.0)], []),
+        ]
+    )
+    side, venue = exchange_side(log)
+    side.submit(PlaceOrder("b", 1, 100.0, 1.0), 2 * ms)
+    for now in log.msg_ts_ns.tolist():
+        side.live_until(now)
+        side.release(now)
+    events = side.drain_events()
+    assert [type(e).__name__ for e in events] == ["OrderRejected"] and events[0].post_only and not venue.orders
+
+
+def test_nothing_is_known_before_it_happened_even_from_a_message_stamped_ahead():
+    """A diff stamped 1 s after it was received (a wrong exchange time: the offset quantile
+    lets a few through) fills our bid at its exchange time; we learn of it no earlier."""
+    ms = MS_NS
+    messages = [(k * ms, k * ms, MsgKind.DIFF, [(99.0, 1.0 + k)], []) for k in range(2, 200)]
+    log = hand_log([(1 * ms, 1 * ms, MsgKind.SNAPSHOT, [(99.0, 1.0)], [(101.0, 1.0)]), *messages[:98]])
+    wrong = hand_log(
+        [
+            (1 * ms, 1 * ms, MsgKind.SNAPSHOT, [(99.0, 1.0)], [(101.0, 1.0)]),
+            *messages[:98],
+            (150 * ms, 1150 * ms, MsgKind.DIFF, [], [(100.0, 2.0)]),
+            (1200 * ms, 1200 * ms, MsgKind.DIFF, [(98.0, 1.0)], []),
+        ]
+    )
+    for recording in (log, wrong):
+        side, _ = exchange_side(recording)
+        side.submit(PlaceOrder("b", 1, 100.0, 1.0), 2 * ms)
+        known = []
+        for now in recording.msg_ts_ns.tolist():
+            side.live_until(now)
+            side.release(now)
+            known += [(now, e) for e in side.drain_events()]
+        assert all(e.ts_ns <= now for now, e in known)
+    fills = [(now, e) for now, e in known if isinstance(e, Fill)]
+    assert [(now, e.ts_ns, e.qty) for now, e in fills] == [(1200 * ms, 1150 * ms, 1.0)]

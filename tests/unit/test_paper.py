@@ -248,3 +248,16 @@ def test_every_fill_and_remainder_is_a_whole_number_of_lots(model, qty_lots, eve
     if "p" in v.orders:
         o = v.orders["p"]
         assert abs(o.remaining / lot - round(o.remaining / lot)) < 1e-9 and 0.0 <= o.carry < lot
+
+
+def test_a_book_crossing_fills_our_orders_once_between_them_best_price_first():
+    v = venue(lot=0.5)
+    v.submit(PlaceOrder("hi", 1, 99.0, 1.0), 0)
+    v.submit(PlaceOrder("lo", 1, 98.0, 1.0), 0)
+    v.advance(20 * MS)
+    v.drain_events()
+    set_level(v, 99.0, 1, 0.0, ts=25 * MS)
+    set_level(v, 98.0, 1, 0.0, ts=26 * MS)
+    set_level(v, 98.0, -1, 1.0, ts=30 * MS)  # 1.0 offered at 98: below both bids, enough for one
+    fills = [e for e in v.drain_events() if isinstance(e, Fill)]
+    assert [(f.client_id, f.qty) for f in fills] == [("hi", 1.0)] and v.stats.book_fills == 1
