@@ -40,6 +40,7 @@ COMPILED = (
     "ccxt_mm.execution.types",
     "ccxt_mm.engine.core",
     "ccxt_mm.engine.envelope",
+    "ccxt_mm.engine.exchange_side",
     "ccxt_mm.engine.replay",
 )
 """The synchronous code every book update runs, in replay and live alike."""
