@@ -21,8 +21,9 @@ is recovered up to its last flushed batch by the next writer (:func:`recover_par
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -31,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from ccxt_mm.errors import DataError
+from ccxt_mm.market.deltas import Level
 from ccxt_mm.market.events import EventLog, MsgKind
 
 SCHEMA: Final = pa.schema(
@@ -139,6 +141,55 @@ def log_batch(log: EventLog, exclude_tickers: bool = True) -> pa.RecordBatch:
         ],
         schema=SCHEMA,
     )
+
+
+class MessageBatch:
+    """Messages collected as they arrive (a capture's), taken as one record batch of
+    :data:`SCHEMA` at a time; message numbers run on across batches."""
+
+    def __init__(self) -> None:
+        self._columns: tuple[list[int], list[int], list[int], list[int], list[int], list[int], list[float], list[float]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        self._msg = 0
+        self.messages = 0
+        """Messages added since the last :meth:`take`."""
+
+    def add(self, kind: MsgKind, recv_ns: int, exch_ns: int, seq: int, bids: Sequence[Level], asks: Sequence[Level]) -> None:
+        """One message: received at ``recv_ns`` (our clock), stamped ``exch_ns`` by the exchange
+        (0: none), its sequence or trade id ``seq`` (0: none); ``bids`` before ``asks`` (for a
+        trade: the buyer-aggressor side), each ``(price, qty)``."""
+        msg, recv, exch, kinds, seqs, sides, prices, qtys = self._columns
+        rows = [(1, p, q) for p, q in bids] + [(-1, p, q) for p, q in asks] or [(0, math.nan, math.nan)]
+        for side, price, qty in rows:
+            msg.append(self._msg)
+            recv.append(recv_ns)
+            exch.append(exch_ns)
+            kinds.append(kind)
+            seqs.append(seq)
+            sides.append(side)
+            prices.append(price)
+            qtys.append(qty)
+        self._msg += 1
+        self.messages += 1
+
+    @property
+    def rows(self) -> int:
+        return len(self._columns[0])
+
+    def take(self) -> pa.RecordBatch:
+        """The messages added since the last take, as a record batch (then forgotten)."""
+        columns = [pa.array(values, type=f.type) for values, f in zip(self._columns, SCHEMA, strict=True)]
+        self._columns = ([], [], [], [], [], [], [], [])
+        self.messages = 0
+        return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
 
 
 def read_batches(path: Path) -> Iterator[pa.RecordBatch]:
