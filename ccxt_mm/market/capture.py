@@ -15,7 +15,7 @@ from ccxt_mm.market.events import EventLog
 from ccxt_mm.market.gzip_lines import read_lines
 
 KNOWN_FORMATS = (
-    "known formats: an event store (a directory with manifest.json: ccxt-mm convert, capture), "
+    "known formats: an event store (a directory with manifest.json, written by ccxt-mm convert), "
     "Binance raw captures (gzip text of '<ts_ns> <json>' lines) and "
     "cryptofeed NDJSON captures (gzip) of OKX v5 books and Bybit orderBookL2_25"
 )

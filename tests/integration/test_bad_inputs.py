@@ -104,7 +104,8 @@ KRAKEN_LINES = (
     b'"1618678133.365913"]],"c":"2583817756"},"book-1000","XMR/USD"]}\n'
 )  # the first line and a book update of cryptofeed's KRAKEN.ws.50.0.ndjson.gz
 KNOWN = (
-    "known formats: Binance raw captures (gzip text of '<ts_ns> <json>' lines) and cryptofeed NDJSON captures (gzip) "
+    "known formats: an event store (a directory with manifest.json, written by ccxt-mm convert), "
+    "Binance raw captures (gzip text of '<ts_ns> <json>' lines) and cryptofeed NDJSON captures (gzip) "
     "of OKX v5 books and Bybit orderBookL2_25"
 )
 
