@@ -40,6 +40,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return convert(args.data, args.symbol, args.out, args.exchange)
 
 
+def cmd_capture(args: argparse.Namespace) -> int:
+    """``capture``: see :func:`ccxt_mm.app.capture.capture`."""
+    from ccxt_mm.app.capture import capture
+
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    return capture(args.config, args.exchange, symbols, args.out, args.duration, args.rotate_secs)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``run``: see :func:`ccxt_mm.app.run.run`."""
     from ccxt_mm.app.run import run
@@ -101,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--out", required=True, metavar="DIR", help="the store (made if missing; files are added to it)")
     cv.add_argument("--exchange", help="exchange name in the store (default: the capture's format: binance, okx, bybit)")
     cv.set_defaults(func=cmd_convert)
+    cp = sub.add_parser("capture", help="record books and trades of any ccxt.pro exchange into an event store, until stopped")
+    cp.add_argument("--exchange", required=True, help="ccxt exchange id, e.g. okx")
+    cp.add_argument("--symbols", required=True, help="comma-separated unified symbols, e.g. BTC/USDT,ETH/USDT")
+    cp.add_argument("--out", default="store", metavar="DIR", help="the store (default: ./store; made if missing, files are added)")
+    cp.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    cp.add_argument("--rotate-secs", type=float, default=3600.0, help="a new file per this many seconds of receive time (default: 3600)")
+    cp.add_argument("--config", help="YAML config: its live section sets the feeds (websocket, depth, poll interval, URLs)")
+    cp.set_defaults(func=cmd_capture)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)

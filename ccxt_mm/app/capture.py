@@ -1,0 +1,218 @@
+"""``ccxt-mm capture``: the books and trades of symbols on any ccxt.pro exchange into the event
+store (:mod:`ccxt_mm.market.store`), until stopped.
+
+Each symbol's books come from ccxt (``watch_order_book``, or ``fetch_order_book`` polling: the
+``live`` section's feeds) as whole books; the first after a start or a gap is written as a
+snapshot, each later one as the levels that changed (:mod:`ccxt_mm.market.deltas`). A feed
+failure (a dropped connection, a sequence gap ccxt raises) is written as a gap marker and the
+next book resyncs. Trades are written as they come (not the first batch a REST poll returns:
+history from before the capture). Messages are flushed to the store every second, each write
+synced to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ccxt_mm.config import AppConfig
+from ccxt_mm.errors import ConfigError
+from ccxt_mm.market.deltas import side_delta
+from ccxt_mm.market.events import MsgKind
+
+if TYPE_CHECKING:
+    from ccxt_mm.exchange.feed import BookFeed, TradeFeed
+    from ccxt_mm.market.store import MessageBatch, StoreWriter
+
+log = logging.getLogger("ccxt_mm.capture")
+
+FLUSH_SECS = 1.0
+"""How often the messages collected are written (and synced)."""
+PROGRESS_SECS = 5.0
+
+
+@dataclass
+class SymbolCapture:
+    """One symbol's feeds, messages waiting to be written, and counts."""
+
+    symbol: str
+    writer: StoreWriter
+    batch: MessageBatch
+    book_feed: BookFeed
+    trade_feed: TradeFeed
+    bids: list | None = None
+    """The last book written (None: the next one is a snapshot)."""
+    asks: list | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"books": 0, "trades": 0, "gaps": 0})
+
+
+async def _book_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
+    """Write every book as a snapshot or a delta; a feed failure as a gap marker."""
+    while True:
+        try:
+            bids, asks = await c.book_feed.next()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any feed failure is a gap in the record
+            log.warning("%s: book feed failed (%s: %s): gap written, resync", c.symbol, type(exc).__name__, exc)
+            c.batch.add(MsgKind.INVALID, clock_ns(), 0, 0, [], [])
+            c.counts["gaps"] += 1
+            c.bids = c.asks = None
+            await asyncio.sleep(0.5)
+            continue
+        now, feed = clock_ns(), c.book_feed
+        seq, exch = int(feed.last_nonce or 0), feed.exchange_ns
+        if c.bids is None or c.asks is None:
+            c.batch.add(MsgKind.SNAPSHOT, now, exch, seq, _levels(bids), _levels(asks))
+        else:
+            bid_delta, ask_delta = side_delta(c.bids, bids), side_delta(c.asks, asks)
+            if bid_delta or ask_delta:
+                c.batch.add(MsgKind.DIFF, now, exch, seq, bid_delta, ask_delta)
+        c.bids, c.asks = [row[:2] for row in bids], [row[:2] for row in asks]
+        c.counts["books"] += 1
+
+
+async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
+    """Write every trade (aggressor buy on the bid side) but a REST poll's first, historic batch."""
+    while True:
+        trades = await c.trade_feed.next()
+        if c.trade_feed.backlog:
+            continue
+        now = clock_ns()
+        for ts, side, price, qty in trades:
+            level = [(price, qty)]
+            c.batch.add(MsgKind.TRADE, now, ts, 0, level if side > 0 else [], [] if side > 0 else level)
+            c.counts["trades"] += 1
+
+
+def _levels(rows: list) -> list[tuple[float, float]]:
+    """ccxt's ``[price, amount, ...]`` rows as ``(price, qty)``."""
+    return [(float(row[0]), float(row[1])) for row in rows]
+
+
+def _flush(captures: list[SymbolCapture]) -> None:
+    """Write what each symbol collected (an error writing stops the capture: disk full is loud)."""
+    for c in captures:
+        if c.batch.rows:
+            c.writer.write(c.batch.take())
+
+
+async def _flusher(captures: list[SymbolCapture], started: float) -> None:
+    next_progress = time.monotonic() + PROGRESS_SECS
+    while True:
+        await asyncio.sleep(FLUSH_SECS)
+        _flush(captures)
+        if time.monotonic() >= next_progress:
+            next_progress += PROGRESS_SECS
+            elapsed = time.monotonic() - started
+            for c in captures:
+                n = c.counts
+                rate = (n["books"] + n["trades"]) / elapsed
+                print(f"{c.symbol}: {rate:.1f} messages/s, books {n['books']}, trades {n['trades']}, gaps {n['gaps']}", flush=True)
+
+
+def capture(config_path: str | None, exchange_name: str, symbols: list[str], out: str, duration: float | None, rotate_secs: float) -> int:
+    """Capture ``symbols`` on ``exchange_name`` into the store at ``out`` until stopped
+    (SIGINT / SIGTERM, or after ``duration`` seconds), a file per ``rotate_secs`` of receive
+    time; the ``live`` section of the config sets the feeds (websocket or polling, depth, URLs)."""
+    from ccxt_mm.app.config_file import app_config
+
+    config, _, _ = app_config(config_path)
+    return asyncio.run(_run(config, exchange_name, symbols, Path(out), duration, int(rotate_secs * 1e9)))
+
+
+async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, duration: float | None, rotate_ns: int) -> int:
+    from ccxt_mm.exchange.clients import make_exchange
+    from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
+    from ccxt_mm.market.store import MessageBatch, StoreWriter, recover_partials
+
+    exchange = make_exchange(name, config, with_credentials=False)
+    try:
+        markets = await exchange.load_markets()
+        unknown = [s for s in symbols if s not in markets]
+        if unknown:
+            some = ", ".join(sorted(markets)[:5])
+            raise ConfigError("--symbols", [f"{name} has no market {', '.join(unknown)} (it has {len(markets)}, e.g. {some})"])
+        root.mkdir(parents=True, exist_ok=True)
+        for entry in recover_partials(root):
+            print(f"recovered {entry.path}: {entry.messages} messages up to its last whole batch")
+        lc = config.live
+
+        def mode(what: str) -> WebsocketFallback:
+            return WebsocketFallback(what, lc.websocket, lc.ws_fallback_after, lc.ws_retry_secs)
+
+        captures = _captures(
+            [
+                SymbolCapture(
+                    s,
+                    StoreWriter(root, name, s, rotate_ns),
+                    MessageBatch(),
+                    BookFeed(exchange, s, lc.book_depth, lc.poll_secs, mode(f"{name} {s} book")),
+                    TradeFeed(exchange, s, lc.poll_secs, mode(f"{name} {s} trades")),
+                )
+                for s in symbols
+            ],
+            root,
+        )
+        await _until_stopped(captures, duration)
+    finally:
+        await exchange.close()
+    _print_summary(captures, root)
+    return 0
+
+
+def _captures(captures: list[SymbolCapture], root: Path) -> list[SymbolCapture]:
+    """``captures``, each starting with a gap marker if the store already holds its symbol: the
+    time between that record's end and this one's start is not in it."""
+    from ccxt_mm.market.store import Manifest
+
+    held = {(f.exchange, f.symbol) for f in Manifest.load(root).files}
+    for c in captures:
+        if (c.writer.exchange, c.symbol) in held:
+            c.batch.add(MsgKind.INVALID, time.time_ns(), 0, 0, [], [])
+            c.counts["gaps"] += 1
+    return captures
+
+
+async def _until_stopped(captures: list[SymbolCapture], duration: float | None) -> None:
+    """Run every feed and the flusher until a signal or ``duration``; then cancel them, write
+    what is left and complete every file."""
+    clock_ns = time.time_ns
+    tasks = [asyncio.create_task(_book_loop(c, clock_ns)) for c in captures]
+    tasks += [asyncio.create_task(_trade_loop(c, clock_ns)) for c in captures]
+    tasks.append(asyncio.create_task(_flusher(captures, time.monotonic())))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, waiter], timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()
+    finally:
+        for task in [*tasks, waiter]:
+            task.cancel()
+        await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        _flush(captures)
+        for c in captures:
+            c.writer.close()
+
+
+def _print_summary(captures: list[SymbolCapture], root: Path) -> None:
+    for c in captures:
+        size = sum(f.stat().st_size for f in (root / c.writer.exchange).rglob("*.arrows") if f.parent == c.writer.dir)
+        n = c.counts
+        print(f"{c.writer.exchange} {c.symbol}: books {n['books']}, trades {n['trades']}, gaps {n['gaps']}, {size / 1e6:.2f} MB in {root}")

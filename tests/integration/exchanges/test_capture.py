@@ -1,0 +1,120 @@
+"""`ccxt-mm capture` against three emulated exchanges: the captured store replays to the books
+the exchanges showed, trades come with their aggressor, an unknown symbol fails at start."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.cli import main
+from ccxt_mm.market.events import MsgKind
+from ccxt_mm.market.store import Manifest, read_store
+from tests.integration.exchanges.conftest import recorded_frames, step_books
+from tests.integration.exchanges.test_run_cli import emulators, market_activity, write_config  # noqa: F401 (a fixture)
+
+
+def rebuilt_books(log) -> list[tuple[tuple, tuple]]:
+    """The top 20 levels a side after each snapshot or delta of ``log``, as (price, qty) tuples."""
+    book, out, valid = GridBook(log.prices), [], False
+    for m in range(log.messages):
+        kind = log.msg_kind[m]
+        if kind == MsgKind.INVALID:
+            valid = False
+        elif kind in (MsgKind.SNAPSHOT, MsgKind.DIFF):
+            if kind == MsgKind.SNAPSHOT:
+                book.clear()
+                valid = True
+            if valid:
+                log.apply_message(book, m)
+                bp, bq = book.top_bids(20)
+                ap, aq = book.top_asks(20)
+                out.append((tuple(zip(bp, bq, strict=True)), tuple(zip(ap, aq, strict=True))))
+    return out
+
+
+@pytest.mark.parametrize("websocket", [False, True], ids=["rest", "websocket"])
+def test_a_capture_replays_to_the_books_each_exchange_showed(tmp_path, capsys, emulators, websocket):  # noqa: F811
+    started, loop = emulators
+    frames = {env.name: recorded_frames(env.name, env.symbol) for env, _, _ in started}
+    mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, frames[env.name]) for env, ex, _ in started], 0.05), loop)
+    config, store = write_config(tmp_path, emulators, websocket=websocket), tmp_path / "store"
+    try:
+        for env, _, _ in started:
+            args = ["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store)]
+            assert main([*args, "--duration", "1.5"]) == 0
+    finally:
+        mover.cancel()
+    out = capsys.readouterr().out
+    for env, _, _ in started:
+        shown = {(tuple(map(tuple, bids)), tuple(map(tuple, asks))) for bids, asks in frames[env.name]}
+        books = rebuilt_books(read_store(str(store), env.symbol, env.name))
+        assert len(books) > 5, env.name
+        assert all(book in shown for book in books), f"{env.name}: a rebuilt book the exchange never showed"
+        assert f"{env.name} {env.symbol}: books " in out
+    assert {(f.exchange, f.symbol) for f in Manifest.load(store).files} == {(env.name, env.symbol) for env, _, _ in started}
+
+
+def test_trades_are_captured_with_their_aggressor(tmp_path, capsys, emulators):  # noqa: F811
+    started, loop = emulators
+    activity = asyncio.run_coroutine_threadsafe(market_activity(started, 3.0), loop)
+    config, store = write_config(tmp_path, emulators), tmp_path / "store"
+    env = started[1][0]
+    try:
+        assert (
+            main(["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), "--duration", "1.5"])
+            == 0
+        )
+    finally:
+        activity.cancel()
+    log = read_store(str(store), env.symbol, env.name)
+    trades = [m for m in range(log.messages) if log.msg_kind[m] == MsgKind.TRADE]
+    assert trades, "the market traded while it was captured"
+    for m in trades:
+        i = int(log.msg_start[m])
+        mid_side = 1 if i < log.msg_split[m] else -1
+        assert int(log.row_side[i]) == mid_side and log.row_qty[i] == 100.0 and log.msg_exch_ns[m] > 0
+
+
+def test_an_unknown_symbol_fails_at_start_naming_it(tmp_path, capsys, emulators):  # noqa: F811
+    config = write_config(tmp_path, emulators)
+    code = main(["capture", "--config", config, "--exchange", "okx", "--symbols", "BTC/USDT,NOPE/USDT", "--out", str(tmp_path / "s")])
+    assert code != 0
+    assert "okx has no market NOPE/USDT" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_killed_capture_loses_no_completed_file_and_a_restart_recovers_and_marks_the_gap(tmp_path, capsys, emulators):  # noqa: F811
+    started, loop = emulators
+    env, ex, _ = started[2]
+    frames = recorded_frames(env.name, env.symbol)
+    mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, frames)], 0.05), loop)
+    config, store = write_config(tmp_path, emulators), tmp_path / "store"
+    args = ["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store)]
+    exe = shutil.which("ccxt-mm", path=str(Path(sys.executable).parent))
+    try:
+        proc = subprocess.Popen([exe, *args, "--rotate-secs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(4.0)  # files of earlier seconds completed, the current one open
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        completed = {f.path for f in Manifest.load(store).files}
+        assert completed and list(store.glob("*/*/*.arrows.partial")), "killed with files complete and one open"
+        assert main([*args, "--duration", "1.0"]) == 0
+    finally:
+        mover.cancel()
+    out = capsys.readouterr().out
+    assert "recovered " in out
+    entries = Manifest.load(store).files
+    assert completed < {f.path for f in entries} and not list(store.glob("*/*/*.arrows.partial"))
+    assert sum(f.gaps for f in entries) >= 1  # the restart is marked
+    shown = {(tuple(map(tuple, bids)), tuple(map(tuple, asks))) for bids, asks in frames}
+    books = rebuilt_books(read_store(str(store), env.symbol, env.name))
+    assert len(books) > 10 and all(book in shown for book in books)
