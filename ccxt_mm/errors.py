@@ -38,6 +38,11 @@ class SequenceGapError(DataError):
     """A depth diff does not continue the previous one and no later snapshot can resync."""
 
 
+class StoreWriteError(CcxtMmError):
+    """The event store could not be written (disk full, a write error): the capture stops; the
+    files completed before stay whole and the open one is recovered on the next start."""
+
+
 class CrossedBookError(DataError):
     """The rebuilt book has best bid >= best ask after a complete update."""
 

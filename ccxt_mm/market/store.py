@@ -20,6 +20,7 @@ is recovered up to its last flushed batch by the next writer (:func:`recover_par
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
-from ccxt_mm.errors import DataError
+from ccxt_mm.errors import DataError, StoreWriteError
 from ccxt_mm.market.deltas import Level
 from ccxt_mm.market.events import EventLog, MsgKind
 
@@ -237,12 +238,21 @@ class StoreWriter:
         """Source messages deliberately not stored, entered with the next file completed."""
         self.written: list[FileEntry] = []
         """The files completed, in order."""
+        self._failed = False
+        """A write failed: nothing more is written."""
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append ``batch`` (:data:`SCHEMA`, whole messages, in receive order), starting a new
         file at each period boundary of receive time (an empty batch writes nothing)."""
         if batch.num_rows == 0:
             return
+        try:
+            self._write(batch)
+        except OSError as exc:
+            self._failed = True
+            raise StoreWriteError(f"writing {self._path or self.dir}: {exc}; capture stopped (completed files are whole)") from exc
+
+    def _write(self, batch: pa.RecordBatch) -> None:
         recv = batch.column(1).to_numpy()
         period = recv // self.rotate_ns
         cuts = np.flatnonzero(np.diff(period)) + 1
@@ -256,8 +266,19 @@ class StoreWriter:
             os.fsync(self._sink.fileno())
 
     def close(self) -> None:
-        """Complete the open file, if any."""
-        self._finish()
+        """Complete the open file, if any; after a failed write, leave it as it is on disk, for
+        :func:`recover_partials` on the next start."""
+        if self._failed:
+            if self._sink is not None:
+                with contextlib.suppress(OSError):
+                    self._sink.close()
+            self._writer = self._sink = self._path = None
+            return
+        try:
+            self._finish()
+        except OSError as exc:
+            self._failed = True
+            raise StoreWriteError(f"completing {self._path}: {exc}; it is recovered on the next start") from exc
 
     def _open(self, period: int) -> None:
         stamp = np.datetime64(period * self.rotate_ns, "ns").astype("datetime64[h]").item().strftime("%Y%m%dT%H")

@@ -118,3 +118,28 @@ def test_a_killed_capture_loses_no_completed_file_and_a_restart_recovers_and_mar
     shown = {(tuple(map(tuple, bids)), tuple(map(tuple, asks))) for bids, asks in frames}
     books = rebuilt_books(read_store(str(store), env.symbol, env.name))
     assert len(books) > 10 and all(book in shown for book in books)
+
+
+def limit_file_size() -> None:
+    """In the child: files may not grow past 30 kB, and a write past it fails (EFBIG) instead
+    of killing the process, as a full disk's writes fail."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+
+def test_a_write_error_stops_the_capture_loudly(tmp_path, emulators):  # noqa: F811
+    started, loop = emulators
+    env, ex, _ = started[0]
+    mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, recorded_frames(env.name, env.symbol))], 0.05), loop)
+    config, store = write_config(tmp_path, emulators), tmp_path / "store"
+    exe = shutil.which("ccxt-mm", path=str(Path(sys.executable).parent))
+    args = [exe, "capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), "--duration", "60"]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=90, preexec_fn=limit_file_size)
+    finally:
+        mover.cancel()
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "error: writing " in proc.stderr and "File too large" in proc.stderr and "capture stopped" in proc.stderr
+    assert "Traceback" not in proc.stderr
