@@ -139,7 +139,7 @@ def capture(config_path: str | None, exchange_name: str, symbols: list[str], out
 async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, duration: float | None, rotate_ns: int) -> int:
     from ccxt_mm.exchange.clients import make_exchange
     from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
-    from ccxt_mm.market.store import MessageBatch, StoreWriter, recover_partials
+    from ccxt_mm.market.store import MessageBatch, StoreWriter, record_market, recover_partials
 
     exchange = make_exchange(name, config, with_credentials=False)
     try:
@@ -149,6 +149,8 @@ async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, dur
             some = ", ".join(sorted(markets)[:5])
             raise ConfigError("--symbols", [f"{name} has no market {', '.join(unknown)} (it has {len(markets)}, e.g. {some})"])
         root.mkdir(parents=True, exist_ok=True)
+        for s in symbols:
+            record_market(root, name, s, _facts(exchange.market(s)))
         for entry in recover_partials(root):
             print(f"recovered {entry.path}: {entry.messages} messages up to its last whole batch")
         lc = config.live
@@ -174,6 +176,22 @@ async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, dur
         await exchange.close()
     _print_summary(captures, root)
     return 0
+
+
+def _facts(market: dict) -> dict[str, object]:
+    """What a replay needs to know of a ccxt market: tick and lot (quote, base or contracts),
+    minimums, contract size and type."""
+    from ccxt_mm.exchange.venue import market_facts
+
+    facts = market_facts(market)
+    return {
+        "tick_size": facts.tick_size,
+        "lot_size": facts.lot_size,
+        "min_order_base": facts.min_order_base,
+        "min_notional_quote": facts.min_notional_quote,
+        "contract_size": market.get("contractSize"),
+        "type": market.get("type"),
+    }
 
 
 def _captures(captures: list[SymbolCapture], root: Path) -> list[SymbolCapture]:

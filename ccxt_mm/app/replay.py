@@ -56,6 +56,7 @@ def replay(
 
     _remove_report(Path(report_dir))
     config, base_dir, source = app_config(config_path)
+    tick_size, lot_size = _store_grid(data, symbol or config.market.symbol, tick_size, lot_size)
     config, from_flags = _with_market_overrides(config, symbol=symbol, tick_size=tick_size, lot_size=lot_size, data=data)
     market = config.market
     files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
@@ -82,6 +83,22 @@ def replay(
     else:
         print_summary(summary, written)
     return 0
+
+
+def _store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lot_size: float | None) -> tuple[float | None, float | None]:
+    """The tick and lot of ``--data`` when it is one event store whose manifest has ``symbol``'s
+    market and the flags do not set them (said on stderr); else the flags'."""
+    if not data or len(data) != 1 or (tick_size is not None and lot_size is not None) or not Path(data[0]).is_dir():
+        return tick_size, lot_size
+    from ccxt_mm.market.store import is_store, market_of
+
+    facts = market_of(data[0], symbol) if is_store(data[0]) else None
+    if facts is None:
+        return tick_size, lot_size
+    tick = tick_size if tick_size is not None else float(facts["tick_size"])
+    lot = lot_size if lot_size is not None else float(facts["lot_size"])
+    print(f"{symbol}: tick {tick}, lot {lot} from the store's manifest", file=sys.stderr)
+    return tick, lot
 
 
 def _with_market_overrides(

@@ -116,6 +116,21 @@ class Manifest:
         os.replace(tmp, root / MANIFEST)
 
 
+def record_market(root: Path, exchange: str, symbol: str, facts: dict[str, object]) -> None:
+    """Enter ``symbol``'s market facts on ``exchange`` (tick and lot size, minimums, contract
+    size, type, as the exchange gave them when the capture started) in the manifest."""
+    manifest = Manifest.load(root)
+    manifest.markets[f"{exchange} {symbol}"] = facts
+    manifest.save(root)
+
+
+def market_of(root: str, symbol: str) -> dict[str, object] | None:
+    """The facts the manifest of the store at ``root`` holds for ``symbol`` (None: none, or
+    several exchanges' that disagree)."""
+    found = [facts for key, facts in Manifest.load(Path(root)).markets.items() if key.split(" ", 1)[1] == symbol]
+    return found[0] if found and all(f == found[0] for f in found) else None
+
+
 def log_batch(log: EventLog, exclude_tickers: bool = True) -> pa.RecordBatch:
     """An event log's messages as one record batch of :data:`SCHEMA` (tickers left out, as a
     replay does not read them); messages are numbered from 0."""

@@ -4,6 +4,7 @@ the exchanges showed, trades come with their aggressor, an unknown symbol fails 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -143,3 +144,27 @@ def test_a_write_error_stops_the_capture_loudly(tmp_path, emulators):  # noqa: F
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "error: writing " in proc.stderr and "File too large" in proc.stderr and "capture stopped" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_capture_then_replay_needs_no_market_facts(tmp_path, capsys, emulators):  # noqa: F811
+    """The walk-through of the README: capture, replay the store (its manifest holds the
+    market's tick and lot), read the report."""
+    started, loop = emulators
+    env, ex, _ = started[0]
+    mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, recorded_frames(env.name, env.symbol))], 0.05), loop)
+    config, store = write_config(tmp_path, emulators), tmp_path / "store"
+    try:
+        assert (
+            main(["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), "--duration", "2"])
+            == 0
+        )
+    finally:
+        mover.cancel()
+    capsys.readouterr()
+    report = tmp_path / "report"
+    assert main(["replay", "--data", str(store), "--symbol", env.symbol, "--json", "--no-progress", "--report-dir", str(report)]) == 0
+    out, err = capsys.readouterr()
+    tick, lot = ex.markets[env.market_id].tick, ex.markets[env.market_id].lot
+    assert f"{env.symbol}: tick {float(tick)}, lot {float(lot)} from the store's manifest" in err
+    summary = json.loads(out)
+    assert summary["book_updates"] > 10 and (report / "summary.json").is_file()
