@@ -143,7 +143,7 @@ async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, dur
 
     exchange = make_exchange(name, config, with_credentials=False)
     try:
-        markets = await exchange.load_markets()
+        markets = await _markets(exchange, name)
         unknown = [s for s in symbols if s not in markets]
         if unknown:
             some = ", ".join(sorted(markets)[:5])
@@ -176,6 +176,18 @@ async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, dur
         await exchange.close()
     _print_summary(captures, root)
     return 0
+
+
+async def _markets(exchange, name: str) -> dict:
+    """The exchange's markets; failing to read them stops the capture at start with our error
+    (the exchange unreachable, an unknown exchange answer), not ccxt's traceback."""
+    from ccxt_mm.exchange.errors import translate
+
+    try:
+        return await exchange.load_markets()
+    except Exception as exc:
+        error = translate(exc)
+        raise type(error)(f"{name}: cannot read its markets ({type(error).__name__}): {error}") from exc
 
 
 def _facts(market: dict) -> dict[str, object]:

@@ -14,7 +14,7 @@ import numpy as np
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.config import AppConfig
 from ccxt_mm.errors import ConfigError
-from ccxt_mm.exchange.dialects import dialect
+from ccxt_mm.exchange.dialects import public_dialect
 from ccxt_mm.exchange.paper import LivePaperVenue
 from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.paper import PaperVenue
@@ -22,8 +22,12 @@ from ccxt_mm.execution.venue import Venue
 
 
 def client_class(name: str) -> type[ccxt_pro.Exchange]:
-    """The ccxt.pro client class of exchange ``name`` (its dialect's, else ccxt's own)."""
-    return dialect(name).client_class or getattr(ccxt_pro, name)
+    """The ccxt.pro client class of exchange ``name`` (its dialect's, else ccxt's own); a name
+    ccxt.pro does not know is a config error naming it."""
+    found = public_dialect(name).client_class or getattr(ccxt_pro, name, None)
+    if found is None:
+        raise ConfigError("--exchange", [f"ccxt.pro has no exchange {name!r} (ccxt ids, e.g. binance, okx, kraken)"])
+    return found
 
 
 def credentials(config: AppConfig, exchange: str, source: str = "environment") -> dict[str, str]:

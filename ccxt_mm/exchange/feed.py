@@ -18,7 +18,7 @@ import numpy as np
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.book.steps import multiples
-from ccxt_mm.exchange.dialects import dialect
+from ccxt_mm.exchange.dialects import public_dialect
 from ccxt_mm.exchange.errors import CcxtError, translate
 
 T = TypeVar("T")
@@ -158,7 +158,7 @@ class BookFeed(_Feed):
     def __init__(self, exchange, symbol: str, depth: int, poll_secs: float, mode: WebsocketFallback) -> None:
         super().__init__(exchange, symbol, poll_secs, mode)
         self.depth = depth
-        self._stream_depth = dialect(exchange.id).book_depth(depth)
+        self._stream_depth = public_dialect(exchange.id).book_depth(depth)
         self.updates = 0
         self.last_nonce: int | None = None
         """The exchange's update id of the last book, where it sends one."""

@@ -8,7 +8,7 @@ import pytest
 
 from ccxt_mm.config import dialect_names
 from ccxt_mm.exchange.clients import client_class
-from ccxt_mm.exchange.dialects import Dialect, dialect, names
+from ccxt_mm.exchange.dialects import Dialect, dialect, names, public_dialect
 
 
 def test_the_dialects_are_the_modules_of_the_folder():
@@ -40,3 +40,10 @@ def test_the_test_kit_records_every_dialect():
     from ccxt_mm_testkit.commands import DIALECTS
 
     assert names() == DIALECTS
+
+
+def test_an_exchange_without_a_module_is_read_with_ccxt_s_unified_behaviour():
+    """A capture may read any exchange ccxt speaks; trading one still needs its module."""
+    kraken = public_dialect("kraken")
+    assert kraken == Dialect(name="kraken") and kraken.book_depth(25) == 25
+    assert public_dialect("bybit") is dialect("bybit")

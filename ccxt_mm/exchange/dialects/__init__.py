@@ -55,6 +55,12 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 
 
+def public_dialect(name: str) -> Dialect:
+    """The dialect to read exchange ``name``'s public data with (a capture of any exchange ccxt
+    speaks): its module's, else ccxt's unified behaviour. Trading needs a module (:func:`dialect`)."""
+    return dialect(name) if name in names() else Dialect(name=name)
+
+
 @cache
 def dialect(name: str) -> Dialect:
     """The dialect of exchange ``name`` (a :class:`ValueError` naming the known ones if none)."""

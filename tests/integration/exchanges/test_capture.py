@@ -168,3 +168,8 @@ def test_capture_then_replay_needs_no_market_facts(tmp_path, capsys, emulators):
     assert f"{env.symbol}: tick {float(tick)}, lot {float(lot)} from the store's manifest" in err
     summary = json.loads(out)
     assert summary["book_updates"] > 10 and (report / "summary.json").is_file()
+
+
+def test_an_exchange_ccxt_does_not_know_is_named(capsys):
+    assert main(["capture", "--exchange", "nope", "--symbols", "BTC/USDT", "--duration", "1"]) == 2
+    assert "ccxt.pro has no exchange 'nope'" in capsys.readouterr().err
