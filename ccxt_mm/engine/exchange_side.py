@@ -32,10 +32,10 @@ class ExchangeSide:
     it drives in the exchange's order (see the module)."""
 
     def __init__(self, venue: PaperVenue, log: EventLog, clock: RecordedClock, updates: list[BookUpdate | None]) -> None:
+        """``venue`` on a book of its own (updated here, in the exchange's order); ``updates``:
+        ``log``'s :meth:`~ccxt_mm.market.events.EventLog.book_updates`."""
         self.venue = venue
         self.supports_amend = venue.supports_amend
-        self.book = venue.book
-        """The venue's own book, updated in the exchange's order."""
         self.events: list[VenueEvent] = []
         """Events the engine may know now, oldest first."""
         self._held: deque[tuple[int, VenueEvent]] = deque()
@@ -103,7 +103,7 @@ class ExchangeSide:
 
     def _book_event(self, m: int, when: int) -> None:
         """Apply book message ``m`` to the venue's book; let the venue see a whole, uncrossed book."""
-        kind, book = self._kinds[m], self.book
+        kind, book = self._kinds[m], self.venue.book
         if kind == MsgKind.INVALID:
             self._valid = False
             return

@@ -123,7 +123,6 @@ class ReplayEngine:
                 k += 1
                 for i in range(first, t):
                     core.on_trade(now, trade_side[i], trade_price[i], trade_qty[i])
-                core.drain(now)
             elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
                 self._on_book_message(m, now, kind == MsgKind.SNAPSHOT, updates[m])
             elif kind == MsgKind.INVALID:

@@ -26,12 +26,3 @@ def side_delta(before: Sequence[Sequence[float]], after: Sequence[Sequence[float
             out.append((price, qty))
     out.extend((price, 0.0) for price in old if price not in seen)
     return out
-
-
-def apply_side(levels: dict[float, float], delta: Sequence[Level]) -> None:
-    """Apply ``delta`` rows to a side held as ``{price: qty}`` (a quantity of 0 removes)."""
-    for price, qty in delta:
-        if qty == 0.0:
-            levels.pop(price, None)
-        else:
-            levels[price] = qty

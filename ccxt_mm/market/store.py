@@ -131,10 +131,10 @@ def market_of(root: str, symbol: str) -> dict[str, object] | None:
     return found[0] if found and all(f == found[0] for f in found) else None
 
 
-def log_batch(log: EventLog, exclude_tickers: bool = True) -> pa.RecordBatch:
+def log_batch(log: EventLog) -> pa.RecordBatch:
     """An event log's messages as one record batch of :data:`SCHEMA` (tickers left out, as a
     replay does not read them); messages are numbered from 0."""
-    keep = np.flatnonzero(log.msg_kind != MsgKind.TICKER) if exclude_tickers else np.arange(log.messages)
+    keep = np.flatnonzero(log.msg_kind != MsgKind.TICKER)
     counts = (log.msg_stop - log.msg_start)[keep]
     placeholder = counts == 0
     per_msg = np.where(placeholder, 1, counts)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccxt_mm.market.deltas import apply_side, side_delta
+from ccxt_mm.market.deltas import Level, side_delta
+
+
+def apply_side(levels: dict[float, float], delta: list[Level]) -> None:
+    """Apply ``delta`` rows to a side held as ``{price: qty}`` (a quantity of 0 removes)."""
+    for price, qty in delta:
+        if qty == 0.0:
+            levels.pop(price, None)
+        else:
+            levels[price] = qty
+
 
 sides = st.dictionaries(st.integers(1, 60).map(lambda t: t * 0.5), st.integers(1, 9).map(float), max_size=12)
 

@@ -23,6 +23,11 @@ from tests.integration.exchanges.conftest import recorded_frames, step_books
 from tests.integration.exchanges.test_run_cli import emulators, market_activity, write_config  # noqa: F401 (a fixture)
 
 
+def capture_args(config: str, env, store, *more: str) -> list[str]:
+    """``ccxt-mm capture`` of ``env``'s symbol on its emulated exchange into ``store``."""
+    return ["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), *more]
+
+
 def rebuilt_books(log) -> list[tuple[tuple, tuple]]:
     """The top 20 levels a side after each snapshot or delta of ``log``, as (price, qty) tuples."""
     book, out, valid = GridBook(log.prices), [], False
@@ -50,8 +55,7 @@ def test_a_capture_replays_to_the_books_each_exchange_showed(tmp_path, capsys, e
     config, store = write_config(tmp_path, emulators, websocket=websocket), tmp_path / "store"
     try:
         for env, _, _ in started:
-            args = ["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store)]
-            assert main([*args, "--duration", "1.5"]) == 0
+            assert main(capture_args(config, env, store, "--duration", "1.5")) == 0
     finally:
         mover.cancel()
     out = capsys.readouterr().out
@@ -70,10 +74,7 @@ def test_trades_are_captured_with_their_aggressor(tmp_path, capsys, emulators): 
     config, store = write_config(tmp_path, emulators), tmp_path / "store"
     env = started[1][0]
     try:
-        assert (
-            main(["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), "--duration", "1.5"])
-            == 0
-        )
+        assert main(capture_args(config, env, store, "--duration", "1.5")) == 0
     finally:
         activity.cancel()
     log = read_store(str(store), env.symbol, env.name)
@@ -99,7 +100,7 @@ def test_a_killed_capture_loses_no_completed_file_and_a_restart_recovers_and_mar
     frames = recorded_frames(env.name, env.symbol)
     mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, frames)], 0.05), loop)
     config, store = write_config(tmp_path, emulators), tmp_path / "store"
-    args = ["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store)]
+    args = capture_args(config, env, store)
     exe = shutil.which("ccxt-mm", path=str(Path(sys.executable).parent))
     try:
         proc = subprocess.Popen([exe, *args, "--rotate-secs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -136,7 +137,7 @@ def test_a_write_error_stops_the_capture_loudly(tmp_path, emulators):  # noqa: F
     mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, recorded_frames(env.name, env.symbol))], 0.05), loop)
     config, store = write_config(tmp_path, emulators), tmp_path / "store"
     exe = shutil.which("ccxt-mm", path=str(Path(sys.executable).parent))
-    args = [exe, "capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), "--duration", "60"]
+    args = [exe, *capture_args(config, env, store, "--duration", "60")]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=90, preexec_fn=limit_file_size)
     finally:
@@ -154,10 +155,7 @@ def test_capture_then_replay_needs_no_market_facts(tmp_path, capsys, emulators):
     mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, recorded_frames(env.name, env.symbol))], 0.05), loop)
     config, store = write_config(tmp_path, emulators), tmp_path / "store"
     try:
-        assert (
-            main(["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), "--duration", "2"])
-            == 0
-        )
+        assert main(capture_args(config, env, store, "--duration", "2")) == 0
     finally:
         mover.cancel()
     capsys.readouterr()
