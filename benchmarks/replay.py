@@ -4,6 +4,8 @@ Run: ``python benchmarks/replay.py [--repeat N]`` from the repository root. Prin
 over N runs (these machines are noisy; compare ratios, not single numbers).
 
 * load: reading and sequencing the gzip capture into an event log (messages/s);
+* store: the same recording read back whole from the event store, opened for a replay in
+  segments (the first pass), and opened and replayed segment by segment (``replay --data``);
 * replay: the engine loop over the event log — book, features, strategy, order manager,
   paper venue — in book rows/s (depth levels + trades) and messages/s;
 * book only: the same recording through the book rebuild alone (every snapshot and diff
@@ -42,6 +44,7 @@ from ccxt_mm.engine.gc_policy import quiet_gc  # noqa: E402
 from ccxt_mm.market.capture import load_capture  # noqa: E402
 from ccxt_mm.market.events import MsgKind  # noqa: E402
 from ccxt_mm.market.store import StoreWriter, log_batch, read_store  # noqa: E402
+from ccxt_mm.market.store_reader import StoreRecording  # noqa: E402
 from ccxt_mm.strategies import load_strategy  # noqa: E402
 
 
@@ -68,18 +71,28 @@ def book_only(log) -> float:
     return time.perf_counter() - t0
 
 
-def store_load(log, repeat: int) -> list[float]:
-    """Seconds to read the recording back from an event store (``ccxt-mm convert``'s), per run."""
+def store_replay(log, config: AppConfig, repeat: int) -> tuple[list[float], list[float], list[float]]:
+    """Seconds per run to read the recording back whole from an event store (``ccxt-mm
+    convert``'s), to open it for a replay in segments (the first pass: grid, clock, counts),
+    and to open it and replay it segment by segment, as ``ccxt-mm replay --data STORE`` does."""
     with tempfile.TemporaryDirectory() as tmp:
         writer = StoreWriter(Path(tmp), "binance", log.symbol)
         writer.write(log_batch(log))
         writer.close()
-        times = []
+        reads, opens, replays = [], [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
             read_store(tmp, log.symbol)
-            times.append(time.perf_counter() - t0)
-    return times
+            t1 = time.perf_counter()
+            recording = StoreRecording(tmp, log.symbol)
+            t2 = time.perf_counter()
+            engine = ReplayEngine(config, recording, load_strategy(config), run_id="bench")
+            with quiet_gc():
+                engine.run()
+            reads.append(t1 - t0)
+            opens.append(t2 - t1)
+            replays.append(time.perf_counter() - t1)
+    return reads, opens, replays
 
 
 def whole_process(repeat: int) -> tuple[float, float]:
@@ -118,7 +131,8 @@ def main() -> None:
             runs.append(time.perf_counter() - t0)
         p50s.append(np.percentile(result.latency_ns, 50) / 1e3)
         p99s.append(np.percentile(result.latency_ns, 99) / 1e3)
-    store_s = statistics.median(store_load(log, args.repeat))
+    reads, opens, store_runs = store_replay(log, config, args.repeat)
+    store_s, open_s, store_run_s = statistics.median(reads), statistics.median(opens), statistics.median(store_runs)
     book_s = statistics.median(book_only(log) for _ in range(args.repeat))
     book_rows = int((log.msg_stop - log.msg_start)[np.isin(log.msg_kind, (MsgKind.SNAPSHOT, MsgKind.DIFF))].sum())
     wall, rss = whole_process(args.repeat)
@@ -133,7 +147,8 @@ def main() -> None:
         f"{log.messages_read / run_s:,.0f} messages/s, {run_s / ref_s:.2f}x reference)"
     )
     print(f"store load          {store_s:.3f} s  ({log.book_rows / store_s:,.0f} rows/s: the event store, {load_s / store_s:.1f}x faster)")
-    print(f"store load + replay {store_s + run_s:.3f} s  ({log.book_rows / (store_s + run_s):,.0f} book rows/s)")
+    print(f"store open          {open_s:.3f} s  (first pass for a replay in segments: grid, clock, counts)")
+    print(f"store open + replay {store_run_s:.3f} s  ({log.book_rows / store_run_s:,.0f} book rows/s, segment by segment)")
     print(f"book only           {book_s:.3f} s  ({book_rows / book_s:,.0f} depth rows/s: {book_rows} snapshot and diff rows, no quoting)")
     print(f"tick->intent        p50 {statistics.median(p50s):.1f} us, p99 {statistics.median(p99s):.1f} us")
     print(f"whole process       {wall:.2f} s wall (median of {args.repeat}), peak RSS {rss:.0f} MiB")

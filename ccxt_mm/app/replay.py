@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from ccxt_mm.engine import ReplayEngine, ReplayResult
     from ccxt_mm.engine.predictions import ReplayPredictions
-    from ccxt_mm.market.events import EventLog
+    from ccxt_mm.market.events import Recording
 
 REPLAY_FLAGS = {"symbol": "--symbol", "tick_size": "--tick-size", "lot_size": "--lot-size", "data": "--data"}
 """The ``market`` keys ``replay`` takes from the command line, and their flags."""
@@ -50,7 +50,7 @@ def replay(
     market, ``cassette`` replays recorded LLM predictions. Prints the summary (JSON if
     ``as_json``; a progress bar on stderr if ``progress`` and not ``as_json``)."""
     started = time.perf_counter()
-    from ccxt_mm.market.capture import load_capture
+    from ccxt_mm.market.capture import open_recording
     from ccxt_mm.report import summary_json, write_report
     from ccxt_mm.strategies import load_strategy
 
@@ -61,13 +61,13 @@ def replay(
     market = config.market
     files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
     load_strategy(config, source)  # a bad strategy config fails before the data is read
-    log = load_capture(files, market.symbol)
-    for warning in _fit_warnings(config, log, from_flags):
+    recording = open_recording(files, market.symbol)
+    for warning in _fit_warnings(config, recording, from_flags):
         print(f"warning: {warning}", file=sys.stderr)
     digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in files)]).encode()).hexdigest()[:6]
     predictions = replay_predictions(config, cassette)
-    bar = _progress_bar(market.symbol, log.messages * (1 if predictions is None else 2)) if progress and not as_json else None
-    engine, result, baseline = _replays(config, source, log, digest, predictions, cassette, bar)
+    bar = _progress_bar(market.symbol, recording.messages * (1 if predictions is None else 2)) if progress and not as_json else None
+    engine, result, baseline = _replays(config, source, recording, digest, predictions, cassette, bar)
     if result.book_ts_ns.size == 0:
         raise DataError(
             ", ".join(files),
@@ -131,9 +131,10 @@ def _remove_report(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def _fit_warnings(config: AppConfig, log: EventLog, from_flags: set[str]) -> list[str]:
+def _fit_warnings(config: AppConfig, recording: Recording, from_flags: set[str]) -> list[str]:
     """What in the config does not fit the recording: the tick and lot (named by their flag
-    when ``from_flags`` holds their key, else by their config key) and the position limit."""
+    when ``from_flags`` holds their key, else by their config key) and the position limit
+    (against the first snapshot, in the first segment)."""
     from ccxt_mm.market.grid_check import position_warning, step_warning
 
     m = config.market
@@ -142,9 +143,9 @@ def _fit_warnings(config: AppConfig, log: EventLog, from_flags: set[str]) -> lis
         return REPLAY_FLAGS[key] if key in from_flags else f"market.{key}"
 
     found = [
-        step_warning(log.prices, m.tick_size, name("tick_size"), "prices"),
-        step_warning(log.row_qty, m.lot_size, name("lot_size"), "sizes"),
-        position_warning(log, config.risk.max_position_base, m.base, m.quote),
+        step_warning(recording.prices, m.tick_size, name("tick_size"), "prices"),
+        step_warning(recording.sizes, m.lot_size, name("lot_size"), "sizes"),
+        position_warning(next(recording.segments()), config.risk.max_position_base, m.base, m.quote),
     ]
     return [w for w in found if w is not None]
 
@@ -159,7 +160,7 @@ def _progress_bar(symbol: str, total: int) -> tqdm:
 def _replays(
     config: AppConfig,
     source: str,
-    log: EventLog,
+    recording: Recording,
     digest: str,
     predictions: ReplayPredictions | None,
     cassette: str | None,
@@ -177,10 +178,10 @@ def _replays(
     baseline = None
     try:
         if predictions is not None:  # the same replay without predictions, for the side-by-side
-            baseline = _replay_once(ReplayEngine(config, log, load_strategy(config, source), run_id=digest), progress_from(0))
-        engine = ReplayEngine(config, log, load_strategy(config, source), run_id=digest, predictions=predictions)
+            baseline = _replay_once(ReplayEngine(config, recording, load_strategy(config, source), run_id=digest), progress_from(0))
+        engine = ReplayEngine(config, recording, load_strategy(config, source), run_id=digest, predictions=predictions)
         with _llm_cassette(cassette):
-            result = _replay_once(engine, progress_from(0 if baseline is None else log.messages))
+            result = _replay_once(engine, progress_from(0 if baseline is None else recording.messages))
     finally:
         if predictions is not None:
             predictions.close()
@@ -201,9 +202,8 @@ def _clock_summary(engine: ReplayEngine) -> dict[str, object]:
     """The recording's two clocks: how many messages carry an exchange time, the receive
     clock's offset from the exchange's (with the floor latency) and the feed latency beyond it."""
     clock = engine.clock
-    stamped = int(engine.log.msg_exch_ns.astype(bool).sum())
     return {
-        "messages_with_exchange_time": stamped,
+        "messages_with_exchange_time": clock.stamped,
         "offset_ms": clock.offset_ns / 1e6,
         "feed_latency_ms": clock.feed_latency.summary(),
     }
@@ -226,14 +226,14 @@ def _summary(
     same replay without them)."""
     from ccxt_mm.report import compare, summarize
 
-    log, orders = engine.log, engine.orders.stats
+    recording, orders = engine.recording, engine.orders.stats
     summary = summarize(
         config,
         result,
         {
-            "messages": log.messages_read,
-            "book_rows": log.book_rows,
-            "skipped_messages": log.skipped,
+            "messages": recording.messages_read,
+            "book_rows": recording.book_rows,
+            "skipped_messages": recording.skipped,
             "data": [Path(p).name for p in files],
             "orders_created": orders.placed,
             "orders_amended": orders.amended,

@@ -11,7 +11,7 @@ import orjson
 from ccxt_mm.errors import DataError
 from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.market.cryptofeed_capture import read_bybit_capture, read_okx_capture
-from ccxt_mm.market.events import EventLog
+from ccxt_mm.market.events import EventLog, Recording
 from ccxt_mm.market.gzip_lines import read_lines
 
 KNOWN_FORMATS = (
@@ -54,6 +54,19 @@ def detect_format(path: str) -> str:
             return venue
     what = f"a cryptofeed capture of url {url!r}" if url else "JSON lines without a cryptofeed url"
     raise DataError(path, line_no, f"unsupported capture: {what}; {KNOWN_FORMATS}")
+
+
+def open_recording(paths: Sequence[str], symbol: str) -> Recording:
+    """The recording of ``symbol`` in ``paths``: an event store read a segment at a time
+    (:class:`~ccxt_mm.market.store_reader.StoreRecording`), any other capture in memory
+    (:func:`load_capture`)."""
+    if detect_format(paths[0]) != "store":
+        return load_capture(paths, symbol)
+    if len(paths) != 1:
+        raise DataError(paths[1], 0, "an event store is read alone (it holds every file of a recording)")
+    from ccxt_mm.market.store_reader import StoreRecording
+
+    return StoreRecording(paths[0], symbol)
 
 
 def load_capture(paths: Sequence[str], symbol: str, tickers: bool = False) -> EventLog:

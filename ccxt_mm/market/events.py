@@ -8,15 +8,17 @@ Arrays rather than objects, so a replay walks ~1e6 rows per second in plain Pyth
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 from itertools import chain
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.errors import DataError
+from ccxt_mm.market.latency import RecordedClock, recorded_clock
 
 
 class MsgKind(IntEnum):
@@ -129,9 +131,59 @@ class EventLog:
             updates[m] = BookUpdate(level[a:s], qty[a:s], level[s:b], qty[s:b], bt, at)
         return updates
 
+    @property
+    def sizes(self) -> np.ndarray:
+        """Every row's size (base): :attr:`row_qty`."""
+        return self.row_qty
+
+    def clock(self) -> RecordedClock:
+        """The recording's exchange clock (:func:`~ccxt_mm.market.latency.recorded_clock`)."""
+        return recorded_clock(self.msg_ts_ns, self.msg_exch_ns)
+
+    def segments(self) -> Iterator[EventLog]:
+        """The log in one segment: it is all in memory already."""
+        yield self
+
     def where(self, msg: int) -> str:
         """``path:line`` of message ``msg``, for error messages."""
         return f"{self.sources[self.msg_src[msg]]}:{self.msg_line[msg]}"
+
+
+class Recording(Protocol):
+    """What a replay walks: facts of the whole recording, known before it starts, then its
+    messages as consecutive :class:`EventLog` segments on the whole recording's price grid (an
+    :class:`EventLog` is one segment; a store is read a segment at a time, so a replay's memory
+    does not grow with the recording's length)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def prices(self) -> np.ndarray:
+        """Every price of the recording, ascending (quote): the grid of every segment's
+        ``row_level``."""
+        ...
+
+    @property
+    def messages(self) -> int: ...
+
+    @property
+    def messages_read(self) -> int: ...
+
+    @property
+    def book_rows(self) -> int: ...
+
+    @property
+    def skipped(self) -> dict[str, int]: ...
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """The recording's sizes (base): every row's, or every distinct one."""
+        ...
+
+    def clock(self) -> RecordedClock: ...
+
+    def segments(self) -> Iterator[EventLog]: ...
 
 
 class EventLogBuilder:

@@ -143,33 +143,46 @@ class FeedClock:
 
 @dataclass(frozen=True)
 class RecordedClock:
-    """The exchange's clock of a recording, on the recording's own (receive) clock."""
+    """The exchange's clock of a recording, on the recording's own (receive) clock: facts of the
+    whole recording, known before a replay starts (:func:`recorded_clock`)."""
 
     offset_ns: int
     """:func:`clock_offset_ns` of the recording (0 if no message has an exchange time)."""
-    venue_ns: np.ndarray
-    """Per message, the exchange's time of it on the receive clock (exchange time + offset): a
-    message without one takes its predecessor's (receive time before the first); in a
-    recording without exchange times at all, the receive time."""
-    stamped: np.ndarray
-    """Per message, whether ``venue_ns`` is the message's own (all true in a recording
-    without exchange times: the receive clock is all there is)."""
+    stamped: int
+    """Messages with an exchange time."""
     feed_latency: LatencyHistogram
-    """Receive time − ``venue_ns`` of the stamped messages."""
+    """Receive time − exchange time on our clock, of the stamped messages."""
     median_latency_ns: int
     """The median of those (0 without exchange times)."""
+
+    def venue_ns(self, recv_ns: np.ndarray, exch_ns: np.ndarray, before_ns: int = 0) -> np.ndarray:
+        """Per message received at ``recv_ns`` and stamped ``exch_ns`` (0: not stamped), the
+        exchange's time of it on the receive clock (exchange time + offset): a message without
+        one takes its predecessor's (``before_ns``: the last exchange time stamped before these
+        messages, 0: none; the receive time before the first); in a recording without exchange
+        times at all, the receive time."""
+        if self.stamped == 0:
+            return recv_ns.copy()
+        stamped = exch_ns > 0
+        last_stamped = np.maximum.accumulate(np.where(stamped, np.arange(recv_ns.size), -1))
+        carried = np.where(last_stamped >= 0, exch_ns[np.maximum(last_stamped, 0)], before_ns)
+        return np.where(carried > 0, carried + self.offset_ns, recv_ns)
+
+
+def clock_of(differences: np.ndarray) -> RecordedClock:
+    """The :class:`RecordedClock` of a recording whose stamped messages were received
+    ``differences`` (ns: receive − exchange time, one per stamped message) after their stamps."""
+    histogram = LatencyHistogram()
+    if differences.size == 0:
+        return RecordedClock(0, 0, histogram, 0)
+    offset = floor_of(differences)
+    latency = differences - offset
+    histogram.add_many(latency)
+    return RecordedClock(offset, int(differences.size), histogram, int(np.median(latency)))
 
 
 def recorded_clock(recv_ns: np.ndarray, exch_ns: np.ndarray) -> RecordedClock:
     """The :class:`RecordedClock` of messages received at ``recv_ns`` that the exchange
     stamped ``exch_ns`` (ns; 0: not stamped)."""
     stamped = exch_ns > 0
-    histogram = LatencyHistogram()
-    if not stamped.any():
-        return RecordedClock(0, recv_ns.copy(), np.ones(recv_ns.size, dtype=bool), histogram, 0)
-    offset = clock_offset_ns(recv_ns, exch_ns)
-    last_stamped = np.maximum.accumulate(np.where(stamped, np.arange(recv_ns.size), -1))
-    venue_ns = np.where(last_stamped >= 0, exch_ns[np.maximum(last_stamped, 0)] + offset, recv_ns)
-    latency = recv_ns[stamped] - venue_ns[stamped]
-    histogram.add_many(latency)
-    return RecordedClock(offset, venue_ns, stamped, histogram, int(np.median(latency)))
+    return clock_of(recv_ns[stamped] - exch_ns[stamped])

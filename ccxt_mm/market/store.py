@@ -364,30 +364,50 @@ def recover_partials(root: Path) -> list[FileEntry]:
     return recovered
 
 
-def read_store(root: str, symbol: str, exchange: str | None = None) -> EventLog:
-    """Every complete file of ``symbol`` (on ``exchange``, needed only if several exchanges
-    have it) in the store at ``root``, in time order, as one :class:`EventLog`."""
+def store_files(root: str, symbol: str, exchange: str | None = None) -> tuple[list[str], dict[str, int]]:
+    """The complete files of ``symbol`` (on ``exchange``, needed only if several exchanges have
+    it) in the store at ``root``, in time order, and the messages their sources skipped."""
     base = Path(root)
-    entries = [f for f in Manifest.load(base).files if f.symbol == symbol and exchange in (None, f.exchange)]
+    manifest = Manifest.load(base)
+    entries = [f for f in manifest.files if f.symbol == symbol and exchange in (None, f.exchange)]
     if not entries:
-        held = ", ".join(sorted({f"{f.exchange} {f.symbol}" for f in Manifest.load(base).files})) or "none"
+        held = ", ".join(sorted({f"{f.exchange} {f.symbol}" for f in manifest.files})) or "none"
         raise DataError(str(base / MANIFEST), 0, f"no files of {symbol} in this store; it holds: {held}")
     exchanges = sorted({f.exchange for f in entries})
     if len(exchanges) > 1:
         raise DataError(str(base / MANIFEST), 0, f"{symbol} is in this store for {', '.join(exchanges)}: name the exchange")
     entries.sort(key=lambda f: f.first_recv_ns)
-    tables = [pa.Table.from_batches(list(read_batches(base / f.path)), schema=SCHEMA) for f in entries]
     skipped: dict[str, int] = {}
     for f in entries:
         for reason, n in f.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + n
-    return _event_log(symbol, [str(base / f.path) for f in entries], tables, skipped)
+    return [str(base / f.path) for f in entries], skipped
 
 
-def _event_log(symbol: str, sources: list[str], tables: list[pa.Table], skipped: dict[str, int]) -> EventLog:
-    """The :class:`EventLog` of consecutive store files' rows (vectorized: no loop per row)."""
-    cols = {name: np.concatenate([t.column(name).to_numpy() for t in tables]) for name in SCHEMA.names}
-    src = np.concatenate([np.full(t.num_rows, i, dtype=np.int16) for i, t in enumerate(tables)])
+def read_store(root: str, symbol: str, exchange: str | None = None) -> EventLog:
+    """Every complete file of ``symbol`` (see :func:`store_files`) as one :class:`EventLog`, in
+    memory (:class:`~ccxt_mm.market.store_reader.StoreRecording` reads it a segment at a time)."""
+    paths, skipped = store_files(root, symbol, exchange)
+    pieces = [(i, pa.Table.from_batches(list(read_batches(Path(p))), schema=SCHEMA)) for i, p in enumerate(paths)]
+    return event_log(symbol, paths, pieces, skipped)
+
+
+COLUMNS: Final = ("msg", "recv_ns", "exch_ns", "kind", "seq", "side", "price", "qty")
+"""The columns an event log is made of."""
+
+
+def event_log(
+    symbol: str,
+    sources: list[str],
+    pieces: Sequence[tuple[int, pa.Table | pa.RecordBatch]],
+    skipped: dict[str, int],
+    prices: np.ndarray | None = None,
+) -> EventLog:
+    """The :class:`EventLog` of consecutive store rows, each piece ``(its file's index in
+    sources, whole messages of it)`` (vectorized: no loop per row), its levels on the grid
+    ``prices`` (None: its own prices)."""
+    cols = {name: np.concatenate([t.column(name).to_numpy() for _, t in pieces]) for name in COLUMNS}
+    src = np.concatenate([np.full(t.num_rows, i, dtype=np.int16) for i, t in pieces])
     new_msg = np.r_[True, (np.diff(cols["msg"]) != 0) | (np.diff(src) != 0)]
     first = np.flatnonzero(new_msg)
     real = cols["side"] != 0
@@ -396,7 +416,7 @@ def _event_log(symbol: str, sources: list[str], tables: list[pa.Table], skipped:
     msg_stop = np.r_[msg_start[1:], int(real.sum())]
     bids_in = np.add.reduceat((cols["side"] == 1).astype(np.int64), first)
     price, qty = cols["price"][real], cols["qty"][real]
-    prices = np.unique(price)
+    grid = np.unique(price) if prices is None else prices
     return EventLog(
         symbol=symbol,
         sources=tuple(sources),
@@ -412,7 +432,7 @@ def _event_log(symbol: str, sources: list[str], tables: list[pa.Table], skipped:
         row_side=cols["side"][real],
         row_price=price,
         row_qty=qty,
-        row_level=np.searchsorted(prices, price),
-        prices=prices,
+        row_level=np.searchsorted(grid, price),
+        prices=grid,
         skipped=skipped,
     )

@@ -54,7 +54,7 @@ def test_no_fill_before_the_order_reached_the_exchange_and_every_fill_in_lots(ca
     placed = {oid: ts for ts, action, oid, *_ in result.orders if action == "place"}
     entry_ns = config.paper.entry_latency_ms * 1e6
     lot = config.market.lot_size
-    causes = exchange_times(log, engine.clock.venue_ns)
+    causes = exchange_times(log, engine.clock.venue_ns(log.msg_ts_ns, log.msg_exch_ns))
     for f in result.fills:
         assert f.ts_ns > placed[f.order_id] + entry_ns, f"{f.order_id} filled before it reached the exchange"
         assert abs(f.qty / lot - round(f.qty / lot)) < 1e-6 and abs(f.remaining / lot - round(f.remaining / lot)) < 1e-6
@@ -96,13 +96,13 @@ def touch_fills(log, model: QueueModel, every: int = 60, life_ns: int = 20 * 10*
     """(bid, ask) base filled of 0.01 BTC orders at the best bid and the best ask, placed at
     every ``every``-th book update and left ``life_ns``, each pair on its own venue; the market
     replayed in the exchange's order of events (the exchange's view: no engine, no feedback)."""
-    clock = recorded_clock(log.msg_ts_ns, log.msg_exch_ns)
+    venue_ns = recorded_clock(log.msg_ts_ns, log.msg_exch_ns).venue_ns(log.msg_ts_ns, log.msg_exch_ns)
     book = GridBook(log.prices)
     params = PaperParams(entry_latency_ms=0.0, cancel_latency_ms=0.0, maker_fee_bps=0.0, queue_model=model)
     probes: list[tuple[int, PaperVenue, list[float]]] = []
     updates = 0
-    for m in np.argsort(clock.venue_ns, kind="stable").tolist():
-        kind, ts = log.msg_kind[m], int(clock.venue_ns[m])
+    for m in np.argsort(venue_ns, kind="stable").tolist():
+        kind, ts = log.msg_kind[m], int(venue_ns[m])
         live = [p for p in probes if ts - p[0] < life_ns and p[1].orders]
         if kind == MsgKind.TRADE:
             for i in range(int(log.msg_start[m]), int(log.msg_stop[m])):
@@ -168,7 +168,9 @@ def hand_log(messages: list[tuple[int, int, MsgKind, list, list]]):
 def exchange_side(log, entry_ms: float = 20.0) -> tuple[ExchangeSide, PaperVenue]:
     params = PaperParams(entry_latency_ms=entry_ms, cancel_latency_ms=entry_ms, maker_fee_bps=0.0)
     venue = PaperVenue(params, GridBook(log.prices), base=10.0, quote=1e6, lot_size=0.001)
-    return ExchangeSide(venue, log, recorded_clock(log.msg_ts_ns, log.msg_exch_ns), log.book_updates()), venue
+    exchange = ExchangeSide(venue, log.clock())
+    exchange.add(log, log.book_updates())
+    return exchange, venue
 
 
 def test_the_exchange_side_applies_a_book_update_at_its_exchange_time_not_its_receipt():
