@@ -80,7 +80,8 @@ async def _book_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
 
 
 async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
-    """Write every trade (aggressor buy on the bid side) but a REST poll's first, historic batch."""
+    """Write every trade (aggressor buy on the bid side, with the exchange's trade id) but a REST
+    poll's first, historic batch."""
     while True:
         try:
             trades = await c.trade_feed.next()
@@ -94,9 +95,10 @@ async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
         if c.trade_feed.backlog:
             continue
         now = clock_ns()
-        for ts, side, price, qty in trades:
+        for ts, side, price, qty, trade_id in trades:
             level = [(price, qty)]
-            c.batch.add(MsgKind.TRADE, now, ts, 0, level if side > 0 else [], [] if side > 0 else level)
+            seq = int(trade_id) if trade_id.isdigit() and len(trade_id) < 19 else 0  # as a converted recording's
+            c.batch.add(MsgKind.TRADE, now, ts, seq, level if side > 0 else [], [] if side > 0 else level, trade_id)
             c.counts["trades"] += 1
 
 

@@ -13,12 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.cli import main
 from ccxt_mm.market.events import MsgKind
-from ccxt_mm.market.store import Manifest, read_store
+from ccxt_mm.market.store import Manifest, read_batches, read_store
 from tests.integration.exchanges.conftest import recorded_frames, step_books
 from tests.integration.exchanges.test_run_cli import emulators, market_activity, write_config  # noqa: F401 (a fixture)
 
@@ -84,6 +85,39 @@ def test_trades_are_captured_with_their_aggressor(tmp_path, capsys, emulators): 
         i = int(log.msg_start[m])
         mid_side = 1 if i < log.msg_split[m] else -1
         assert int(log.row_side[i]) == mid_side and log.row_qty[i] == 100.0 and log.msg_exch_ns[m] > 0
+
+
+def stored_trade_ids(store: Path, exchange: str, symbol: str) -> list[str]:
+    """The ``trade_id`` of every trade row of ``symbol`` in the store's complete files, in order."""
+    files = sorted((f for f in Manifest.load(store).files if (f.exchange, f.symbol) == (exchange, symbol)), key=lambda f: f.first_recv_ns)
+    ids: list[str] = []
+    for f in files:
+        for batch in read_batches(store / f.path):
+            trades = batch.filter(pc.equal(batch.column("kind"), int(MsgKind.TRADE)))
+            ids += trades.column("trade_id").to_pylist()
+    return ids
+
+
+def test_captured_trades_carry_the_exchanges_trade_ids_in_order(tmp_path, emulators):  # noqa: F811
+    """Each exchange's trade ids reach the store as it wrote them (text: not every exchange's
+    are numbers), in the order it traded, none lost between the first and the last captured."""
+    started, loop = emulators
+    activity = asyncio.run_coroutine_threadsafe(market_activity(started, 5.0), loop)
+    config, store = write_config(tmp_path, emulators, websocket=True), tmp_path / "store"
+    try:
+        for env, _, _ in started:
+            assert main(capture_args(config, env, store, "--duration", "1.2")) == 0
+    finally:
+        activity.cancel()
+    for env, ex, _ in started:
+        ids = stored_trade_ids(store, env.name, env.symbol)
+        made = [str(t[0]) for t in ex.public_trades if t[2] == env.market_id]
+        assert len(ids) >= 4, env.name
+        first = made.index(ids[0])
+        assert ids == made[first : first + len(ids)], env.name
+        log = read_store(str(store), env.symbol, env.name)
+        trade_seqs = log.msg_seq[log.msg_kind == MsgKind.TRADE]
+        assert [str(s) for s in trade_seqs] == ids, env.name  # numeric ids also as the sequence id
 
 
 def test_an_unknown_symbol_fails_at_start_naming_it(tmp_path, capsys, emulators):  # noqa: F811
