@@ -277,6 +277,13 @@ class StoreWriter:
         self._failed = False
         """A write failed: nothing more is written."""
 
+    @property
+    def bytes_written(self) -> int:
+        """Bytes on disk of the files this writer completed and of the one open (up to its last
+        flushed batch)."""
+        done = sum((self.root / f.path).stat().st_size for f in self.written)
+        return done + (self._path.stat().st_size if self._path is not None else 0)
+
     def write(self, batch: pa.RecordBatch) -> None:
         """Append ``batch`` (:data:`SCHEMA`, whole messages, in receive order), starting a new
         file at each period boundary of receive time (an empty batch writes nothing)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,8 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
+import yaml
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.cli import main
@@ -65,7 +68,7 @@ def test_a_capture_replays_to_the_books_each_exchange_showed(tmp_path, capsys, e
         books = rebuilt_books(read_store(str(store), env.symbol, env.name))
         assert len(books) > 5, env.name
         assert all(book in shown for book in books), f"{env.name}: a rebuilt book the exchange never showed"
-        assert f"{env.name} {env.symbol}: books " in out
+        assert f"{env.name} {env.symbol}: rows " in out
     assert {(f.exchange, f.symbol) for f in Manifest.load(store).files} == {(env.name, env.symbol) for env, _, _ in started}
 
 
@@ -200,6 +203,59 @@ def test_capture_then_replay_needs_no_market_facts(tmp_path, capsys, emulators):
     assert f"{env.symbol}: tick {float(tick)}, lot {float(lot)} from the store's manifest" in err
     summary = json.loads(out)
     assert summary["book_updates"] > 10 and (report / "summary.json").is_file()
+
+
+def with_capture_section(config: str, **keys: object) -> str:
+    """The config file ``config`` with a ``capture`` section of ``keys``."""
+    path = Path(config)
+    raw = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**raw, "capture": keys}))
+    return config
+
+
+def test_a_config_files_capture_section_runs_with_no_flag_and_the_progress_shows_each_files_size(tmp_path, capsys, emulators):  # noqa: F811
+    """``ccxt-mm capture --config F`` alone records what the file's ``capture`` section names;
+    the progress line and the summary give each symbol's bytes on disk (the files' own size)."""
+    started, loop = emulators
+    env, ex, _ = started[0]
+    mover = asyncio.run_coroutine_threadsafe(step_books([(ex, env.market_id, recorded_frames(env.name, env.symbol))], 0.05), loop)
+    store = tmp_path / "from_file"
+    keys = {"exchange": env.name, "symbols": [env.symbol], "book_depth": 5, "out_dir": str(store), "duration_secs": 2.2}
+    config = with_capture_section(write_config(tmp_path, emulators), **keys, progress_secs=1.0)
+    try:
+        assert main(["capture", "--config", config]) == 0
+    finally:
+        mover.cancel()
+    out = capsys.readouterr().out
+    log = read_store(str(store), env.symbol, env.name)
+    first = int(np.flatnonzero(log.msg_kind == MsgKind.SNAPSHOT)[0])
+    assert log.msg_split[first] - log.msg_start[first] == 5  # book_depth from the file
+    on_disk = sum((store / f.path).stat().st_size for f in Manifest.load(store).files)
+    progress = [float(m) for m in re.findall(rf"^{re.escape(env.symbol)}: [\d.]+ messages/s, rows \d+, .*, ([\d.]+) MB$", out, re.M)]
+    assert len(progress) >= 2 and 0 < progress[0] < progress[-1], out  # the open file, growing batch by batch
+    where = re.escape(f" MB in {store} (files: 1)")
+    (summary,) = re.findall(rf"^{env.name} {re.escape(env.symbol)}: rows (\d+), .*, ([\d.]+){where}$", out, re.M)
+    assert float(summary[1]) == round(on_disk / 1e6, 3) and int(summary[0]) == len(log.row_side) + (log.msg_start == log.msg_stop).sum()
+
+
+def test_flags_override_the_config_file_and_bad_values_name_their_key_or_flag(tmp_path, capsys, emulators):  # noqa: F811
+    started, _ = emulators
+    env = started[1][0]
+    config = with_capture_section(write_config(tmp_path, emulators), exchange=env.name, symbols=["NOPE/USDT"], out_dir=str(tmp_path / "x"))
+    assert main(["capture", "--config", config, "--symbols", env.symbol, "--out", str(tmp_path / "y"), "--duration", "0.5"]) == 0
+    assert {f.symbol for f in Manifest.load(tmp_path / "y").files} == {env.symbol} and not (tmp_path / "x").exists()
+    capsys.readouterr()
+    assert main(["capture", "--config", config, "--rotate-secs", "0", "--symbols", "BTC/USDT,eth"]) == 2
+    err = capsys.readouterr().err
+    assert "config error in the command line:" in err and "--rotate-secs: must be greater than 0 (got 0.0)" in err
+    assert "--symbols: must match the pattern" in err and "(got 'eth')" in err
+    bad = with_capture_section(write_config(tmp_path, emulators), symbols=["BTC/USDT"], rotate_secs=-1, book_depth=0)
+    assert main(["capture", "--config", bad]) == 2
+    err = capsys.readouterr().err
+    assert "capture.rotate_secs: must be greater than 0 (got -1)" in err and "capture.book_depth: must be at least 1 (got 0)" in err
+    alone = with_capture_section(write_config(tmp_path, emulators), symbols=["BTC/USDT"])
+    assert main(["capture", "--config", alone]) == 2
+    assert "capture.exchange: required (in the config, or --exchange)" in capsys.readouterr().err
 
 
 def test_an_exchange_ccxt_does_not_know_is_named(capsys):
