@@ -4,6 +4,7 @@ the exchanges showed, trades come with their aggressor, an unknown symbol fails 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import os
 import re
@@ -18,12 +19,13 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 import yaml
+from ccxt_mm_testkit.emulator.core import BookLog
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.cli import main
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.market.store import Manifest, read_batches, read_store
-from tests.integration.exchanges.conftest import recorded_frames, step_books
+from tests.integration.exchanges.conftest import MARKETS, market_frames, recorded_frames, step_books
 from tests.integration.exchanges.test_run_cli import emulators, market_activity, write_config  # noqa: F401 (a fixture)
 
 
@@ -32,13 +34,14 @@ def capture_args(config: str, env, store, *more: str) -> list[str]:
     return ["capture", "--config", config, "--exchange", env.name, "--symbols", env.symbol, "--out", str(store), *more]
 
 
-def rebuilt_books(log) -> list[tuple[tuple, tuple]]:
-    """The top 20 levels a side after each snapshot or delta of ``log``, as (price, qty) tuples."""
-    book, out, valid = GridBook(log.prices), [], False
+def replayed_books(log) -> list[tuple[int, int, tuple[tuple, tuple]]]:
+    """(run, sequence id, top 20 levels a side as (price, qty) tuples) after each snapshot or
+    delta of ``log``; a gap marker starts the next run (its books start from a snapshot)."""
+    book, out, valid, run = GridBook(log.prices), [], False, 0
     for m in range(log.messages):
         kind = log.msg_kind[m]
         if kind == MsgKind.INVALID:
-            valid = False
+            valid, run = False, run + 1
         elif kind in (MsgKind.SNAPSHOT, MsgKind.DIFF):
             if kind == MsgKind.SNAPSHOT:
                 book.clear()
@@ -47,8 +50,31 @@ def rebuilt_books(log) -> list[tuple[tuple, tuple]]:
                 log.apply_message(book, m)
                 bp, bq = book.top_bids(20)
                 ap, aq = book.top_asks(20)
-                out.append((tuple(zip(bp, bq, strict=True)), tuple(zip(ap, aq, strict=True))))
+                out.append((run, int(log.msg_seq[m]), (tuple(zip(bp, bq, strict=True)), tuple(zip(ap, aq, strict=True)))))
     return out
+
+
+def rebuilt_books(log) -> list[tuple[tuple, tuple]]:
+    """The top 20 levels a side after each snapshot or delta of ``log``."""
+    return [book for _, _, book in replayed_books(log)]
+
+
+def unequal_update_ids(replayed: list[tuple[int, int, tuple]], published: dict[int, tuple]) -> tuple[list[int], int]:
+    """The update ids the exchange published within a run of the capture (between the first
+    and the last the run stored) at which the replayed book (the one after the last message
+    stored with that id or an earlier one: a message is written only when the top levels
+    change) differs from the exchange's; and how many were checked."""
+    wrong, checked = [], 0
+    for run in sorted({r for r, _, _ in replayed}):
+        books = [(seq, book) for r, seq, book in replayed if r == run]
+        seqs = [seq for seq, _ in books]
+        assert seqs == sorted(seqs), f"run {run}: update ids out of order"
+        for update_id in (u for u in sorted(published) if seqs[0] <= u <= seqs[-1]):
+            at = bisect.bisect_right(seqs, update_id) - 1
+            checked += 1
+            if books[at][1] != published[update_id]:
+                wrong.append(update_id)
+    return wrong, checked
 
 
 @pytest.mark.parametrize("websocket", [False, True], ids=["rest", "websocket"])
@@ -157,6 +183,42 @@ def test_a_killed_capture_loses_no_completed_file_and_a_restart_recovers_and_mar
     shown = {(tuple(map(tuple, bids)), tuple(map(tuple, asks))) for bids, asks in frames}
     books = rebuilt_books(read_store(str(store), env.symbol, env.name))
     assert len(books) > 10 and all(book in shown for book in books)
+
+
+@pytest.mark.parametrize("exchange", ["binance", "okx", "bybit"])
+def test_three_symbols_killed_and_restarted_replay_to_the_exchanges_book_at_every_update_id(tmp_path, emulators, exchange):  # noqa: F811
+    """The issue's "done when": a capture of three symbols over the exchange's websocket, killed
+    (SIGKILL) with files complete and one open per symbol, then restarted; the store replays,
+    at every update id the exchange published in each run, to the exchange's own top 20 levels
+    a side (the emulator's log of what it published); the kill is a gap, no completed file is
+    lost."""
+    started, loop = emulators
+    ex = next(ex for env, ex, _ in started if env.name == exchange)
+    published = BookLog(ex)
+    markets = [m for m, _, _ in MARKETS[exchange]]
+    mover = asyncio.run_coroutine_threadsafe(step_books([(ex, m.id, market_frames(exchange, m.id)) for m in markets], 0.05), loop)
+    config, store = write_config(tmp_path, emulators, websocket=True), tmp_path / "store"
+    args = ["capture", "--config", config, "--exchange", exchange, "--symbols", ",".join(m.symbol for m in markets), "--out", str(store)]
+    exe = shutil.which("ccxt-mm", path=str(Path(sys.executable).parent))
+    try:
+        proc = subprocess.Popen([exe, *args, "--rotate-secs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while len({f.symbol for f in Manifest.load(store).files}) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)  # the next files open, a batch or so in them
+        os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+        completed = {f.path for f in Manifest.load(store).files}
+        assert len({f.symbol for f in Manifest.load(store).files}) == 3, err.decode()[-2000:]
+        assert main([*args, "--duration", "1.5"]) == 0
+    finally:
+        mover.cancel()
+    assert completed < {f.path for f in Manifest.load(store).files} and not list(store.glob("*/*/*.arrows.partial"))
+    for m in markets:
+        replayed = replayed_books(read_store(str(store), m.symbol, exchange))
+        assert {run for run, _, _ in replayed} == {0, 1}, m.symbol  # before the kill, after the restart
+        wrong, checked = unequal_update_ids(replayed, published.books[m.id])
+        assert not wrong and checked > 20, (m.symbol, wrong[:10], checked)
 
 
 def limit_file_size() -> None:
