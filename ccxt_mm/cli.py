@@ -78,6 +78,23 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _add_capture(sub: argparse._SubParsersAction) -> None:
+    """The ``capture`` command: each flag overrides its key of the config's ``capture`` section."""
+    cp = sub.add_parser("capture", help="record books and trades of any ccxt.pro exchange into an event store, until stopped")
+    cp.add_argument("--exchange", help="ccxt exchange id, e.g. okx (default: capture.exchange of the config)")
+    cp.add_argument("--symbols", help="comma-separated unified symbols, e.g. BTC/USDT,ETH/USDT (default: capture.symbols)")
+    cp.add_argument("--depth", type=int, help="levels a side of each book (default: capture.book_depth, 20)")
+    cp.add_argument("--out", metavar="DIR", help="the store (default: capture.out_dir, ./store; made if missing, files are added)")
+    cp.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: capture.duration_secs; none: until SIGINT/SIGTERM)"
+    )
+    cp.add_argument(
+        "--rotate-secs", type=float, help="a new file per this many seconds of receive time (default: capture.rotate_secs, 3600)"
+    )
+    cp.add_argument("--config", help="YAML config: its capture section says what to record (the flags override it), its live section how")
+    cp.set_defaults(func=cmd_capture)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command, the installed extras' (``ccxt_mm.commands``) included."""
     parser = argparse.ArgumentParser(prog="ccxt-mm", description="Market making on ccxt: replay, paper and live.")
@@ -110,19 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--out", required=True, metavar="DIR", help="the store (made if missing; files are added to it)")
     cv.add_argument("--exchange", help="exchange name in the store (default: the capture's format: binance, okx, bybit)")
     cv.set_defaults(func=cmd_convert)
-    cp = sub.add_parser("capture", help="record books and trades of any ccxt.pro exchange into an event store, until stopped")
-    cp.add_argument("--exchange", help="ccxt exchange id, e.g. okx (default: capture.exchange of the config)")
-    cp.add_argument("--symbols", help="comma-separated unified symbols, e.g. BTC/USDT,ETH/USDT (default: capture.symbols)")
-    cp.add_argument("--depth", type=int, help="levels a side of each book (default: capture.book_depth, 20)")
-    cp.add_argument("--out", metavar="DIR", help="the store (default: capture.out_dir, ./store; made if missing, files are added)")
-    cp.add_argument(
-        "--duration", type=float, help="stop after this many seconds (default: capture.duration_secs; none: until SIGINT/SIGTERM)"
-    )
-    cp.add_argument(
-        "--rotate-secs", type=float, help="a new file per this many seconds of receive time (default: capture.rotate_secs, 3600)"
-    )
-    cp.add_argument("--config", help="YAML config: its capture section says what to record (the flags override it), its live section how")
-    cp.set_defaults(func=cmd_capture)
+    _add_capture(sub)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)

@@ -171,7 +171,9 @@ def _trade_ids(log: EventLog, keep: np.ndarray, per_msg: np.ndarray) -> pa.Array
     (an event log keeps trade ids only as numbers), null elsewhere and where it is 0."""
     seq = np.repeat(log.msg_seq[keep], per_msg)
     is_id = (np.repeat(log.msg_kind[keep], per_msg) == MsgKind.TRADE) & (seq != 0)
-    return pa.array(seq.astype(str).astype(object), type=pa.string(), mask=~is_id)
+    ids = np.full(seq.size, None, dtype=object)
+    ids[is_id] = seq[is_id].astype(str)  # only the trades' rows: a few % of a recording's
+    return pa.array(ids, type=pa.string())
 
 
 _Columns = tuple[list[int], list[int], list[int], list[int], list[int], list[int], list[float], list[float], list[str | None]]
