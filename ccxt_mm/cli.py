@@ -44,8 +44,9 @@ def cmd_capture(args: argparse.Namespace) -> int:
     """``capture``: see :func:`ccxt_mm.app.capture.capture`."""
     from ccxt_mm.app.capture import capture
 
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    return capture(args.config, args.exchange, symbols, args.out, args.duration, args.rotate_secs)
+    symbols = None if args.symbols is None else [s.strip() for s in args.symbols.split(",") if s.strip()]
+    flags = {"exchange": args.exchange, "symbols": symbols, "book_depth": args.depth, "out_dir": args.out}
+    return capture(args.config, {**flags, "rotate_secs": args.rotate_secs, "duration_secs": args.duration})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -75,6 +76,23 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         print(version_text())
         parser.exit()
+
+
+def _add_capture(sub: argparse._SubParsersAction) -> None:
+    """The ``capture`` command: each flag overrides its key of the config's ``capture`` section."""
+    cp = sub.add_parser("capture", help="record books and trades of any ccxt.pro exchange into an event store, until stopped")
+    cp.add_argument("--exchange", help="ccxt exchange id, e.g. okx (default: capture.exchange of the config)")
+    cp.add_argument("--symbols", help="comma-separated unified symbols, e.g. BTC/USDT,ETH/USDT (default: capture.symbols)")
+    cp.add_argument("--depth", type=int, help="levels a side of each book (default: capture.book_depth, 20)")
+    cp.add_argument("--out", metavar="DIR", help="the store (default: capture.out_dir, ./store; made if missing, files are added)")
+    cp.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: capture.duration_secs; none: until SIGINT/SIGTERM)"
+    )
+    cp.add_argument(
+        "--rotate-secs", type=float, help="a new file per this many seconds of receive time (default: capture.rotate_secs, 3600)"
+    )
+    cp.add_argument("--config", help="YAML config: its capture section says what to record (the flags override it), its live section how")
+    cp.set_defaults(func=cmd_capture)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,14 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--out", required=True, metavar="DIR", help="the store (made if missing; files are added to it)")
     cv.add_argument("--exchange", help="exchange name in the store (default: the capture's format: binance, okx, bybit)")
     cv.set_defaults(func=cmd_convert)
-    cp = sub.add_parser("capture", help="record books and trades of any ccxt.pro exchange into an event store, until stopped")
-    cp.add_argument("--exchange", required=True, help="ccxt exchange id, e.g. okx")
-    cp.add_argument("--symbols", required=True, help="comma-separated unified symbols, e.g. BTC/USDT,ETH/USDT")
-    cp.add_argument("--out", default="store", metavar="DIR", help="the store (default: ./store; made if missing, files are added)")
-    cp.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
-    cp.add_argument("--rotate-secs", type=float, default=3600.0, help="a new file per this many seconds of receive time (default: 3600)")
-    cp.add_argument("--config", help="YAML config: its live section sets the feeds (websocket, depth, poll interval, URLs)")
-    cp.set_defaults(func=cmd_capture)
+    _add_capture(sub)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)

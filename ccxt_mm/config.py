@@ -123,6 +123,26 @@ class LiveConfig(Strict):
         return self
 
 
+class CaptureConfig(Strict):
+    """``ccxt-mm capture``: what to record and where; each command-line flag overrides its key.
+    The ``live`` section sets how (websocket or polling, poll interval, URLs)."""
+
+    exchange: str | None = Field(None, pattern=r"^[a-z][a-z0-9]*$")
+    """A ccxt.pro exchange id (any exchange ccxt.pro speaks, not only those with a dialect)."""
+    symbols: tuple[Annotated[str, Field(pattern=r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+(-[A-Z0-9-]+)?)?$")], ...] = ()
+    """Unified symbols, ``BASE/QUOTE`` (a derivative's ``BASE/QUOTE:SETTLE``)."""
+    book_depth: Annotated[int, Field(ge=1, le=1000)] = 20
+    """Levels a side taken from each order book."""
+    out_dir: str = "store"
+    """The event store (made if missing; files are added to it)."""
+    rotate_secs: Positive = 3600.0
+    """A new file per this many seconds of receive time."""
+    duration_secs: Positive | None = None
+    """Stop after this many seconds (None: until SIGINT / SIGTERM)."""
+    progress_secs: Positive = 5.0
+    """How often the progress line is printed."""
+
+
 class ModelPrice(Strict):
     """US dollars per million tokens."""
 
@@ -196,6 +216,7 @@ class AppConfig(Strict):
     paper: Section[PaperParams] = Field(default_factory=PaperParams)
     report: ReportConfig = ReportConfig()
     live: LiveConfig = LiveConfig()
+    capture: CaptureConfig = CaptureConfig()
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict)
     llm: LlmConfig = LlmConfig()
 

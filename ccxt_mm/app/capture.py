@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from ccxt_mm.config import AppConfig
+from pydantic import ValidationError
+
+from ccxt_mm.config import AppConfig, CaptureConfig, validation_problems
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.market.deltas import side_delta
 from ccxt_mm.market.events import MsgKind
@@ -35,7 +37,15 @@ log = logging.getLogger("ccxt_mm.capture")
 
 FLUSH_SECS = 1.0
 """How often the messages collected are written (and synced)."""
-PROGRESS_SECS = 5.0
+FLAGS: Final = {
+    "exchange": "--exchange",
+    "symbols": "--symbols",
+    "book_depth": "--depth",
+    "out_dir": "--out",
+    "rotate_secs": "--rotate-secs",
+    "duration_secs": "--duration",
+}
+"""Each key of the config's ``capture`` section → the command-line flag that overrides it."""
 
 
 @dataclass
@@ -50,7 +60,9 @@ class SymbolCapture:
     bids: list | None = None
     """The last book written (None: the next one is a snapshot)."""
     asks: list | None = None
-    counts: dict[str, int] = field(default_factory=lambda: {"books": 0, "trades": 0, "gaps": 0, "trade_feed_errors": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"books": 0, "trades": 0, "gaps": 0, "trade_feed_errors": 0, "rows": 0})
+    reported: int = 0
+    """Messages (books and trades) counted at the last progress line."""
 
 
 async def _book_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
@@ -80,7 +92,8 @@ async def _book_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
 
 
 async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
-    """Write every trade (aggressor buy on the bid side) but a REST poll's first, historic batch."""
+    """Write every trade (aggressor buy on the bid side, with the exchange's trade id) but a REST
+    poll's first, historic batch."""
     while True:
         try:
             trades = await c.trade_feed.next()
@@ -94,9 +107,10 @@ async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
         if c.trade_feed.backlog:
             continue
         now = clock_ns()
-        for ts, side, price, qty in trades:
+        for ts, side, price, qty, trade_id in trades:
             level = [(price, qty)]
-            c.batch.add(MsgKind.TRADE, now, ts, 0, level if side > 0 else [], [] if side > 0 else level)
+            seq = int(trade_id) if trade_id.isdigit() and len(trade_id) < 19 else 0  # as a converted recording's
+            c.batch.add(MsgKind.TRADE, now, ts, seq, level if side > 0 else [], [] if side > 0 else level, trade_id)
             c.counts["trades"] += 1
 
 
@@ -109,38 +123,69 @@ def _flush(captures: list[SymbolCapture]) -> None:
     """Write what each symbol collected (an error writing stops the capture: disk full is loud)."""
     for c in captures:
         if c.batch.rows:
+            c.counts["rows"] += c.batch.rows
             c.writer.write(c.batch.take())
 
 
-async def _flusher(captures: list[SymbolCapture], started: float) -> None:
-    next_progress = time.monotonic() + PROGRESS_SECS
+async def _flusher(captures: list[SymbolCapture], progress_secs: float) -> None:
+    """Write every :data:`FLUSH_SECS`; print each symbol's progress line every ``progress_secs``."""
+    last_progress = time.monotonic()
     while True:
         await asyncio.sleep(FLUSH_SECS)
         _flush(captures)
-        if time.monotonic() >= next_progress:
-            next_progress += PROGRESS_SECS
-            elapsed = time.monotonic() - started
+        now = time.monotonic()
+        if now - last_progress >= progress_secs:
             for c in captures:
-                n = c.counts
-                rate = (n["books"] + n["trades"]) / elapsed
-                print(f"{c.symbol}: {rate:.1f} messages/s, books {n['books']}, trades {n['trades']}, gaps {n['gaps']}", flush=True)
+                print(_progress_line(c, now - last_progress), flush=True)
+            last_progress = now
 
 
-def capture(config_path: str | None, exchange_name: str, symbols: list[str], out: str, duration: float | None, rotate_secs: float) -> int:
-    """Capture ``symbols`` on ``exchange_name`` into the store at ``out`` until stopped
-    (SIGINT / SIGTERM, or after ``duration`` seconds), a file per ``rotate_secs`` of receive
-    time; the ``live`` section of the config sets the feeds (websocket or polling, depth, URLs)."""
+def _progress_line(c: SymbolCapture, secs: float) -> str:
+    """``c``'s messages per second over the last ``secs`` seconds, its counts so far and the
+    bytes its files take on disk."""
+    n = c.counts
+    messages = n["books"] + n["trades"]
+    rate, c.reported = (messages - c.reported) / secs, messages
+    counted = f"rows {n['rows']}, books {n['books']}, trades {n['trades']}, gaps {n['gaps']}"
+    return f"{c.symbol}: {rate:.1f} messages/s, {counted}, {c.writer.bytes_written / 1e6:.3f} MB"
+
+
+def capture(config_path: str | None, flags: dict[str, object]) -> int:
+    """Capture what the config's ``capture`` section names (:class:`CaptureConfig`), each key
+    overridden by its command-line flag in ``flags`` (a key of :data:`FLAGS` → the value given,
+    None: not given) until stopped (SIGINT / SIGTERM, or after ``duration_secs``); the ``live``
+    section sets the feeds (websocket or polling, poll interval, URLs)."""
     from ccxt_mm.app.config_file import app_config
 
-    config, _, _ = app_config(config_path)
-    return asyncio.run(_run(config, exchange_name, symbols, Path(out), duration, int(rotate_secs * 1e9)))
+    config, _, source = app_config(config_path)
+    return asyncio.run(_run(config, capture_settings(config.capture, flags, source)))
 
 
-async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, duration: float | None, rotate_ns: int) -> int:
+def capture_settings(section: CaptureConfig, flags: dict[str, object], source: str) -> CaptureConfig:
+    """The ``capture`` section with the flags given in place of its keys, checked as the file's
+    keys are (a bad flag's error names the flag); the exchange and symbols must be given in one
+    or the other."""
+    given = {key: value for key, value in flags.items() if value is not None}
+    try:
+        settings = CaptureConfig.model_validate({**section.model_dump(exclude_unset=True), **given})
+    except ValidationError as exc:
+        locs = [".".join(map(str, err["loc"])) for err in exc.errors()]
+        names = {loc: FLAGS.get(loc.split(".")[0], loc) for loc in locs}  # symbols.1 → --symbols
+        raise ConfigError("the command line", validation_problems(exc, names=names)) from exc
+    missing = [key for key in ("exchange", "symbols") if not getattr(settings, key)]
+    if missing:
+        raise ConfigError(source, [f"capture.{key}: required (in the config, or {FLAGS[key]})" for key in missing])
+    return settings
+
+
+async def _run(config: AppConfig, settings: CaptureConfig) -> int:
     from ccxt_mm.exchange.clients import make_exchange
     from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
     from ccxt_mm.market.store import MessageBatch, StoreWriter, record_market, recover_partials
 
+    assert settings.exchange is not None
+    name, symbols, root = settings.exchange, list(settings.symbols), Path(settings.out_dir)
+    rotate_ns = int(settings.rotate_secs * 1e9)
     exchange = make_exchange(name, config, with_credentials=False)
     try:
         markets = await _markets(exchange, name)
@@ -164,14 +209,14 @@ async def _run(config: AppConfig, name: str, symbols: list[str], root: Path, dur
                     s,
                     StoreWriter(root, name, s, rotate_ns),
                     MessageBatch(),
-                    BookFeed(exchange, s, lc.book_depth, lc.poll_secs, mode(f"{name} {s} book")),
+                    BookFeed(exchange, s, settings.book_depth, lc.poll_secs, mode(f"{name} {s} book")),
                     TradeFeed(exchange, s, lc.poll_secs, mode(f"{name} {s} trades")),
                 )
                 for s in symbols
             ],
             root,
         )
-        await _until_stopped(captures, duration)
+        await _until_stopped(captures, settings.duration_secs, settings.progress_secs)
     finally:
         await exchange.close()
     _print_summary(captures, root)
@@ -219,13 +264,13 @@ def _captures(captures: list[SymbolCapture], root: Path) -> list[SymbolCapture]:
     return captures
 
 
-async def _until_stopped(captures: list[SymbolCapture], duration: float | None) -> None:
-    """Run every feed and the flusher until a signal or ``duration``; then cancel them, write
-    what is left and complete every file."""
+async def _until_stopped(captures: list[SymbolCapture], duration: float | None, progress_secs: float) -> None:
+    """Run every feed and the flusher until a signal or ``duration`` seconds; then cancel them,
+    write what is left and complete every file."""
     clock_ns = time.time_ns
     tasks = [asyncio.create_task(_book_loop(c, clock_ns)) for c in captures]
     tasks += [asyncio.create_task(_trade_loop(c, clock_ns)) for c in captures]
-    tasks.append(asyncio.create_task(_flusher(captures, time.monotonic())))
+    tasks.append(asyncio.create_task(_flusher(captures, progress_secs)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -252,9 +297,10 @@ async def _until_stopped(captures: list[SymbolCapture], duration: float | None) 
 
 
 def _print_summary(captures: list[SymbolCapture], root: Path) -> None:
+    """Each symbol's counts and the bytes this capture's files of it take, complete."""
     for c in captures:
-        size = sum(f.stat().st_size for f in (root / c.writer.exchange).rglob("*.arrows") if f.parent == c.writer.dir)
         n = c.counts
         errors = f", trade feed errors {n['trade_feed_errors']}" if n["trade_feed_errors"] else ""
-        counted = f"books {n['books']}, trades {n['trades']}, gaps {n['gaps']}{errors}"
-        print(f"{c.writer.exchange} {c.symbol}: {counted}, {size / 1e6:.2f} MB in {root}")
+        counted = f"rows {n['rows']}, books {n['books']}, trades {n['trades']}, gaps {n['gaps']}{errors}"
+        size = f"{c.writer.bytes_written / 1e6:.3f} MB in {root} (files: {len(c.writer.written)})"
+        print(f"{c.writer.exchange} {c.symbol}: {counted}, {size}")

@@ -274,12 +274,12 @@ class LiveEngine:
         while True:
             trades = await feed.next()
             now = self.clock_ns()
-            for ts, side, price, qty in trades:
+            for ts, side, price, qty, _ in trades:
                 m.venue.on_trade(ts, side, price, qty)
                 m.core.on_trade(ts, side, price, qty)
             m.core.drain(self.clock_ns())
             if not feed.backlog:
-                for ts, _, _, _ in trades:
+                for ts, *_ in trades:
                     m.trade_clock.observe(now, ts)
 
     async def _watchdog(self, m: LiveMarket) -> None:

@@ -181,7 +181,8 @@ class BookFeed(_Feed):
 class TradeFeed(_Feed):
     """Public trades of one symbol: ``watch_trades`` (ccxt.pro) or ``fetch_trades`` polling
     (always, or while :class:`WebsocketFallback` says so). Yields each trade once, as
-    ``(ts_ns, aggressor side +1/-1, price, qty)``."""
+    ``(ts_ns, aggressor side +1/-1, price, qty, trade id)`` (the id as the exchange writes
+    it: not always a number, Bybit's are UUIDs)."""
 
     def __init__(self, exchange, symbol: str, poll_secs: float, mode: WebsocketFallback) -> None:
         super().__init__(exchange, symbol, poll_secs, mode)
@@ -193,7 +194,7 @@ class TradeFeed(_Feed):
         listened (a REST poll returns the latest ones), whose receive time says nothing of
         the feed's latency."""
 
-    async def next(self) -> list[tuple[int, int, float, float]]:
+    async def next(self) -> list[tuple[int, int, float, float, str]]:
         """The trades not yielded before (``ts_ns``: the exchange's time, ns)."""
         ex, symbol = self.exchange, self.symbol
         trades = await self._receive(lambda: ex.watch_trades(symbol), lambda: ex.fetch_trades(symbol, self._since))
@@ -207,5 +208,5 @@ class TradeFeed(_Feed):
             if ts_ms > since:
                 self._since, self._ids_at_since = ts_ms, set()
             self._ids_at_since.add(trade_id)
-            fresh.append((ts_ms * 1_000_000, 1 if t["side"] == "buy" else -1, float(t["price"]), float(t["amount"])))
+            fresh.append((ts_ms * 1_000_000, 1 if t["side"] == "buy" else -1, float(t["price"]), float(t["amount"]), trade_id))
         return fresh

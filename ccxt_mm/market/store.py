@@ -46,11 +46,17 @@ SCHEMA: Final = pa.schema(
         ("side", pa.int8()),
         ("price", pa.float64()),
         ("qty", pa.float64()),
+        ("trade_id", pa.string()),
     ]
 )
 """One row per level or trade (see the module); ``exch_ns`` 0 where the exchange sent no time,
-``seq`` the exchange's update or trade id (0: none), ``side`` +1 bid / buy aggressor, -1 ask /
-sell aggressor, 0 the placeholder row of a message without levels."""
+``seq`` the exchange's update id, or a trade's id where it is a number (0: none), ``side`` +1
+bid / buy aggressor, -1 ask / sell aggressor, 0 the placeholder row of a message without
+levels. ``trade_id`` is a trade's id as the exchange writes it (not always a number: Bybit's
+are UUIDs), null on every other row and where the source has none: a converted recording's
+trades carry their numeric id (``seq``) as text, the bundled Bybit capture's none."""
+_NUMERIC: Final = SCHEMA.names[: SCHEMA.get_field_index("trade_id")]
+"""The columns an :class:`EventLog` is made of (a replay does not read trade ids)."""
 
 MANIFEST: Final = "manifest.json"
 MARKET: Final = "market.json"
@@ -154,9 +160,24 @@ def log_batch(log: EventLog) -> pa.RecordBatch:
             pa.array(np.append(log.row_side, 0).astype(np.int8)[rows]),
             pa.array(np.append(log.row_price, np.nan)[rows]),
             pa.array(np.append(log.row_qty, np.nan)[rows]),
+            _trade_ids(log, keep, per_msg),
         ],
         schema=SCHEMA,
     )
+
+
+def _trade_ids(log: EventLog, keep: np.ndarray, per_msg: np.ndarray) -> pa.Array:
+    """The ``trade_id`` column of :func:`log_batch`: a trade's ``seq`` as text on its rows
+    (an event log keeps trade ids only as numbers), null elsewhere and where it is 0."""
+    seq = np.repeat(log.msg_seq[keep], per_msg)
+    is_id = (np.repeat(log.msg_kind[keep], per_msg) == MsgKind.TRADE) & (seq != 0)
+    ids = np.full(seq.size, None, dtype=object)
+    ids[is_id] = seq[is_id].astype(str)  # only the trades' rows: a few % of a recording's
+    return pa.array(ids, type=pa.string())
+
+
+_Columns = tuple[list[int], list[int], list[int], list[int], list[int], list[int], list[float], list[float], list[str | None]]
+"""A :class:`MessageBatch`'s rows so far, one list per column of :data:`SCHEMA`."""
 
 
 class MessageBatch:
@@ -164,25 +185,26 @@ class MessageBatch:
     :data:`SCHEMA` at a time; message numbers run on across batches."""
 
     def __init__(self) -> None:
-        self._columns: tuple[list[int], list[int], list[int], list[int], list[int], list[int], list[float], list[float]] = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
+        self._columns: _Columns = ([], [], [], [], [], [], [], [], [])
         self._msg = 0
         self.messages = 0
         """Messages added since the last :meth:`take`."""
 
-    def add(self, kind: MsgKind, recv_ns: int, exch_ns: int, seq: int, bids: Sequence[Level], asks: Sequence[Level]) -> None:
+    def add(
+        self,
+        kind: MsgKind,
+        recv_ns: int,
+        exch_ns: int,
+        seq: int,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        trade_id: str | None = None,
+    ) -> None:
         """One message: received at ``recv_ns`` (our clock), stamped ``exch_ns`` by the exchange
-        (0: none), its sequence or trade id ``seq`` (0: none); ``bids`` before ``asks`` (for a
-        trade: the buyer-aggressor side), each ``(price, qty)``."""
-        msg, recv, exch, kinds, seqs, sides, prices, qtys = self._columns
+        (0: none), its sequence id ``seq`` (0: none); ``bids`` before ``asks`` (for a trade: the
+        buyer-aggressor side), each ``(price, qty)``; a trade's id ``trade_id`` as the exchange
+        writes it."""
+        msg, recv, exch, kinds, seqs, sides, prices, qtys, ids = self._columns
         rows = [(1, p, q) for p, q in bids] + [(-1, p, q) for p, q in asks] or [(0, math.nan, math.nan)]
         for side, price, qty in rows:
             msg.append(self._msg)
@@ -193,6 +215,7 @@ class MessageBatch:
             sides.append(side)
             prices.append(price)
             qtys.append(qty)
+            ids.append(trade_id)
         self._msg += 1
         self.messages += 1
 
@@ -203,7 +226,7 @@ class MessageBatch:
     def take(self) -> pa.RecordBatch:
         """The messages added since the last take, as a record batch (then forgotten)."""
         columns = [pa.array(values, type=f.type) for values, f in zip(self._columns, SCHEMA, strict=True)]
-        self._columns = ([], [], [], [], [], [], [], [])
+        self._columns = ([], [], [], [], [], [], [], [], [])
         self.messages = 0
         return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
 
@@ -255,6 +278,13 @@ class StoreWriter:
         """The files completed, in order."""
         self._failed = False
         """A write failed: nothing more is written."""
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes on disk of the files this writer completed and of the one open (up to its last
+        flushed batch)."""
+        done = sum((self.root / f.path).stat().st_size for f in self.written)
+        return done + (self._path.stat().st_size if self._path is not None else 0)
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append ``batch`` (:data:`SCHEMA`, whole messages, in receive order), starting a new
@@ -392,10 +422,6 @@ def read_store(root: str, symbol: str, exchange: str | None = None) -> EventLog:
     return event_log(symbol, paths, pieces, skipped)
 
 
-COLUMNS: Final = ("msg", "recv_ns", "exch_ns", "kind", "seq", "side", "price", "qty")
-"""The columns an event log is made of."""
-
-
 def event_log(
     symbol: str,
     sources: list[str],
@@ -406,7 +432,7 @@ def event_log(
     """The :class:`EventLog` of consecutive store rows, each piece ``(its file's index in
     sources, whole messages of it)`` (vectorized: no loop per row), its levels on the grid
     ``prices`` (None: its own prices)."""
-    cols = {name: np.concatenate([t.column(name).to_numpy() for _, t in pieces]) for name in COLUMNS}
+    cols = {name: np.concatenate([t.column(name).to_numpy() for _, t in pieces]) for name in _NUMERIC}
     src = np.concatenate([np.full(t.num_rows, i, dtype=np.int16) for i, t in pieces])
     new_msg = np.r_[True, (np.diff(cols["msg"]) != 0) | (np.diff(src) != 0)]
     first = np.flatnonzero(new_msg)

@@ -12,6 +12,8 @@ import sys
 import textwrap
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +22,7 @@ from ccxt_mm.cli import main
 from ccxt_mm.errors import DataError
 from ccxt_mm.market.capture import load_capture
 from ccxt_mm.market.events import EventLogBuilder, MsgKind
-from ccxt_mm.market.store import PARTIAL, Manifest, MessageBatch, StoreWriter, log_batch, read_store, recover_partials
+from ccxt_mm.market.store import PARTIAL, Manifest, MessageBatch, StoreWriter, log_batch, read_batches, read_store, recover_partials
 from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE, ROOT
 
 CASES = {
@@ -50,6 +52,11 @@ def test_a_converted_recording_replays_to_the_same_summary(exchange, capsys, tmp
     entries = Manifest.load(store).files
     assert {(e.exchange, e.symbol) for e in entries} == {(exchange, symbol)}
     assert sum(e.messages for e in entries) + sum(sum(e.skipped.values()) for e in entries) == raw["messages"]
+    table = pa.Table.from_batches([b for e in entries for b in read_batches(store / e.path)])
+    trades = table.filter(pc.equal(table.column("kind"), int(MsgKind.TRADE)))
+    ids, seqs = trades.column("trade_id").to_pylist(), trades.column("seq").to_pylist()
+    assert trades.num_rows > 0 and ids == [str(s) if s else None for s in seqs]  # bybit's capture has no ids
+    assert table.column("trade_id").null_count == table.num_rows - sum(s != 0 for s in seqs)
 
 
 WRITER = textwrap.dedent(
@@ -174,15 +181,16 @@ def test_messages_added_as_they_arrive_read_back_as_the_event_log_of_the_same_me
     messages = [
         (MsgKind.SNAPSHOT, 10, 5, 100, [(99.0, 1.0), (98.5, 2.0)], [(99.5, 1.0)]),
         (MsgKind.DIFF, 20, 15, 101, [(99.0, 0.0)], []),
-        (MsgKind.TRADE, 25, 16, 7001, [], [(99.0, 1.0)]),
+        (MsgKind.TRADE, 25, 16, 0, [], [(99.0, 1.0)]),
         (MsgKind.INVALID, 30, 0, 0, [], []),
         (MsgKind.SNAPSHOT, 40, 35, 200, [(98.5, 2.0)], [(99.5, 3.0), (100.0, 1.0)]),
     ]
     batch, builder = MessageBatch(), EventLogBuilder("BTC/USDT")
     src = builder.add_source("hand")
     writer = StoreWriter(tmp_path, "okx", "BTC/USDT")
+    trade_id = "9c2e1f4a-0b7d-4e55-8a31-2f6c1d0e9b47"  # as Bybit's
     for i, (kind, recv, exch, seq, bids, asks) in enumerate(messages):
-        batch.add(kind, recv * 10**9, exch * 10**9, seq, bids, asks)
+        batch.add(kind, recv * 10**9, exch * 10**9, seq, bids, asks, trade_id if kind == MsgKind.TRADE else None)
         builder.add(kind, recv * 10**9, src, i + 1, seq, bids, asks, exch * 10**9)
         if i == 2:
             writer.write(batch.take())
@@ -192,3 +200,6 @@ def test_messages_added_as_they_arrive_read_back_as_the_event_log_of_the_same_me
     for name in ("msg_ts_ns", "msg_exch_ns", "msg_kind", "msg_seq", "msg_start", "msg_split", "msg_stop", "row_side", "row_price"):
         assert np.array_equal(getattr(back, name), getattr(log, name)), name
     assert Manifest.load(tmp_path).files[0].gaps == 1
+    (entry,) = Manifest.load(tmp_path).files
+    ids = pa.Table.from_batches(list(read_batches(tmp_path / entry.path))).column("trade_id").to_pylist()
+    assert ids == [None] * 4 + [trade_id] + [None] * 4  # the snapshot's 3 rows and the delta's; the gap's and the resync's 3

@@ -295,3 +295,29 @@ class EmulatedExchange:
         for listener in self.fill_listeners:
             listener(fill)
         return fill
+
+
+TopLevels = tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]
+"""(bids best first, asks best first) as (price, quantity)."""
+
+
+class BookLog:
+    """The top ``depth`` levels a side of every book an :class:`EmulatedExchange` shows, by
+    market id and update id: each change of a book is one update its public streams publish
+    (see :mod:`~ccxt_mm_testkit.emulator.public_ws`; none is left out unless a fault switch
+    says so) and the book its REST depth answers until the next. A test's record of what the
+    exchange published, to check a client's books against; it keeps every update, so it is
+    attached only where one is checked."""
+
+    def __init__(self, exchange: EmulatedExchange, depth: int = 20) -> None:
+        self.exchange = exchange
+        self.depth = depth
+        self.books: dict[str, dict[int, TopLevels]] = {}
+        """Market id → update id → the book's top levels after that update."""
+        exchange.book_listeners.append(self._on_book)
+
+    def _on_book(self, market_id: str, old: Book, new: Book) -> None:
+        bids, asks = new
+        top_bids = tuple((float(p), float(bids[p])) for p in sorted(bids, reverse=True)[: self.depth])
+        top_asks = tuple((float(p), float(asks[p])) for p in sorted(asks)[: self.depth])
+        self.books.setdefault(market_id, {})[self.exchange.book_seq[market_id]] = (top_bids, top_asks)

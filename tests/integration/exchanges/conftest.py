@@ -22,14 +22,62 @@ def websocket_only(what: str = "book") -> WebsocketFallback:
     return WebsocketFallback(what, websocket=True, after=0, retry_secs=0.0)
 
 
-RECORDINGS = {"binance": BINANCE_FILES[:1], "okx": [OKX_FILE], "bybit": [BYBIT_FILE]}
-"""Each emulated exchange's own recording (the one its book is seeded from)."""
+def market(symbol: str, market_id: str, tick: str, lot: str, min_notional: str) -> EmuMarket:
+    """A spot market whose minimum order is one ``lot``."""
+    base, quote = symbol.split("/")
+    return EmuMarket(symbol, market_id, base, quote, Decimal(tick), Decimal(lot), Decimal(lot), Decimal(min_notional))
+
+
+BTCUSDT = EmuMarket("BTC/USDT", "BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5"))
+OKX_BTCUSDT = EmuMarket("BTC/USDT", "BTC-USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"), Decimal("0"))
+BYBIT_LTCUSDT = EmuMarket("LTC/USDT", "LTCUSDT", "LTC", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("1"))
+
+MARKETS: dict[str, list[tuple[EmuMarket, list[str], str]]] = {
+    "binance": [
+        (BTCUSDT, BINANCE_FILES[:1], "BTC/USDT"),
+        (market("ETH/USDT", "ETHUSDT", "0.01", "0.01", "5"), [BYBIT_FILE], "ETH/USDT"),
+        (market("LINK/USDT", "LINKUSDT", "0.001", "0.1", "5"), [BYBIT_FILE], "LINK/USDT"),
+    ],
+    "okx": [
+        (OKX_BTCUSDT, [OKX_FILE], "BTC/USDT"),
+        (market("BTC/USD", "BTC-USD", "0.1", "1", "0"), [OKX_FILE], "BTC-USD-220527"),
+        (market("UNI/USD", "UNI-USD", "0.001", "1", "0"), [OKX_FILE], "UNI-USD-SWAP"),
+    ],
+    "bybit": [
+        (BYBIT_LTCUSDT, [BYBIT_FILE], "LTC/USDT"),
+        (market("BCH/USDT", "BCHUSDT", "0.01", "0.01", "1"), [BYBIT_FILE], "BCH/USDT"),
+        (market("XTZ/USDT", "XTZUSDT", "0.001", "0.1", "1"), [BYBIT_FILE], "XTZ/USDT"),
+    ],
+}
+"""Each emulated exchange's markets: (market, the recording whose books it shows, its symbol or
+instrument id there). The first is the exchange's own recording's main market; the others show
+other real books of the bundled recordings (see ccxt_mm/recordings/PROVENANCE.md: binance has
+no other spot recording, so its ETH/USDT and LINK/USDT show Bybit's; okx's BTC/USD and UNI/USD
+show OKX's BTC-USD-220527 future and UNI-USD-SWAP, sizes in contracts), tick and lot those of
+the recording (its finest price step, its smallest size)."""
 
 
 @functools.cache
+def market_frames(exchange: str, market_id: str) -> list[Frame]:
+    """Top-20 books after each of the first 400 updates of the recording market ``market_id`` of
+    emulated ``exchange`` shows."""
+    files, recorded_as = next((files, name) for m, files, name in MARKETS[exchange] if m.id == market_id)
+    return book_frames(load_capture(files, recorded_as), 20, 400)
+
+
 def recorded_frames(exchange: str, symbol: str) -> list[Frame]:
-    """Top-20 books after each of the first 400 updates of ``exchange``'s recording."""
-    return book_frames(load_capture(RECORDINGS[exchange], symbol), 20, 400)
+    """:func:`market_frames` of ``exchange``'s market ``symbol``."""
+    return market_frames(exchange, next(m.id for m, _, _ in MARKETS[exchange] if m.symbol == symbol))
+
+
+def seed_others(ex: EmulatedExchange, exchange: str) -> EmulatedExchange:
+    """``ex`` with every market of :data:`MARKETS` of ``exchange`` but its first, each book its
+    recording's first top-20 book."""
+    for m, _, _ in MARKETS[exchange][1:]:
+        ex.markets[m.id] = m
+        bids, asks = market_frames(exchange, m.id)[0]
+        ex.set_book(m.id, [(repr(p), repr(q)) for p, q in bids], [(repr(p), repr(q)) for p, q in asks])
+    return ex
 
 
 async def step_books(markets: list[tuple[EmulatedExchange, str, list[Frame]]], period_secs: float) -> None:
@@ -44,7 +92,6 @@ async def step_books(markets: list[tuple[EmulatedExchange, str, list[Frame]]], p
 
 API_KEY = "emu" + "k" * 61
 SECRET = "emu" + "s" * 61
-BTCUSDT = EmuMarket("BTC/USDT", "BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5"))
 
 
 def binance_snapshot() -> dict:
@@ -71,17 +118,14 @@ def seeded_exchange() -> EmulatedExchange:
     ex = EmulatedExchange({"BTCUSDT": BTCUSDT}, {"BTC": Decimal("1"), "USDT": Decimal("100000")})
     snap = binance_snapshot()
     ex.set_book("BTCUSDT", snap["bids"], snap["asks"])
-    return ex
-
-
-OKX_BTCUSDT = EmuMarket("BTC/USDT", "BTC-USDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"), Decimal("0"))
+    return seed_others(ex, "binance")
 
 
 def seeded_okx() -> EmulatedExchange:
     ex = EmulatedExchange({"BTC-USDT": OKX_BTCUSDT}, {"BTC": Decimal("1"), "USDT": Decimal("100000")})
     snap = okx_snapshot()
     ex.set_book("BTC-USDT", [lv[:2] for lv in snap["bids"]], [lv[:2] for lv in snap["asks"]])
-    return ex
+    return seed_others(ex, "okx")
 
 
 def bybit_snapshot(symbol: str = "LTCUSDT") -> list[dict]:
@@ -94,13 +138,10 @@ def bybit_snapshot(symbol: str = "LTCUSDT") -> list[dict]:
     raise AssertionError(f"no Bybit snapshot of {symbol}")
 
 
-BYBIT_LTCUSDT = EmuMarket("LTC/USDT", "LTCUSDT", "LTC", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("1"))
-
-
 def seeded_bybit() -> EmulatedExchange:
     ex = EmulatedExchange({"LTCUSDT": BYBIT_LTCUSDT}, {"LTC": Decimal("100"), "USDT": Decimal("100000")})
     levels = bybit_snapshot()
     bids = [(lv["price"], str(lv["size"])) for lv in levels if lv["side"] == "Buy"]
     asks = [(lv["price"], str(lv["size"])) for lv in levels if lv["side"] == "Sell"]
     ex.set_book("LTCUSDT", bids, asks)
-    return ex
+    return seed_others(ex, "bybit")

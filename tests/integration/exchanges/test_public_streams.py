@@ -156,4 +156,4 @@ def test_pushed_trades_reach_ccxt_with_their_side_price_and_size(env):
 
     got, bid, ask = asyncio.run(main())
     expected = [(-1, float(bid - Decimal("0.5")), 0.002), (1, float(ask + Decimal("1.5")), 0.003)]
-    assert [(side, price, qty) for _, side, price, qty in got] == expected
+    assert [(side, price, qty) for _, side, price, qty, _ in got] == expected
