@@ -57,6 +57,8 @@ are UUIDs), null on every other row and where the source has none: a converted r
 trades carry their numeric id (``seq``) as text, the bundled Bybit capture's none."""
 _NUMERIC: Final = SCHEMA.names[: SCHEMA.get_field_index("trade_id")]
 """The columns an :class:`EventLog` is made of (a replay does not read trade ids)."""
+_NUMERIC_ONLY: Final = pa.ipc.IpcReadOptions(included_fields=list(range(len(_NUMERIC))))
+_NUMERIC_SCHEMA: Final = pa.schema([SCHEMA.field(name) for name in _NUMERIC])
 
 MANIFEST: Final = "manifest.json"
 MARKET: Final = "market.json"
@@ -231,18 +233,22 @@ class MessageBatch:
         return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
 
 
-def read_batches(path: Path) -> Iterator[pa.RecordBatch]:
+def read_batches(path: Path, numeric: bool = False) -> Iterator[pa.RecordBatch]:
     """The record batches of a store file, in order; a file cut short ends at its last whole
-    batch (only a ``.partial`` may be cut short)."""
+    batch (only a ``.partial`` may be cut short). ``numeric``: the columns of an event log only
+    (a replay's: the trade ids are not decompressed)."""
     with pa.OSFile(str(path), "rb") as fh:
         try:
             reader = pa.ipc.open_stream(fh)
+            if reader.schema != SCHEMA:
+                raise DataError(str(path), 0, f"unexpected columns {reader.schema.names}; expected {SCHEMA.names}")
+            if numeric:
+                fh.seek(0)
+                reader = pa.ipc.open_stream(fh, options=_NUMERIC_ONLY)
         except pa.ArrowInvalid as exc:
             if path.name.endswith(PARTIAL):
                 return
             raise DataError(str(path), 0, f"not an event-store file: {exc}") from exc
-        if reader.schema != SCHEMA:
-            raise DataError(str(path), 0, f"unexpected columns {reader.schema.names}; expected {SCHEMA.names}")
         while True:
             try:
                 yield reader.read_next_batch()
@@ -418,7 +424,7 @@ def read_store(root: str, symbol: str, exchange: str | None = None) -> EventLog:
     """Every complete file of ``symbol`` (see :func:`store_files`) as one :class:`EventLog`, in
     memory (:class:`~ccxt_mm.market.store_reader.StoreRecording` reads it a segment at a time)."""
     paths, skipped = store_files(root, symbol, exchange)
-    pieces = [(i, pa.Table.from_batches(list(read_batches(Path(p))), schema=SCHEMA)) for i, p in enumerate(paths)]
+    pieces = [(i, pa.Table.from_batches(list(read_batches(Path(p), numeric=True)), schema=_NUMERIC_SCHEMA)) for i, p in enumerate(paths)]
     return event_log(symbol, paths, pieces, skipped)
 
 

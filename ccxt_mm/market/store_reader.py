@@ -112,7 +112,7 @@ class StoreRecording:
 
     def _pieces(self) -> Iterator[Piece]:
         for i, path in enumerate(self.paths):
-            for batch in read_batches(Path(path)):
+            for batch in read_batches(Path(path), numeric=True):
                 if batch.num_rows:
                     yield i, batch
 
