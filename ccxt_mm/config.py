@@ -141,6 +141,10 @@ class CaptureConfig(Strict):
     """Stop after this many seconds (None: until SIGINT / SIGTERM)."""
     progress_secs: Positive = 5.0
     """How often the progress line is printed."""
+    trades_cache: Annotated[int, Field(ge=2, le=1_000_000)] = 10_000
+    """Trades ccxt.pro keeps per symbol between two reads of the websocket (its ``tradesLimit``,
+    1,000 by default): a read that finds the cache full may have lost older trades, and is
+    written as a gap."""
 
 
 class ModelPrice(Strict):

@@ -5,8 +5,10 @@ Each symbol's books come from ccxt (``watch_order_book``, or ``fetch_order_book`
 ``live`` section's feeds) as whole books; the first after a start or a gap is written as a
 snapshot, each later one as the levels that changed (:mod:`ccxt_mm.market.deltas`). A feed
 failure (a dropped connection, a sequence gap ccxt raises) is written as a gap marker and the
-next book resyncs. Trades are written as they come (not the first batch a REST poll returns:
-history from before the capture). Messages are flushed to the store every second, each write
+next book resyncs. Trades are written as they come (not the first batch a feed returns: a REST
+poll's is history from before the capture); a websocket read that finds ccxt.pro's trade cache
+full (``capture.trades_cache``) may have lost older trades and is written after a gap marker.
+Messages are flushed to the store every second, each write
 synced to disk.
 """
 
@@ -74,9 +76,7 @@ async def _book_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
             raise
         except Exception as exc:  # any feed failure is a gap in the record
             log.warning("%s: book feed failed (%s: %s): gap written, resync", c.symbol, type(exc).__name__, exc)
-            c.batch.add(MsgKind.INVALID, clock_ns(), 0, 0, [], [])
-            c.counts["gaps"] += 1
-            c.bids = c.asks = None
+            _gap(c, clock_ns())
             await asyncio.sleep(0.5)
             continue
         now, feed = clock_ns(), c.book_feed
@@ -107,11 +107,22 @@ async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
         if c.trade_feed.backlog:
             continue
         now = clock_ns()
+        if c.trade_feed.overflowed:
+            log.warning("%s: %d trades at once filled ccxt's trade cache: earlier ones may be lost; gap written", c.symbol, len(trades))
+            _gap(c, now)
         for ts, side, price, qty, trade_id in trades:
             level = [(price, qty)]
             seq = int(trade_id) if trade_id.isdigit() and len(trade_id) < 19 else 0  # as a converted recording's
             c.batch.add(MsgKind.TRADE, now, ts, seq, level if side > 0 else [], [] if side > 0 else level, trade_id)
             c.counts["trades"] += 1
+
+
+def _gap(c: SymbolCapture, now_ns: int) -> None:
+    """Write a gap marker: what came before it is not all in the record; the next book is
+    written whole (a snapshot), as a replay resyncs on it."""
+    c.batch.add(MsgKind.INVALID, now_ns, 0, 0, [], [])
+    c.counts["gaps"] += 1
+    c.bids = c.asks = None
 
 
 def _levels(rows: list) -> list[tuple[float, float]]:
@@ -187,6 +198,7 @@ async def _run(config: AppConfig, settings: CaptureConfig) -> int:
     name, symbols, root = settings.exchange, list(settings.symbols), Path(settings.out_dir)
     rotate_ns = int(settings.rotate_secs * 1e9)
     exchange = make_exchange(name, config, with_credentials=False)
+    exchange.options["tradesLimit"] = settings.trades_cache
     try:
         markets = await _markets(exchange, name)
         unknown = [s for s in symbols if s not in markets]

@@ -22,6 +22,8 @@ from ccxt_mm.exchange.dialects import public_dialect
 from ccxt_mm.exchange.errors import CcxtError, translate
 
 T = TypeVar("T")
+TRADES_LIMIT = 1000
+"""ccxt.pro's trade cache per symbol when the exchange's ``tradesLimit`` option is not set."""
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +195,17 @@ class TradeFeed(_Feed):
         """No trade had been seen before the last batch: it may hold trades from before we
         listened (a REST poll returns the latest ones), whose receive time says nothing of
         the feed's latency."""
+        self.overflowed = False
+        """The last batch came from the websocket and filled ccxt.pro's trade cache (its
+        ``tradesLimit``): trades that arrived before them may have been dropped."""
 
     async def next(self) -> list[tuple[int, int, float, float, str]]:
         """The trades not yielded before (``ts_ns``: the exchange's time, ns)."""
         ex, symbol = self.exchange, self.symbol
+        websocket = self.mode.use_websocket
         trades = await self._receive(lambda: ex.watch_trades(symbol), lambda: ex.fetch_trades(symbol, self._since))
         self.backlog = self._since is None
+        self.overflowed = websocket and len(trades) >= int(ex.options.get("tradesLimit", TRADES_LIMIT))
         fresh = []
         for t in trades:
             trade_id, ts_ms = str(t["id"]), int(t["timestamp"])

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,54 @@ def test_captured_trades_carry_the_exchanges_trade_ids_in_order(tmp_path, emulat
         log = read_store(str(store), env.symbol, env.name)
         trade_seqs = log.msg_seq[log.msg_kind == MsgKind.TRADE]
         assert [str(s) for s in trade_seqs] == ids, env.name  # numeric ids also as the sequence id
+
+
+async def trade_bursts(ex, market_id: str, seconds: float, size: int = 40) -> None:
+    """Bursts of ``size`` public trades at the touch, every 0.2 s: more at once than a small
+    trade cache holds."""
+    for _ in range(int(seconds / 0.2)):
+        await asyncio.sleep(0.2)
+        bid, ask = ex.best(market_id)
+        for i in range(size):
+            ex.trade(market_id, "buy" if i % 2 else "sell", ask if i % 2 else bid, Decimal(1))
+
+
+def stored_messages(store: Path, exchange: str, symbol: str) -> list[tuple[int, str | None]]:
+    """(kind, trade id) of every row of ``symbol`` in the store's complete files, in order."""
+    files = sorted((f for f in Manifest.load(store).files if (f.exchange, f.symbol) == (exchange, symbol)), key=lambda f: f.first_recv_ns)
+    rows: list[tuple[int, str | None]] = []
+    for f in files:
+        for batch in read_batches(store / f.path):
+            rows += zip(batch.column("kind").to_pylist(), batch.column("trade_id").to_pylist(), strict=True)
+    return rows
+
+
+def test_trades_ccxt_dropped_from_a_full_cache_are_never_lost_silently(tmp_path, emulators):  # noqa: F811
+    """A trade cache of 5 against bursts of 40 trades (binance's websocket): ccxt.pro keeps the
+    last 5 of a burst. Every trade the exchange made that is missing between two stored trades
+    has a gap marker between them, and some were missing (the check is not vacuous)."""
+    started, loop = emulators
+    env, ex, _ = next(s for s in started if s[0].name == "binance")
+    config = Path(write_config(tmp_path, emulators, websocket=True))
+    config.write_text(config.read_text() + "\ncapture:\n  trades_cache: 5\n")
+    store = tmp_path / "store"
+    bursts = asyncio.run_coroutine_threadsafe(trade_bursts(ex, env.market_id, 3.0), loop)
+    try:
+        assert main(capture_args(str(config), env, store, "--duration", "2")) == 0
+    finally:
+        bursts.cancel()
+    made = {str(t[0]): i for i, t in enumerate(ex.public_trades) if t[2] == env.market_id}
+    previous, gap, skipped = None, False, 0
+    for kind, trade_id in stored_messages(store, env.name, env.symbol):
+        if kind == MsgKind.INVALID:
+            gap = True
+        elif kind == MsgKind.TRADE:
+            at = made[trade_id]
+            if previous is not None and at != previous + 1:
+                skipped += at - previous - 1
+                assert gap, f"trades {previous + 1}..{at - 1} of the exchange lost with no gap marker"
+            previous, gap = at, False
+    assert skipped > 0 and previous is not None
 
 
 def test_an_unknown_symbol_fails_at_start_naming_it(tmp_path, capsys, emulators):  # noqa: F811
