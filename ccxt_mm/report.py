@@ -148,9 +148,9 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
             )
     with written[2].open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["ts_ns", "action", "order_id", "side", "price", "qty"])
-        for ts, action, cid, side, price, qty in result.orders:
-            w.writerow([ts, action, cid, "buy" if side > 0 else "sell", price, f"{qty:.10g}"])
+        w.writerow(["ts_ns", "action", "order_id", "side", "price", "qty", "reason"])
+        for ts, action, cid, side, price, qty, reason in result.orders:
+            w.writerow([ts, action, cid, "buy" if side > 0 else "sell", price, f"{qty:.10g}", reason])
     if config.report.plot:
         written.append(out_dir / REPORT_FILES[3])
         plot(written[-1], result, summary)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
+
+SHUTDOWN: Final = "shutdown"
+"""Why the last quotes are pulled (the order log's reason)."""
 Loop = tuple[str, Callable[[], Awaitable[None]], bool]
 """A market's task: its name, the coroutine it runs, and whether a failure pulls the quotes."""
 
@@ -243,7 +247,7 @@ class LiveEngine:
                 log.warning("%s: %s loop failed (%s: %s); retry in %.2f s", m.key, what, type(exc).__name__, exc, backoff)
                 if pull:
                     m.stale = True
-                    m.core.pull(self.clock_ns())
+                    m.core.pull(self.clock_ns(), f"{what} loop failed: {type(exc).__name__}")
                 await asyncio.sleep(backoff)
                 healthy = time.monotonic() - started > 10 * backoff
                 backoff = 0.25 if healthy else min(backoff * 2, self.cfg.live.backoff_max_secs)
@@ -266,7 +270,7 @@ class LiveEngine:
                 core.on_levels(now, levels)
                 m.latency_ns.append(time.perf_counter_ns() - t0)
             else:
-                core.pull(now)
+                core.pull(now, "book not quotable (a side empty or crossed)")
             m.book_clock.observe(now, feed.exchange_ns)  # after the quotes: none of it on tick -> intent
 
     async def _trade_loop(self, m: LiveMarket) -> None:
@@ -292,7 +296,7 @@ class LiveEngine:
             if not m.stale and now - m.last_book_ns > lc.stale_secs * 1e9:
                 log.warning("%s: no book for %.1f s: quotes pulled", m.key, lc.stale_secs)
                 m.stale = True
-                m.core.pull(now)
+                m.core.pull(now, f"no book for {lc.stale_secs} s")
             mono = time.monotonic()
             if mono >= next_timer:
                 m.core.on_timer(now)
@@ -330,10 +334,10 @@ class LiveEngine:
         await asyncio.gather(*(self._shutdown_market(m, now) for m in self.markets))
 
     async def _shutdown_market(self, m: LiveMarket, now: int) -> None:
-        m.core.pull(now)
+        m.core.pull(now, SHUTDOWN)
         await m.venue.settle_in_flight()
         m.core.drain(self.clock_ns())
-        m.core.pull(now)  # orders created by actions in flight are cancelled too
+        m.core.pull(now, SHUTDOWN)  # orders created by actions in flight are cancelled too
         m.shutdown_cancelled += await m.venue.close(m.order_prefix)
         m.core.drain(self.clock_ns())
 

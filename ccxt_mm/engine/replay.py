@@ -14,6 +14,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
@@ -34,8 +35,9 @@ class ReplayResult:
     """Everything the report needs; arrays are sampled once per book update."""
 
     fills: list[FillRecord]
-    orders: list[tuple[int, str, str, int, float, float]]
-    """(ts_ns, action, order_id, side, price, qty): one row per place / amend / cancel."""
+    orders: list[tuple[int, str, str, int, float, float, str]]
+    """(ts_ns, action, order_id, side, price, qty, reason): one row per place / amend / cancel /
+    take."""
     book_ts_ns: np.ndarray
     mid: np.ndarray
     bid_quote: np.ndarray
@@ -53,6 +55,11 @@ class ReplayResult:
     envelope: dict[str, object] = field(default_factory=dict)
     """What the core's envelope changed: ``clipped`` and ``dropped`` quotes by reason, and
     ``strategy_errors``."""
+
+
+GAP: Final = "book invalid: gap in the recording"
+END: Final = "end of the recording"
+"""Why a replay pulls its quotes (the order log's reason)."""
 
 
 class ReplayEngine:
@@ -158,7 +165,7 @@ class ReplayEngine:
             elif kind == MsgKind.INVALID:
                 self._set_state("book_invalid", now)
                 self._valid = False
-                core.pull(now)
+                core.pull(now, GAP)
             if progress is not None and m % 4096 == 0:
                 progress(done + m)
         self._next_timer = next_timer
@@ -239,13 +246,13 @@ class ReplayEngine:
         """Cancel everything and let every in-flight action land, the engine learning of each
         answer when it could: no order is left behind."""
         venue, exchange, core = self.venue, self.exchange, self.core
-        core.pull(now_ns)
+        core.pull(now_ns, END)
         while venue.next_due_ns is not None or exchange.next_release_ns < NEVER:
             exchange.live_until(NEVER)
             now_ns = max(now_ns, exchange.next_release_ns)
             exchange.release(now_ns)
             core.drain(now_ns)
-            core.pull(now_ns)
+            core.pull(now_ns, END)
 
 
 class _Samples:

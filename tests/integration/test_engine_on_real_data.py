@@ -59,8 +59,10 @@ def test_kill_switch_stops_quoting_and_cancels_everything(btc_log):
     assert result.stopped_ns > 0 and result.mode_secs["stopped"] > 0.0
     # from the update that tripped it, nothing is placed again and everything is cancelled
     assert [row for row in result.orders if row[1] == "place" and row[0] >= result.stopped_ns] == []
-    assert any(row[1] == "cancel" and row[0] == result.stopped_ns for row in result.orders)
+    stops = [row for row in result.orders if row[1] == "cancel" and row[0] == result.stopped_ns]
+    assert stops and all(row[6] == f"risk stopped: {result.risk_breaches[0]}" for row in stops)
     assert engine.venue.orders == {} and engine.orders.by_id == {}
+    assert all(row[6] for row in result.orders), "every order sent has its reason in the order log"
 
 
 def test_target_allocation_rebalancing_in_the_summary(btc_log):

@@ -54,8 +54,17 @@ def test_orders_csv_is_one_row_per_place_or_cancel_and_leaves_nothing_behind(def
     summary = json.loads((out / "summary.json").read_text())
     with (out / "orders.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["ts_ns", "action", "order_id", "side", "price", "qty"]
+    assert list(rows[0]) == ["ts_ns", "action", "order_id", "side", "price", "qty", "reason"]
     assert {r["action"] for r in rows} == {"place", "cancel"}
+    # every order sent says why: a new quote, a requote or an unquoted slot, the end of the recording
+    assert {r["reason"] for r in rows if r["action"] == "place"} == {"quote"}
+    assert {r["reason"] for r in rows if r["action"] == "cancel"} <= {
+        "unquoted",
+        "requote: price moved",
+        "requote: size changed",
+        "requote: order aged",
+        "end of the recording",
+    }
     placed = {r["order_id"] for r in rows if r["action"] == "place"}
     cancelled = {r["order_id"] for r in rows if r["action"] == "cancel"}
     assert len(placed) == summary["orders_created"] and len(cancelled) == summary["orders_cancelled"]
