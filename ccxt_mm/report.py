@@ -12,6 +12,7 @@ import numpy as np
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import FillRecord, ReplayResult
+from ccxt_mm.report_figures import filled_orders, quoting, span, span_ns, units
 
 
 def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizon_secs: float) -> dict[str, float]:
@@ -82,6 +83,12 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
     }
     summary.update(markouts(result.fills, result.book_ts_ns, result.mid, config.report.markout_secs))
     summary["markout_secs"] = config.report.markout_secs
+    start, end = span_ns(result)
+    summary["span"] = span(start, end)
+    summary.update(quoting(result, start, end))
+    created = log_stats.get("orders_created")
+    summary.update(filled_orders(result.fills, created if isinstance(created, int) else 0))
+    summary["units"] = units(config.market.base, config.market.quote)
     return summary
 
 

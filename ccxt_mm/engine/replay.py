@@ -55,6 +55,10 @@ class ReplayResult:
     envelope: dict[str, object] = field(default_factory=dict)
     """What the core's envelope changed: ``clipped`` and ``dropped`` quotes by reason, and
     ``strategy_errors``."""
+    start_ns: int = 0
+    end_ns: int = 0
+    """The recording time covered: first and last message (ns; 0: not known, the book
+    updates' span is taken)."""
 
 
 GAP: Final = "book invalid: gap in the recording"
@@ -101,6 +105,8 @@ class ReplayEngine:
         """A snapshot arrived since the last INVALID message: diffs apply."""
         self._next_timer = 0
         """When the timer fires next (ns, recording time)."""
+        self._start_ns = 0
+        """The first message's receive time (ns)."""
         self.log: EventLog | None = None
         """The segment being replayed."""
         self._samples = _Samples()
@@ -118,6 +124,7 @@ class ReplayEngine:
             self.exchange.add(segment, updates)
             self._state_since = self._next_timer = int(segment.msg_ts_ns[0])
         done, last_ns = 0, 0
+        self._start_ns = self._state_since
         while segment is not None:
             ahead = next(segments, None)
             ahead_updates = ahead.book_updates() if ahead is not None else []
@@ -130,7 +137,7 @@ class ReplayEngine:
         self._shutdown(last_ns)
         if progress is not None:
             progress(done)
-        return self._result()
+        return self._result(last_ns)
 
     def _run_segment(self, log: EventLog, updates: list[BookUpdate | None], done: int, progress: Callable[[int], None] | None) -> int:
         """Replay one segment (``done``: messages before it); returns its last message's
@@ -218,7 +225,7 @@ class ReplayEngine:
             self._add_mode_time(self._state, now - self._state_since)
             self._state, self._state_since = state, now
 
-    def _result(self) -> ReplayResult:
+    def _result(self, end_ns: int) -> ReplayResult:
         """The replay's result, once the recording is done and the venue shut down."""
         core, venue, samples = self.core, self.venue, self._samples
         return ReplayResult(
@@ -237,6 +244,8 @@ class ReplayEngine:
             mode_secs={k: v * 1e-9 for k, v in sorted(self._mode_ns.items())},
             balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
             envelope=core.envelope_counts(),
+            start_ns=self._start_ns,
+            end_ns=end_ns,
         )
 
     def _add_mode_time(self, state: str, ns: int) -> None:

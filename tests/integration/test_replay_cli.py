@@ -47,6 +47,13 @@ def test_default_replay_writes_a_complete_report(default_run):
     assert summary["fills"] > 0 and summary["orders_left_open"] == 0
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert summary["break_even_spread_bps"] == pytest.approx(2 * (summary["adverse_bps"] + summary["fee_bps"]))
+    # every figure has its unit; the span is the recording's first to last message
+    numbers = [k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    assert numbers and all(k in summary["units"] for k in numbers)
+    assert (summary["units"]["pnl_total"], summary["units"]["volume_base"]) == ("USDT", "BTC")
+    assert summary["span"]["start_utc"] == "2024-08-08T23:54:14.087Z" and summary["span"]["secs"] == pytest.approx(650.447, abs=1e-3)
+    assert 0 < summary["time_quoted_secs"] <= summary["span"]["secs"]
+    assert summary["orders_filled"] + summary["orders_partly_filled"] <= summary["fills"]
 
 
 def test_orders_csv_is_one_row_per_place_or_cancel_and_leaves_nothing_behind(default_run):
