@@ -21,10 +21,11 @@ def span_ns(result: ReplayResult) -> tuple[int, int]:
 
 def span(start_ns: int, end_ns: int) -> dict[str, object]:
     """That span: first and last message (UTC, ISO 8601) and seconds between them."""
-    return {"start_utc": _utc(start_ns), "end_utc": _utc(end_ns), "secs": (end_ns - start_ns) * 1e-9}
+    return {"start_utc": utc_iso(start_ns), "end_utc": utc_iso(end_ns), "secs": (end_ns - start_ns) * 1e-9}
 
 
-def _utc(ns: int) -> str:
+def utc_iso(ns: int) -> str:
+    """A time (ns since the epoch) in UTC, ISO 8601 to the millisecond."""
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
