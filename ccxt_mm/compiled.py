@@ -42,6 +42,7 @@ COMPILED = (
     "ccxt_mm.engine.envelope",
     "ccxt_mm.engine.exchange_side",
     "ccxt_mm.engine.replay",
+    "ccxt_mm.engine.samples",
 )
 """The synchronous code every book update runs, in replay and live alike."""
 

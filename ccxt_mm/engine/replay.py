@@ -11,7 +11,6 @@ the engine's book (a trade to the core's features); on each book update the core
 from __future__ import annotations
 
 import time
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -23,6 +22,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.core import FillRecord, QuotingCore
 from ccxt_mm.engine.exchange_side import NEVER, ExchangeSide
 from ccxt_mm.engine.predictions import ReplayPredictions
+from ccxt_mm.engine.samples import Samples, StateTimes
 from ccxt_mm.errors import CrossedBookError
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.market.events import BookUpdate, EventLog, MsgKind, Recording
@@ -95,12 +95,10 @@ class ReplayEngine:
         """The venue in the exchange's order of events; the core's order flow."""
         self.core = QuotingCore(config, strategy, self.exchange, run_id, self.venue.base, self.venue.quote)
         self.orders = self.core.orders
-        self._mode_ns: dict[str, int] = {}
+        self._states = StateTimes("book_invalid", 0)
         """Recording time spent in each state: a risk mode, or book_invalid."""
-        self._state = "book_invalid"
-        """The state the recording time is counted in now."""
-        self._state_since = 0
-        """When ``_state`` began (ns, recording time)."""
+        self._mode_secs: dict[str, float] = {}
+        """Seconds in each state, once the recording is done."""
         self._valid = False
         """A snapshot arrived since the last INVALID message: diffs apply."""
         self._next_timer = 0
@@ -109,7 +107,7 @@ class ReplayEngine:
         """The first message's receive time (ns)."""
         self.log: EventLog | None = None
         """The segment being replayed."""
-        self._samples = _Samples()
+        self._samples = Samples()
         self._perf_ns: Callable[[], int] = time.perf_counter_ns
 
     # --- main loop --------------------------------------------------------------------
@@ -122,7 +120,7 @@ class ReplayEngine:
         updates = segment.book_updates() if segment is not None else []
         if segment is not None:
             self.exchange.add(segment, updates)
-            self._state_since = self._next_timer = int(segment.msg_ts_ns[0])
+            self._states.since_ns = self._next_timer = int(segment.msg_ts_ns[0])
         done, last_ns = 0, 0
         self._start_ns = self._state_since
         while segment is not None:
@@ -133,7 +131,7 @@ class ReplayEngine:
             last_ns = self._run_segment(segment, updates, done, progress)
             done += segment.messages
             segment, updates = ahead, ahead_updates
-        self._add_mode_time(self._state, last_ns - self._state_since)
+        self._mode_secs = self._states.secs(last_ns)
         self._shutdown(last_ns)
         if progress is not None:
             progress(done)
@@ -170,7 +168,7 @@ class ReplayEngine:
             elif kind == MsgKind.SNAPSHOT or kind == MsgKind.DIFF:
                 self._on_book_message(m, now, kind == MsgKind.SNAPSHOT, updates[m])
             elif kind == MsgKind.INVALID:
-                self._set_state("book_invalid", now)
+                self._states.set("book_invalid", now)
                 self._valid = False
                 core.pull(now, GAP)
             if progress is not None and m % 4096 == 0:
@@ -215,41 +213,31 @@ class ReplayEngine:
         elapsed = perf() - t0
         bid, ask = core.quotes
         self._samples.add(now, core.mid, bid, ask, core.inventory.position, elapsed)
-        mode = core.risk_state.mode.value
-        if mode != self._state:
-            self._set_state(mode, now)
-
-    def _set_state(self, state: str, now: int) -> None:
-        """Count the recording time up to ``now`` (ns) in the current state, then in ``state``."""
-        if state != self._state:
-            self._add_mode_time(self._state, now - self._state_since)
-            self._state, self._state_since = state, now
+        self._states.set(core.risk_state.mode.value, now)
 
     def _result(self, end_ns: int) -> ReplayResult:
         """The replay's result, once the recording is done and the venue shut down."""
-        core, venue, samples = self.core, self.venue, self._samples
+        core, venue = self.core, self.venue
+        ts_ns, mid, bid, ask, position, latency_ns = self._samples.arrays(copy=False)
         return ReplayResult(
             fills=core.fills,
             orders=core.order_rows,
-            book_ts_ns=np.frombuffer(samples.ts_ns, dtype=np.int64),
-            mid=np.frombuffer(samples.mid, dtype=np.float64),
-            bid_quote=np.frombuffer(samples.bid, dtype=np.float64),
-            ask_quote=np.frombuffer(samples.ask, dtype=np.float64),
-            position=np.frombuffer(samples.position, dtype=np.float64),
-            latency_ns=np.frombuffer(samples.latency_ns, dtype=np.int64),
+            book_ts_ns=ts_ns,
+            mid=mid,
+            bid_quote=bid,
+            ask_quote=ask,
+            position=position,
+            latency_ns=latency_ns,
             inventory=core.inventory,
             final_mid=core.mid,
             risk_breaches=list(core.risk.breaches),
             stopped_ns=core.risk.stopped_ns,
-            mode_secs={k: v * 1e-9 for k, v in sorted(self._mode_ns.items())},
+            mode_secs=self._mode_secs,
             balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
             envelope=core.envelope_counts(),
             start_ns=self._start_ns,
             end_ns=end_ns,
         )
-
-    def _add_mode_time(self, state: str, ns: int) -> None:
-        self._mode_ns[state] = self._mode_ns.get(state, 0) + ns
 
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land, the engine learning of each
@@ -262,27 +250,6 @@ class ReplayEngine:
             exchange.release(now_ns)
             core.drain(now_ns)
             core.pull(now_ns, END)
-
-
-class _Samples:
-    """Per book update: receive time (ns), mid and our bid and ask (quote), position (base) and
-    tick → intent (ns), in typed arrays (48 bytes an update: a day of 100 ms diffs is 41 MB)."""
-
-    def __init__(self) -> None:
-        self.ts_ns = array("q")
-        self.mid = array("d")
-        self.bid = array("d")
-        self.ask = array("d")
-        self.position = array("d")
-        self.latency_ns = array("q")
-
-    def add(self, ts_ns: int, mid: float, bid: float, ask: float, position: float, latency_ns: int) -> None:
-        self.ts_ns.append(ts_ns)
-        self.mid.append(mid)
-        self.bid.append(bid)
-        self.ask.append(ask)
-        self.position.append(position)
-        self.latency_ns.append(latency_ns)
 
 
 def _trade_columns(log: EventLog) -> tuple[list[int], list[int], list[float], list[float]]:
