@@ -123,12 +123,13 @@ def summary_json(summary: dict[str, object]) -> str:
     return json.dumps(_json_value(summary), indent=2, sort_keys=True)
 
 
-REPORT_FILES = ("summary.json", "fills.csv", "orders.csv", "plot.png")
+REPORT_FILES = ("summary.json", "fills.csv", "orders.csv", "plot.png", "report.html")
 """What :func:`write_report` may write (the plot only when enabled)."""
 
 
 def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary: dict[str, object]) -> list[Path]:
-    """Write summary.json, fills.csv, orders.csv and (if enabled) plot.png; return the paths."""
+    """Write summary.json, fills.csv, orders.csv, (if enabled) plot.png and report.html (the
+    summary with its units and the plot, one self-contained page); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES[:3]]
     written[0].write_text(summary_json(summary) + "\n")
@@ -162,4 +163,8 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
         from ccxt_mm.report_plot import plot
 
         plot(written[-1], config, result, summary)
+    from ccxt_mm.report_html import write_html
+
+    written.append(out_dir / REPORT_FILES[4])
+    write_html(written[-1], summary, out_dir / REPORT_FILES[3] if config.report.plot else None)
     return written

@@ -39,6 +39,9 @@ class ReplayResult:
     """(ts_ns, action, order_id, side, price, qty, reason): one row per place / amend / cancel /
     take."""
     book_ts_ns: np.ndarray
+    best_bid: np.ndarray
+    best_ask: np.ndarray
+    """The market's best bid and ask (quote)."""
     mid: np.ndarray
     bid_quote: np.ndarray
     ask_quote: np.ndarray
@@ -120,9 +123,8 @@ class ReplayEngine:
         updates = segment.book_updates() if segment is not None else []
         if segment is not None:
             self.exchange.add(segment, updates)
-            self._states.since_ns = self._next_timer = int(segment.msg_ts_ns[0])
+            self._start_ns = self._states.since_ns = self._next_timer = int(segment.msg_ts_ns[0])
         done, last_ns = 0, 0
-        self._start_ns = self._state_since
         while segment is not None:
             ahead = next(segments, None)
             ahead_updates = ahead.book_updates() if ahead is not None else []
@@ -212,17 +214,21 @@ class ReplayEngine:
         core.on_book(now, book)
         elapsed = perf() - t0
         bid, ask = core.quotes
-        self._samples.add(now, core.mid, bid, ask, core.inventory.position, elapsed)
+        feats = core.features
+        assert feats is not None  # set by on_book
+        self._samples.add(now, feats.best_bid, feats.best_ask, core.mid, bid, ask, core.inventory.position, elapsed)
         self._states.set(core.risk_state.mode.value, now)
 
     def _result(self, end_ns: int) -> ReplayResult:
         """The replay's result, once the recording is done and the venue shut down."""
         core, venue = self.core, self.venue
-        ts_ns, mid, bid, ask, position, latency_ns = self._samples.arrays(copy=False)
+        ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = self._samples.arrays(copy=False)
         return ReplayResult(
             fills=core.fills,
             orders=core.order_rows,
             book_ts_ns=ts_ns,
+            best_bid=best_bid,
+            best_ask=best_ask,
             mid=mid,
             bid_quote=bid,
             ask_quote=ask,

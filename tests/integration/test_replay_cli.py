@@ -46,6 +46,10 @@ def test_default_replay_writes_a_complete_report(default_run):
     assert summary["messages"] == 41249 + 58325 and summary["book_rows"] == 319998  # every line of both files
     assert summary["fills"] > 0 and summary["orders_left_open"] == 0
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "report.html").read_text()
+    # one self-contained page: the plot inside it, each figure with its unit, nothing fetched
+    assert 'src="data:image/png;base64,' in page and "<script" not in page and "http" not in page
+    assert f"<tr><td>pnl_total</td><td class=n>{summary['pnl_total']:,.6g}</td><td>USDT</td></tr>" in page
     assert summary["break_even_spread_bps"] == pytest.approx(2 * (summary["adverse_bps"] + summary["fee_bps"]))
     # every figure has its unit; the span is the recording's first to last message
     numbers = [k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)]

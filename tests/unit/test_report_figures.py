@@ -11,6 +11,7 @@ import pytest
 from ccxt_mm.engine import FillRecord, ReplayResult
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.report_figures import filled_orders, quoting, span, span_ns
+from ccxt_mm.report_plot import pnl_curve
 
 SEC = 10**9
 T0 = 1_723_161_254 * SEC
@@ -22,6 +23,8 @@ def result(ts_secs: list[float], bid: list[float], ask: list[float], start_ns: i
         fills=[],
         orders=[],
         book_ts_ns=np.array([T0 + int(t * SEC) for t in ts_secs], dtype=np.int64),
+        best_bid=np.full(n, 99.99),
+        best_ask=np.full(n, 100.01),
         mid=np.full(n, 100.0),
         bid_quote=np.array(bid),
         ask_quote=np.array(ask),
@@ -66,3 +69,16 @@ def test_filled_orders_are_counted_apart_from_their_executions():
     filled, 1 partly, fill ratio 2 of 4 created."""
     fills = [fill("a", 0.4, 0.6), fill("b", 0.2, 0.8), fill("a", 0.6, 0.0)]
     assert filled_orders(fills, created=4) == {"orders_filled": 1, "orders_partly_filled": 1, "fill_ratio": 0.5}
+
+
+def test_the_pnl_curve_counts_each_fill_from_when_the_engine_learnt_of_it():
+    """Buy 1 at 100 (fee 0.1), learnt at 1 s; sell 1 at 102 (fee 0.1), learnt at 3 s; book
+    updates at 0, 2 and 4 s with mids 100, 101 and 103."""
+    fills = [
+        FillRecord(T0, "a", 1, 100.0, 1.0, 0.1, False, 100.0, 1.0, 0.0, T0 + SEC),
+        FillRecord(T0 + 2 * SEC, "b", -1, 102.0, 1.0, 0.1, False, 101.0, 0.0, 0.0, T0 + 3 * SEC),
+    ]
+    ts = np.array([T0, T0 + 2 * SEC, T0 + 4 * SEC], dtype=np.int64)
+    realized, unrealized = pnl_curve(fills, ts, np.array([100.0, 101.0, 103.0]))
+    assert realized.tolist() == pytest.approx([0.0, -0.1, 1.8])
+    assert unrealized.tolist() == pytest.approx([0.0, 1.0, 0.0])
