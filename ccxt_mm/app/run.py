@@ -93,6 +93,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None, report_dir
 
     run_id = secrets.token_hex(3)
     exchanges: dict = {}
+    reporter: RunReporter | None = None
     try:
         markets, failed = await _start_markets(config, exchanges, live, run_id)
         state_path = Path(config.live.state_file) if live else None
@@ -129,6 +130,8 @@ async def _run(config: AppConfig, live: bool, duration: float | None, report_dir
         predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
         return {**summary, **failed, "predictor": predictor}
     finally:
+        if reporter is not None:
+            reporter.shutdown()
         for ex in exchanges.values():
             await ex.close()
 
