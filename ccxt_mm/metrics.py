@@ -13,8 +13,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ccxt_mm.engine.live import LiveEngine, LiveMarket
+from ccxt_mm.engine.status import run_status
 from ccxt_mm.execution.venue import LatencyRecord
 from ccxt_mm.quoting.risk import RiskMode
+from ccxt_mm.status_page import status_html
 
 LABELS = ["exchange", "symbol"]
 
@@ -139,15 +141,22 @@ def _add_market(c: dict[str, CounterMetricFamily], g: dict[str, GaugeMetricFamil
 
 
 async def serve_metrics(engine: LiveEngine, host: str, port: int) -> web.AppRunner:
-    """Start ``GET /metrics`` on ``host:port`` (0: any free port); the caller cleans up."""
+    """Start ``GET /metrics``, and the read-only status page ``GET /status`` with its JSON
+    ``GET /status.json``, on ``host:port`` (0: any free port); the caller cleans up."""
     registry = CollectorRegistry()
     registry.register(EngineCollector(engine))
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(text=status_html(run_status(engine)), content_type="text/html")
+
+    async def status_json(request: web.Request) -> web.Response:
+        return web.json_response({"markets": [m.as_dict() for m in run_status(engine)]})
+
     app = web.Application()
-    app.add_routes([web.get("/metrics", metrics)])
+    app.add_routes([web.get("/metrics", metrics), web.get("/status", status), web.get("/status.json", status_json)])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

@@ -6,12 +6,12 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Final
 
 import numpy as np
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import FillRecord, ReplayResult
+from ccxt_mm.report_figures import filled_orders, quoting, span, span_ns, units
 
 
 def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizon_secs: float) -> dict[str, float]:
@@ -82,6 +82,12 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
     }
     summary.update(markouts(result.fills, result.book_ts_ns, result.mid, config.report.markout_secs))
     summary["markout_secs"] = config.report.markout_secs
+    start, end = span_ns(result)
+    summary["span"] = span(start, end)
+    summary.update(quoting(result, start, end))
+    created = log_stats.get("orders_created")
+    summary.update(filled_orders(result.fills, created if isinstance(created, int) else 0))
+    summary["units"] = units(config.market.base, config.market.quote)
     return summary
 
 
@@ -117,12 +123,13 @@ def summary_json(summary: dict[str, object]) -> str:
     return json.dumps(_json_value(summary), indent=2, sort_keys=True)
 
 
-REPORT_FILES = ("summary.json", "fills.csv", "orders.csv", "plot.png")
+REPORT_FILES = ("summary.json", "fills.csv", "orders.csv", "plot.png", "report.html")
 """What :func:`write_report` may write (the plot only when enabled)."""
 
 
 def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary: dict[str, object]) -> list[Path]:
-    """Write summary.json, fills.csv, orders.csv and (if enabled) plot.png; return the paths."""
+    """Write summary.json, fills.csv, orders.csv, (if enabled) plot.png and report.html (the
+    summary with its units and the plot, one self-contained page); return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES[:3]]
     written[0].write_text(summary_json(summary) + "\n")
@@ -148,64 +155,16 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
             )
     with written[2].open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["ts_ns", "action", "order_id", "side", "price", "qty"])
-        for ts, action, cid, side, price, qty in result.orders:
-            w.writerow([ts, action, cid, "buy" if side > 0 else "sell", price, f"{qty:.10g}"])
+        w.writerow(["ts_ns", "action", "order_id", "side", "price", "qty", "reason"])
+        for ts, action, cid, side, price, qty, reason in result.orders:
+            w.writerow([ts, action, cid, "buy" if side > 0 else "sell", price, f"{qty:.10g}", reason])
     if config.report.plot:
         written.append(out_dir / REPORT_FILES[3])
-        plot(written[-1], result, summary)
+        from ccxt_mm.report_plot import plot
+
+        plot(written[-1], config, result, summary)
+    from ccxt_mm.report_html import write_html
+
+    written.append(out_dir / REPORT_FILES[4])
+    write_html(written[-1], summary, out_dir / REPORT_FILES[3] if config.report.plot else None)
     return written
-
-
-PLOT_POINTS: Final = 12_000
-"""Book updates drawn per curve, at most (plus every change of position): ten per pixel of the
-1,200-pixel-wide plot; a day of 100 ms updates is 864,000, which would cost memory and time and
-show nothing more."""
-
-
-def plotted(position: np.ndarray) -> np.ndarray:
-    """Indices of the book updates the plot draws: every ``n // PLOT_POINTS``-th, the last, and
-    every one where ``position`` changed (so no excursion of inventory is drawn away)."""
-    n = position.size
-    every = np.arange(0, n, max(1, n // PLOT_POINTS))
-    changed = np.flatnonzero(np.diff(position)) + 1
-    return np.unique(np.concatenate([every, changed, [n - 1] if n else []]).astype(np.int64))
-
-
-def plot(path: Path, result: ReplayResult, summary: dict[str, object]) -> None:
-    """Mid, our level-0 quotes and fills (top), inventory (bottom), on the recording's clock."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t0 = result.book_ts_ns[0] if result.book_ts_ns.size else 0
-    shown = plotted(result.position)
-    secs = (result.book_ts_ns[shown] - t0) * 1e-9
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.plot(secs, result.mid[shown], lw=0.8, color="black", label="mid")
-    top.plot(secs, result.bid_quote[shown], lw=0.6, color="tab:green", alpha=0.7, label="our bid")
-    top.plot(secs, result.ask_quote[shown], lw=0.6, color="tab:red", alpha=0.7, label="our ask")
-    for side, color, marker in ((1, "tab:green", "^"), (-1, "tab:red", "v")):
-        fs = [f for f in result.fills if f.side == side]
-        if fs:
-            top.scatter(
-                [(f.ts_ns - t0) * 1e-9 for f in fs],
-                [f.price for f in fs],
-                color=color,
-                marker=marker,
-                s=28,
-                zorder=3,
-                label="buy fill" if side > 0 else "sell fill",
-            )
-    top.set_ylabel("price")
-    be = summary.get("break_even_spread_bps")
-    be_text = "n/a" if be is None or not math.isfinite(be) else f"{be:.2f} bps"
-    top.set_title(f"{summary['symbol']}: {summary['fills']} fills, PnL {summary['pnl_total']:.2f}, break-even spread {be_text}")
-    top.legend(loc="upper right", fontsize=8)
-    bottom.step(secs, result.position[shown], where="post", color="tab:blue")
-    bottom.set_ylabel("inventory (base)")
-    bottom.set_xlabel("seconds since first book update")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -42,6 +42,8 @@ SUMMED_COUNTS: Final = (
     "fills",
     "maker_fills",
     "taker_fills",
+    "orders_filled",
+    "orders_partly_filled",
     "orders_created",
     "orders_amended",
     "orders_cancelled",

@@ -13,10 +13,26 @@ def print_summary(s: dict[str, object], written: list[Path]) -> None:
         v = s.get(key)
         return "n/a" if v is None else fmt.format(v)
 
+    u = s.get("units", {})
+    base, quote = u.get("volume_base", "base"), u.get("pnl_total", "quote")
+    sp = s.get("span", {})
     print(f"symbol            {s['symbol']}  ({s['messages']} messages, {s['book_rows']} book rows)")
-    print(f"fills             {s['fills']}  (maker {s['maker_fills']}, taker {s['taker_fills']}), volume {f('volume_base', '{:.6f}')} base")
-    print(f"pnl               total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} - fees {f('fees')}")
-    print(f"inventory         final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
+    if isinstance(sp, dict) and sp:
+        print(f"span              {sp['start_utc']} to {sp['end_utc']} ({sp['secs'] / 60:.1f} min)")
+    print(
+        f"quoted            two-sided {f('time_quoted_secs', '{:.0f}')} s ({f('time_quoted_fraction', '{:.0%}')} of the span), "
+        f"average spread {f('avg_quoted_spread_bps', '{:.2f}')} bps"
+    )
+    print(
+        f"fills             {s['fills']} executions (maker {s['maker_fills']}, taker {s['taker_fills']}) of "
+        f"{s['orders_filled']} orders filled + {s['orders_partly_filled']} partly; fill ratio {f('fill_ratio', '{:.1%}')}; "
+        f"volume {f('volume_base', '{:.6f}')} {base}"
+    )
+    print(
+        f"{f'pnl ({quote})':<18}total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} "
+        f"- fees {f('fees')}"
+    )
+    print(f"{f'inventory ({base})':<18}final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
     print(
         f"orders            created {s['orders_created']}, cancelled {s['orders_cancelled']}, "
         f"post-only rejects {s['post_only_rejects']}, left open {s['orders_left_open']}"

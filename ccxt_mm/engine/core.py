@@ -18,7 +18,7 @@ from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.envelope import Envelope
 from ccxt_mm.execution.orders import OrderManager
-from ccxt_mm.execution.types import Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
+from ccxt_mm.execution.types import REDUCE_SLICE, Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
 from ccxt_mm.execution.venue import OrderFlow
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
@@ -98,8 +98,9 @@ class QuotingCore:
         self.base_balance = base_balance
         self.quote_balance = quote_balance
         self.fills: list[FillRecord] = []
-        self.order_rows: list[tuple[int, str, str, int, float, float]] = []
-        """(ts_ns, action, order_id, side, price, qty): one row per place / amend / cancel / take."""
+        self.order_rows: list[tuple[int, str, str, int, float, float, str]] = []
+        """(ts_ns, action, order_id, side, price, qty, reason): one row per place / amend / cancel
+        / take, with why it was sent."""
         self.mid = 0.0
         self.risk_state = RiskState(RiskMode.QUOTING, "", 0.0)
         self.quotes = (math.nan, math.nan)
@@ -166,7 +167,10 @@ class QuotingCore:
         self.risk_state = state
         inv = self.inventory
         if state.mode is RiskMode.STOPPED or state.mode is RiskMode.PAUSED:
-            self.pull(now_ns)
+            if self.orders.by_id:
+                self.pull(now_ns, f"risk {state.mode.value}: {state.reason}")
+            else:
+                self.quotes = (math.nan, math.nan)
             return
         room_buy, room_sell = self._rooms(feats)
         ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction)
@@ -201,7 +205,7 @@ class QuotingCore:
             room_buy, room_sell = self._rooms(feats)
             qty = self.envelope.taker_qty(s.qty, room_buy if s.side == BUY else room_sell, feats.mid)
             if qty > 0.0:
-                actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty))
+                actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty, REDUCE_SLICE))
 
     def _rooms(self, feats: BookFeatures) -> tuple[float, float]:
         """Base quantity each side may still add, every resting order counted as filled:
@@ -230,11 +234,11 @@ class QuotingCore:
                 call,
                 exc_info=exc,
             )
-        self.pull(now_ns)
+        self.pull(now_ns, f"strategy error in {call}")
 
-    def pull(self, now_ns: int) -> None:
-        """Cancel every open order (stale or broken book, pause, stop, shutdown)."""
-        self._send(self.orders.cancel_all(), now_ns)
+    def pull(self, now_ns: int, reason: str) -> None:
+        """Cancel every open order for ``reason`` (stale or broken book, pause, stop, shutdown)."""
+        self._send(self.orders.cancel_all(reason), now_ns)
         self.quotes = (math.nan, math.nan)
 
     def drain(self, now_ns: int) -> None:
@@ -277,11 +281,11 @@ class QuotingCore:
             self.venue.submit(a, now_ns)
             # isinstance, not match/case: see ccxt_mm.compiled
             if isinstance(a, PlaceOrder):
-                rows.append((now_ns, "place", a.client_id, a.side, a.price, a.qty))
+                rows.append((now_ns, "place", a.client_id, a.side, a.price, a.qty, a.reason))
             elif isinstance(a, AmendOrder):
-                rows.append((now_ns, "amend", a.client_id, self.orders.by_id[a.client_id].side, a.price, a.qty))
+                rows.append((now_ns, "amend", a.client_id, self.orders.by_id[a.client_id].side, a.price, a.qty, a.reason))
             elif isinstance(a, CancelOrder):
                 order = self.orders.by_id[a.client_id]
-                rows.append((now_ns, "cancel", a.client_id, order.side, order.price, order.qty))
+                rows.append((now_ns, "cancel", a.client_id, order.side, order.price, order.qty, a.reason))
             elif isinstance(a, TakeOrder):
-                rows.append((now_ns, "take", a.client_id, a.side, self.mid, a.qty))
+                rows.append((now_ns, "take", a.client_id, a.side, self.mid, a.qty, a.reason))

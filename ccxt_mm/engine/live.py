@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
+
+SHUTDOWN: Final = "shutdown"
+"""Why the last quotes are pulled (the order log's reason)."""
 Loop = tuple[str, Callable[[], Awaitable[None]], bool]
 """A market's task: its name, the coroutine it runs, and whether a failure pulls the quotes."""
 
@@ -85,24 +89,26 @@ class LiveMarket:
     """The same from the public-trade feed, every trade but those of the first batch (which
     may be history)."""
     samples: Samples = field(default_factory=Samples)
-    """Every book update quoted on, as the replay samples them (for the run report; 48 bytes
+    """Every book update quoted on, as the replay samples them (for the run report; 64 bytes
     an update)."""
 
-    def pull(self, now_ns: int) -> None:
-        """No book to quote on (stale, its feed failing): pull the quotes."""
+    def pull(self, now_ns: int, reason: str) -> None:
+        """No book to quote on (stale, its feed failing): pull the quotes, for ``reason``."""
         self.stale = True
-        self.core.pull(now_ns)
+        self.core.pull(now_ns, reason)
         self.states.set("book_invalid", now_ns)
 
     def result(self, now_ns: int) -> ReplayResult:
         """The market's figures up to ``now_ns`` as the report takes them: copies, so a thread
         may write them while the market goes on quoting."""
         core = self.core
-        ts_ns, mid, bid, ask, position, latency_ns = self.samples.arrays(copy=True)
+        ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = self.samples.arrays(copy=True)
         return ReplayResult(
             fills=list(core.fills),
             orders=list(core.order_rows),
             book_ts_ns=ts_ns,
+            best_bid=best_bid,
+            best_ask=best_ask,
             mid=mid,
             bid_quote=bid,
             ask_quote=ask,
@@ -281,7 +287,7 @@ class LiveEngine:
                 m.errors[what] = m.errors.get(what, 0) + 1
                 log.warning("%s: %s loop failed (%s: %s); retry in %.2f s", m.key, what, type(exc).__name__, exc, backoff)
                 if pull:
-                    m.pull(self.clock_ns())
+                    m.pull(self.clock_ns(), f"{what} loop failed: {type(exc).__name__}")
                 await asyncio.sleep(backoff)
                 healthy = time.monotonic() - started > 10 * backoff
                 backoff = 0.25 if healthy else min(backoff * 2, self.cfg.live.backoff_max_secs)
@@ -305,10 +311,12 @@ class LiveEngine:
                 elapsed = time.perf_counter_ns() - t0
                 m.latency_ns.append(elapsed)
                 bid, ask = core.quotes
-                m.samples.add(now, core.mid, bid, ask, core.inventory.position, elapsed)
+                feats = core.features
+                assert feats is not None  # set by on_levels
+                m.samples.add(now, feats.best_bid, feats.best_ask, core.mid, bid, ask, core.inventory.position, elapsed)
                 m.states.set(core.risk_state.mode.value, now)
             else:
-                core.pull(now)
+                core.pull(now, "book not quotable (a side empty or crossed)")
                 m.states.set("book_invalid", now)
             m.book_clock.observe(now, feed.exchange_ns)  # after the quotes: none of it on tick -> intent
 
@@ -334,7 +342,7 @@ class LiveEngine:
             now = self.clock_ns()
             if not m.stale and now - m.last_book_ns > lc.stale_secs * 1e9:
                 log.warning("%s: no book for %.1f s: quotes pulled", m.key, lc.stale_secs)
-                m.pull(now)
+                m.pull(now, f"no book for {lc.stale_secs} s")
             mono = time.monotonic()
             if mono >= next_timer:
                 m.core.on_timer(now)
@@ -372,10 +380,10 @@ class LiveEngine:
         await asyncio.gather(*(self._shutdown_market(m, now) for m in self.markets))
 
     async def _shutdown_market(self, m: LiveMarket, now: int) -> None:
-        m.core.pull(now)
+        m.core.pull(now, SHUTDOWN)
         await m.venue.settle_in_flight()
         m.core.drain(self.clock_ns())
-        m.core.pull(now)  # orders created by actions in flight are cancelled too
+        m.core.pull(now, SHUTDOWN)  # orders created by actions in flight are cancelled too
         m.shutdown_cancelled += await m.venue.close(m.order_prefix)
         m.core.drain(self.clock_ns())
 

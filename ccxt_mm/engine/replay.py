@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
@@ -34,9 +35,13 @@ class ReplayResult:
     """Everything the report needs; arrays are sampled once per book update."""
 
     fills: list[FillRecord]
-    orders: list[tuple[int, str, str, int, float, float]]
-    """(ts_ns, action, order_id, side, price, qty): one row per place / amend / cancel."""
+    orders: list[tuple[int, str, str, int, float, float, str]]
+    """(ts_ns, action, order_id, side, price, qty, reason): one row per place / amend / cancel /
+    take."""
     book_ts_ns: np.ndarray
+    best_bid: np.ndarray
+    best_ask: np.ndarray
+    """The market's best bid and ask (quote)."""
     mid: np.ndarray
     bid_quote: np.ndarray
     ask_quote: np.ndarray
@@ -53,6 +58,15 @@ class ReplayResult:
     envelope: dict[str, object] = field(default_factory=dict)
     """What the core's envelope changed: ``clipped`` and ``dropped`` quotes by reason, and
     ``strategy_errors``."""
+    start_ns: int = 0
+    end_ns: int = 0
+    """The recording time covered: first and last message (ns; 0: not known, the book
+    updates' span is taken)."""
+
+
+GAP: Final = "book invalid: gap in the recording"
+END: Final = "end of the recording"
+"""Why a replay pulls its quotes (the order log's reason)."""
 
 
 class ReplayEngine:
@@ -92,6 +106,8 @@ class ReplayEngine:
         """A snapshot arrived since the last INVALID message: diffs apply."""
         self._next_timer = 0
         """When the timer fires next (ns, recording time)."""
+        self._start_ns = 0
+        """The first message's receive time (ns)."""
         self.log: EventLog | None = None
         """The segment being replayed."""
         self._samples = Samples()
@@ -107,7 +123,7 @@ class ReplayEngine:
         updates = segment.book_updates() if segment is not None else []
         if segment is not None:
             self.exchange.add(segment, updates)
-            self._states.since_ns = self._next_timer = int(segment.msg_ts_ns[0])
+            self._start_ns = self._states.since_ns = self._next_timer = int(segment.msg_ts_ns[0])
         done, last_ns = 0, 0
         while segment is not None:
             ahead = next(segments, None)
@@ -121,7 +137,7 @@ class ReplayEngine:
         self._shutdown(last_ns)
         if progress is not None:
             progress(done)
-        return self._result()
+        return self._result(last_ns)
 
     def _run_segment(self, log: EventLog, updates: list[BookUpdate | None], done: int, progress: Callable[[int], None] | None) -> int:
         """Replay one segment (``done``: messages before it); returns its last message's
@@ -156,7 +172,7 @@ class ReplayEngine:
             elif kind == MsgKind.INVALID:
                 self._states.set("book_invalid", now)
                 self._valid = False
-                core.pull(now)
+                core.pull(now, GAP)
             if progress is not None and m % 4096 == 0:
                 progress(done + m)
         self._next_timer = next_timer
@@ -198,17 +214,21 @@ class ReplayEngine:
         core.on_book(now, book)
         elapsed = perf() - t0
         bid, ask = core.quotes
-        self._samples.add(now, core.mid, bid, ask, core.inventory.position, elapsed)
+        feats = core.features
+        assert feats is not None  # set by on_book
+        self._samples.add(now, feats.best_bid, feats.best_ask, core.mid, bid, ask, core.inventory.position, elapsed)
         self._states.set(core.risk_state.mode.value, now)
 
-    def _result(self) -> ReplayResult:
+    def _result(self, end_ns: int) -> ReplayResult:
         """The replay's result, once the recording is done and the venue shut down."""
         core, venue = self.core, self.venue
-        ts_ns, mid, bid, ask, position, latency_ns = self._samples.arrays(copy=False)
+        ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = self._samples.arrays(copy=False)
         return ReplayResult(
             fills=core.fills,
             orders=core.order_rows,
             book_ts_ns=ts_ns,
+            best_bid=best_bid,
+            best_ask=best_ask,
             mid=mid,
             bid_quote=bid,
             ask_quote=ask,
@@ -221,19 +241,21 @@ class ReplayEngine:
             mode_secs=self._mode_secs,
             balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
             envelope=core.envelope_counts(),
+            start_ns=self._start_ns,
+            end_ns=end_ns,
         )
 
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land, the engine learning of each
         answer when it could: no order is left behind."""
         venue, exchange, core = self.venue, self.exchange, self.core
-        core.pull(now_ns)
+        core.pull(now_ns, END)
         while venue.next_due_ns is not None or exchange.next_release_ns < NEVER:
             exchange.live_until(NEVER)
             now_ns = max(now_ns, exchange.next_release_ns)
             exchange.release(now_ns)
             core.drain(now_ns)
-            core.pull(now_ns)
+            core.pull(now_ns, END)
 
 
 def _trade_columns(log: EventLog) -> tuple[list[int], list[int], list[float], list[float]]:

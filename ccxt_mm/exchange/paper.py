@@ -148,6 +148,9 @@ class LivePaperVenue:
         """None: simulated fills have no exchange trade ids."""
         return []
 
+    def order_headroom(self) -> None:
+        return None
+
     def remember_seen(self, trade_ids: list[str]) -> None:
         """Nothing to remember: simulated fills are never reported twice."""
 

@@ -710,6 +710,20 @@ class CcxtVenue:
         """Ids of the fills already turned into events, oldest first."""
         return list(self._seen_trades)
 
+    def order_headroom(self) -> float | None:
+        """Whole order requests the budget allows now (aiolimiter's public ``has_capacity``,
+        searched); 0 while blocked by the exchange; None without a budget."""
+        if time.monotonic() < self.blocked_until:
+            return 0.0
+        budget = self._order_budget
+        if budget is None:
+            return None
+        low, high = 0, int(budget.max_rate)
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if budget.has_capacity(mid) else (low, mid - 1)
+        return float(low)
+
     def remember_seen(self, trade_ids: list[str]) -> None:
         """Fills an earlier run already counted (restored after a restart)."""
         for trade_id in trade_ids:

@@ -16,6 +16,11 @@ from typing import Annotated, Literal
 from annotated_types import Ge, Le
 
 from ccxt_mm.execution.types import (
+    QUOTE,
+    REQUOTE_AGE,
+    REQUOTE_PRICE,
+    REQUOTE_SIZE,
+    UNQUOTED,
     Action,
     AmendAccepted,
     AmendOrder,
@@ -136,14 +141,16 @@ class OrderManager:
                 continue
             quote = want.get(slot)
             if quote is None:
-                actions.append(self._cancel(order))
-            elif self._stale(order, quote.price, quote.qty, now_ns):
+                actions.append(self._cancel(order, UNQUOTED))
+                continue
+            why = self._stale(order, quote.price, quote.qty, now_ns)
+            if why:
                 if self._amends(order, now_ns):
                     order.status, order.amend_qty = OrderStatus.PENDING_AMEND, quote.qty
                     self.stats.amended += 1
-                    actions.append(AmendOrder(order.client_id, quote.price, quote.qty))
+                    actions.append(AmendOrder(order.client_id, quote.price, quote.qty, why))
                 else:
-                    actions.append(self._cancel(order))
+                    actions.append(self._cancel(order, why))
         for slot, quote in want.items():
             if slot not in self.slots and quote.qty > 0.0:
                 order = ManagedOrder(
@@ -152,17 +159,18 @@ class OrderManager:
                 self.slots[slot] = order
                 self.by_id[order.client_id] = order
                 self.stats.placed += 1
-                actions.append(PlaceOrder(order.client_id, quote.side, quote.price, quote.qty))
+                actions.append(PlaceOrder(order.client_id, quote.side, quote.price, quote.qty, QUOTE))
         return actions
 
-    def cancel_all(self) -> list[Action]:
-        """Cancel every open order (in-flight ones are cancelled once they are answered)."""
-        return [self._cancel(o) for o in list(self.by_id.values()) if o.status is OrderStatus.OPEN]
+    def cancel_all(self, reason: str) -> list[Action]:
+        """Cancel every open order for ``reason`` (in-flight ones are cancelled once they are
+        answered)."""
+        return [self._cancel(o, reason) for o in list(self.by_id.values()) if o.status is OrderStatus.OPEN]
 
-    def _cancel(self, order: ManagedOrder) -> CancelOrder:
+    def _cancel(self, order: ManagedOrder, reason: str) -> CancelOrder:
         order.status = OrderStatus.PENDING_CANCEL
         self.stats.cancelled += 1
-        return CancelOrder(order.client_id)
+        return CancelOrder(order.client_id, reason)
 
     def added_exposure(self, side: int, level: int, price: float, qty: float, now_ns: int) -> float:
         """Base quantity :meth:`reconcile` would add to the worst case of ``side``
@@ -181,13 +189,14 @@ class OrderManager:
         """A stale order is amended in place (else cancelled, and replaced once gone)."""
         return self.supports_amend and now_ns - order.created_ns < self.p.max_age_secs * 1e9
 
-    def _stale(self, order: ManagedOrder, price: float, qty: float, now_ns: int) -> bool:
+    def _stale(self, order: ManagedOrder, price: float, qty: float, now_ns: int) -> str:
+        """Why ``order`` no longer stands for a quote of ``qty`` at ``price`` ("": it does)."""
         p = self.p
         if abs(order.price - price) > price * p.tolerance_bps * 1e-4:
-            return True
+            return REQUOTE_PRICE
         if abs(order.qty - qty) > qty * p.size_tolerance:
-            return True
-        return now_ns - order.created_ns > p.max_age_secs * 1e9
+            return REQUOTE_SIZE
+        return REQUOTE_AGE if now_ns - order.created_ns > p.max_age_secs * 1e9 else ""
 
     def on_event(self, event: VenueEvent) -> None:
         """Apply a venue event; events for orders no longer tracked are ignored."""

@@ -2,13 +2,15 @@
 
 Prices are quote currency, quantities base units, fees quote currency, times ns. Dataclasses
 with their own ``__init__`` so the compiled build makes them natively (see :mod:`ccxt_mm.compiled`);
-nothing changes an action or an event once made.
+nothing changes an action or an event once made. Every action says why it is sent (its
+``reason``: one of the constants below, or the cause of a pull: a risk stop, a broken book,
+shutdown), and the order log keeps it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 
 @dataclass(init=False, slots=True)
@@ -19,12 +21,15 @@ class PlaceOrder:
     side: int
     price: float
     qty: float
+    reason: str
+    """Why it is sent, for the order log (each action's the same)."""
 
-    def __init__(self, client_id: str, side: int, price: float, qty: float) -> None:
+    def __init__(self, client_id: str, side: int, price: float, qty: float, reason: str = "") -> None:
         self.client_id = client_id
         self.side = side
         self.price = price
         self.qty = qty
+        self.reason = reason
 
 
 @dataclass(init=False, slots=True)
@@ -34,19 +39,23 @@ class AmendOrder:
     client_id: str
     price: float
     qty: float
+    reason: str
 
-    def __init__(self, client_id: str, price: float, qty: float) -> None:
+    def __init__(self, client_id: str, price: float, qty: float, reason: str = "") -> None:
         self.client_id = client_id
         self.price = price
         self.qty = qty
+        self.reason = reason
 
 
 @dataclass(init=False, slots=True)
 class CancelOrder:
     client_id: str
+    reason: str
 
-    def __init__(self, client_id: str) -> None:
+    def __init__(self, client_id: str, reason: str = "") -> None:
         self.client_id = client_id
+        self.reason = reason
 
 
 @dataclass(init=False, slots=True)
@@ -56,14 +65,28 @@ class TakeOrder:
     client_id: str
     side: int
     qty: float
+    reason: str
 
-    def __init__(self, client_id: str, side: int, qty: float) -> None:
+    def __init__(self, client_id: str, side: int, qty: float, reason: str = "") -> None:
         self.client_id = client_id
         self.side = side
         self.qty = qty
+        self.reason = reason
 
 
 Action: TypeAlias = PlaceOrder | AmendOrder | CancelOrder | TakeOrder
+
+QUOTE: Final = "quote"
+"""A slot the strategy quotes has no order: a new one."""
+UNQUOTED: Final = "unquoted"
+"""The strategy (or the envelope) no longer quotes the slot."""
+REQUOTE_PRICE: Final = "requote: price moved"
+REQUOTE_SIZE: Final = "requote: size changed"
+REQUOTE_AGE: Final = "requote: order aged"
+"""An order amended, or cancelled to be replaced: its quote moved beyond the tolerance, or it
+reached ``orders.max_age_secs``."""
+REDUCE_SLICE: Final = "reduce-only slice"
+"""A taker slice of active reduce-only."""
 
 
 @dataclass(init=False, slots=True)

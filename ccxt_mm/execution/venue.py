@@ -182,3 +182,8 @@ class Venue(OrderFlow, Protocol):
 
     def remember_seen(self, trade_ids: list[str]) -> None:
         """Fills an earlier run already reported (restored after a restart): never again."""
+
+    def order_headroom(self) -> float | None:
+        """Order requests the venue may send now without waiting: what is left of its order
+        budget per minute (0 while the exchange has us blocked); None where it keeps none
+        (paper)."""

@@ -8,6 +8,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.report import summarize
+from ccxt_mm.report_plot import pnl_curve
 from ccxt_mm.strategies import load_strategy
 
 TIGHT = {
@@ -59,8 +60,10 @@ def test_kill_switch_stops_quoting_and_cancels_everything(btc_log):
     assert result.stopped_ns > 0 and result.mode_secs["stopped"] > 0.0
     # from the update that tripped it, nothing is placed again and everything is cancelled
     assert [row for row in result.orders if row[1] == "place" and row[0] >= result.stopped_ns] == []
-    assert any(row[1] == "cancel" and row[0] == result.stopped_ns for row in result.orders)
+    stops = [row for row in result.orders if row[1] == "cancel" and row[0] == result.stopped_ns]
+    assert stops and all(row[6] == f"risk stopped: {result.risk_breaches[0]}" for row in stops)
     assert engine.venue.orders == {} and engine.orders.by_id == {}
+    assert all(row[6] for row in result.orders), "every order sent has its reason in the order log"
 
 
 def test_target_allocation_rebalancing_in_the_summary(btc_log):
@@ -72,3 +75,15 @@ def test_target_allocation_rebalancing_in_the_summary(btc_log):
     assert s["equity_quote"] == pytest.approx(equity)
     assert s["rebalance"]["BTC"]["rebalance_quote"] == pytest.approx(0.5 * equity - btc_value)
     assert s["rebalance"]["USDT"]["rebalance_quote"] == pytest.approx(0.5 * equity - result.balances["USDT"])
+
+
+def test_the_plots_pnl_curve_ends_at_the_summarys_pnl_and_follows_the_position(btc_log):
+    """The tight example (hundreds of fills): the curve rebuilt from the fills ends at the
+    summary's total, and the position it implies at each update is the engine's."""
+    config, _, result = run(btc_log, TIGHT)
+    s = summarize(config, result, {})
+    realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid)
+    assert len(result.fills) > 300
+    assert realized[-1] + unrealized[-1] == pytest.approx(s["pnl_total"], abs=1e-9)
+    assert realized[-1] == pytest.approx(s["pnl_realized"] - s["fees"], abs=1e-9)
+    assert realized[0] == 0.0 and unrealized[0] == 0.0

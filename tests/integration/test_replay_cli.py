@@ -46,7 +46,18 @@ def test_default_replay_writes_a_complete_report(default_run):
     assert summary["messages"] == 41249 + 58325 and summary["book_rows"] == 319998  # every line of both files
     assert summary["fills"] > 0 and summary["orders_left_open"] == 0
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "report.html").read_text()
+    # one self-contained page: the plot inside it, each figure with its unit, nothing fetched
+    assert 'src="data:image/png;base64,' in page and "<script" not in page and "http" not in page
+    assert f"<tr><td>pnl_total</td><td class=n>{summary['pnl_total']:,.6g}</td><td>USDT</td></tr>" in page
     assert summary["break_even_spread_bps"] == pytest.approx(2 * (summary["adverse_bps"] + summary["fee_bps"]))
+    # every figure has its unit; the span is the recording's first to last message
+    numbers = [k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    assert numbers and all(k in summary["units"] for k in numbers)
+    assert (summary["units"]["pnl_total"], summary["units"]["volume_base"]) == ("USDT", "BTC")
+    assert summary["span"]["start_utc"] == "2024-08-08T23:54:14.087Z" and summary["span"]["secs"] == pytest.approx(650.447, abs=1e-3)
+    assert 0 < summary["time_quoted_secs"] <= summary["span"]["secs"]
+    assert summary["orders_filled"] + summary["orders_partly_filled"] <= summary["fills"]
 
 
 def test_orders_csv_is_one_row_per_place_or_cancel_and_leaves_nothing_behind(default_run):
@@ -54,8 +65,17 @@ def test_orders_csv_is_one_row_per_place_or_cancel_and_leaves_nothing_behind(def
     summary = json.loads((out / "summary.json").read_text())
     with (out / "orders.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["ts_ns", "action", "order_id", "side", "price", "qty"]
+    assert list(rows[0]) == ["ts_ns", "action", "order_id", "side", "price", "qty", "reason"]
     assert {r["action"] for r in rows} == {"place", "cancel"}
+    # every order sent says why: a new quote, a requote or an unquoted slot, the end of the recording
+    assert {r["reason"] for r in rows if r["action"] == "place"} == {"quote"}
+    assert {r["reason"] for r in rows if r["action"] == "cancel"} <= {
+        "unquoted",
+        "requote: price moved",
+        "requote: size changed",
+        "requote: order aged",
+        "end of the recording",
+    }
     placed = {r["order_id"] for r in rows if r["action"] == "place"}
     cancelled = {r["order_id"] for r in rows if r["action"] == "cancel"}
     assert len(placed) == summary["orders_created"] and len(cancelled) == summary["orders_cancelled"]

@@ -41,7 +41,7 @@ def test_places_then_waits_for_acks_then_keeps_orders_within_tolerance():
     assert om.reconcile(quotes(100.01, 101.0), 2 * SEC) == []
     # 3 bps away: cancel; the replacement waits for the cancel ack
     actions = om.reconcile(quotes(100.03, 101.0), 3 * SEC)
-    assert actions == [CancelOrder("mmab12x1")]
+    assert actions == [CancelOrder("mmab12x1", "requote: price moved")]
     assert om.reconcile(quotes(100.03, 101.0), 3 * SEC) == []
     om.on_event(OrderCancelled("mmab12x1", 4 * SEC))
     (place,) = om.reconcile(quotes(100.03, 101.0), 4 * SEC)
@@ -53,7 +53,7 @@ def test_amend_where_supported_and_max_age_replaces():
     for a in om.reconcile(quotes(100.0, 101.0), 0):
         om.on_event(OrderAccepted(a.client_id, 0))
     (amend,) = om.reconcile(quotes(99.9, 101.0), SEC)
-    assert amend == AmendOrder("mmab12x1", 99.9, 1.0)
+    assert amend == AmendOrder("mmab12x1", 99.9, 1.0, "requote: price moved")
     # the bid amending counts old and new (binance's amend is a cancel-replace: the old order
     # may fill before the new one rests), and the ask
     assert om.resting() == (2.0, 1.0)
@@ -61,7 +61,7 @@ def test_amend_where_supported_and_max_age_replaces():
     assert om.slots[(BUY, 0)].price == 99.9
     # older than 60 s: cancel and place fresh rather than amend
     actions = om.reconcile(quotes(99.9, 101.0), 70 * SEC)
-    assert CancelOrder("mmab12x2") in actions
+    assert CancelOrder("mmab12x2", "requote: order aged") in actions
 
 
 def test_partial_fill_then_fill_of_a_cancelling_order_counts_a_late_cancel():
@@ -70,7 +70,7 @@ def test_partial_fill_then_fill_of_a_cancelling_order_counts_a_late_cancel():
     om.on_event(OrderAccepted(bid.client_id, 0))
     om.on_event(Fill(bid.client_id, SEC, BUY, 100.0, 0.4, 0.0, False, 0.6))
     assert om.resting() == (0.6, 0.0)
-    assert om.reconcile([], 2 * SEC) == [CancelOrder(bid.client_id)]
+    assert om.reconcile([], 2 * SEC) == [CancelOrder(bid.client_id, "unquoted")]
     om.on_event(Fill(bid.client_id, 2 * SEC, BUY, 100.0, 0.6, 0.0, False, 0.0))
     om.on_event(CancelRejected(bid.client_id, 3 * SEC, "filled"))
     assert om.stats.late_cancels == 1 and om.slots == {} and om.by_id == {}

@@ -18,6 +18,7 @@ import yaml
 
 from ccxt_mm.app.run_report import SUMMED_COUNTS, SUMMED_QUOTE
 from ccxt_mm.cli import main
+from ccxt_mm.report import REPORT_FILES
 from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_run_cli import emulators, write_config  # noqa: F401  (fixture)
 from tests.integration.exchanges.test_venues_emulated import PASSPHRASE
@@ -96,7 +97,7 @@ def test_a_live_run_writes_each_markets_report_and_the_total_on_exit(tmp_path, m
     assert total["total"]["fills"] > 0
     for env, ex, _ in started:
         folder = report / FOLDERS[env.name]
-        assert sorted(p.name for p in folder.iterdir()) == ["fills.csv", "orders.csv", "plot.png", "summary.json"]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
         market = json.loads((folder / "summary.json").read_text())
         assert market["orders_left"] == 0 == summary[f"{env.name} {env.symbol}"]["orders_left"], "written after the cancels"
         made = [f for f in ex.fills if f.order.market.id == env.market_id and f.order.client_id.startswith("mm")]
