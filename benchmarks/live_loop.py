@@ -1,6 +1,7 @@
 """The live engine against emulated exchanges: 3 exchanges × N symbols in one process.
 
-Run: ``.venv/bin/python benchmarks/live_loop.py [--symbols 10] [--seconds 30] [--rate 5] [--websocket]``.
+Run: ``.venv/bin/python benchmarks/live_loop.py [--symbols 10] [--seconds 30] [--rate 5] [--websocket]
+[--report-every SECS]``.
 
 The emulators run in a child process (so the engine's memory is measured alone). Each
 emulated market's book is moved ``--rate`` times a second by replaying the bundled real
@@ -10,7 +11,10 @@ and fills over the emulators' websockets, ccxt.pro), sends post-only orders thro
 cancels everything at the end. Printed: tick → order intent p50/p99 (from ccxt handing over a
 parsed book to the order actions: its levels read and the quoting core; ccxt's parsing
 excluded), order requests per minute per symbol against a cancel-and-replace-on-every-update
-baseline, the feed and order-ack latency p50s the run summary reports, orders left, peak RSS.
+baseline, the feed and order-ack latency p50s the run summary reports, orders left, peak RSS,
+and the event loop's lag (how late a 10 ms sleep wakes: what a blocked loop shows). With
+``--report-every`` the run report (:mod:`ccxt_mm.app.run_report`, plots included) is written
+that often beside quoting, into a temporary folder: compare tick → intent and the lag without.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import multiprocessing as mp
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ccxt_mm.app.run_report import RunReporter  # noqa: E402
 from ccxt_mm.compiled import build  # noqa: E402
 from ccxt_mm.config import AppConfig  # noqa: E402
 from ccxt_mm.engine.live import LiveEngine, open_market  # noqa: E402
@@ -108,7 +114,10 @@ async def run_engine(
     poll_secs: float,
     predictions: LivePredictions | None = None,
     websocket: bool = False,
-) -> tuple[LiveEngine, dict]:
+    report_every: float | None = None,
+) -> tuple[LiveEngine, dict, np.ndarray, int]:
+    """The engine after ``seconds`` of quoting, the orders left per market, the loop's lag
+    samples (ms) and the run reports written (``report_every``: seconds between them)."""
     config = AppConfig.model_validate(
         {
             "live": {"websocket": websocket, "poll_secs": poll_secs, "fill_poll_secs": 1.0, "order_budget_per_min": 10_000},
@@ -129,11 +138,28 @@ async def run_engine(
     engine = LiveEngine(config, markets, predictions=predictions)
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(seconds, stop.set)
-    await engine.run(stop)
+    lag: list[float] = []
+    probe = asyncio.create_task(loop_lag(lag))
+    with tempfile.TemporaryDirectory() as out:
+        reporter = RunReporter(engine, Path(out), report_every, [])
+        reports = asyncio.create_task(reporter.run()) if report_every is not None else None
+        await engine.run(stop)
+        if reports is not None:
+            await reporter.close(reports)
+        reporter.shutdown()
+    probe.cancel()
     left = {m.key: len(await m.venue.open_orders()) for m in markets}
     for c in clients:
         await c.close()
-    return engine, left
+    return engine, left, np.array(lag), reporter.written
+
+
+async def loop_lag(out: list[float]) -> None:
+    """Append how late each 10 ms sleep wakes (ms) to ``out``, until cancelled."""
+    while True:
+        t0 = time.perf_counter()
+        await asyncio.sleep(0.01)
+        out.append((time.perf_counter() - t0 - 0.01) * 1e3)
 
 
 def main() -> None:
@@ -142,13 +168,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=5.0, help="book updates per second per market")
     parser.add_argument("--websocket", action="store_true", help="books and fills over websockets instead of REST polling")
+    parser.add_argument("--report-every", type=float, help="write the run report this often (s) while quoting")
     args = parser.parse_args()
     queue: mp.Queue = mp.Queue()
     child = mp.Process(target=serve, args=(args.symbols, args.rate, args.seconds + 5, queue), daemon=True)
     child.start()
     urls = queue.get(timeout=120)
     started = time.monotonic()
-    engine, left = asyncio.run(run_engine(urls, args.symbols, args.seconds, 1 / args.rate, websocket=args.websocket))
+    engine, left, lag, reports = asyncio.run(
+        run_engine(urls, args.symbols, args.seconds, 1 / args.rate, websocket=args.websocket, report_every=args.report_every)
+    )
     elapsed_min = (time.monotonic() - started) / 60
     child.terminate()
 
@@ -166,6 +195,9 @@ def main() -> None:
     )
     print(f"book updates        median {statistics.median(updates):.0f} per minute per market")
     print(f"tick->intent        p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us over {lat.size} updates")
+    print(f"loop lag            p50 {np.percentile(lag, 50):.2f} ms, p99 {np.percentile(lag, 99):.2f} ms, max {lag.max():.2f} ms")
+    if args.report_every is not None:
+        print(f"run reports         {reports} written, every {args.report_every:g} s")
     print(
         f"order requests      median {statistics.median(requests):.1f} per minute per symbol; "
         f"cancel-replace baseline {statistics.median(baseline):.0f}"

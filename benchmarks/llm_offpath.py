@@ -86,7 +86,7 @@ def main() -> None:
             child.start()
             urls = queue.get(timeout=120)
             preds = predictions(mode, llm_urls)
-            engine, _ = asyncio.run(run_engine(urls, args.symbols, args.seconds, 1 / args.rate, preds))
+            engine, *_ = asyncio.run(run_engine(urls, args.symbols, args.seconds, 1 / args.rate, preds))
             child.terminate()
             lat = np.concatenate([np.array(m.latency_ns, dtype=np.float64) for m in engine.markets if m.latency_ns]) / 1e3
             p50s[mode].append(float(np.percentile(lat, 50)))

@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")
     rn.add_argument("--live", action="store_true", help="send real orders (keys from the environment variables in config)")
     rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
-    rn.add_argument("--report-dir", help="also write run_summary.json here")
+    rn.add_argument("--report-dir", help="write run_summary.json and the run report here (on exit, on SIGUSR1, every report.every_secs)")
     rn.set_defaults(func=cmd_run)
     cv = sub.add_parser("convert", help="write a raw capture into an event store (the format replay reads fastest)")
     cv.add_argument("--data", nargs="+", metavar="FILE", required=True, help="capture files of one recording, in order")

@@ -37,6 +37,9 @@ class BookConfig(Strict):
 class ReportConfig(Strict):
     markout_secs: Positive = 5.0
     plot: bool = True
+    every_secs: Positive | None = None
+    """``ccxt-mm run --report-dir``: also write the run report every this many seconds while
+    quoting (null: only on exit and on SIGUSR1)."""
 
 
 class StrategyConfig(Strict):

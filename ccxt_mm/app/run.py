@@ -1,5 +1,6 @@
 """``ccxt-mm run``: paper on live books, or ``--live``: credentials, the banner, the markets
-started, the live engine until stopped (signal or ``--duration``), metrics, the summary."""
+started, the live engine until stopped (signal or ``--duration``), metrics, the summary and
+the run report (:mod:`ccxt_mm.app.run_report`)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.errors import ConfigError, NoMarketStartedError
 
 if TYPE_CHECKING:
-    from ccxt_mm.engine.live import LiveMarket
+    import asyncio
+
+    from ccxt_mm.app.run_report import RunReporter
+    from ccxt_mm.engine.live import LiveEngine, LiveMarket
 
 log = logging.getLogger(__name__)
 
 
 def run(config_path: str | None, live: bool, duration: float | None, report_dir: str | None) -> int:
     """Quote the configured markets for ``duration`` seconds (None: until SIGINT/SIGTERM),
-    print the summary (secrets masked) and write it to ``report_dir`` as well if given;
-    1 if an order was left open, else 0."""
+    print the summary (secrets masked); with ``report_dir``, write it there as well, and the run
+    report on exit, on SIGUSR1 and every ``report.every_secs``; 1 if an order was left open,
+    else 0."""
     import asyncio
 
     from ccxt_mm.exchange.clients import credentials
@@ -46,7 +51,7 @@ def run(config_path: str | None, live: bool, duration: float | None, report_dir:
     handler = configure_json_logging(sys.stderr, secrets)
     _print_banner(config, live)
     try:
-        summary = asyncio.run(_run(config, live, duration))
+        summary = asyncio.run(_run(config, live, duration, Path(report_dir) if report_dir else None))
     finally:
         logging.getLogger("ccxt_mm").removeHandler(handler)
     text = json.dumps(summary, indent=2, sort_keys=True, default=str)
@@ -74,17 +79,21 @@ def _print_banner(config: AppConfig, live: bool) -> None:
     print(f"  kill switch: drawdown {r.max_drawdown_quote} quote from peak; dead-man {config.live.dead_man_secs} s", file=sys.stderr)
 
 
-async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[str, dict]:
-    """Quote until stopped; the summary of each market (started or failed) and the predictor's."""
+async def _run(config: AppConfig, live: bool, duration: float | None, report_dir: Path | None) -> dict[str, dict]:
+    """Quote until stopped; the summary of each market (started or failed) and the predictor's.
+    With ``report_dir``, the run report is written there (the last one after every order is
+    cancelled)."""
     import asyncio
     import secrets
     import signal
 
+    from ccxt_mm.app.run_report import RunReporter
     from ccxt_mm.engine.live import LiveEngine
     from ccxt_mm.logs import log_loop_exceptions
 
     run_id = secrets.token_hex(3)
     exchanges: dict = {}
+    reporter: RunReporter | None = None
     try:
         markets, failed = await _start_markets(config, exchanges, live, run_id)
         state_path = Path(config.live.state_file) if live else None
@@ -94,6 +103,10 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
         log_loop_exceptions(loop)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        reporter = RunReporter(engine, report_dir, config.report.every_secs, list(failed)) if report_dir is not None else None
+        loop.add_signal_handler(signal.SIGUSR1, _on_sigusr1, reporter)
+        if reporter is None and config.report.every_secs is not None:
+            log.warning("report.every_secs is set but no --report-dir is given: no run report is written")
         if duration is not None:
             loop.call_later(duration, stop.set)
         metrics = None
@@ -106,17 +119,43 @@ async def _run(config: AppConfig, live: bool, duration: float | None) -> dict[st
             # no quiet_gc here (unlike replay): with ccxt and aiohttp in the loop a rarer
             # young-generation collection bought no p99 in benchmarks/live_loop.py and cost
             # 10 MiB of peak RSS
-            await engine.run(stop)
+            await _quote(engine, stop, reporter)
         if metrics is not None:
             await metrics.cleanup()
         summary = engine.summary()
         for m in markets:
             summary[m.key]["orders_left"] = len(await m.venue.open_orders())
+        if reporter is not None:
+            await reporter.write(summary, "exit")
         predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
         return {**summary, **failed, "predictor": predictor}
     finally:
+        if reporter is not None:
+            reporter.shutdown()
         for ex in exchanges.values():
             await ex.close()
+
+
+async def _quote(engine: LiveEngine, stop: asyncio.Event, reporter: RunReporter | None) -> None:
+    """Run ``engine`` until ``stop`` is set, with ``reporter``'s task (if any) beside it."""
+    import asyncio
+
+    if reporter is None:
+        await engine.run(stop)
+        return
+    reports = asyncio.create_task(reporter.run(), name="run report")
+    try:
+        await engine.run(stop)
+    finally:
+        await reporter.close(reports)
+
+
+def _on_sigusr1(reporter: RunReporter | None) -> None:
+    """SIGUSR1: write the run report now, quoting on."""
+    if reporter is None:
+        log.warning("SIGUSR1: no --report-dir given: no run report written")
+    else:
+        reporter.request("SIGUSR1")
 
 
 async def _start_markets(config: AppConfig, exchanges: dict, live: bool, run_id: str) -> tuple[list[LiveMarket], dict[str, dict]]:

@@ -16,6 +16,7 @@ both share the quoting core.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -33,6 +34,8 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
+from ccxt_mm.engine.replay import ReplayResult
+from ccxt_mm.engine.samples import Samples, StateTimes
 from ccxt_mm.exchange.clients import make_venue
 from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
 from ccxt_mm.execution.market import MarketParams
@@ -59,6 +62,9 @@ class LiveMarket:
     book_feed: BookFeed
     trade_feed: TradeFeed
     order_prefix: str
+    states: StateTimes
+    """Time in each risk mode, and without a book to quote on (``book_invalid``: before the
+    first, stale, a feed failing or a book with an empty side), since the market opened."""
     last_book_ns: int = 0
     stale: bool = True
     levels: BookLevels | None = None
@@ -82,6 +88,40 @@ class LiveMarket:
     trade_clock: FeedClock = field(default_factory=FeedClock)
     """The same from the public-trade feed, every trade but those of the first batch (which
     may be history)."""
+    samples: Samples = field(default_factory=Samples)
+    """Every book update quoted on, as the replay samples them (for the run report; 64 bytes
+    an update)."""
+
+    def pull(self, now_ns: int, reason: str) -> None:
+        """No book to quote on (stale, its feed failing): pull the quotes, for ``reason``."""
+        self.stale = True
+        self.core.pull(now_ns, reason)
+        self.states.set("book_invalid", now_ns)
+
+    def result(self, now_ns: int) -> ReplayResult:
+        """The market's figures up to ``now_ns`` as the report takes them: copies, so a thread
+        may write them while the market goes on quoting."""
+        core = self.core
+        ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = self.samples.arrays(copy=True)
+        return ReplayResult(
+            fills=list(core.fills),
+            orders=list(core.order_rows),
+            book_ts_ns=ts_ns,
+            best_bid=best_bid,
+            best_ask=best_ask,
+            mid=mid,
+            bid_quote=bid,
+            ask_quote=ask,
+            position=position,
+            latency_ns=latency_ns,
+            inventory=dataclasses.replace(core.inventory),
+            final_mid=core.mid,
+            risk_breaches=list(core.risk.breaches),
+            stopped_ns=core.risk.stopped_ns,
+            mode_secs=self.states.secs(now_ns),
+            balances={core.base_asset: core.base_balance, core.quote_asset: core.quote_balance},
+            envelope=core.envelope_counts(),
+        )
 
 
 async def open_market(
@@ -126,6 +166,7 @@ async def open_market(
         book_feed=BookFeed(exchange, symbol, lc.book_depth, lc.poll_secs, feed_mode("book")),
         trade_feed=TradeFeed(exchange, symbol, lc.poll_secs, feed_mode("trades")),
         order_prefix=core.orders.id_prefix,
+        states=StateTimes("book_invalid", clock_ns()),
         leftovers_cancelled=leftovers,
     )
 
@@ -246,8 +287,7 @@ class LiveEngine:
                 m.errors[what] = m.errors.get(what, 0) + 1
                 log.warning("%s: %s loop failed (%s: %s); retry in %.2f s", m.key, what, type(exc).__name__, exc, backoff)
                 if pull:
-                    m.stale = True
-                    m.core.pull(self.clock_ns(), f"{what} loop failed: {type(exc).__name__}")
+                    m.pull(self.clock_ns(), f"{what} loop failed: {type(exc).__name__}")
                 await asyncio.sleep(backoff)
                 healthy = time.monotonic() - started > 10 * backoff
                 backoff = 0.25 if healthy else min(backoff * 2, self.cfg.live.backoff_max_secs)
@@ -268,9 +308,16 @@ class LiveEngine:
                 if self.predictions is not None:
                     core.prediction = self.predictions.board.get(m.key, now)
                 core.on_levels(now, levels)
-                m.latency_ns.append(time.perf_counter_ns() - t0)
+                elapsed = time.perf_counter_ns() - t0
+                m.latency_ns.append(elapsed)
+                bid, ask = core.quotes
+                feats = core.features
+                assert feats is not None  # set by on_levels
+                m.samples.add(now, feats.best_bid, feats.best_ask, core.mid, bid, ask, core.inventory.position, elapsed)
+                m.states.set(core.risk_state.mode.value, now)
             else:
                 core.pull(now, "book not quotable (a side empty or crossed)")
+                m.states.set("book_invalid", now)
             m.book_clock.observe(now, feed.exchange_ns)  # after the quotes: none of it on tick -> intent
 
     async def _trade_loop(self, m: LiveMarket) -> None:
@@ -295,8 +342,7 @@ class LiveEngine:
             now = self.clock_ns()
             if not m.stale and now - m.last_book_ns > lc.stale_secs * 1e9:
                 log.warning("%s: no book for %.1f s: quotes pulled", m.key, lc.stale_secs)
-                m.stale = True
-                m.core.pull(now, f"no book for {lc.stale_secs} s")
+                m.pull(now, f"no book for {lc.stale_secs} s")
             mono = time.monotonic()
             if mono >= next_timer:
                 m.core.on_timer(now)
@@ -351,6 +397,7 @@ class LiveEngine:
                 "book_updates": m.book_feed.updates,
                 "book_fallbacks_to_rest": m.book_feed.mode.fallbacks,
                 "orders_created": stats.placed,
+                "orders_amended": stats.amended,
                 "orders_cancelled": stats.cancelled,
                 "post_only_rejects": stats.post_only_rejects,
                 "envelope": m.core.envelope_counts(),
@@ -369,6 +416,7 @@ class LiveEngine:
                 "tick_to_intent_us_p99": float(np.percentile(lat, 99) / 1e3) if lat.size else math.nan,
                 "feed_latency_ms": _feed_latency(m),
                 "order_ack_latency_ms": {action: h.summary() for action, h in m.venue.ack_latency.items()},
+                "predictor": "none" if self.predictions is None else self.predictions.name,
             }
         return out
 

@@ -71,7 +71,9 @@ def test_live_run_logs_and_summary_hold_no_secret(tmp_path, emulators):  # noqa:
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)
     assert any(s.get("orders_created", 0) > 0 for s in summary.values()), "the run must have sent signed requests"
-    texts = {"stdout": proc.stdout, "stderr": proc.stderr} | {str(p): p.read_text() for p in (tmp_path / "r").iterdir()}
+    written = {str(p.relative_to(tmp_path / "r")): p.read_text() for p in (tmp_path / "r").rglob("*") if p.suffix in (".json", ".csv")}
+    assert {"run_summary.json", "summary.json", "okx-BTC-USDT/fills.csv", "okx-BTC-USDT/orders.csv"} <= set(written)
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr} | written
     assert [f for name, text in texts.items() for f in findings(name, text)] == []
 
 
