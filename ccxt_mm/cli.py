@@ -53,7 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``run``: see :func:`ccxt_mm.app.run.run`."""
     from ccxt_mm.app.run import run
 
-    return run(args.config, args.live, args.duration, args.report_dir)
+    shown = {"no_status": args.no_status, "json_logs": args.json_logs, "status_secs": args.status_secs}
+    return run(args.config, args.live, args.duration, args.report_dir, **shown)
 
 
 def version_text() -> str:
@@ -76,6 +77,18 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         print(version_text())
         parser.exit()
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    rn = sub.add_parser("run", help="quote the configured exchanges: paper on live books, or --live")
+    rn.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")
+    rn.add_argument("--live", action="store_true", help="send real orders (keys from the environment variables in config)")
+    rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    rn.add_argument("--report-dir", help="write run_summary.json and the run report here (on exit, on SIGUSR1, every report.every_secs)")
+    rn.add_argument("--no-status", action="store_true", help="no status screen and no status lines (a service that logs only)")
+    rn.add_argument("--json-logs", action="store_true", help="JSON log lines on stderr instead of the status screen")
+    rn.add_argument("--status-secs", type=float, default=10.0, help="off a terminal: a status line per market this often (default 10)")
+    rn.set_defaults(func=cmd_run)
 
 
 def _add_capture(sub: argparse._SubParsersAction) -> None:
@@ -115,12 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay recorded LLM predictions (a vcrpy cassette of chat completions) and compare with a run without",
     )
     rp.set_defaults(func=cmd_replay)
-    rn = sub.add_parser("run", help="quote the configured exchanges: paper on live books, or --live")
-    rn.add_argument("--config", help="YAML config (default: ./config.yaml if present, else built-in defaults)")
-    rn.add_argument("--live", action="store_true", help="send real orders (keys from the environment variables in config)")
-    rn.add_argument("--duration", type=float, help="stop after this many seconds (default: until SIGINT/SIGTERM)")
-    rn.add_argument("--report-dir", help="write run_summary.json and the run report here (on exit, on SIGUSR1, every report.every_secs)")
-    rn.set_defaults(func=cmd_run)
+    _add_run(sub)
     cv = sub.add_parser("convert", help="write a raw capture into an event store (the format replay reads fastest)")
     cv.add_argument("--data", nargs="+", metavar="FILE", required=True, help="capture files of one recording, in order")
     cv.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")

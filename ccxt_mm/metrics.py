@@ -16,7 +16,7 @@ from ccxt_mm.engine.live import LiveEngine, LiveMarket
 from ccxt_mm.engine.status import run_status
 from ccxt_mm.execution.venue import LatencyRecord
 from ccxt_mm.quoting.risk import RiskMode
-from ccxt_mm.status_page import status_html
+from ccxt_mm.report.status_page import status_html
 
 LABELS = ["exchange", "symbol"]
 

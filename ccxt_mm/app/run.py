@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +25,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def run(config_path: str | None, live: bool, duration: float | None, report_dir: str | None) -> int:
+def run(
+    config_path: str | None,
+    live: bool,
+    duration: float | None,
+    report_dir: str | None,
+    *,
+    no_status: bool = False,
+    json_logs: bool = False,
+    status_secs: float = 10.0,
+) -> int:
     """Quote the configured markets for ``duration`` seconds (None: until SIGINT/SIGTERM),
     print the summary (secrets masked); with ``report_dir``, write it there as well, and the run
     report on exit, on SIGUSR1 and every ``report.every_secs``; 1 if an order was left open,
-    else 0."""
+    else 0. While it runs: a status screen on a terminal (warnings in its pane; ``json_logs``:
+    JSON log lines on stderr instead), else a plain line per market every ``status_secs``
+    (``no_status``: neither; see :func:`~ccxt_mm.app.status_screen.display_for`)."""
     import asyncio
 
     from ccxt_mm.exchange.clients import credentials
@@ -46,12 +58,20 @@ def run(config_path: str | None, live: bool, duration: float | None, report_dir:
                 problems += exc.problems
         if problems:
             raise ConfigError(source, problems)
+    from ccxt_mm.app.status_screen import WarningPane, display_for
     from ccxt_mm.logs import configure_json_logging
 
-    handler = configure_json_logging(sys.stderr, secrets)
+    display = display_for(no_status, json_logs, sys.stdout.isatty())
+    handler: logging.Handler
+    if display == "screen":
+        handler = WarningPane(secrets)
+        logging.getLogger("ccxt_mm").addHandler(handler)
+    else:
+        handler = configure_json_logging(sys.stderr, secrets)
     _print_banner(config, live)
+    show = _display(display, handler, status_secs)
     try:
-        summary = asyncio.run(_run(config, live, duration, Path(report_dir) if report_dir else None))
+        summary = asyncio.run(_run(config, live, duration, Path(report_dir) if report_dir else None, show))
     finally:
         logging.getLogger("ccxt_mm").removeHandler(handler)
     text = json.dumps(summary, indent=2, sort_keys=True, default=str)
@@ -79,7 +99,20 @@ def _print_banner(config: AppConfig, live: bool) -> None:
     print(f"  kill switch: drawdown {r.max_drawdown_quote} quote from peak; dead-man {config.live.dead_man_secs} s", file=sys.stderr)
 
 
-async def _run(config: AppConfig, live: bool, duration: float | None, report_dir: Path | None) -> dict[str, dict]:
+def _display(display: str, handler: logging.Handler, status_secs: float) -> Callable[[LiveEngine], Awaitable[None]] | None:
+    """The task that shows the run's state, by ``display`` (None: nothing shown)."""
+    from ccxt_mm.app.status_screen import WarningPane, print_lines, show_screen
+
+    if display == "screen" and isinstance(handler, WarningPane):
+        return lambda engine: show_screen(engine, handler, sys.stdout)
+    if display == "lines":
+        return lambda engine: print_lines(engine, status_secs, sys.stdout)
+    return None
+
+
+async def _run(
+    config: AppConfig, live: bool, duration: float | None, report_dir: Path | None, show: Callable[[LiveEngine], Awaitable[None]] | None
+) -> dict[str, dict]:
     """Quote until stopped; the summary of each market (started or failed) and the predictor's.
     With ``report_dir``, the run report is written there (the last one after every order is
     cancelled)."""
@@ -119,7 +152,7 @@ async def _run(config: AppConfig, live: bool, duration: float | None, report_dir
             # no quiet_gc here (unlike replay): with ccxt and aiohttp in the loop a rarer
             # young-generation collection bought no p99 in benchmarks/live_loop.py and cost
             # 10 MiB of peak RSS
-            await _quote(engine, stop, reporter)
+            await _quote(engine, stop, reporter, show)
         if metrics is not None:
             await metrics.cleanup()
         summary = engine.summary()
@@ -136,18 +169,25 @@ async def _run(config: AppConfig, live: bool, duration: float | None, report_dir
             await ex.close()
 
 
-async def _quote(engine: LiveEngine, stop: asyncio.Event, reporter: RunReporter | None) -> None:
-    """Run ``engine`` until ``stop`` is set, with ``reporter``'s task (if any) beside it."""
+async def _quote(
+    engine: LiveEngine, stop: asyncio.Event, reporter: RunReporter | None, show: Callable[[LiveEngine], Awaitable[None]] | None
+) -> None:
+    """Run ``engine`` until ``stop`` is set, with ``reporter``'s task and the status display (if
+    any) beside it."""
     import asyncio
+    import contextlib
 
-    if reporter is None:
-        await engine.run(stop)
-        return
-    reports = asyncio.create_task(reporter.run(), name="run report")
+    shown = asyncio.create_task(show(engine), name="status") if show is not None else None
+    reports = asyncio.create_task(reporter.run(), name="run report") if reporter is not None else None
     try:
         await engine.run(stop)
     finally:
-        await reporter.close(reports)
+        if shown is not None:
+            shown.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shown
+        if reporter is not None and reports is not None:
+            await reporter.close(reports)
 
 
 def _on_sigusr1(reporter: RunReporter | None) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Final, TextIO
 
 from ccxt_mm.engine.status import MarketStatus, run_status
+from ccxt_mm.logs import REDACTED
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -27,17 +29,28 @@ WARNINGS_SHOWN: Final = 8
 
 
 class WarningPane(logging.Handler):
-    """Keeps the latest warnings and errors of the ``ccxt_mm`` loggers for the screen (the JSON
-    log lines would tear it apart), masked like them."""
+    """Keeps the latest warnings and errors of the ``ccxt_mm`` loggers for the screen (JSON log
+    lines on the same terminal would tear it apart), secrets masked as in the log lines."""
 
-    def __init__(self, formatter: logging.Formatter | None) -> None:
+    def __init__(self, secrets: list[str]) -> None:
         super().__init__(logging.WARNING)
         self.lines: deque[str] = deque(maxlen=WARNINGS_SHOWN)
-        if formatter is not None:
-            self.setFormatter(formatter)
+        self.secrets = [s for s in secrets if s]
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
+        line = f"{time.strftime('%H:%M:%S', time.gmtime(record.created))} {record.levelname.lower()}: {record.getMessage()}"
+        for secret in self.secrets:
+            line = line.replace(secret, REDACTED)
+        self.lines.append(line)
+
+
+def display_for(no_status: bool, json_logs: bool, terminal: bool) -> str:
+    """How ``run`` shows its state: ``screen`` on a terminal, ``lines`` (a plain line per market
+    every ``--status-secs``) for a service or a pipe or with JSON logs, ``none`` with
+    ``--no-status``."""
+    if no_status:
+        return "none"
+    return "screen" if terminal and not json_logs else "lines"
 
 
 def _num(x: float | None, fmt: str) -> str:

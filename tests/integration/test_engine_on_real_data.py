@@ -8,7 +8,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.market.events import MsgKind
 from ccxt_mm.report import summarize
-from ccxt_mm.report_plot import pnl_curve
+from ccxt_mm.report.plot import pnl_curve
 from ccxt_mm.strategies import load_strategy
 
 TIGHT = {

@@ -10,8 +10,8 @@ import pytest
 
 from ccxt_mm.engine import FillRecord, ReplayResult
 from ccxt_mm.quoting.inventory import Inventory
-from ccxt_mm.report_figures import filled_orders, quoting, span, span_ns
-from ccxt_mm.report_plot import pnl_curve
+from ccxt_mm.report.figures import filled_orders, quoting, span, span_ns
+from ccxt_mm.report.plot import pnl_curve
 
 SEC = 10**9
 T0 = 1_723_161_254 * SEC

@@ -17,7 +17,7 @@ from ccxt_mm.engine.live import LiveEngine, open_market
 from ccxt_mm.engine.status import run_status
 from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.metrics import serve_metrics
-from ccxt_mm.status_page import COLUMNS, cell
+from ccxt_mm.report.status_page import COLUMNS, cell
 from tests.integration.exchanges.conftest import API_KEY, SECRET
 from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
 

@@ -12,7 +12,7 @@ import numpy as np
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import FillRecord, ReplayResult
 from ccxt_mm.quoting.inventory import Inventory
-from ccxt_mm.report_figures import utc_iso
+from ccxt_mm.report.figures import utc_iso
 
 PLOT_POINTS: Final = 12_000
 """Book updates drawn per curve, at most (plus every change of position): ten per pixel of the

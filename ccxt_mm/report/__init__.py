@@ -11,7 +11,7 @@ import numpy as np
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import FillRecord, ReplayResult
-from ccxt_mm.report_figures import filled_orders, quoting, span, span_ns, units
+from ccxt_mm.report.figures import filled_orders, quoting, span, span_ns, units
 
 
 def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizon_secs: float) -> dict[str, float]:
@@ -160,10 +160,10 @@ def write_report(out_dir: Path, config: AppConfig, result: ReplayResult, summary
             w.writerow([ts, action, cid, "buy" if side > 0 else "sell", price, f"{qty:.10g}", reason])
     if config.report.plot:
         written.append(out_dir / REPORT_FILES[3])
-        from ccxt_mm.report_plot import plot
+        from ccxt_mm.report.plot import plot
 
         plot(written[-1], config, result, summary)
-    from ccxt_mm.report_html import write_html
+    from ccxt_mm.report.page import write_html
 
     written.append(out_dir / REPORT_FILES[4])
     write_html(written[-1], summary, out_dir / REPORT_FILES[3] if config.report.plot else None)
