@@ -16,7 +16,6 @@ both share the quoting core.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import time
@@ -34,7 +33,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
-from ccxt_mm.engine.replay import ReplayResult
+from ccxt_mm.engine.replay import ReplayResult, core_result
 from ccxt_mm.engine.samples import Samples, StateTimes
 from ccxt_mm.exchange.clients import make_venue
 from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
@@ -102,26 +101,8 @@ class LiveMarket:
         """The market's figures up to ``now_ns`` as the report takes them: copies, so a thread
         may write them while the market goes on quoting."""
         core = self.core
-        ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = self.samples.arrays(copy=True)
-        return ReplayResult(
-            fills=list(core.fills),
-            orders=list(core.order_rows),
-            book_ts_ns=ts_ns,
-            best_bid=best_bid,
-            best_ask=best_ask,
-            mid=mid,
-            bid_quote=bid,
-            ask_quote=ask,
-            position=position,
-            latency_ns=latency_ns,
-            inventory=dataclasses.replace(core.inventory),
-            final_mid=core.mid,
-            risk_breaches=list(core.risk.breaches),
-            stopped_ns=core.risk.stopped_ns,
-            mode_secs=self.states.secs(now_ns),
-            balances={core.base_asset: core.base_balance, core.quote_asset: core.quote_balance},
-            envelope=core.envelope_counts(),
-        )
+        balances = {core.base_asset: core.base_balance, core.quote_asset: core.quote_balance}
+        return core_result(core, self.samples, True, self.states.secs(now_ns), balances, 0, 0)
 
 
 async def open_market(

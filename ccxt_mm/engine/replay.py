@@ -10,6 +10,7 @@ the engine's book (a trade to the core's features); on each book update the core
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,28 +223,8 @@ class ReplayEngine:
     def _result(self, end_ns: int) -> ReplayResult:
         """The replay's result, once the recording is done and the venue shut down."""
         core, venue = self.core, self.venue
-        ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = self._samples.arrays(copy=False)
-        return ReplayResult(
-            fills=core.fills,
-            orders=core.order_rows,
-            book_ts_ns=ts_ns,
-            best_bid=best_bid,
-            best_ask=best_ask,
-            mid=mid,
-            bid_quote=bid,
-            ask_quote=ask,
-            position=position,
-            latency_ns=latency_ns,
-            inventory=core.inventory,
-            final_mid=core.mid,
-            risk_breaches=list(core.risk.breaches),
-            stopped_ns=core.risk.stopped_ns,
-            mode_secs=self._mode_secs,
-            balances={core.base_asset: venue.base, core.quote_asset: venue.quote},
-            envelope=core.envelope_counts(),
-            start_ns=self._start_ns,
-            end_ns=end_ns,
-        )
+        balances = {core.base_asset: venue.base, core.quote_asset: venue.quote}
+        return core_result(core, self._samples, False, self._mode_secs, balances, self._start_ns, end_ns)
 
     def _shutdown(self, now_ns: int) -> None:
         """Cancel everything and let every in-flight action land, the engine learning of each
@@ -266,3 +247,33 @@ def _trade_columns(log: EventLog) -> tuple[list[int], list[int], list[float], li
     trade_rows = np.repeat(is_trade, log.msg_stop - log.msg_start)
     trades_in_msg = (log.msg_stop - log.msg_start)[is_trade].tolist()
     return trades_in_msg, log.row_side[trade_rows].tolist(), log.row_price[trade_rows].tolist(), log.row_qty[trade_rows].tolist()
+
+
+def core_result(
+    core: QuotingCore, samples: Samples, copy: bool, mode_secs: dict[str, float], balances: dict[str, float], start_ns: int, end_ns: int
+) -> ReplayResult:
+    """What the report takes of one market's ``core`` and ``samples`` (``copy``: copies of the
+    growing lists and arrays, for a writer elsewhere while quoting goes on), with its time per
+    state (s), balances and the recording time covered (ns; 0: not known)."""
+    ts_ns, best_bid, best_ask, mid, bid, ask, position, latency_ns = samples.arrays(copy=copy)
+    return ReplayResult(
+        fills=list(core.fills) if copy else core.fills,
+        orders=list(core.order_rows) if copy else core.order_rows,
+        book_ts_ns=ts_ns,
+        best_bid=best_bid,
+        best_ask=best_ask,
+        mid=mid,
+        bid_quote=bid,
+        ask_quote=ask,
+        position=position,
+        latency_ns=latency_ns,
+        inventory=dataclasses.replace(core.inventory) if copy else core.inventory,
+        final_mid=core.mid,
+        risk_breaches=list(core.risk.breaches),
+        stopped_ns=core.risk.stopped_ns,
+        mode_secs=mode_secs,
+        balances=balances,
+        envelope=core.envelope_counts(),
+        start_ns=start_ns,
+        end_ns=end_ns,
+    )

@@ -42,6 +42,22 @@ async def trade_through_our_quotes(ex, market_id: str) -> None:
         ex.trade(market_id, taker, order.price, order.remaining / 2)
 
 
+async def open_emulated(config: AppConfig, run_id: str, servers: list, clients: list, emus: list, markets: list) -> None:
+    """Start an emulator per exchange of ENVS, a real ccxt client on each (keys of the
+    emulator's account) and its market, live; each appended to its list (the caller closes the
+    clients and stops the servers)."""
+    for env in ENVS:
+        ex = env.seed()
+        server = EmulatorServer(env.routes(ex), ex)
+        url = await server.start()
+        client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
+        point_at(client, url)
+        servers.append(server)
+        clients.append(client)
+        emus.append((env, ex))
+        markets.append(await open_market(config, client, env.symbol, live=True, run_id=run_id))
+
+
 def run_engine(
     seconds: float,
     break_okx_after: float | None = None,
@@ -59,16 +75,7 @@ def run_engine(
                 predictor="llm", base_url=f"{await llm_server.start()}/v1", interval_secs=0.3, attempt_timeout_secs=0.5, deadline_secs=1.0
             )
             predictions = LivePredictions.llm(cfg, "sk-test")
-        for env in ENVS:
-            ex = env.seed()
-            server = EmulatorServer(env.routes(ex), ex)
-            url = await server.start()
-            client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-            point_at(client, url)
-            servers.append(server)
-            clients.append(client)
-            emus.append((env, ex))
-            markets.append(await open_market(CONFIG, client, env.symbol, live=True, run_id="e2e"))
+        await open_emulated(CONFIG, "e2e", servers, clients, emus, markets)
         engine = LiveEngine(CONFIG, markets, predictions=predictions)
         stop = asyncio.Event()
         runner = asyncio.create_task(engine.run(stop))

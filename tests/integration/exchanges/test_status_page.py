@@ -8,18 +8,15 @@ import math
 import os
 import shutil
 
-import ccxt.async_support as ccxt_async
 import pytest
-from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.live import LiveEngine, open_market
+from ccxt_mm.engine.live import LiveEngine
 from ccxt_mm.engine.status import run_status
-from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.metrics import serve_metrics
 from ccxt_mm.report.status_page import COLUMNS, cell
-from tests.integration.exchanges.conftest import API_KEY, SECRET
-from tests.integration.exchanges.test_venues_emulated import ENVS, PASSPHRASE
+from tests.integration.exchanges.test_live_engine_emulated import open_emulated
+from tests.integration.exchanges.test_venues_emulated import ENVS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CONFIG = AppConfig.model_validate(
@@ -69,16 +66,7 @@ def test_the_status_page_shows_the_engines_numbers_for_every_market():
 
     async def main():
         servers, clients, markets, emus = [], [], [], []
-        for env in ENVS:
-            ex = env.seed()
-            server = EmulatorServer(env.routes(ex), ex)
-            url = await server.start()
-            client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-            point_at(client, url)
-            servers.append(server)
-            clients.append(client)
-            emus.append((env, ex))
-            markets.append(await open_market(CONFIG, client, env.symbol, live=True, run_id="page"))
+        await open_emulated(CONFIG, "page", servers, clients, emus, markets)
         engine = LiveEngine(CONFIG, markets)
         stop = asyncio.Event()
         runner = asyncio.create_task(engine.run(stop))
