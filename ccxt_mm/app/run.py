@@ -43,31 +43,12 @@ def run(
     (``no_status``: neither; see :func:`~ccxt_mm.app.status_screen.display_for`)."""
     import asyncio
 
-    from ccxt_mm.exchange.clients import credentials
     from ccxt_mm.strategies import load_strategy
 
     config, _, source = app_config(config_path)
     load_strategy(config, source)  # a bad strategy.params fails before anything connects
-    secrets: list[str] = []
-    if live:
-        problems = []
-        for name in sorted({m.exchange for m in config.live.markets}):
-            try:
-                secrets += credentials(config, name, source).values()
-            except ConfigError as exc:
-                problems += exc.problems
-        if problems:
-            raise ConfigError(source, problems)
-    from ccxt_mm.app.status_screen import WarningPane, display_for
-    from ccxt_mm.logs import configure_json_logging
-
-    display = display_for(no_status, json_logs, sys.stdout.isatty())
-    handler: logging.Handler
-    if display == "screen":
-        handler = WarningPane(secrets)
-        logging.getLogger("ccxt_mm").addHandler(handler)
-    else:
-        handler = configure_json_logging(sys.stderr, secrets)
+    secrets = _credentials(config, source) if live else []
+    display, handler = _logging(no_status, json_logs, secrets)
     _print_banner(config, live)
     show = _display(display, handler, status_secs)
     try:
@@ -83,6 +64,36 @@ def run(
         (out / "run_summary.json").write_text(text + "\n")
     print(text)
     return 0 if all(not s.get("orders_left") for s in summary.values()) else 1
+
+
+def _credentials(config: AppConfig, source: str) -> list[str]:
+    """The secret values of every exchange the config quotes live (all problems at once)."""
+    from ccxt_mm.exchange.clients import credentials
+
+    secrets: list[str] = []
+    problems: list[str] = []
+    for name in sorted({m.exchange for m in config.live.markets}):
+        try:
+            secrets += credentials(config, name, source).values()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(source, problems)
+    return secrets
+
+
+def _logging(no_status: bool, json_logs: bool, secrets: list[str]) -> tuple[str, logging.Handler]:
+    """How the run is shown (:func:`~ccxt_mm.app.status_screen.display_for`) and the log handler
+    that goes with it: the screen's warnings pane, or JSON lines on stderr (secrets masked)."""
+    from ccxt_mm.app.status_screen import WarningPane, display_for
+    from ccxt_mm.logs import configure_json_logging
+
+    display = display_for(no_status, json_logs, sys.stdout.isatty())
+    if display != "screen":
+        return display, configure_json_logging(sys.stderr, secrets)
+    pane = WarningPane(secrets)
+    logging.getLogger("ccxt_mm").addHandler(pane)
+    return display, pane
 
 
 def _print_banner(config: AppConfig, live: bool) -> None:
@@ -118,11 +129,8 @@ async def _run(
     cancelled)."""
     import asyncio
     import secrets
-    import signal
 
-    from ccxt_mm.app.run_report import RunReporter
     from ccxt_mm.engine.live import LiveEngine
-    from ccxt_mm.logs import log_loop_exceptions
 
     run_id = secrets.token_hex(3)
     exchanges: dict = {}
@@ -132,16 +140,7 @@ async def _run(
         state_path = Path(config.live.state_file) if live else None
         engine = LiveEngine(config, markets, predictions=live_predictions(config), state_path=state_path)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        log_loop_exceptions(loop)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        reporter = RunReporter(engine, report_dir, config.report.every_secs, list(failed)) if report_dir is not None else None
-        loop.add_signal_handler(signal.SIGUSR1, _on_sigusr1, reporter)
-        if reporter is None and config.report.every_secs is not None:
-            log.warning("report.every_secs is set but no --report-dir is given: no run report is written")
-        if duration is not None:
-            loop.call_later(duration, stop.set)
+        reporter = _signals(engine, stop, duration, report_dir, list(failed))
         metrics = None
         if config.live.metrics_port:
             from ccxt_mm.metrics import serve_metrics
@@ -167,6 +166,31 @@ async def _run(
             reporter.shutdown()
         for ex in exchanges.values():
             await ex.close()
+
+
+def _signals(
+    engine: LiveEngine, stop: asyncio.Event, duration: float | None, report_dir: Path | None, failed: list[str]
+) -> RunReporter | None:
+    """SIGINT / SIGTERM and ``duration`` (s) set ``stop``; SIGUSR1 asks for a run report; the
+    run's reporter (None without ``report_dir``); loop exceptions go to the JSON log."""
+    import asyncio
+    import signal
+
+    from ccxt_mm.app.run_report import RunReporter
+    from ccxt_mm.logs import log_loop_exceptions
+
+    loop = asyncio.get_running_loop()
+    log_loop_exceptions(loop)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    every = engine.cfg.report.every_secs
+    reporter = RunReporter(engine, report_dir, every, failed) if report_dir is not None else None
+    loop.add_signal_handler(signal.SIGUSR1, _on_sigusr1, reporter)
+    if reporter is None and every is not None:
+        log.warning("report.every_secs is set but no --report-dir is given: no run report is written")
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    return reporter
 
 
 async def _quote(

@@ -21,6 +21,7 @@ with its traceback; quoting goes on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Final
 
 from ccxt_mm.config import AppConfig
+from ccxt_mm.engine.core import FillRecord
 from ccxt_mm.engine.live import LiveEngine
 from ccxt_mm.engine.replay import ReplayResult
 from ccxt_mm.report import summarize, summary_json, write_report
@@ -66,9 +68,13 @@ class MarketFigures:
     """Its folder in the report dir (see :func:`market_folder`)."""
     quote: str
     """Its quote currency: what its money figures are in."""
-    config: AppConfig
-    """The config with the market's own ``market`` section (tick, lot, symbol)."""
+    config: dict[str, object]
+    """The config with the market's own ``market`` section (tick, lot, symbol), as data: the
+    compiled build's frozen classes do not unpickle in the writer process."""
     result: ReplayResult
+    """Without its fills (frozen compiled records: see ``fills``)."""
+    fills: list[tuple]
+    """Each fill's fields, in :class:`~ccxt_mm.engine.core.FillRecord`'s order."""
     stats: dict[str, object]
     """The live engine's summary of the market (orders, errors, latencies...), added to its
     ``summary.json``."""
@@ -84,7 +90,13 @@ def snapshot(engine: LiveEngine, stats: dict[str, dict]) -> list[MarketFigures]:
     """Every market's figures now (on the event loop); ``stats``: the engine's summary by
     market key."""
     now = engine.clock_ns()
-    return [MarketFigures(m.key, market_folder(m.key), m.core.quote_asset, m.core.cfg, m.result(now), stats[m.key]) for m in engine.markets]
+    figures = []
+    for m in engine.markets:
+        result = m.result(now)
+        fills = [dataclasses.astuple(f) for f in result.fills]
+        result.fills = []
+        figures.append(MarketFigures(m.key, market_folder(m.key), m.core.quote_asset, m.core.cfg.model_dump(), result, fills, stats[m.key]))
+    return figures
 
 
 def write_run_report(out_dir: Path, markets: list[MarketFigures], run: dict[str, object]) -> list[Path]:
@@ -94,8 +106,10 @@ def write_run_report(out_dir: Path, markets: list[MarketFigures], run: dict[str,
     written: list[Path] = []
     summaries: dict[str, dict[str, object]] = {}
     for m in markets:
-        summaries[m.key] = summarize(m.config, m.result, m.stats)
-        written += write_report(out_dir / m.folder, m.config, m.result, summaries[m.key])
+        config = AppConfig.model_validate(m.config)
+        result = dataclasses.replace(m.result, fills=[FillRecord(*f) for f in m.fills])
+        summaries[m.key] = summarize(config, result, m.stats)
+        written += write_report(out_dir / m.folder, config, result, summaries[m.key])
     total, part = out_dir / "summary.json", out_dir / "summary.json.part"
     part.write_text(summary_json({**run, **total_summary(markets, summaries)}) + "\n")
     part.replace(total)

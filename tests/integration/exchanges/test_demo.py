@@ -21,6 +21,13 @@ def test_the_demo_quotes_the_replayed_market_through_ccxt_and_leaves_nothing(tmp
     assert summary["book_updates"] > 300 and summary["feed_latency_ms"]["book"]["count"] > 300
     assert summary["orders_created"] > 20 and summary["fills"] > 0
     assert summary["orders_left"] == 0 and summary["book_fallbacks_to_rest"] == 0
+    # the run's report, as replay's: the market's files and the total, written at the end
+    market = tmp_path / "r" / "binance-BTC-USDT"
+    for name in ("summary.json", "fills.csv", "orders.csv", "plot.png", "report.html"):
+        assert (market / name).is_file(), name
+    total = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert total["reason"] == "exit"
+    assert json.loads((market / "summary.json").read_text())["fills"] == summary["fills"]
 
 
 def test_a_speed_that_is_not_positive_is_named(capsys):
