@@ -4,8 +4,8 @@ store (:mod:`ccxt_mm.market.store`), until stopped.
 Each symbol's books come from ccxt (``watch_order_book``, or ``fetch_order_book`` polling: the
 ``live`` section's feeds) as whole books; the first after a start or a gap is written as a
 snapshot, each later one as the levels that changed (:mod:`ccxt_mm.market.deltas`). A feed
-failure (a dropped connection, a sequence gap ccxt raises) is written as a gap marker and the
-next book resyncs. Trades are written as they come (not the first batch a feed returns: a REST
+failure (a dropped connection, a sequence gap ccxt raises), of the book or the trade feed, is
+written as a gap marker and the next book resyncs. Trades are written as they come (not the first batch a feed returns: a REST
 poll's is history from before the capture); a websocket read that finds ccxt.pro's trade cache
 full (``capture.trades_cache``) may have lost older trades and is written after a gap marker.
 Messages are flushed to the store every second, each write
@@ -99,9 +99,10 @@ async def _trade_loop(c: SymbolCapture, clock_ns: Callable[[], int]) -> None:
             trades = await c.trade_feed.next()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # trades missed in an outage are not in the record: counted, logged
-            log.warning("%s: trade feed failed (%s: %s): retry", c.symbol, type(exc).__name__, exc)
+        except Exception as exc:  # trades missed in an outage are not in the record: a gap marker says so
+            log.warning("%s: trade feed failed (%s: %s): gap written, retry", c.symbol, type(exc).__name__, exc)
             c.counts["trade_feed_errors"] += 1
+            _gap(c, clock_ns())
             await asyncio.sleep(0.5)
             continue
         if c.trade_feed.backlog:

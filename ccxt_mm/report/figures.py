@@ -50,10 +50,11 @@ def quoting(result: ReplayResult, start_ns: int, end_ns: int) -> dict[str, float
 
 
 def filled_orders(fills: list[FillRecord], created: int) -> dict[str, float]:
-    """Orders apart from executions: those filled whole, those filled in part only (cancelled
-    or left with some remaining), and the fill ratio (orders with any fill per order created)."""
-    whole = {f.order_id for f in fills if f.remaining <= 0.0}
-    some = {f.order_id for f in fills}
+    """Quoted (maker) orders apart from their executions: those filled whole, those filled in part
+    only (cancelled or left with some remaining), and the fill ratio (orders with any fill per
+    order created; reduce-only taker slices are not created quotes and count in neither)."""
+    whole = {f.order_id for f in fills if f.remaining <= 0.0 and not f.taker}
+    some = {f.order_id for f in fills if not f.taker}
     return {
         "orders_filled": len(whole),
         "orders_partly_filled": len(some - whole),
@@ -71,8 +72,8 @@ def units(base: str, quote: str) -> dict[str, str]:
     )  # fmt: skip
     return {
         **dict.fromkeys(counts, "count"),
-        **dict.fromkeys(("volume_base", "final_position", "max_abs_inventory"), base),
-        **dict.fromkeys(("volume_quote", "pnl_realized", "pnl_unrealized", "fees", "pnl_total", "equity_quote"), quote),
+        **dict.fromkeys(("volume_base", "final_position", "max_abs_inventory", "position"), base),
+        **dict.fromkeys(("volume_quote", "pnl_realized", "pnl_unrealized", "fees", "pnl_total", "equity_quote", "pnl", "loss_today"), quote),
         "final_mid": per,
         **dict.fromkeys(("captured_bps", "adverse_bps", "fee_bps", "break_even_spread_bps", "avg_quoted_spread_bps"), "bps"),
         **dict.fromkeys(("markout_secs", "time_quoted_secs", "risk_mode_secs", "wall_s"), "s"),

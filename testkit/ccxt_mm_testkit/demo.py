@@ -143,6 +143,9 @@ async def _book_states(ex: EmulatedExchange, log: EventLog, speed: float = 0.0, 
                 side = "buy" if log.row_side[i] > 0 else "sell"
                 ex.trade(MARKET_ID, side, Decimal(repr(float(log.row_price[i]))), Decimal(repr(float(log.row_qty[i]))))
             continue
+        if kind == MsgKind.INVALID:  # a gap: no book until the next snapshot
+            valid = False
+            continue
         if kind == MsgKind.SNAPSHOT:
             book.clear()
             valid = True

@@ -60,14 +60,14 @@ def test_the_span_is_the_recordings_or_else_its_book_updates():
     assert span(start, end) == {"start_utc": "2024-08-08T23:54:14.000Z", "end_utc": "2024-08-08T23:54:19.000Z", "secs": 5.0}
 
 
-def fill(order_id: str, qty: float, remaining: float) -> FillRecord:
-    return FillRecord(T0, order_id, 1, 100.0, qty, 0.0, False, 100.0, 0.0, remaining, T0)
+def fill(order_id: str, qty: float, remaining: float, taker: bool = False) -> FillRecord:
+    return FillRecord(T0, order_id, 1, 100.0, qty, 0.0, taker, 100.0, 0.0, remaining, T0)
 
 
 def test_filled_orders_are_counted_apart_from_their_executions():
-    """Order a fills in two executions, b in part only; c and d never: 3 executions, 1 order
-    filled, 1 partly, fill ratio 2 of 4 created."""
-    fills = [fill("a", 0.4, 0.6), fill("b", 0.2, 0.8), fill("a", 0.6, 0.0)]
+    """Order a fills in two executions, b in part only; c and d never; t is a reduce-only taker
+    slice (not a created quote): 1 order filled, 1 partly, fill ratio 2 of 4 created."""
+    fills = [fill("a", 0.4, 0.6), fill("b", 0.2, 0.8), fill("a", 0.6, 0.0), fill("t", 0.1, 0.0, taker=True)]
     assert filled_orders(fills, created=4) == {"orders_filled": 1, "orders_partly_filled": 1, "fill_ratio": 0.5}
 
 
