@@ -57,6 +57,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args.config, args.live, args.duration, args.report_dir, **shown)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``sweep``: see :func:`ccxt_mm.app.sweep.sweep`."""
+    from ccxt_mm.app.sweep import sweep
+
+    return sweep(
+        args.config,
+        args.grid,
+        data=args.data,
+        workers=args.workers,
+        cluster=args.cluster,
+        out_dir=args.out,
+        progress=not args.no_progress,
+    )
+
+
 def version_text() -> str:
     """``ccxt-mm <version>``, with the ccxt it runs on and which build (compiled or not)."""
     import platform
@@ -108,6 +123,22 @@ def _add_capture(sub: argparse._SubParsersAction) -> None:
     cp.set_defaults(func=cmd_capture)
 
 
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    sw = sub.add_parser("sweep", help="search strategy parameters over recordings: grid, random or Optuna, locally or on a Dask cluster")
+    sw.add_argument("--config", help="the base YAML config (default: ./config.yaml if present, else built-in defaults)")
+    sw.add_argument(
+        "--grid", required=True, metavar="SWEEP_YAML", help="the sweep file (space, search, objective, constraints, walk_forward)"
+    )
+    sw.add_argument(
+        "--data", nargs="+", metavar="RECORDING", help="recordings in time order: each an event store, or capture files joined by commas"
+    )
+    sw.add_argument("--workers", type=int, help="local worker processes (default: every core)")
+    sw.add_argument("--cluster", metavar="ADDRESS", help="run on the Dask scheduler at tcp://host:port instead")
+    sw.add_argument("--out", default="sweep", metavar="DIR", help="where the results are written (default: ./sweep)")
+    sw.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sw.set_defaults(func=cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command, the installed extras' (``ccxt_mm.commands``) included."""
     parser = argparse.ArgumentParser(prog="ccxt-mm", description="Market making on ccxt: replay, paper and live.")
@@ -136,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--exchange", help="exchange name in the store (default: the capture's format: binance, okx, bybit)")
     cv.set_defaults(func=cmd_convert)
     _add_capture(sub)
+    _add_sweep(sub)
     cc = sub.add_parser("check-config", help="validate a config file; every error names its key")
     cc.add_argument("--config", help="YAML config (default: ./config.yaml if present)")
     cc.set_defaults(func=cmd_check_config)

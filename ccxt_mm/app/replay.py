@@ -56,8 +56,8 @@ def replay(
 
     _remove_report(Path(report_dir))
     config, base_dir, source = app_config(config_path)
-    tick_size, lot_size = _store_grid(data, symbol or config.market.symbol, tick_size, lot_size)
-    config, from_flags = _with_market_overrides(config, symbol=symbol, tick_size=tick_size, lot_size=lot_size, data=data)
+    tick_size, lot_size = store_grid(data, symbol or config.market.symbol, tick_size, lot_size)
+    config, from_flags = with_market_overrides(config, symbol=symbol, tick_size=tick_size, lot_size=lot_size, data=data)
     market = config.market
     files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
     load_strategy(config, source)  # a bad strategy config fails before the data is read
@@ -85,7 +85,7 @@ def replay(
     return 0
 
 
-def _store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lot_size: float | None) -> tuple[float | None, float | None]:
+def store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lot_size: float | None) -> tuple[float | None, float | None]:
     """The tick and lot of ``--data`` when it is one event store whose manifest has ``symbol``'s
     market and the flags do not set them (said on stderr); else the flags'."""
     if not data or len(data) != 1 or (tick_size is not None and lot_size is not None) or not Path(data[0]).is_dir():
@@ -101,7 +101,7 @@ def _store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lo
     return tick, lot
 
 
-def _with_market_overrides(
+def with_market_overrides(
     config: AppConfig, *, symbol: str | None, tick_size: float | None, lot_size: float | None, data: list[str] | None
 ) -> tuple[AppConfig, set[str]]:
     """``config`` with the ``market`` keys the command line set (None: not set), validated as
@@ -198,17 +198,6 @@ def _replay_once(engine: ReplayEngine, progress: Callable[[int], None] | None) -
         return engine.run(progress)
 
 
-def _clock_summary(engine: ReplayEngine) -> dict[str, object]:
-    """The recording's two clocks: how many messages carry an exchange time, the receive
-    clock's offset from the exchange's (with the floor latency) and the feed latency beyond it."""
-    clock = engine.clock
-    return {
-        "messages_with_exchange_time": clock.stamped,
-        "offset_ms": clock.offset_ns / 1e6,
-        "feed_latency_ms": clock.feed_latency.summary(),
-    }
-
-
 def _llm_cassette(path: str | None) -> AbstractContextManager:
     """Replay of an LLM cassette (record mode none: a request it lacks is an error)."""
     if path is None:
@@ -221,31 +210,11 @@ def _llm_cassette(path: str | None) -> AbstractContextManager:
 def _summary(
     config: AppConfig, engine: ReplayEngine, result: ReplayResult, files: list[str], baseline: ReplayResult | None
 ) -> dict[str, object]:
-    """The report's summary: the replay's figures, the recording's and the order flow's
-    counts, and with predictions the predictor's and the side-by-side with ``baseline`` (the
-    same replay without them)."""
-    from ccxt_mm.report import compare, summarize
+    """The report's summary (:func:`~ccxt_mm.report.replay_summary`), with predictions the
+    predictor's and the side-by-side with ``baseline`` (the same replay without them)."""
+    from ccxt_mm.report import compare, replay_summary
 
-    recording, orders = engine.recording, engine.orders.stats
-    summary = summarize(
-        config,
-        result,
-        {
-            "messages": recording.messages_read,
-            "book_rows": recording.book_rows,
-            "skipped_messages": recording.skipped,
-            "data": [Path(p).name for p in files],
-            "orders_created": orders.placed,
-            "orders_amended": orders.amended,
-            "orders_cancelled": orders.cancelled,
-            "post_only_rejects": orders.post_only_rejects,
-            "late_cancels": orders.late_cancels,
-            "balance_rejects": engine.venue.stats.balance_rejects,
-            "fills_from_book": engine.venue.stats.book_fills,
-            "orders_left_open": len(engine.venue.orders),
-            "clock": _clock_summary(engine),
-        },
-    )
+    summary = replay_summary(config, engine, result, files)
     predictions = engine.predictions
     if predictions is not None and baseline is not None:
         summary["predictor"] = predictions.name

@@ -29,8 +29,7 @@ def print_summary(s: dict[str, object], written: list[Path]) -> None:
         f"volume {f('volume_base', '{:.6f}')} {base}"
     )
     print(
-        f"{f'pnl ({quote})':<18}total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} "
-        f"- fees {f('fees')}"
+        f"{f'pnl ({quote})':<18}total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} - fees {f('fees')}"
     )
     print(f"{f'inventory ({base})':<18}final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
     print(

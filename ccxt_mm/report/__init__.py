@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine import FillRecord, ReplayResult
+from ccxt_mm.engine import FillRecord, ReplayEngine, ReplayResult
 from ccxt_mm.report.figures import filled_orders, quoting, span, span_ns, units
 
 
@@ -89,6 +89,35 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
     summary.update(filled_orders(result.fills, created if isinstance(created, int) else 0))
     summary["units"] = units(config.market.base, config.market.quote)
     return summary
+
+
+def replay_summary(config: AppConfig, engine: ReplayEngine, result: ReplayResult, files: list[str]) -> dict[str, object]:
+    """:func:`summarize` of a replay's ``result`` with the recording's and the order flow's
+    counts and the recording's two clocks, taken from its ``engine``; ``files``: the recording."""
+    recording, orders, clock = engine.recording, engine.orders.stats, engine.clock
+    return summarize(
+        config,
+        result,
+        {
+            "messages": recording.messages_read,
+            "book_rows": recording.book_rows,
+            "skipped_messages": recording.skipped,
+            "data": [Path(p).name for p in files],
+            "orders_created": orders.placed,
+            "orders_amended": orders.amended,
+            "orders_cancelled": orders.cancelled,
+            "post_only_rejects": orders.post_only_rejects,
+            "late_cancels": orders.late_cancels,
+            "balance_rejects": engine.venue.stats.balance_rejects,
+            "fills_from_book": engine.venue.stats.book_fills,
+            "orders_left_open": len(engine.venue.orders),
+            "clock": {  # how many messages carry an exchange time, the offset (with the floor latency), the latency beyond
+                "messages_with_exchange_time": clock.stamped,
+                "offset_ms": clock.offset_ns / 1e6,
+                "feed_latency_ms": clock.feed_latency.summary(),
+            },
+        },
+    )
 
 
 def compare(without: ReplayResult, with_: ReplayResult) -> dict[str, dict[str, float]]:

@@ -87,6 +87,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("exchange",),
     ("engine",),
     ("report", "metrics"),
+    ("sweep",),
     ("app", "cli", "__init__"),
 )
 """The package's layers, lowest first: a module imports only from its own layer and those below."""

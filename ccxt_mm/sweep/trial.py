@@ -1,0 +1,90 @@
+"""One task of a sweep, run in a worker process (a local pool's or a Dask worker's): one
+trial's config replayed over one recording, its summary figures and its windows' figures.
+
+Tasks and their results are plain data (the compiled build's frozen classes do not pickle);
+a worker keeps every recording it has opened, so each is read once per worker however many
+trials replay it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ccxt_mm.errors import DataError
+
+if TYPE_CHECKING:
+    from ccxt_mm.market.events import Recording
+
+_OPENED: dict[tuple[tuple[str, ...], str], Recording] = {}
+"""The recordings this worker process has opened: (files, symbol) → recording."""
+
+
+def recording(files: list[str], symbol: str) -> Recording:
+    """``symbol``'s recording in ``files``, opened once per process."""
+    key = (tuple(files), symbol)
+    found = _OPENED.get(key)
+    if found is None:
+        from ccxt_mm.market.capture import open_recording
+
+        missing = [f for f in files if not os.path.exists(f)]
+        if missing:
+            raise DataError(missing[0], 0, f"not found on worker {socket.gethostname()}: give recordings on a path every worker shares")
+        found = _OPENED[key] = open_recording(files, symbol)
+    return found
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Replay ``task["config"]`` (a full config as plain data) over the recording
+    ``task["files"]`` cut into ``task["windows"]`` windows; returns the summary's figures,
+    each window's figures, the wall time (seconds) and the worker."""
+    started = time.perf_counter()
+    from ccxt_mm.config import parse_config
+    from ccxt_mm.engine import ReplayEngine
+    from ccxt_mm.engine.gc_policy import quiet_gc
+    from ccxt_mm.report import replay_summary
+    from ccxt_mm.report.figures import span_ns
+    from ccxt_mm.report.plot import pnl_curve
+    from ccxt_mm.strategies import load_strategy
+    from ccxt_mm.sweep.windows import window_edges, windows_of
+
+    where = f"trial {task['trial']}"
+    config = parse_config(task["config"], where)
+    files = list(task["files"])
+    engine = ReplayEngine(config, recording(files, config.market.symbol), load_strategy(config, where), run_id=f"t{task['trial']}")
+    with quiet_gc():
+        result = engine.run(None)
+    if result.book_ts_ns.size == 0:
+        raise DataError(files[0], 0, f"the {config.market.symbol} book never became quotable (0 book updates)")
+    realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid)
+    seen = np.array([f.seen_ns for f in result.fills], dtype=np.int64)
+    start, end = span_ns(result)
+    windows = windows_of(result.book_ts_ns, realized + unrealized, result.position, seen, window_edges(start, end, task["windows"]))
+    return {
+        "trial": task["trial"],
+        "recording": task["recording"],
+        "summary": flat_figures(replay_summary(config, engine, result, files)),
+        "windows": [w.as_dict() for w in windows],
+        "wall_s": time.perf_counter() - started,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+def flat_figures(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The summary's figures as one flat mapping: nested names joined by dots, lists joined
+    by ``; ``, the units left out (they are the same for every trial)."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if key == "units":
+            continue
+        if isinstance(value, dict):
+            out.update(flat_figures(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            out[name] = "; ".join(str(v) for v in value)
+        else:
+            out[name] = value
+    return out
