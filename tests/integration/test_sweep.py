@@ -207,6 +207,18 @@ def test_optuna_is_reproducible_from_its_seed_and_prunes_on_the_first_recording(
             assert r["r0.pnl_total"] == r["r1.pnl_total"]
 
 
+def test_optuna_gives_the_same_table_on_the_cluster(cluster, tmp_path: Path):
+    grid = tmp_path / "optuna.yaml"
+    grid.write_text(yaml.safe_dump({**OPTUNA, "search": {**OPTUNA["search"], "prune": False, "trials": 12, "batch": 4}}))
+    runs = []
+    for where in (["--workers", "2"], ["--cluster", cluster.address]):
+        out = tmp_path / where[0].strip("-")
+        assert sweep_cli("--grid", str(grid), *where, "--out", str(out)) == 0
+        runs.append(without_place(read_rows(out)))
+    assert runs[0] == runs[1] and len(runs[0]) == 12
+    assert len({r["spread.min_spread_bps"] for r in runs[0]}) == 12  # the sampler's draws, not one point repeated
+
+
 @pytest.mark.parametrize(
     ("space", "named"),
     [
