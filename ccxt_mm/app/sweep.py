@@ -13,9 +13,11 @@ import yaml
 
 from ccxt_mm.app.config_file import app_config, resolve
 from ccxt_mm.app.replay import store_grid, with_market_overrides
+from ccxt_mm.config import AppConfig
+from ccxt_mm.errors import ConfigError, DataError
 from ccxt_mm.sweep.pools import LocalPool, Pool
 from ccxt_mm.sweep.search import Sweep, Trial, grid_points, random_points, run_points
-from ccxt_mm.sweep.space import base_tree, check_space, load_sweep
+from ccxt_mm.sweep.space import SweepFile, base_tree, check_space, load_sweep
 
 BEST_FIGURES = ("trial", "objective", "pnl_total", "fills", "max_abs_inventory")
 """The best trial's columns the summary shows, beside its parameters."""
@@ -60,15 +62,29 @@ def _plan(config_path: str | None, grid_path: str, data: list[str] | None) -> tu
     config, base_dir, source = app_config(config_path)
     spec = load_sweep(grid_path)
     recordings = [resolve(item.split(","), Path.cwd()) for item in data] if data else [resolve(config.market.data, base_dir)]
+    _check_inputs(config, spec, recordings, source, grid_path)
     first = recordings[0]
     tick, lot = store_grid(first if len(first) == 1 else None, config.market.symbol, None, None)
     config, _ = with_market_overrides(config, symbol=None, tick_size=tick, lot_size=lot, data=None)
     load_strategy(config, source)
     full = base_tree(config)
-    full["market"]["data"] = recordings[0] if len(recordings) == 1 else resolve(config.market.data, base_dir)
+    full["market"]["data"] = recordings[0]  # what best.yaml replays: the (first) recording
     check_space(spec, full, grid_path)
     raw = yaml.safe_load(Path(source).read_text()) if config_path or source == "config.yaml" else None
     return Sweep(spec, full, recordings), raw if isinstance(raw, dict) else {}
+
+
+def _check_inputs(config: AppConfig, spec: SweepFile, recordings: list[list[str]], source: str, grid_path: str) -> None:
+    """What the sweep cannot run with: a recording file that is not there, a predictor (trials
+    replay without one); pruning with one recording is said."""
+    for files in recordings:
+        for name in files:
+            if not Path(name).exists():
+                raise DataError(name, 0, "no such recording (--data: an event store, or capture files joined by commas)")
+    if config.llm.predictor != "none":
+        raise ConfigError(source, [f"llm.predictor: a sweep replays without predictions (set none; got {config.llm.predictor!r})"])
+    if spec.search.prune and len(recordings) < 2:
+        print(f"warning: {grid_path}: search.prune needs two recordings or more: no trial is pruned", file=sys.stderr)
 
 
 def _cluster_pool(address: str, plan: Sweep) -> Pool:
@@ -98,6 +114,8 @@ def _search(plan: Sweep, pool: Pool, progress: bool) -> list[Trial]:
 
         return run_optuna(plan, pool, lambda _: bar.update())
     finally:
+        bar.total = bar.n  # pruned trials' replays are never run
+        bar.refresh()
         bar.close()
 
 
@@ -158,3 +176,5 @@ def _print(summary: dict[str, Any], out: Path) -> None:
             f" (rank {h['held_out_rank']} of {h['trials']}, median {h['held_out_median']:.4g})"
         )
     print(f"results: {out}/trials.parquet, trials.csv, objective.png" + (", best.yaml" if best else ""))
+    if best is not None and len(summary["recordings"]) > 1:
+        print("best.yaml replays the first recording (the r0.* figures); --data replays another")

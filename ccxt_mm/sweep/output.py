@@ -78,8 +78,15 @@ def plot_objective(path: Path, rows: list[dict[str, Any]], keys: list[str], metr
     plt.close(fig)
 
 
+def _order(value: Any) -> tuple[int, float, str]:
+    """Numbers in numeric order, then anything else by its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
 def _heatmap(fig: Any, ax: Any, done: list[dict[str, Any]], keys: list[str], metric: str) -> None:
-    xs, ys = sorted({r[keys[0]] for r in done}, key=str), sorted({r[keys[1]] for r in done}, key=str)
+    xs, ys = sorted({r[keys[0]] for r in done}, key=_order), sorted({r[keys[1]] for r in done}, key=_order)
     cells = np.full((len(ys), len(xs)), np.nan)
     for r in done:
         cells[ys.index(r[keys[1]]), xs.index(r[keys[0]])] = r["objective"]
@@ -98,7 +105,7 @@ def _parallel(fig: Any, ax: Any, done: list[dict[str, Any]], keys: list[str], me
     for j, key in enumerate(axes):
         values = [r[key] for r in done]
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        levels = sorted(set(values), key=str)
+        levels = sorted(set(values), key=_order)
         column = np.array(values, dtype=float) if numeric else np.array([levels.index(v) for v in values], dtype=float)
         span = column.max() - column.min() if column.size else 0.0
         scaled[:, j] = (column - column.min()) / span if span > 0 else 0.5

@@ -7,12 +7,18 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from ccxt_mm.errors import CcxtMmError
 from ccxt_mm.sweep.trial import run_task
+
+WAIT_SECS = 5.0
+"""How often a cluster sweep with nothing finishing checks that the cluster still has workers."""
+NO_WORKER_SECS = 120.0
+"""How long a cluster may have no worker before the sweep stops with an error."""
 
 Task = dict[str, Any]
 Outcome = dict[str, Any]
@@ -35,11 +41,20 @@ def _failed(task: Task, error: BaseException) -> Outcome:
     return {"trial": task["trial"], "recording": task["recording"], "error": f"{type(error).__name__}: {error}"}
 
 
+def _retryable(error: BaseException) -> bool:
+    """A task that failed on its data or config fails the same way again: not retried."""
+    return not isinstance(error, CcxtMmError)
+
+
 class LocalPool:
-    """``workers`` processes of this machine (spawned: no thread of ours is forked)."""
+    """``workers`` processes of this machine (spawned: no thread of ours is forked). At most
+    one task per process is handed over at a time, so a process that dies takes with it only
+    the tasks that were running, which are run again in a new pool."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.restarts = 0
+        """Times a dead process broke the pool and a new one was started."""
         self._executor = self._start()
 
     def _start(self) -> cf.ProcessPoolExecutor:
@@ -48,29 +63,39 @@ class LocalPool:
     def run(self, tasks: list[Task], retries: int, on_done: Callable[[Outcome], None]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(tasks)
         tries = [0] * len(tasks)
-        pending = {self._executor.submit(run_task, t): i for i, t in enumerate(tasks)}
-        while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            again: list[int] = []
+        waiting = list(range(len(tasks)))[::-1]
+        running: dict[cf.Future, int] = {}
+        while waiting or running:
+            while waiting and len(running) < self.workers:
+                i = waiting.pop()
+                running[self._executor.submit(run_task, tasks[i])] = i
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            broken = False
             for future in done:
-                i = pending.pop(future)
+                i = running.pop(future)
                 error = future.exception()
+                broken |= isinstance(error, BrokenProcessPool)
                 if error is None:
                     outcomes[i] = future.result()
-                elif tries[i] < retries:
+                elif tries[i] < retries and _retryable(error):
                     tries[i] += 1
-                    again.append(i)
+                    waiting.append(i)
                     continue
                 else:
                     outcomes[i] = _failed(tasks[i], error)
                 on_done(outcomes[i])  # type: ignore[arg-type]
-            if again and any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                again += list(pending.values())  # a dead worker breaks the pool: start a new one, run again what was in it
-                pending.clear()
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._start()
-            pending.update({self._executor.submit(run_task, tasks[i]): i for i in again})
+            if broken:
+                self._restart(running, waiting)
         return outcomes  # type: ignore[return-value]
+
+    def _restart(self, running: dict[cf.Future, int], waiting: list[int]) -> None:
+        """A dead process broke the pool: the tasks still in it wait for a new pool (those that
+        came back broken have counted a try)."""
+        waiting.extend(running.values())
+        running.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._start()
+        self.restarts += 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -89,11 +114,12 @@ class DaskPool:
             self._client = Client(address, timeout="10s")
         except OSError as exc:
             raise CcxtMmError(f"--cluster {address}: cannot reach a Dask scheduler there ({exc})") from exc
-        self.workers = sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values())
+        self.workers = sum(self._client.nthreads().values())
         if self.workers == 0:
             self._client.close()
             raise CcxtMmError(f"--cluster {address}: the scheduler has no workers")
         self._check_files(files)
+        self._no_worker_since: float | None = None
 
     def _check_files(self, files: list[str]) -> None:
         """Every worker sees every recording file (they are read from a shared path)."""
@@ -111,19 +137,33 @@ class DaskPool:
         tries = [0] * len(tasks)
         pending = {self._submit(t): i for i, t in enumerate(tasks)}
         while pending:
-            done, _ = wait(list(pending), return_when="FIRST_COMPLETED")
+            done, _ = wait(list(pending), timeout=WAIT_SECS, return_when="FIRST_COMPLETED")
+            if not done:
+                self._check_workers(len(pending))
             for future in done:
                 i = pending.pop(future)
+                error = future.exception() if future.status == "error" else None
                 if future.status == "finished":
                     outcomes[i] = future.result()
-                elif tries[i] < retries:
+                elif tries[i] < retries and (error is None or _retryable(error)):
                     tries[i] += 1
                     pending[self._submit(tasks[i])] = i
                     continue
                 else:
-                    outcomes[i] = _failed(tasks[i], future.exception())
+                    outcomes[i] = _failed(tasks[i], error or CcxtMmError(f"the Dask task ended {future.status}"))
                 on_done(outcomes[i])  # type: ignore[arg-type]
         return outcomes  # type: ignore[return-value]
+
+    def _check_workers(self, waiting: int) -> None:
+        """Raise when the cluster has had no worker for :data:`NO_WORKER_SECS`: the tasks
+        would wait for ever."""
+        since = self._no_worker_since
+        if self._client.nthreads():
+            self._no_worker_since = None
+        elif since is None:
+            self._no_worker_since = time.monotonic()
+        elif time.monotonic() - since > NO_WORKER_SECS:
+            raise CcxtMmError(f"--cluster: no worker for {NO_WORKER_SECS:.0f} s with {waiting} tasks waiting: start workers, or stop")
 
     def _submit(self, task: Task) -> Any:
         return self._client.submit(run_task, task, pure=False)

@@ -36,8 +36,13 @@ class Trial:
         return next((str(o["error"]) for o in self.outcomes if "error" in o), "")
 
     def windows(self) -> list[WindowFigures]:
-        """Every window of every recording replayed, in order."""
-        return [WindowFigures.from_dict(w) for o in self.outcomes if "windows" in o for w in o["windows"]]
+        """Every window of the recordings replayed, in order, up to the first that failed."""
+        out = []
+        for outcome in sorted(self.outcomes, key=lambda o: int(o["recording"])):
+            if "error" in outcome:
+                break
+            out += [WindowFigures.from_dict(w) for w in outcome["windows"]]
+        return out
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class Sweep:
     def objective(self, trial: Trial) -> float:
         """The objective over the fitted windows replayed (NaN: none replayed)."""
         fitted = self.fitted(trial.windows())
-        return math.nan if fitted is None else score(self.spec.objective.metric, fitted)
+        return math.nan if fitted is None or trial.state == "failed" else score(self.spec.objective.metric, fitted)
 
     def violations(self, trial: Trial) -> dict[str, float]:
         """How far the trial is past each limit over its fitted windows (≤ 0: within it):

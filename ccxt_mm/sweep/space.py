@@ -16,6 +16,12 @@ from ccxt_mm.config import AppConfig, parse_config, validation_problems
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.schema import Strict
 
+MAX_GRID = 100_000
+"""Most points a grid may have."""
+REPLAYED = ("market", "book", "strategy", "spread", "risk", "orders", "paper")
+"""The config sections a replay reads: the only ones a sweep may search."""
+NOT_SEARCHED = {"market.data": "give recordings with --data", "market.symbol": "a sweep replays one symbol"}
+
 FREE_FORM = ("strategy", "params")
 """The one config mapping whose keys the schema does not list (the strategy plugin validates
 them): a sweep may set a key there that the base config does not have."""
@@ -44,12 +50,17 @@ class ParamSpec(Strict):
             raise ValueError(f"expected finite low <= high (got {self.low:g}, {self.high:g})")
         if self.log and (self.low <= 0 or self.step is not None):
             raise ValueError("log needs low > 0 and no step")
+        if self.step is not None:
+            steps = (self.high - self.low) / self.step
+            if abs(steps - round(steps)) > 1e-9:
+                raise ValueError(f"high must be low + a whole number of steps (got {self.low:g} + {steps:.4g} × {self.step:g})")
         return self
 
     @property
     def integer(self) -> bool:
-        """A whole-number range: low, high and step are all whole numbers."""
-        ends = (self.low, self.high, self.step if self.step is not None else 1.0)
+        """A whole-number grid: low, high and step all whole numbers (a range without a step is
+        continuous, whatever its ends)."""
+        ends = (self.low, self.high, self.step)
         return self.values is None and all(v is not None and float(v).is_integer() for v in ends)
 
     def grid(self) -> tuple[Any, ...] | None:
@@ -91,6 +102,9 @@ class SearchSpec(Strict):
             raise ValueError("trials: a grid runs every point of the space (leave trials out)")
         if self.method != "grid" and self.trials is None:
             raise ValueError(f"trials: a {self.method} search needs a number of trials")
+        only_optuna = sorted({"batch", "prune"} & self.model_fields_set)
+        if self.method != "optuna" and only_optuna:
+            raise ValueError(f"{', '.join(only_optuna)}: only an optuna search has them")
         return self
 
 
@@ -159,6 +173,10 @@ def set_key(tree: dict[str, Any], key: str, value: Any, defaults: dict[str, Any]
 def key_problem(full: dict[str, Any], key: str) -> str | None:
     """Why ``key`` names no value of the full config ``full`` (None: it does)."""
     parts = key.split(".")
+    if parts[0] in full and parts[0] not in REPLAYED:
+        return f"space.{key}: a replay does not read the {parts[0]} section (search keys of {', '.join(REPLAYED)})"
+    if key in NOT_SEARCHED:
+        return f"space.{key}: not searched: {NOT_SEARCHED[key]}"
     node: Any = full
     for depth, part in enumerate(parts):
         if tuple(parts[:depth]) == FREE_FORM:
@@ -189,6 +207,9 @@ def check_space(sweep: SweepFile, full: dict[str, Any], source: str) -> None:
     problems = [p for p in (key_problem(full, key) for key in sweep.space) if p is not None]
     if sweep.search.method == "grid":
         problems += [f"space.{k}: a grid needs values or a step" for k, s in sweep.space.items() if s.grid() is None]
+        points = math.prod(len(s.grid() or ()) for s in sweep.space.values())
+        if not problems and points > MAX_GRID:
+            problems.append(f"space: the grid has {points:,} points (at most {MAX_GRID:,}): fewer values, or a random or optuna search")
     if problems:
         raise ConfigError(source, problems)
     for key, spec in sweep.space.items():

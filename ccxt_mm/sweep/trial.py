@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,21 +20,37 @@ from ccxt_mm.errors import DataError
 if TYPE_CHECKING:
     from ccxt_mm.market.events import Recording
 
-_OPENED: dict[tuple[tuple[str, ...], str], Recording] = {}
-"""The recordings this worker process has opened: (files, symbol) → recording."""
+KEPT = 4
+"""Recordings a worker keeps open (the least recently used one is dropped past this)."""
+_OPENED: dict[tuple[object, ...], Recording] = {}
+"""The recordings this worker process has opened: (files, their sizes and times, symbol) → recording."""
+
+
+def _fingerprint(files: list[str]) -> tuple[object, ...]:
+    """Each file (each file of a store folder) with its size and modification time: a
+    recording that changed on disk (a store still being captured) is opened again."""
+    out: list[object] = []
+    for name in files:
+        path = Path(name)
+        if not path.exists():
+            raise DataError(name, 0, f"not found on worker {socket.gethostname()}: give recordings on a path every worker shares")
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            st = f.stat()
+            out.append((str(f), st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 def recording(files: list[str], symbol: str) -> Recording:
-    """``symbol``'s recording in ``files``, opened once per process."""
-    key = (tuple(files), symbol)
-    found = _OPENED.get(key)
+    """``symbol``'s recording in ``files``, opened once per process while it is unchanged."""
+    key = (_fingerprint(files), symbol)
+    found = _OPENED.pop(key, None)
     if found is None:
         from ccxt_mm.market.capture import open_recording
 
-        missing = [f for f in files if not os.path.exists(f)]
-        if missing:
-            raise DataError(missing[0], 0, f"not found on worker {socket.gethostname()}: give recordings on a path every worker shares")
-        found = _OPENED[key] = open_recording(files, symbol)
+        found = open_recording(files, symbol)
+        while len(_OPENED) >= KEPT:
+            _OPENED.pop(next(iter(_OPENED)))
+    _OPENED[key] = found  # last: the most recently used
     return found
 
 

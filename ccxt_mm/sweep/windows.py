@@ -7,11 +7,38 @@ their PnL laid end to end."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 MINUTE_NS = 60_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Minutes:
+    """A window's PnL (quote) on the minute grid of its recording (minutes from its start): each
+    whole minute inside the window, and the parts of the minutes cut by its edges."""
+
+    whole: tuple[float, ...] = ()
+    """PnL of each whole minute, in order."""
+    first_part: float = 0.0
+    """PnL from the window's start to its first minute mark (the whole window's without one)."""
+    last_part: float = 0.0
+    """PnL from its last minute mark to its end (0 without one)."""
+    marked: bool = False
+    """A minute mark falls in the window."""
+
+    def then(self, nxt: Minutes) -> Minutes:
+        """These minutes followed by ``nxt``'s: a minute cut by the edge between them is whole again."""
+        if not nxt.marked:
+            if self.marked:
+                return Minutes(self.whole, self.first_part, self.last_part + nxt.first_part, True)
+            return Minutes((), self.first_part + nxt.first_part, 0.0, False)
+        if not self.marked:
+            return Minutes(nxt.whole, self.first_part + nxt.first_part, nxt.last_part, True)
+        joined = (*self.whole, self.last_part + nxt.first_part, *nxt.whole)
+        return Minutes(joined, self.first_part, nxt.last_part, True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +54,7 @@ class WindowFigures:
     """Lowest PnL reached, from the window's start (≤ 0, quote)."""
     max_drawdown_quote: float
     """Largest fall of the PnL from a running high within the window (≥ 0, quote)."""
-    minute_pnl_quote: tuple[float, ...] = field(default=())
-    """PnL made in each whole minute from the window's start (quote)."""
+    minutes: Minutes = field(default_factory=Minutes)
 
     def then(self, nxt: WindowFigures) -> WindowFigures:
         """This window followed by ``nxt``: the figures of the two laid end to end."""
@@ -39,33 +65,20 @@ class WindowFigures:
             peak_quote=max(self.peak_quote, self.pnl_quote + nxt.peak_quote),
             trough_quote=min(self.trough_quote, self.pnl_quote + nxt.trough_quote),
             max_drawdown_quote=max(self.max_drawdown_quote, nxt.max_drawdown_quote, self.peak_quote - self.pnl_quote - nxt.trough_quote),
-            minute_pnl_quote=self.minute_pnl_quote + nxt.minute_pnl_quote,
+            minutes=self.minutes.then(nxt.minutes),
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "pnl_quote": self.pnl_quote,
-            "fills": self.fills,
-            "max_abs_inventory_base": self.max_abs_inventory_base,
-            "peak_quote": self.peak_quote,
-            "trough_quote": self.trough_quote,
-            "max_drawdown_quote": self.max_drawdown_quote,
-            "minute_pnl_quote": list(self.minute_pnl_quote),
-        }
+        """Plain data (what a worker sends back)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "minutes"}
+        m = self.minutes
+        return {**out, "minutes": {"whole": list(m.whole), "first_part": m.first_part, "last_part": m.last_part, "marked": m.marked}}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> WindowFigures:
-        minutes = raw["minute_pnl_quote"]
-        assert isinstance(minutes, list)
-        return cls(
-            pnl_quote=float(raw["pnl_quote"]),  # type: ignore[arg-type]
-            fills=int(raw["fills"]),  # type: ignore[call-overload]
-            max_abs_inventory_base=float(raw["max_abs_inventory_base"]),  # type: ignore[arg-type]
-            peak_quote=float(raw["peak_quote"]),  # type: ignore[arg-type]
-            trough_quote=float(raw["trough_quote"]),  # type: ignore[arg-type]
-            max_drawdown_quote=float(raw["max_drawdown_quote"]),  # type: ignore[arg-type]
-            minute_pnl_quote=tuple(float(m) for m in minutes),
-        )
+    def from_dict(cls, raw: dict[str, Any]) -> WindowFigures:
+        m = raw["minutes"]
+        minutes = Minutes(tuple(float(x) for x in m["whole"]), float(m["first_part"]), float(m["last_part"]), bool(m["marked"]))
+        return cls(**{k: v for k, v in raw.items() if k != "minutes"}, minutes=minutes)
 
 
 def window_edges(start_ns: int, end_ns: int, windows: int) -> np.ndarray:
@@ -76,11 +89,23 @@ def window_edges(start_ns: int, end_ns: int, windows: int) -> np.ndarray:
     return edges
 
 
+def _minutes(ts_ns: np.ndarray, values: np.ndarray, lo_ns: int, hi_ns: int, origin_ns: int) -> Minutes:
+    """The minutes of a window (lo_ns, hi_ns] whose PnL from its start is ``values`` (the start,
+    then each book update at ``ts_ns``), on the grid of minutes from ``origin_ns``."""
+    first = origin_ns + -(-(lo_ns + 1 - origin_ns) // MINUTE_NS) * MINUTE_NS
+    marks = np.arange(first, hi_ns + 1, MINUTE_NS, dtype=np.int64)
+    if marks.size == 0:
+        return Minutes((), float(values[-1]), 0.0, False)
+    at = values[np.searchsorted(ts_ns, marks, side="right")]
+    return Minutes(tuple(float(d) for d in np.diff(at)), float(at[0]), float(values[-1] - at[-1]), True)
+
+
 def windows_of(
     ts_ns: np.ndarray, pnl: np.ndarray, position: np.ndarray, fill_seen_ns: np.ndarray, edges: np.ndarray
 ) -> list[WindowFigures]:
     """Each window's figures from the PnL (quote) and position (base) at each book update
-    (``ts_ns``) and when each fill was learnt (``fill_seen_ns``)."""
+    (``ts_ns``) and when each fill was learnt (``fill_seen_ns``); minutes count from the first
+    window's start."""
     cut = np.searchsorted(ts_ns, edges, side="right")
     fills_cut = np.searchsorted(np.sort(fill_seen_ns), edges, side="right")
     out = []
@@ -90,8 +115,6 @@ def windows_of(
         start_position = float(position[lo - 1]) if lo > 0 else 0.0
         values = np.concatenate(([start_value], pnl[lo:hi])) - start_value
         running_high = np.maximum.accumulate(values)
-        marks = edges[k] + 1 + np.arange(int((edges[k + 1] - edges[k]) // MINUTE_NS) + 1, dtype=np.int64) * MINUTE_NS
-        at_marks = values[np.searchsorted(ts_ns[lo:hi], marks, side="right")]
         out.append(
             WindowFigures(
                 pnl_quote=float(values[-1]),
@@ -100,7 +123,7 @@ def windows_of(
                 peak_quote=float(values.max()),
                 trough_quote=float(values.min()),
                 max_drawdown_quote=float((running_high - values).max()),
-                minute_pnl_quote=tuple(float(d) for d in np.diff(at_marks)),
+                minutes=_minutes(ts_ns[lo:hi], values, int(edges[k]), int(edges[k + 1]), int(edges[0]) + 1),
             )
         )
     return out
@@ -125,7 +148,7 @@ def score(metric: str, figures: WindowFigures) -> float:
         held = figures.max_abs_inventory_base
         return figures.pnl_quote / held if held > 0 else 0.0
     if metric == "sharpe_per_minute":
-        minutes = np.array(figures.minute_pnl_quote)
+        minutes = np.array(figures.minutes.whole)
         sd = float(minutes.std(ddof=1)) if minutes.size > 1 else 0.0
         return float(minutes.mean()) / sd if sd > 0 and math.isfinite(sd) else 0.0
     raise ValueError(f"unknown metric {metric!r}")

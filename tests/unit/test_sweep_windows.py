@@ -4,8 +4,6 @@ space's grids and random draws."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,7 +11,7 @@ from hypothesis import strategies as st
 
 from ccxt_mm.sweep.search import random_points
 from ccxt_mm.sweep.space import SweepFile, key_problem, set_key
-from ccxt_mm.sweep.windows import MINUTE_NS, WindowFigures, laid_end_to_end, score, window_edges, windows_of
+from ccxt_mm.sweep.windows import MINUTE_NS, Minutes, WindowFigures, laid_end_to_end, score, window_edges, windows_of
 
 
 @st.composite
@@ -41,6 +39,9 @@ def test_windows_laid_end_to_end_give_the_whole(run):
     assert whole.max_abs_inventory_base == joined.max_abs_inventory_base == pytest.approx(max(float(np.abs(position).max()), 0.0))
     for name in ("peak_quote", "trough_quote", "max_drawdown_quote"):
         assert getattr(joined, name) == pytest.approx(getattr(whole, name), abs=1e-9), name
+    assert joined.minutes.whole == pytest.approx(whole.minutes.whole, abs=1e-9) and joined.minutes.marked == whole.minutes.marked
+    assert (joined.minutes.first_part, joined.minutes.last_part) == pytest.approx((whole.minutes.first_part, whole.minutes.last_part))
+    assert WindowFigures.from_dict(joined.as_dict()) == joined
     running_high = np.maximum.accumulate(np.concatenate(([0.0], pnl)))
     assert whole.max_drawdown_quote == pytest.approx(float((running_high - np.concatenate(([0.0], pnl))).max()), abs=1e-9)
 
@@ -50,11 +51,12 @@ def test_minute_pnl_is_taken_at_whole_minutes_from_the_window_start():
     ts = t0 + np.array([10, 70, 130, 185], dtype=np.int64) * 1_000_000_000
     pnl = np.array([1.0, 3.0, 2.0, 6.0])
     (w,) = windows_of(ts, pnl, np.zeros(4), np.array([], dtype=np.int64), window_edges(int(ts[0]), int(ts[-1]), 1))
-    assert w.minute_pnl_quote == (2.0, -1.0) and w.pnl_quote == 6.0  # marks at 10, 70 and 130 s; 130..185 s is no whole minute
+    assert w.pnl_quote == 6.0  # minute marks at 10, 70 and 130 s: 130..185 s is the part of a minute the window ends in
+    assert w.minutes == Minutes(whole=(2.0, -1.0), first_part=1.0, last_part=4.0, marked=True)
 
 
 def figures(pnl: float, minutes: tuple[float, ...] = (), held: float = 0.5, fills: int = 3) -> WindowFigures:
-    return WindowFigures(pnl, fills, held, max(pnl, 0.0), min(pnl, 0.0), max(-pnl, 0.0), minutes)
+    return WindowFigures(pnl, fills, held, max(pnl, 0.0), min(pnl, 0.0), max(-pnl, 0.0), Minutes(whole=minutes))
 
 
 def test_the_objectives_on_known_numbers():
@@ -99,4 +101,3 @@ def test_keys_are_found_in_the_full_config_and_set_without_losing_their_siblings
     tree: dict = {}
     set_key(tree, "spread.base_bps.low", 1.0, full)
     assert tree == {"spread": {"base_bps": {"low": 1.0, "high": 20.0}, "min_spread_bps": 8.0}}
-    assert not math.isnan(score("pnl", figures(0.0)))
