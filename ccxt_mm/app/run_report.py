@@ -86,14 +86,16 @@ def market_folder(key: str) -> str:
     return f"{exchange}-{symbol.replace('/', '-').replace(':', '-')}"
 
 
-def snapshot(engine: LiveEngine, stats: dict[str, dict]) -> list[MarketFigures]:
+def snapshot(engine: LiveEngine, stats: dict[str, dict], converted: dict[str, list[tuple]]) -> list[MarketFigures]:
     """Every market's figures now (on the event loop); ``stats``: the engine's summary by
-    market key."""
+    market key; ``converted``: each market's fills as data so far, extended with the new ones
+    (a report converts only what is new since the last)."""
     now = engine.clock_ns()
     figures = []
     for m in engine.markets:
         result = m.result(now)
-        fills = [dataclasses.astuple(f) for f in result.fills]
+        fills = converted.setdefault(m.key, [])
+        fills += [dataclasses.astuple(f) for f in result.fills[len(fills) :]]
         result.fills = []
         figures.append(MarketFigures(m.key, market_folder(m.key), m.core.quote_asset, m.core.cfg.model_dump(), result, fills, stats[m.key]))
     return figures
@@ -157,6 +159,8 @@ class RunReporter:
         self._closing = False
         self._pool: ProcessPoolExecutor | None = None
         """The process the reports are written in (None: not started, or broken)."""
+        self._fills: dict[str, list[tuple]] = {}
+        """Each market's fills converted to data by earlier reports."""
 
     def request(self, reason: str) -> None:
         """Write a report as soon as the one being written (if any) is done."""
@@ -174,7 +178,13 @@ class RunReporter:
             self._wake.clear()
             if self._closing:
                 return
-            await self.write(self.engine.summary(), reason)
+            try:
+                stats = self.engine.summary()
+            except Exception:  # a report never stops quoting, nor the reports after it
+                self.failures += 1
+                log.exception("run report (%s) not written: the engine's summary failed; quoting goes on", reason)
+                continue
+            await self.write(stats, reason)
 
     async def close(self, task: asyncio.Task) -> None:
         """Stop ``task`` (the one running :meth:`run`) once its write in progress is done."""
@@ -191,15 +201,15 @@ class RunReporter:
     async def write(self, stats: dict[str, dict], reason: str) -> None:
         """Copy the figures now (``stats``: the engine's summary by market key), write them in
         the worker process; a failure is logged, never raised."""
-        figures = snapshot(self.engine, stats)
         run = {
             "reason": reason,
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "markets_failed_to_start": self.failed,
         }
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), initializer=_ignore_signals)
         try:
+            figures = snapshot(self.engine, stats, self._fills)
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), initializer=_ignore_signals)
             await asyncio.get_running_loop().run_in_executor(self._pool, write_run_report, self.out_dir, figures, run)
         except Exception as exc:  # a report never stops quoting: said loudly, counted
             self.failures += 1

@@ -99,6 +99,8 @@ class QuotingCore:
         self.quote_balance = quote_balance
         self.fills: list[FillRecord] = []
         self.order_rows: list[tuple[int, str, str, int, float, float, str]] = []
+        self.pulls_ns: list[int] = []
+        """When the quotes were pulled (ns): a quote stands until the next book update or pull."""
         """(ts_ns, action, order_id, side, price, qty, reason): one row per place / amend / cancel
         / take, with why it was sent."""
         self.mid = 0.0
@@ -240,6 +242,7 @@ class QuotingCore:
         """Cancel every open order for ``reason`` (stale or broken book, pause, stop, shutdown)."""
         self._send(self.orders.cancel_all(reason), now_ns)
         self.quotes = (math.nan, math.nan)
+        self.pulls_ns.append(now_ns)
 
     def drain(self, now_ns: int) -> None:
         """Apply the venue's events to the order manager, inventory and ledger; ``now_ns``: when

@@ -98,11 +98,12 @@ class LiveMarket:
         self.states.set("book_invalid", now_ns)
 
     def result(self, now_ns: int) -> ReplayResult:
-        """The market's figures up to ``now_ns`` as the report takes them: copies, so a thread
-        may write them while the market goes on quoting."""
+        """The market's figures from its opening to ``now_ns`` (the span its time per state and
+        time quoted share) as the report takes them: copies, so a thread may write them while
+        the market goes on quoting."""
         core = self.core
         balances = {core.base_asset: core.base_balance, core.quote_asset: core.quote_balance}
-        return core_result(core, self.samples, True, self.states.secs(now_ns), balances, 0, 0)
+        return core_result(core, self.samples, True, self.states.secs(now_ns), balances, self.states.start_ns, now_ns)
 
 
 async def open_market(

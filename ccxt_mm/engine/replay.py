@@ -31,6 +31,11 @@ from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.strategy import Strategy
 
 
+def no_pulls() -> np.ndarray:
+    """No pull (the default of :attr:`ReplayResult.pulls_ns`)."""
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass
 class ReplayResult:
     """Everything the report needs; arrays are sampled once per book update."""
@@ -63,6 +68,9 @@ class ReplayResult:
     end_ns: int = 0
     """The recording time covered: first and last message (ns; 0: not known, the book
     updates' span is taken)."""
+    pulls_ns: np.ndarray = field(default_factory=no_pulls)
+    """When the quotes were pulled (ns): the quotes of a book update stand until the next
+    update or the next pull."""
 
 
 GAP: Final = "book invalid: gap in the recording"
@@ -276,4 +284,5 @@ def core_result(
         envelope=core.envelope_counts(),
         start_ns=start_ns,
         end_ns=end_ns,
+        pulls_ns=np.array(core.pulls_ns, dtype=np.int64),
     )

@@ -53,6 +53,8 @@ class StateTimes:
     the engine's clock."""
 
     def __init__(self, state: str, since_ns: int) -> None:
+        self.start_ns = since_ns
+        """When counting began (ns): the span the states share."""
         self.state = state
         """The state the time is counted in now."""
         self.since_ns = since_ns

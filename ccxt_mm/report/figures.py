@@ -30,14 +30,20 @@ def utc_iso(ns: int) -> str:
 
 
 def quoting(result: ReplayResult, start_ns: int, end_ns: int) -> dict[str, float]:
-    """How long both sides were quoted (each book update's quotes standing until the next, the
-    last until ``end_ns``), that time as a fraction of the span from ``start_ns``, and the
-    time-weighted average full spread of our level-0 quotes over it (bps of mid; NaN if never
-    two-sided)."""
+    """How long both sides were quoted (each book update's quotes standing until the next update
+    or the next pull of the quotes, the last until ``end_ns``), that time as a fraction of the
+    span from ``start_ns``, and the time-weighted average full spread of our level-0 quotes over
+    it (bps of mid; NaN if never two-sided)."""
     ts = result.book_ts_ns
     if ts.size == 0:
         return {"time_quoted_secs": 0.0, "time_quoted_fraction": 0.0, "avg_quoted_spread_bps": float("nan")}
-    held = np.diff(np.append(ts, max(end_ns, int(ts[-1])))) * 1e-9
+    ends = np.append(ts[1:], max(end_ns, int(ts[-1])))
+    pulls = np.sort(result.pulls_ns)
+    if pulls.size:
+        after = np.searchsorted(pulls, ts, side="right")  # the first pull after each update
+        pulled = after < pulls.size
+        ends[pulled] = np.minimum(ends[pulled], pulls[after[pulled]])
+    held = (ends - ts) * 1e-9
     two_sided = np.isfinite(result.bid_quote) & np.isfinite(result.ask_quote)
     quoted = float(held[two_sided].sum())
     spread = (result.ask_quote[two_sided] - result.bid_quote[two_sided]) / result.mid[two_sided] * 1e4

@@ -47,6 +47,16 @@ def test_time_quoted_and_the_average_spread_weigh_each_quote_by_how_long_it_stoo
     assert figures["avg_quoted_spread_bps"] == pytest.approx((200.0 * 1 + 150.0 * 3) / 4)
 
 
+def test_a_pull_ends_the_quotes_before_the_next_update():
+    """Two-sided at 0 s and 3 s, the run ending at 6 s; pulled at 0.5 s (a gap in the book) and
+    4 s (a stale feed): quoted 0.5 + 1 s, not 1 + 3 s."""
+    r = result([0, 1, 3], [99.0, math.nan, 99.0], [101.0, 101.0, 100.5], start_ns=T0, end_ns=T0 + 6 * SEC)
+    r.pulls_ns = np.array([T0 + 4 * SEC, T0 + SEC // 2], dtype=np.int64)
+    figures = quoting(r, *span_ns(r))
+    assert figures["time_quoted_secs"] == pytest.approx(1.5)
+    assert figures["avg_quoted_spread_bps"] == pytest.approx((200.0 * 0.5 + 150.0 * 1) / 1.5)
+
+
 def test_never_two_sided_is_no_time_and_no_spread():
     r = result([0, 1], [math.nan, 99.0], [101.0, math.nan], start_ns=T0, end_ns=T0 + 2 * SEC)
     figures = quoting(r, *span_ns(r))
