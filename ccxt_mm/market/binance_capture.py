@@ -1,15 +1,21 @@
-"""Reader for Binance spot raw captures (hftbacktest's collector format).
+"""Reader for Binance spot, USD-M and COIN-M futures raw captures (hftbacktest's collector format).
 
 Each line of the gzip text is ``<local receive ts ns> <raw JSON>``: combined-stream
-messages (``<sym>@depth@100ms`` diffs, ``<sym>@bookTicker``, ``<sym>@trade``) and REST
-``/api/v3/depth`` snapshots (objects with ``lastUpdateId``). A diff's exchange time is its event
+messages (``<sym>@depth@100ms`` or ``@depth@0ms`` diffs, ``<sym>@bookTicker``, ``<sym>@trade``)
+and REST ``/api/v3/depth`` (``/fapi/v1/depth``, ``/dapi/v1/depth``) snapshots (objects with
+``lastUpdateId``). A diff's exchange time is its event
 time ``E`` (it holds the book's changes up to then), a trade's its trade time ``T``; a REST
 snapshot has none. Several files of one recording
 are read in order as one stream.
 
-Binance's rules for a local book are enforced: diffs with ``u <= lastUpdateId`` are dropped,
-the first applied diff has ``U <= lastUpdateId + 1 <= u`` and each later one has
-``U == previous u + 1``. Diffs received before the snapshot are buffered and applied after
+Binance's rules for a local book are enforced. Spot: diffs with ``u <= lastUpdateId`` are
+dropped, the first applied diff has ``U <= lastUpdateId + 1 <= u`` and each later one has
+``U == previous u + 1``. Futures (diffs carrying ``pu``, USD-M and COIN-M alike): diffs with
+``u < lastUpdateId`` are dropped, the first applied diff has ``U <= lastUpdateId <= u`` and each
+later one has ``pu == previous u`` (Binance's "How to manage a local order book correctly" for
+each market). A futures symbol is ccxt's ``BASE/QUOTE:SETTLE``: a linear perpetual's stream is
+``<base><quote>`` (``ETH/USDT:USDT``: ``ethusdt``), an inverse one's ``<base><quote>_perp``
+(``ETH/USD:ETH``: ``ethusd_perp``). Diffs received before the snapshot are buffered and applied after
 it. A gap invalidates the book until a later snapshot resyncs it; a gap that no snapshot
 repairs is a :class:`SequenceGapError` naming the file and line.
 """
@@ -36,6 +42,8 @@ class _Diff:
     exch_ns: int
     bids: list
     asks: list
+    prev_id: int = -1
+    """A futures diff's ``pu``, the ``u`` of the diff before it (-1: a spot diff, chained by ``U``)."""
 
 
 class _BinanceSequencer:
@@ -56,15 +64,16 @@ class _BinanceSequencer:
         if not self.synced:
             self.buffer.append(d)
             return
+        futures = d.prev_id >= 0
         if self.first_after_snapshot:
-            if d.last_id <= self.last_id:
+            if d.last_id < self.last_id or (d.last_id == self.last_id and not futures):
                 self.out.skip("diff already in snapshot")
                 return
-            connected = d.first_id <= self.last_id + 1 <= d.last_id
+            connected = d.first_id <= self.last_id + (0 if futures else 1) <= d.last_id
         else:
-            connected = d.first_id == self.last_id + 1
+            connected = d.prev_id == self.last_id if futures else d.first_id == self.last_id + 1
         if not connected:
-            reason = f"sequence gap: expected U={self.last_id + 1}, got U={d.first_id}"
+            reason = _gap(self.last_id, d, self.first_after_snapshot)
             self.gap = (self.out.sources[d.src], d.line, reason)
             self.out.add(MsgKind.INVALID, d.ts_ns, d.src, d.line, d.last_id, exch_ns=d.exch_ns)
             self.synced = False
@@ -105,12 +114,32 @@ class _BinanceSequencer:
             raise DataError(paths[0], 1, "no depth snapshot (object with lastUpdateId) in the recording")
 
 
+def _gap(last_id: int, d: _Diff, first: bool) -> str:
+    """Why ``d`` does not follow the book at update id ``last_id`` (``first``: the first diff
+    after a snapshot)."""
+    if first:
+        return f"sequence gap: no diff spans the snapshot's lastUpdateId={last_id} (the next has U={d.first_id}, u={d.last_id})"
+    if d.prev_id >= 0:
+        return f"sequence gap: expected pu={last_id}, got pu={d.prev_id}"
+    return f"sequence gap: expected U={last_id + 1}, got U={d.first_id}"
+
+
+def stream_name(symbol: str) -> str:
+    """The lower-case stream name of a ccxt unified symbol: ``BTC/USDT`` → ``btcusdt``; a
+    linear perpetual ``ETH/USDT:USDT`` → ``ethusdt``, an inverse one ``ETH/USD:ETH`` →
+    ``ethusd_perp``."""
+    pair, _, settle = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    name = f"{base}{quote}".lower()
+    return f"{name}_perp" if settle and settle == base else name
+
+
 def read_binance_capture(paths: Iterable[str], symbol: str, tickers: bool = True) -> EventLog:
     """Read one recording (possibly several files, in order) for ``symbol`` (``BTC/USDT``).
 
     ``tickers=False`` counts bookTicker lines as skipped without parsing them (they only
     serve to validate the rebuilt book; a replay does not read them)."""
-    stream_symbol = symbol.replace("/", "").lower()
+    stream_symbol = stream_name(symbol)
     ticker_tag = f'"{stream_symbol}@bookTicker"'.encode()
     out = EventLogBuilder(symbol)
     seq = _BinanceSequencer(out)
@@ -157,7 +186,8 @@ def _parse_line(
         if name != stream_symbol:
             out.skip(f"other symbol {name}")
         elif channel.startswith("depth"):
-            seq.diff(_Diff(ts_ns, src, line_no, int(data["U"]), int(data["u"]), int(data["E"]) * NS_PER_MS, data["b"], data["a"]))
+            prev = int(data["pu"]) if "pu" in data else -1
+            seq.diff(_Diff(ts_ns, src, line_no, int(data["U"]), int(data["u"]), int(data["E"]) * NS_PER_MS, data["b"], data["a"], prev))
         elif channel == "bookTicker":
             bid, ask = ((data["b"], data["B"]),), ((data["a"], data["A"]),)
             out.add(MsgKind.TICKER, ts_ns, src, line_no, int(data["u"]), bid, ask, int(data.get("E", 0)) * NS_PER_MS)

@@ -21,9 +21,7 @@ from ccxt_mm.compiled import build
 from ccxt_mm.market.capture import load_capture
 from ccxt_mm.market.grid_check import recorded_grid
 from ccxt_mm.report import REPORT_FILES
-from tests.conftest import BINANCE_FILES, BYBIT_FILE, OKX_FILE, ROOT
-
-SHARED_MARKET = ROOT.parent / "shared/data/market"
+from tests.conftest import BINANCE_FILES, BYBIT_FILE, CASSETTES, OKX_FILE, ROOT
 
 
 def replay(capsys, tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -69,9 +67,8 @@ def test_a_symbol_the_cryptofeed_capture_lacks_is_an_error_naming_what_it_holds(
     assert report_files(tmp_path) == set()
 
 
-@pytest.mark.skipif(not (SHARED_MARKET / "binance_futures").is_dir(), reason="needs ../shared/data/market")
 def test_a_futures_recording_asked_for_another_symbol_is_an_error(capsys, tmp_path):
-    capture = str(SHARED_MARKET / "binance_futures/cm_ethusd_perp_20240808.gz")
+    capture = str(CASSETTES / "market/binance_futures/cm_ethusd_perp_20240808.gz")
     code, err = replay(capsys, tmp_path, "--data", capture, "--symbol", "BTC/USD")
     assert code == 1
     assert "no depth stream for BTC/USD (btcusd@depth) in this recording; it has depth streams for: ethusd_perp" in err
