@@ -19,6 +19,10 @@ class ConfigError(CcxtMmError):
         self.problems = problems
         super().__init__(f"{source}: " + "; ".join(problems))
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        """Pickled by its arguments (a sweep's worker process sends it back whole)."""
+        return (type(self), (self.source, self.problems))
+
 
 class DataError(CcxtMmError):
     """A recorded market-data file is unusable at a known place.
@@ -32,6 +36,10 @@ class DataError(CcxtMmError):
         self.line = line
         self.reason = reason
         super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, str]]:
+        """Pickled by its arguments (a sweep's worker process sends it back whole)."""
+        return (type(self), (self.path, self.line, self.reason))
 
 
 class SequenceGapError(DataError):
@@ -65,6 +73,9 @@ class LlmError(CcxtMmError):
         self.status = status
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None]]:
+        return (type(self), (str(self), self.status))
+
 
 class LlmRequestError(LlmError):
     """The server refused the request itself (400, 401, 403, 404, exhausted quota): retrying
@@ -87,6 +98,9 @@ class ExchangeError(CcxtMmError):
         self.retry_after_secs = retry_after_secs
         """The wait the exchange asked for (``Retry-After``), seconds, if it said."""
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[type, tuple[str, float | None]]:
+        return (type(self), (str(self), self.retry_after_secs))
 
 
 class PostOnlyRejected(ExchangeError):

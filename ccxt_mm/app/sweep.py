@@ -131,7 +131,10 @@ def _write(out: Path, plan: Sweep, trials: list[Trial], raw_base: dict[str, Any]
     best = best_trial(plan, trials)
     (out / "best.yaml").unlink(missing_ok=True)
     if best is not None:
-        write_best(out / "best.yaml", raw_base, plan.base, best.params, plan.base["market"]["data"])
+        base = config_path or "built-in defaults"
+        score = f"{plan.spec.objective.metric} = {plan.objective(best):.6g}"
+        header = f"best trial {best.number} of a {plan.spec.search.method} sweep over {base}: {score}"
+        write_best(out / "best.yaml", raw_base, plan.base, best.params, plan.base["market"]["data"], header)
     states = [t.state for t in trials]
     return {
         "config": config_path or "built-in defaults",
@@ -157,24 +160,30 @@ def _print(summary: dict[str, Any], out: Path) -> None:
     )
     for error in summary["errors"]:
         print(f"  failed: {error}")
-    best = summary["best"]
+    best, wf = summary["best"], summary["walk_forward"]
     if best is None:
-        print("no trial completed within the constraints: no best.yaml written", file=sys.stderr)
+        why = "every trial failed (errors above)" if summary["complete"] == 0 else "no trial completed within the constraints"
+        print(f"{why}: no best.yaml written", file=sys.stderr)
     else:
-        print(f"best: trial {best['trial']}, objective {summary['objective']} = {best['objective']:.6g}")
-        print("  " + ", ".join(f"{k} = {v}" for k, v in best.items() if k not in {"trial", "objective"}))
-    wf = summary["walk_forward"]
+        fitted = "the fitted windows " + " ".join(f["fit"] for f in wf["folds"]) if wf["folds"] else "the whole recording"
+        print(f"best: trial {best['trial']}, objective {summary['objective']} over {fitted} = {best['objective']:.6g}")
+        print("  whole recording: " + ", ".join(f"{k} = {_short(v)}" for k, v in best.items() if k not in {"trial", "objective"}))
     for fold in wf["folds"]:
         print(
             f"  walk-forward: best on {fold['fit']} (trial {fold['best_trial']}, {fold['fit_score']:.4g}) scored"
             f" {fold['test_score']:.4g} on {fold['test']}: rank {fold['test_rank']}, median {fold['test_median']:.4g}"
         )
-    if wf["held_out"] is not None:
+    if wf["held_out"] is not None and len(wf["folds"]) > 1:  # with two windows the one fold is the held-out score
         h = wf["held_out"]
         print(
             f"  held out {h['window']}: best trial {h['best_trial']} scored {h['held_out_score']:.4g}"
             f" (rank {h['held_out_rank']} of {h['trials']}, median {h['held_out_median']:.4g})"
         )
-    print(f"results: {out}/trials.parquet, trials.csv, objective.png" + (", best.yaml" if best else ""))
+    print(f"results: {out}/trials.parquet, trials.csv, objective.png, sweep_summary.json" + (", best.yaml" if best else ""))
     if best is not None and len(summary["recordings"]) > 1:
         print("best.yaml replays the first recording (the r0.* figures); --data replays another")
+
+
+def _short(value: object) -> object:
+    """A float to 6 significant digits, anything else as it is."""
+    return f"{value:.6g}" if isinstance(value, float) else value

@@ -46,9 +46,12 @@ def write_tables(out_dir: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def write_best(path: Path, raw_base: dict[str, Any], full: dict[str, Any], params: dict[str, Any], files: list[str] | None) -> None:
+def write_best(
+    path: Path, raw_base: dict[str, Any], full: dict[str, Any], params: dict[str, Any], files: list[str] | None, header: str
+) -> None:
     """The base config file (``raw_base``) with ``params`` set, and, with ``files`` (the sweep's
-    one recording), the market it was replayed on: a config that replays to the trial's figures."""
+    one recording), the market it was replayed on: a config that replays to the trial's figures;
+    ``header``, a comment line on top, says where it came from."""
     tree = copy.deepcopy(raw_base)
     if files is not None:
         for key in ("symbol", "tick_size", "lot_size"):
@@ -56,7 +59,7 @@ def write_best(path: Path, raw_base: dict[str, Any], full: dict[str, Any], param
         set_key(tree, "market.data", list(files), full)
     for key, value in params.items():
         set_key(tree, key, value, full)
-    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    path.write_text(f"# {header}\n" + yaml.safe_dump(tree, sort_keys=False))
 
 
 def plot_objective(path: Path, rows: list[dict[str, Any]], keys: list[str], metric: str, grid: bool) -> None:
@@ -113,12 +116,15 @@ def _parallel(fig: Any, ax: Any, done: list[dict[str, Any]], keys: list[str], me
             low, high = (f"{column.min():.4g}", f"{column.max():.4g}") if numeric else (str(levels[0]), str(levels[-1]))
             ax.annotate(low, (j, 0.0), xytext=(4, -12), textcoords="offset points", fontsize=8)
             ax.annotate(high, (j, 1.0), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    order = np.argsort(scaled[:, -1], kind="stable")  # the best drawn last, on top
+    order = np.argsort(scaled[:, -1], kind="stable")
     for line, colour in zip(scaled[order], matplotlib_colours(scaled[order, -1]), strict=True):
         ax.plot(range(len(axes)), line, color=colour, alpha=0.6, lw=1)
-    ax.set_xticks(range(len(axes)), axes, rotation=20)
+    if done:  # the best trial (the lowest number among equals), on top
+        ax.plot(range(len(axes)), scaled[int(order[-1])], color="tab:red", lw=2.5, label="best")
+        ax.legend(loc="upper left", fontsize=8)
+    ax.set_xticks(range(len(axes)), [*keys, f"objective: {metric}"], rotation=20)
     ax.set_ylabel("scaled to each axis's range")
-    ax.set_title(f"{metric}: {len(done)} complete trials (yellow: best)")
+    ax.set_title(f"{metric} over the fitted windows: {len(done)} complete trials (colour: objective)")
 
 
 def matplotlib_colours(values: np.ndarray) -> list[Any]:

@@ -11,7 +11,7 @@ import numpy as np
 from ccxt_mm.sweep.search import Sweep, Trial
 from ccxt_mm.sweep.windows import score
 
-PLACE_COLUMNS = ("wall_s", "workers")
+PLACE_COLUMNS = ("wall_s", "worker")
 """Where and how long each trial ran: the only columns that differ between two runs of one
 sweep (locally and on a cluster, say)."""
 
@@ -27,7 +27,7 @@ def window_names(sweep: Sweep) -> list[str]:
 def row(sweep: Sweep, trial: Trial) -> dict[str, Any]:
     """The trial's row: its number and state, parameters, objective and feasibility, each
     window's score, each recording's summary figures (prefixed ``r<i>.`` when there are
-    several), then wall time (seconds, all its replays), workers and error."""
+    several), then wall time (seconds, all its replays), the worker (host:pid) and error."""
     out: dict[str, Any] = {"trial": trial.number, "state": trial.state, **trial.params}
     out["objective"] = sweep.objective(trial)
     out["feasible"] = sweep.feasible(trial)
@@ -39,7 +39,7 @@ def row(sweep: Sweep, trial: Trial) -> dict[str, Any]:
         prefix = f"r{outcome['recording']}." if several else ""
         out.update({f"{prefix}{k}": v for k, v in outcome.get("summary", {}).items()})
     out["wall_s"] = sum(float(o.get("wall_s", 0.0)) for o in trial.outcomes)
-    out["workers"] = " ".join(sorted({str(o["worker"]) for o in trial.outcomes if "worker" in o}))
+    out["worker"] = " ".join(sorted({str(o["worker"]) for o in trial.outcomes if "worker" in o}))
     out["error"] = trial.error
     return out
 

@@ -75,11 +75,16 @@ class ParamSpec(Strict):
 
     def ends(self) -> tuple[Any, ...]:
         """The values checked against the config before the sweep: each listed value, or a
-        range's two ends."""
+        range's two ends, and a continuous range's midpoint too (a whole-number key given a
+        range without a step fails there: its draws are fractions)."""
         if self.values is not None:
             return self.values
         assert self.low is not None and self.high is not None
-        return (int(self.low), int(self.high)) if self.integer else (self.low, self.high)
+        if self.integer:
+            return (int(self.low), int(self.high))
+        if self.step is None and self.low < self.high:
+            return (self.low, self.high, (self.low + self.high) / 2)
+        return (self.low, self.high)
 
 
 class SearchSpec(Strict):
@@ -201,7 +206,8 @@ def trial_config(full: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
 
 def check_space(sweep: SweepFile, full: dict[str, Any], source: str) -> None:
     """Every searched key names a config value and each listed value (or range end) makes a
-    valid config with its strategy; raises :class:`ConfigError` listing every problem."""
+    valid config with its strategy; raises :class:`ConfigError` listing every problem of every
+    key."""
     from ccxt_mm.strategies import load_strategy
 
     problems = [p for p in (key_problem(full, key) for key in sweep.space) if p is not None]
@@ -210,12 +216,16 @@ def check_space(sweep: SweepFile, full: dict[str, Any], source: str) -> None:
         points = math.prod(len(s.grid() or ()) for s in sweep.space.values())
         if not problems and points > MAX_GRID:
             problems.append(f"space: the grid has {points:,} points (at most {MAX_GRID:,}): fewer values, or a random or optuna search")
+    bad_keys = {k for k in sweep.space if key_problem(full, k) is not None}
+    for key, spec in sweep.space.items():
+        for value in () if key in bad_keys else spec.ends():
+            try:
+                load_strategy(parse_config(trial_config(full, {key: value}), source), source)
+            except ConfigError as exc:
+                problems += [f"space.{key} = {value!r}: {p}" for p in exc.problems]
+                break  # one bad value a key is enough to name it
     if problems:
         raise ConfigError(source, problems)
-    for key, spec in sweep.space.items():
-        for value in spec.ends():
-            where = f"{source} (space.{key} = {value!r})"
-            load_strategy(parse_config(trial_config(full, {key: value}), where), where)
 
 
 def base_tree(config: AppConfig) -> dict[str, Any]:

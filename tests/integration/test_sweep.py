@@ -19,7 +19,7 @@ from ccxt_mm.cli import main
 from ccxt_mm.config import load_config
 from ccxt_mm.sweep.pools import DaskPool, LocalPool
 from ccxt_mm.sweep.results import PLACE_COLUMNS, row
-from ccxt_mm.sweep.search import Sweep, grid_points, run_points
+from ccxt_mm.sweep.search import Sweep, Trial, grid_points, run_points
 from ccxt_mm.sweep.space import base_tree, load_sweep
 from tests.conftest import BINANCE_FILES, ROOT
 
@@ -181,6 +181,20 @@ def test_without_retries_a_killed_workers_trials_are_reported_failed():
     assert [t.state for t in again] == ["complete", "complete"]
 
 
+def test_a_trial_refused_in_its_worker_is_failed_with_its_error_not_retried():
+    """A config error raised in a worker process comes back whole (not as a broken pool) and
+    fails its trial at once: it would fail the same way again."""
+    plan, points = small_sweep(2)
+    bad = Trial(7, {**points[0], "strategy.params.levels": 2.5})  # what a range without a step would draw
+    pool = LocalPool(2)
+    try:
+        (outcome,) = pool.run(plan.tasks([bad]), retries=2, on_done=lambda _: None)
+    finally:
+        pool.close()
+    assert outcome["error"].startswith("ConfigError: trial 7: strategy.params.levels: expected a whole number")
+    assert pool.restarts == 0
+
+
 OPTUNA = {
     "space": {
         "spread.min_spread_bps": {"low": 0.5, "high": 6.0},
@@ -235,6 +249,7 @@ def test_optuna_gives_the_same_table_on_the_cluster(cluster, tmp_path: Path):
         ({"spread.min_spread_bps": {"low": 1.0, "high": 2.0, "step": 0.3}}, "high must be low + a whole number of steps"),
         ({"live.poll_secs": {"values": [1.0]}}, "space.live.poll_secs: a replay does not read the live section"),
         ({"market.data": {"values": ["x.gz"]}}, "space.market.data: not searched: give recordings with --data"),
+        ({"strategy.params.levels": {"low": 1, "high": 4}}, "space.strategy.params.levels = 2.5: strategy.params.levels: expected a whole"),
     ],
 )
 def test_a_bad_sweep_file_is_named_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str], space: dict, named: str):
