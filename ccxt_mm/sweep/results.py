@@ -24,6 +24,19 @@ def window_names(sweep: Sweep) -> list[str]:
     return [f"r{r}w{k}" for r in range(len(sweep.recordings)) for k in range(per)]
 
 
+def window_bounds(sweep: Sweep, trials: list[Trial]) -> dict[str, dict[str, str]]:
+    """Each window's first and last moment (UTC), from any replay of its recording."""
+    from ccxt_mm.report.figures import utc_iso
+
+    names, per = window_names(sweep), sweep.spec.walk_forward.windows
+    out: dict[str, dict[str, str]] = {}
+    for r in range(len(sweep.recordings)):
+        edges = next((o["edges_ns"] for t in trials for o in t.outcomes if o["recording"] == r and "edges_ns" in o), None)
+        for k in range(per) if edges is not None else ():
+            out[names[r * per + k]] = {"start_utc": utc_iso(edges[k]), "end_utc": utc_iso(edges[k + 1])}
+    return out
+
+
 def row(sweep: Sweep, trial: Trial) -> dict[str, Any]:
     """The trial's row: its number and state, parameters, objective and feasibility, each
     window's score, each recording's summary figures (prefixed ``r<i>.`` when there are
@@ -62,7 +75,7 @@ def walk_forward(sweep: Sweep, trials: list[Trial]) -> dict[str, Any]:
     names, metric = window_names(sweep), sweep.spec.objective.metric
     done = [t for t in trials if sweep.feasible(t)]
     if len(names) < 2 or not done:
-        return {"windows": names, "folds": [], "held_out": None}
+        return {"windows": window_bounds(sweep, trials), "folds": [], "held_out": None}
     scores = {t.number: [score(metric, w) for w in t.windows()] for t in done}
     folds = []
     for k in range(len(names) - 1):
@@ -91,4 +104,4 @@ def walk_forward(sweep: Sweep, trials: list[Trial]) -> dict[str, Any]:
         "held_out_median": float(np.median(last)),
         "trials": len(done),
     }
-    return {"windows": names, "metric": metric, "folds": folds, "held_out": held_out}
+    return {"windows": window_bounds(sweep, trials), "metric": metric, "folds": folds, "held_out": held_out}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ccxt_mm.config import AppConfig, parse_config, validation_problems
 from ccxt_mm.errors import ConfigError
@@ -89,7 +89,7 @@ class ParamSpec(Strict):
 
 class SearchSpec(Strict):
     method: Literal["grid", "random", "optuna"] = "grid"
-    trials: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    trials: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(None, validate_default=True)
     """Trials of a random or Optuna search (a grid runs every point)."""
     seed: int = 0
     batch: Annotated[int, Field(ge=1, le=4096)] = 16
@@ -101,16 +101,23 @@ class SearchSpec(Strict):
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     """Times a trial is run again after its worker died or it raised, before it is reported failed."""
 
-    @model_validator(mode="after")
-    def _trials(self) -> SearchSpec:
-        if self.method == "grid" and self.trials is not None:
-            raise ValueError("trials: a grid runs every point of the space (leave trials out)")
-        if self.method != "grid" and self.trials is None:
-            raise ValueError(f"trials: a {self.method} search needs a number of trials")
-        only_optuna = sorted({"batch", "prune"} & self.model_fields_set)
-        if self.method != "optuna" and only_optuna:
-            raise ValueError(f"{', '.join(only_optuna)}: only an optuna search has them")
-        return self
+    @field_validator("trials")
+    @classmethod
+    def _trials(cls, value: int | None, info: ValidationInfo) -> int | None:
+        method = info.data.get("method", "grid")
+        if method == "grid" and value is not None:
+            raise ValueError("a grid runs every point of the space (leave trials out)")
+        if method != "grid" and value is None:
+            raise ValueError(f"a {method} search needs a number of trials")
+        return value
+
+    @field_validator("batch", "prune")
+    @classmethod
+    def _optuna_only(cls, value: object, info: ValidationInfo) -> object:
+        """Checked only when given (a default is not validated)."""
+        if info.data.get("method", "grid") != "optuna":
+            raise ValueError("only an optuna search has it")
+        return value
 
 
 class ObjectiveSpec(Strict):

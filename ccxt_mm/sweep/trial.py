@@ -79,12 +79,14 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid)
     seen = np.array([f.seen_ns for f in result.fills], dtype=np.int64)
     start, end = span_ns(result)
-    windows = windows_of(result.book_ts_ns, realized + unrealized, result.position, seen, window_edges(start, end, task["windows"]))
+    edges = window_edges(start, end, task["windows"])
+    windows = windows_of(result.book_ts_ns, realized + unrealized, result.position, seen, edges)
     return {
         "trial": task["trial"],
         "recording": task["recording"],
         "summary": flat_figures(replay_summary(config, engine, result, files)),
         "windows": [w.as_dict() for w in windows],
+        "edges_ns": [start, *(int(e) for e in edges[1:])],
         "wall_s": time.perf_counter() - started,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }

@@ -100,6 +100,9 @@ def test_walk_forward_reports_the_fitted_best_on_the_next_window(local_run: Path
     assert fold["test_score"] == float(rows[fold["best_trial"]]["score.w1"])
     assert fold["test_rank"] == 1 + sum(float(r["score.w1"]) > fold["test_score"] for r in feasible)
     assert wf["held_out"]["window"] == "w1" and wf["held_out"]["best_trial"] == fold["best_trial"]
+    w0, w1 = wf["windows"]["w0"], wf["windows"]["w1"]  # the recording cut in two halves of its time
+    assert (w0["start_utc"], w1["end_utc"]) == (rows[0]["span.start_utc"], rows[0]["span.end_utc"])
+    assert w0["end_utc"] == w1["start_utc"] == "2024-08-08T23:59:39.311Z"
 
 
 def test_the_loopback_cluster_gives_the_local_table(local_run: Path, cluster, tmp_path: Path):
@@ -264,7 +267,7 @@ def test_what_a_sweep_cannot_run_with_is_named(tmp_path: Path, capsys: pytest.Ca
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"space": {"spread.min_spread_bps": {"values": [1.0]}}, "search": {"prune": True}}))
     assert sweep_cli("--grid", str(grid)) == 2
-    assert "search: prune: only an optuna search has them" in capsys.readouterr().err
+    assert "search.prune: only an optuna search has it" in capsys.readouterr().err
     grid.write_text(yaml.safe_dump({"space": {"spread.min_spread_bps": {"values": [1.0]}}}))
     assert sweep_cli("--grid", str(grid), "--data", str(tmp_path / "missing.gz")) == 1
     assert "missing.gz" in capsys.readouterr().err
