@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``run``: see :func:`ccxt_mm.app.run.run`."""
     from ccxt_mm.app.run import run
 
-    shown = {"no_status": args.no_status, "json_logs": args.json_logs, "status_secs": args.status_secs}
+    shown = {"no_status": args.no_status, "json_logs": args.json_logs, "status_secs": args.status_secs, "log_file": args.log_file}
     return run(args.config, args.live, args.duration, args.report_dir, **shown)
 
 
@@ -103,6 +103,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     rn.add_argument("--no-status", action="store_true", help="no status screen and no status lines (a service that logs only)")
     rn.add_argument("--json-logs", action="store_true", help="JSON log lines on stderr instead of the status screen")
     rn.add_argument("--status-secs", type=float, default=10.0, help="off a terminal: a status line per market this often (default 10)")
+    rn.add_argument("--log-file", metavar="FILE", help="also append every log line to FILE as JSON (secrets masked): all warnings kept")
     rn.set_defaults(func=cmd_run)
 
 

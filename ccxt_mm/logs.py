@@ -42,6 +42,19 @@ def configure_json_logging(stream: TextIO, secrets: list[str], level: int = logg
     return handler
 
 
+def json_log_file(path: str, secrets: list[str], level: int = logging.INFO) -> logging.Handler:
+    """Also append the ``ccxt_mm`` loggers' lines to the file ``path`` as JSON lines (secrets
+    masked): every warning of a run kept, where a screen shows only the latest; returns the
+    handler (close it when done)."""
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setFormatter(JsonLinesFormatter(secrets))
+    handler.setLevel(level)
+    root = logging.getLogger("ccxt_mm")
+    root.addHandler(handler)
+    root.setLevel(min(root.level or level, level))
+    return handler
+
+
 def log_loop_exceptions(loop: asyncio.AbstractEventLoop) -> None:
     """Report what asyncio cannot hand back to any caller (a future whose exception nobody
     retrieved, a callback that raised) through the ``ccxt_mm`` JSON logger, masked like every

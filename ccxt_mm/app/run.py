@@ -34,13 +34,15 @@ def run(
     no_status: bool = False,
     json_logs: bool = False,
     status_secs: float = 10.0,
+    log_file: str | None = None,
 ) -> int:
     """Quote the configured markets for ``duration`` seconds (None: until SIGINT/SIGTERM),
     print the summary (secrets masked); with ``report_dir``, write it there as well, and the run
     report on exit, on SIGUSR1 and every ``report.every_secs``; 1 if an order was left open,
     else 0. While it runs: a status screen on a terminal (warnings in its pane; ``json_logs``:
     JSON log lines on stderr instead), else a plain line per market every ``status_secs``
-    (``no_status``: neither; see :func:`~ccxt_mm.app.status_screen.display_for`)."""
+    (``no_status``: neither; see :func:`~ccxt_mm.app.status_screen.display_for`); with
+    ``log_file``, every log line is appended there as JSON too (secrets masked)."""
     import asyncio
 
     from ccxt_mm.strategies import load_strategy
@@ -49,12 +51,19 @@ def run(
     load_strategy(config, source)  # a bad strategy.params fails before anything connects
     secrets = _credentials(config, source) if live else []
     display, handler = _logging(no_status, json_logs, secrets)
+    handlers = [handler]
+    if log_file is not None:
+        from ccxt_mm.logs import json_log_file
+
+        handlers.append(json_log_file(log_file, secrets))
     _print_banner(config, live)
     show = _display(display, handler, status_secs)
     try:
         summary = asyncio.run(_run(config, live, duration, Path(report_dir) if report_dir else None, show))
     finally:
-        logging.getLogger("ccxt_mm").removeHandler(handler)
+        for h in handlers:
+            logging.getLogger("ccxt_mm").removeHandler(h)
+            h.close()
     text = json.dumps(summary, indent=2, sort_keys=True, default=str)
     for secret in secrets:
         text = text.replace(secret, "***")

@@ -122,7 +122,8 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
 
     scraped = asyncio.run_coroutine_threadsafe(scrape(), emulators[1])
     config = write_config(tmp_path, emulators, metrics_port=port)
-    assert main(["run", "--live", "--duration", "2", "--config", config, "--report-dir", str(tmp_path)]) == 0
+    log_file = tmp_path / "run.log.jsonl"
+    assert main(["run", "--live", "--duration", "2", "--config", config, "--report-dir", str(tmp_path), "--log-file", str(log_file)]) == 0
     out, err = capsys.readouterr()
     metrics = scraped.result(10)
     assert 'ccxt_mm_orders_total{action="place",exchange="okx",symbol="BTC/USDT"}' in metrics
@@ -155,6 +156,9 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
             assert_feed_latency_measured(s, env.name, ("book",))
     assert API_KEY not in out + err and SECRET not in out + err
     assert json.loads((tmp_path / "run_summary.json").read_text()) == summary
+    logged = [json.loads(line) for line in log_file.read_text().splitlines()]  # every line JSON, the same as on stderr
+    assert len(logged) >= 2 and [e["msg"] for e in logged] == [e["msg"] for e in log_lines]
+    assert API_KEY not in log_file.read_text() and SECRET not in log_file.read_text()
 
 
 async def market_activity(emulators, seconds: float) -> None:
