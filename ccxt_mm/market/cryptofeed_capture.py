@@ -87,13 +87,34 @@ class _OkxBook:
                 side[float(px)] = (px, sz)
 
 
+def okx_inst_id(symbol: str) -> str:
+    """OKX's instId of a ccxt unified symbol: ``BTC/USDT`` → ``BTC-USDT``, a perpetual swap
+    ``UNI/USD:UNI`` → ``UNI-USD-SWAP``, a dated future ``BTC/USD:BTC-220527`` →
+    ``BTC-USD-220527``; an instId is kept as it is."""
+    if "/" not in symbol:
+        return symbol
+    pair, _, contract = symbol.partition(":")
+    inst = pair.replace("/", "-")
+    if not contract:
+        return inst
+    _, _, expiry = contract.partition("-")
+    return f"{inst}-{expiry}" if expiry else f"{inst}-SWAP"
+
+
+def bybit_symbol(symbol: str) -> str:
+    """Bybit's symbol of a ccxt unified one: ``LTC/USDT`` and the linear perpetual
+    ``LTC/USDT:USDT`` → ``LTCUSDT``, the inverse ``BTC/USD:BTC`` → ``BTCUSD``."""
+    return symbol.partition(":")[0].replace("/", "")
+
+
 def read_okx_capture(path: str, symbol: str | None, stats: ChecksumStats | None = None) -> EventLog:
     """Rebuild OKX books from a capture, verifying every checksum.
 
-    ``symbol`` is a unified symbol (``BTC/USDT``) or an OKX instId; only its events are
+    ``symbol`` is a unified symbol (``BTC/USDT``, ``UNI/USD:UNI``: see :func:`okx_inst_id`) or
+    an OKX instId; only its events are
     emitted, but the books of every instrument are rebuilt and verified into ``stats``.
     """
-    inst = symbol.replace("/", "-") if symbol else None
+    inst = okx_inst_id(symbol) if symbol else None
     out = EventLogBuilder(symbol or "")
     src = out.add_source(path)
     stats = stats if stats is not None else ChecksumStats()
@@ -168,8 +189,9 @@ def _okx_book_message(
 
 
 def read_bybit_capture(path: str, symbol: str) -> EventLog:
-    """Rebuild a Bybit ``orderBookL2_25`` book and trades for ``symbol`` (``LTC/USDT``)."""
-    sym = symbol.replace("/", "")
+    """Rebuild a Bybit ``orderBookL2_25`` book and trades for ``symbol`` (``LTC/USDT``, or the
+    linear perpetual ``LTC/USDT:USDT``: the same stream)."""
+    sym = bybit_symbol(symbol)
     out = EventLogBuilder(symbol)
     src = out.add_source(path)
     book_topic, trade_topic = f"orderBookL2_25.{sym}", f"trade.{sym}"

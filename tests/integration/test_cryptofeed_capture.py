@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import zlib
 
+import numpy as np
 import orjson
 
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.market.capture import detect_format, load_capture
-from ccxt_mm.market.cryptofeed_capture import ChecksumStats, okx_checksum, read_okx_capture
+from ccxt_mm.market.cryptofeed_capture import ChecksumStats, bybit_symbol, okx_checksum, okx_inst_id, read_bybit_capture, read_okx_capture
 from ccxt_mm.market.events import MsgKind
 from tests.conftest import BYBIT_FILE, OKX_FILE
 
@@ -74,3 +75,30 @@ def test_bybit_l2_book_stays_consistent_through_every_delta():
                 assert (book.bid_qty > 0).sum() <= 25 and (book.ask_qty > 0).sum() <= 25
                 updates += 1
         assert updates > 200
+
+
+def test_okx_swaps_and_futures_read_by_their_unified_symbols():
+    """The bundled OKX capture holds an inverse perpetual (UNI-USD-SWAP) and a dated inverse
+    future (BTC-USD-220527) beside the spot pair: ccxt's symbols name them, and every one of their
+    book checksums (CRC32 over the top 25 levels) holds."""
+    assert [okx_inst_id(s) for s in ("BTC/USDT", "UNI/USD:UNI", "BTC/USD:BTC-220527", "ETH/USDT:USDT", "UNI-USD-SWAP")] == [
+        "BTC-USDT",
+        "UNI-USD-SWAP",
+        "BTC-USD-220527",
+        "ETH-USDT-SWAP",
+        "UNI-USD-SWAP",
+    ]
+    for symbol, diffs in (("UNI/USD:UNI", 92), ("BTC/USD:BTC-220527", 98)):
+        stats = ChecksumStats()
+        log = read_okx_capture(OKX_FILE, symbol, stats)
+        assert (log.msg_kind == MsgKind.SNAPSHOT).sum() == 1 and (log.msg_kind == MsgKind.DIFF).sum() == diffs
+        assert stats.verified[okx_inst_id(symbol)] == diffs + 1 and not stats.mismatched
+
+
+def test_bybit_linear_perpetual_is_the_captured_stream():
+    """The bundled Bybit capture is of its USDT perpetuals (``wss://stream.bybit.com/realtime_public``):
+    ``LTC/USDT:USDT`` reads the very stream ``LTC/USDT`` does."""
+    assert (bybit_symbol("LTC/USDT:USDT"), bybit_symbol("BTC/USD:BTC")) == ("LTCUSDT", "BTCUSD")
+    spot, perp = read_bybit_capture(BYBIT_FILE, "LTC/USDT"), read_bybit_capture(BYBIT_FILE, "LTC/USDT:USDT")
+    assert perp.messages == spot.messages > 600
+    assert np.array_equal(perp.row_price, spot.row_price) and np.array_equal(perp.row_qty, spot.row_qty)
