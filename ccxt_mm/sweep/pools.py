@@ -105,7 +105,7 @@ class DaskPool:
     """The workers of the Dask scheduler at ``address`` (``tcp://host:port``). A worker that
     dies has its tasks run elsewhere by the scheduler; a task that raised is submitted again."""
 
-    def __init__(self, address: str, files: list[str]) -> None:
+    def __init__(self, address: str, files: list[str], *, wait_secs: float = WAIT_SECS, no_worker_secs: float = NO_WORKER_SECS) -> None:
         try:
             from distributed import Client
         except ImportError as exc:
@@ -120,6 +120,7 @@ class DaskPool:
             raise CcxtMmError(f"--cluster {address}: the scheduler has no workers")
         self._check_files(files)
         self._no_worker_since: float | None = None
+        self._wait_secs, self._no_worker_secs = wait_secs, no_worker_secs
 
     def _check_files(self, files: list[str]) -> None:
         """Every worker sees every recording file (they are read from a shared path)."""
@@ -131,16 +132,11 @@ class DaskPool:
             raise CcxtMmError(f"--cluster: worker {worker} cannot read {missing[0]}: give recordings on a path every worker shares")
 
     def run(self, tasks: list[Task], retries: int, on_done: Callable[[Outcome], None]) -> list[Outcome]:
-        from distributed import wait
-
         outcomes: list[Outcome | None] = [None] * len(tasks)
         tries = [0] * len(tasks)
         pending = {self._submit(t): i for i, t in enumerate(tasks)}
         while pending:
-            done, _ = wait(list(pending), timeout=WAIT_SECS, return_when="FIRST_COMPLETED")
-            if not done:
-                self._check_workers(len(pending))
-            for future in done:
+            for future in self._wait(pending):
                 i = pending.pop(future)
                 error = future.exception() if future.status == "error" else None
                 if future.status == "finished":
@@ -154,16 +150,30 @@ class DaskPool:
                 on_done(outcomes[i])  # type: ignore[arg-type]
         return outcomes  # type: ignore[return-value]
 
+    def _wait(self, pending: dict[Any, int]) -> list[Any]:
+        """The futures of ``pending`` that ended (finished, raised or cancelled), after at
+        most ``wait_secs``; checks the cluster still has workers when none ended."""
+        from distributed import wait
+        from distributed.client import FuturesCancelledError
+
+        try:
+            wait(list(pending), timeout=self._wait_secs, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            self._check_workers(len(pending))
+        except FuturesCancelledError:  # a future the scheduler lost: its task is submitted again below
+            pass
+        return [f for f in pending if f.status != "pending"]
+
     def _check_workers(self, waiting: int) -> None:
-        """Raise when the cluster has had no worker for :data:`NO_WORKER_SECS`: the tasks
-        would wait for ever."""
+        """Raise when the cluster has had no worker for ``no_worker_secs``: the tasks would
+        wait for ever."""
         since = self._no_worker_since
         if self._client.nthreads():
             self._no_worker_since = None
         elif since is None:
             self._no_worker_since = time.monotonic()
-        elif time.monotonic() - since > NO_WORKER_SECS:
-            raise CcxtMmError(f"--cluster: no worker for {NO_WORKER_SECS:.0f} s with {waiting} tasks waiting: start workers, or stop")
+        elif time.monotonic() - since > self._no_worker_secs:
+            raise CcxtMmError(f"--cluster: no worker for {self._no_worker_secs:g} s with {waiting} tasks waiting: start workers, or stop")
 
     def _submit(self, task: Task) -> Any:
         return self._client.submit(run_task, task, pure=False)

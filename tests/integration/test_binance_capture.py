@@ -124,6 +124,21 @@ def test_sequence_gap_without_a_later_snapshot_is_an_error_at_the_gap(tmp_path):
     assert "sequence gap" in str(err.value) and "no later snapshot" in str(err.value)
 
 
+def snapshot_line(log: EventLog, last_id: int, ts: bytes, price_decimals: int, qty_decimals: int) -> bytes:
+    """A REST depth snapshot line (received at ``ts``) of the real book ``log`` rebuilds up to
+    the diff with final update id ``last_id``."""
+    book = GridBook(log.prices)
+    for m in range(log.messages):
+        if log.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
+            log.apply_message(book, m)
+            if log.msg_seq[m] == last_id:
+                break
+    levels = range(book.prices.size)
+    bids = [[f"{book.prices[i]:.{price_decimals}f}", f"{book.bid_qty[i]:.{qty_decimals}f}"] for i in levels[::-1] if book.bid_qty[i] > 0]
+    asks = [[f"{book.prices[i]:.{price_decimals}f}", f"{book.ask_qty[i]:.{qty_decimals}f}"] for i in levels if book.ask_qty[i] > 0]
+    return ts + b" " + orjson.dumps({"lastUpdateId": last_id, "bids": bids, "asks": asks}) + b"\n"
+
+
 def test_sequence_gap_resyncs_from_a_later_snapshot(tmp_path):
     """A real snapshot of the book state (rebuilt from the unmodified recording) placed after
     a gap resyncs the book: the reader marks the book invalid at the gap, and the rebuilt top
@@ -133,16 +148,7 @@ def test_sequence_gap_resyncs_from_a_later_snapshot(tmp_path):
     clean = read_binance_capture([_write(tmp_path / "clean.gz", lines)], "BTC/USDT")
     resume = depth[400]
     prev_u = orjson.loads(lines[depth[399]].partition(b" ")[2])["data"]["u"]
-    book = GridBook(clean.prices)
-    for m in range(clean.messages):
-        if clean.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
-            clean.apply_message(book, m)
-            if clean.msg_seq[m] == prev_u:
-                break
-    bids = [[f"{book.prices[i]:.8f}", f"{book.bid_qty[i]:.8f}"] for i in range(book.prices.size)[::-1] if book.bid_qty[i] > 0]
-    asks = [[f"{book.prices[i]:.8f}", f"{book.ask_qty[i]:.8f}"] for i in range(book.prices.size) if book.ask_qty[i] > 0]
-    ts = lines[resume].partition(b" ")[0]
-    snapshot = ts + b" " + orjson.dumps({"lastUpdateId": prev_u, "bids": bids, "asks": asks}) + b"\n"
+    snapshot = snapshot_line(clean, prev_u, lines[resume].partition(b" ")[0], 8, 8)
     gapped = [*lines[: depth[200]], *lines[depth[200] + 1 : resume], snapshot, *lines[resume:]]
     log = read_binance_capture([_write(tmp_path / "resync.gz", gapped)], "BTC/USDT")
     assert (log.msg_kind == MsgKind.INVALID).sum() == 1

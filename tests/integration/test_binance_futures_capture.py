@@ -14,7 +14,7 @@ from ccxt_mm.errors import SequenceGapError
 from ccxt_mm.market.binance_capture import read_binance_capture, stream_name
 from ccxt_mm.market.events import MsgKind
 from tests.conftest import CASSETTES
-from tests.integration.test_binance_capture import tops_by_update_id
+from tests.integration.test_binance_capture import snapshot_line, tops_by_update_id
 
 FUTURES = CASSETTES / "market" / "binance_futures"
 USDM = [str(FUTURES / "usdm_ethusdt_20240808.gz")]
@@ -73,18 +73,7 @@ def test_a_later_snapshot_resyncs_the_book_after_a_gap(tmp_path):
     clean = read_binance_capture([write(tmp_path / "clean.gz", lines)], "ETH/USDT:USDT")
     resume = depth[1500]
     prev_u = orjson.loads(lines[depth[1499]].partition(b" ")[2])["data"]["u"]
-    from ccxt_mm.book.grid_book import GridBook
-
-    book = GridBook(clean.prices)
-    for m in range(clean.messages):
-        if clean.msg_kind[m] in (MsgKind.SNAPSHOT, MsgKind.DIFF):
-            clean.apply_message(book, m)
-            if clean.msg_seq[m] == prev_u:
-                break
-    bids = [[f"{book.prices[i]:.2f}", f"{book.bid_qty[i]:.3f}"] for i in range(book.prices.size)[::-1] if book.bid_qty[i] > 0]
-    asks = [[f"{book.prices[i]:.2f}", f"{book.ask_qty[i]:.3f}"] for i in range(book.prices.size) if book.ask_qty[i] > 0]
-    ts = lines[resume].partition(b" ")[0]
-    snapshot = ts + b" " + orjson.dumps({"lastUpdateId": prev_u, "bids": bids, "asks": asks}) + b"\n"
+    snapshot = snapshot_line(clean, prev_u, lines[resume].partition(b" ")[0], 2, 3)
     gapped = [*lines[: depth[700]], *lines[depth[700] + 1 : resume], snapshot, *lines[resume:]]
     log = read_binance_capture([write(tmp_path / "resync.gz", gapped)], "ETH/USDT:USDT")
     assert (log.msg_kind == MsgKind.INVALID).sum() == 1 and (log.msg_kind == MsgKind.SNAPSHOT).sum() == 2

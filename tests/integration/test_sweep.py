@@ -17,6 +17,7 @@ import yaml
 
 from ccxt_mm.cli import main
 from ccxt_mm.config import load_config
+from ccxt_mm.errors import CcxtMmError
 from ccxt_mm.sweep.pools import DaskPool, LocalPool
 from ccxt_mm.sweep.results import PLACE_COLUMNS, row
 from ccxt_mm.sweep.search import Sweep, Trial, grid_points, run_points
@@ -140,6 +141,24 @@ def test_a_worker_killed_mid_sweep_loses_no_trial(local_run: Path):
     assert len(done) == 12 and all(t.state == "complete" for t in trials)
     local = without_place(read_rows(local_run))[:12]
     assert [{k: str(row(plan, t).get(k, "")) for k in local[0]} for t in trials] == local  # a figure a trial lacks is an empty cell
+
+
+def test_a_cluster_left_without_workers_stops_the_sweep_with_an_error():
+    from ccxt_mm_testkit.cluster import LoopbackCluster
+
+    plan, points = small_sweep(6)
+    with LoopbackCluster(workers=1) as c:
+        pool = DaskPool(c.address, BINANCE_FILES, wait_secs=0.5, no_worker_secs=2.0)
+
+        def kill_the_only_worker(outcome: dict) -> None:
+            if c.workers[0].poll() is None:
+                c.kill_worker(0)
+
+        try:
+            with pytest.raises(CcxtMmError, match=r"--cluster: no worker for 2 s with [1-5] tasks waiting"):
+                run_points(plan, points, pool, kill_the_only_worker)
+        finally:
+            pool.close()
 
 
 def kill_a_pool_process(done: list[dict], after: int):
