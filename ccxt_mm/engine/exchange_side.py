@@ -70,10 +70,11 @@ class ExchangeSide:
         stamped = log.msg_exch_ns[log.msg_exch_ns > 0]
         if stamped.size:
             self._last_exch_ns = int(stamped[-1])
-        added = _Schedule.of(log, venue_ns, updates, self._messages)
+        first = self._messages
+        added = _Schedule.of(log, venue_ns, updates, first)
         self._messages += log.messages
-        if added.when and min(added.when) <= self._lived_ns:
-            m = int(np.argmin(venue_ns))
+        if added.when and added.when[0] <= self._lived_ns:  # in time order: the first is the earliest
+            m = added.order[0] - first
             raise DataError(
                 log.sources[log.msg_src[m]],
                 int(log.msg_line[m]),

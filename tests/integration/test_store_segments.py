@@ -111,25 +111,27 @@ def test_segments_are_the_whole_recording_cut_at_message_ends(tmp_path_factory, 
 
 
 def test_a_message_stamped_before_a_time_already_lived_is_an_error_naming_it():
-    """The exchange's side has lived to 10 s; a later segment brings a message the exchange
+    """The exchange's side has lived to 10 s; a later segment brings a trade the exchange
     stamped at 2 s (received 18 s late): it cannot be put back in the past, so the replay stops
-    naming the message rather than replay it out of the exchange's order."""
+    naming that message (not the ticker stamped earlier still, which the exchange side never
+    lives) rather than replay it out of the exchange's order."""
     builder = EventLogBuilder("X/Y")
     src = builder.add_source("late.arrows")
     for i in range(10):
         t = (i + 1) * 10**9
         builder.add(MsgKind.SNAPSHOT if i == 0 else MsgKind.TRADE, t, src, i + 1, i, [(1.0, 1.0)], [(2.0, 1.0)], t)
-    builder.add(MsgKind.TRADE, 20 * 10**9, src, 11, 10, [(1.5, 1.0)], [], 2 * 10**9)
+    builder.add(MsgKind.TICKER, 20 * 10**9, src, 11, 10, [(1.0, 1.0)], [(2.0, 1.0)], 10**9)  # validation only: never lived
+    builder.add(MsgKind.TRADE, 20 * 10**9, src, 12, 11, [(1.5, 1.0)], [], 2 * 10**9)
     log = builder.build()
     head = _messages(log, 0, 10)
-    tail = _messages(log, 10, 11)
+    tail = _messages(log, 10, 12)
     venue = PaperVenue(PaperParams(), GridBook(log.prices), base=1.0, quote=1e6, lot_size=0.001)
     exchange = ExchangeSide(venue, log.clock())
     exchange.add(head, head.book_updates())
     exchange.live_until(10 * 10**9)
     with pytest.raises(DataError) as err:
         exchange.add(tail, tail.book_updates())
-    assert "late.arrows:11" in str(err.value) and "long before it was received" in str(err.value)
+    assert "late.arrows:12" in str(err.value) and "long before it was received" in str(err.value)
 
 
 def _messages(log, a: int, b: int):
