@@ -172,7 +172,7 @@ async def _run(
         return {**summary, **failed, "predictor": predictor}
     finally:
         if reporter is not None:
-            reporter.shutdown()
+            await asyncio.to_thread(reporter.shutdown)  # waits for the writer process off the loop
         for ex in exchanges.values():
             await ex.close()
 
