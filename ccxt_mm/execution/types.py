@@ -24,7 +24,7 @@ class PlaceOrder:
     reason: str
     """Why it is sent, for the order log (each action's the same)."""
 
-    def __init__(self, client_id: str, side: int, price: float, qty: float, reason: str = "") -> None:
+    def __init__(self, client_id: str, side: int, price: float, qty: float, reason: str) -> None:
         self.client_id = client_id
         self.side = side
         self.price = price
@@ -41,7 +41,7 @@ class AmendOrder:
     qty: float
     reason: str
 
-    def __init__(self, client_id: str, price: float, qty: float, reason: str = "") -> None:
+    def __init__(self, client_id: str, price: float, qty: float, reason: str) -> None:
         self.client_id = client_id
         self.price = price
         self.qty = qty
@@ -53,7 +53,7 @@ class CancelOrder:
     client_id: str
     reason: str
 
-    def __init__(self, client_id: str, reason: str = "") -> None:
+    def __init__(self, client_id: str, reason: str) -> None:
         self.client_id = client_id
         self.reason = reason
 
@@ -67,7 +67,7 @@ class TakeOrder:
     qty: float
     reason: str
 
-    def __init__(self, client_id: str, side: int, qty: float, reason: str = "") -> None:
+    def __init__(self, client_id: str, side: int, qty: float, reason: str) -> None:
         self.client_id = client_id
         self.side = side
         self.qty = qty

@@ -35,38 +35,40 @@ async def _send(venue: CcxtVenue, *actions) -> list[VenueEvent]:
 
 async def create_post_only(venue: CcxtVenue, qty: float) -> dict:
     bid, _ = await _touch(venue)
-    placed = await _send(venue, PlaceOrder("mmrecx1", BUY, _price(venue, bid * 0.99), qty))
-    cancelled = await _send(venue, CancelOrder("mmrecx1"))
+    placed = await _send(venue, PlaceOrder("mmrecx1", BUY, _price(venue, bid * 0.99), qty, "recorded scenario"))
+    cancelled = await _send(venue, CancelOrder("mmrecx1", "recorded scenario"))
     return {"events": [type(e).__name__ for e in placed + cancelled]}
 
 
 async def amend(venue: CcxtVenue, qty: float) -> dict:
     bid, _ = await _touch(venue)
-    placed = await _send(venue, PlaceOrder("mmrecx4", BUY, _price(venue, bid * 0.99), qty))
-    amended = await _send(venue, AmendOrder("mmrecx4", _price(venue, bid * 0.985), qty))
-    cancelled = await _send(venue, CancelOrder("mmrecx4"))
+    placed = await _send(venue, PlaceOrder("mmrecx4", BUY, _price(venue, bid * 0.99), qty, "recorded scenario"))
+    amended = await _send(venue, AmendOrder("mmrecx4", _price(venue, bid * 0.985), qty, "recorded scenario"))
+    cancelled = await _send(venue, CancelOrder("mmrecx4", "recorded scenario"))
     return {"events": [type(e).__name__ for e in placed + amended + cancelled]}
 
 
 async def post_only_reject(venue: CcxtVenue, qty: float) -> dict:
     _, ask = await _touch(venue)
-    events = await _send(venue, PlaceOrder("mmrecx2", BUY, ask, qty))
+    events = await _send(venue, PlaceOrder("mmrecx2", BUY, ask, qty, "recorded scenario"))
     return {"events": [type(e).__name__ for e in events], "post_only": [getattr(e, "post_only", None) for e in events]}
 
 
 async def open_orders_and_balance(venue: CcxtVenue, qty: float) -> dict:
     bid, _ = await _touch(venue)
-    await _send(venue, PlaceOrder("mmrecx3", BUY, _price(venue, bid * 0.98), qty))
+    await _send(venue, PlaceOrder("mmrecx3", BUY, _price(venue, bid * 0.98), qty, "recorded scenario"))
     open_ids = [o.client_id for o in await venue.open_orders()]
     balances = await venue.balances()
-    cancelled = await _send(venue, CancelOrder("mmrecx3"))
+    cancelled = await _send(venue, CancelOrder("mmrecx3", "recorded scenario"))
     return {"open": open_ids, "assets": sorted(balances), "events": [type(e).__name__ for e in cancelled]}
 
 
 async def reconcile_at_start(venue: CcxtVenue, qty: float) -> dict:
     bid, _ = await _touch(venue)
     await _send(
-        venue, PlaceOrder("mmoldx1", BUY, _price(venue, bid * 0.97), qty), PlaceOrder("mmoldx2", BUY, _price(venue, bid * 0.96), qty)
+        venue,
+        PlaceOrder("mmoldx1", BUY, _price(venue, bid * 0.97), qty, "recorded scenario"),
+        PlaceOrder("mmoldx2", BUY, _price(venue, bid * 0.96), qty, "recorded scenario"),
     )
     cancelled = await venue.cancel_leftovers("mmold")
     return {"cancelled": sorted(cancelled), "open_after": [o.client_id for o in await venue.open_orders()]}

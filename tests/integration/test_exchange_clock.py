@@ -117,8 +117,8 @@ def touch_fills(log, model: QueueModel, every: int = 60, life_ns: int = 20 * 10*
             updates += 1
             if kind == MsgKind.DIFF and updates % every == 0:
                 venue = PaperVenue(params, book, base=1.0, quote=1e9, lot_size=1e-5)
-                venue.submit(PlaceOrder("b", 1, book.price(book.best_bid), 0.01), ts)
-                venue.submit(PlaceOrder("a", -1, book.price(book.best_ask), 0.01), ts)
+                venue.submit(PlaceOrder("b", 1, book.price(book.best_bid), 0.01, "test"), ts)
+                venue.submit(PlaceOrder("a", -1, book.price(book.best_ask), 0.01, "test"), ts)
                 venue.advance(ts)
                 probes.append((ts, venue, [0.0, 0.0]))
         for p in live:
@@ -187,7 +187,7 @@ def test_the_exchange_side_applies_a_book_update_at_its_exchange_time_not_its_re
         ]
     )
     side, venue = exchange_side(log)
-    side.submit(PlaceOrder("b", 1, 100.0, 1.0), 2 * ms)
+    side.submit(PlaceOrder("b", 1, 100.0, 1.0, "test"), 2 * ms)
     for now in log.msg_ts_ns.tolist():
         side.live_until(now)
         side.release(now)
@@ -211,7 +211,7 @@ def test_nothing_is_known_before_it_happened_even_from_a_message_stamped_ahead()
     )
     for recording in (log, wrong):
         side, _ = exchange_side(recording)
-        side.submit(PlaceOrder("b", 1, 100.0, 1.0), 2 * ms)
+        side.submit(PlaceOrder("b", 1, 100.0, 1.0, "test"), 2 * ms)
         known = []
         for now in recording.msg_ts_ns.tolist():
             side.live_until(now)

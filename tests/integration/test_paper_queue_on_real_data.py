@@ -59,7 +59,7 @@ def replay_probes(log, starts: list[int]) -> list[Probe]:
             for p in probes:
                 if not p.placed_ns and m >= p.place_at:
                     p.placed_ns, p.price = ts, float(book.prices[book.best_bid])
-                    p.venue.submit(PlaceOrder("o", 1, p.price, 0.01), ts)
+                    p.venue.submit(PlaceOrder("o", 1, p.price, 0.01, "test"), ts)
                     p.venue.advance(ts)
                     assert isinstance(p.venue.drain_events()[0], OrderAccepted)
                     p.queue = p.venue.orders["o"].ahead

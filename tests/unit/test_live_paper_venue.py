@@ -62,8 +62,8 @@ def test_orders_match_on_the_offered_books_and_trades_and_the_stop_leaves_nothin
         v = venue()
         await v.start()
         v.on_book(0, book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
-        v.submit(PlaceOrder("b1", 1, 99.9, 0.5), 0)
-        v.submit(PlaceOrder("b2", 1, 99.8, 0.5), 0)
+        v.submit(PlaceOrder("b1", 1, 99.9, 0.5, "test"), 0)
+        v.submit(PlaceOrder("b2", 1, 99.8, 0.5, "test"), 0)
         v.on_book(5 * MS, book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
         assert v.events == []  # not arrived yet (10 ms)
         await v.housekeeping(10 * MS)
@@ -74,12 +74,12 @@ def test_orders_match_on_the_offered_books_and_trades_and_the_stop_leaves_nothin
         assert isinstance(fill, Fill) and (fill.client_id, fill.qty, fill.remaining) == ("b1", 0.2, pytest.approx(0.3))
         assert await v.reconcile({"b1", "b2"}, "b") is None and v.seen_trades() == []
         # the stop: a cancel and a create in flight; what the create leaves is cancelled in close
-        v.submit(CancelOrder("b1"), 12 * MS)
-        v.submit(PlaceOrder("b3", 1, 99.7, 0.5), 12 * MS)
+        v.submit(CancelOrder("b1", "test"), 12 * MS)
+        v.submit(PlaceOrder("b3", 1, 99.7, 0.5, "test"), 12 * MS)
         await v.settle_in_flight()
         assert {o.client_id for o in await v.open_orders()} == {"b2", "b3"}
-        v.submit(CancelOrder("b2"), 13 * MS)
-        v.submit(CancelOrder("b3"), 13 * MS)
+        v.submit(CancelOrder("b2", "test"), 13 * MS)
+        v.submit(CancelOrder("b3", "test"), 13 * MS)
         assert await v.close("b") == [] and await v.open_orders() == []
 
     asyncio.run(main())
@@ -98,7 +98,7 @@ def test_a_trade_is_matched_at_its_exchange_time_on_our_clock():
         v.on_trade(1000 * MS, 1, 100.1, 0.1)  # the first trade: 2 ms old, 500 ms ahead
         now[0] = 600 * MS
         v.on_book(now[0], book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
-        v.submit(PlaceOrder("b", 1, 100.0, 0.5), now[0])  # at the exchange from 610 ms, our clock
+        v.submit(PlaceOrder("b", 1, 100.0, 0.5, "test"), now[0])  # at the exchange from 610 ms, our clock
         await v.housekeeping(611 * MS)  # the exchange's 611 ms less the feed's latency (under 0.01 ms)
         assert [type(e) for e in v.drain_events()] == [OrderAccepted]
         now[0] = 615 * MS
@@ -122,8 +122,8 @@ def test_a_cancel_that_reached_the_exchange_before_a_trade_stops_it_filling():
         await v.start()
         v.on_trade(0, 1, 100.1, 0.1)  # the exchange's clock is ours
         v.on_book(0, book_levels([[100.0, 1.0]], [[100.2, 1.0]]))
-        v.submit(PlaceOrder("b", 1, 100.0, 0.5), 5 * MS)  # rests from 15 ms
-        v.submit(CancelOrder("b"), 20 * MS)  # gone at 30 ms
+        v.submit(PlaceOrder("b", 1, 100.0, 0.5, "test"), 5 * MS)  # rests from 15 ms
+        v.submit(CancelOrder("b", "test"), 20 * MS)  # gone at 30 ms
         now[0] = 71 * MS
         v.on_trade(70 * MS, -1, 99.9, 1.0)
         assert [type(e) for e in v.drain_events()] == [OrderAccepted, OrderCancelled] and v.paper.orders == {}

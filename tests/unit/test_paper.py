@@ -49,7 +49,7 @@ def set_level(v: PaperVenue, price: float, side: int, qty: float, ts: int = 0) -
 def test_latency_and_post_only_reject_at_arrival():
     v = venue()
     set_level(v, 101.0, -1, 0.0)  # best ask now 102
-    v.submit(PlaceOrder("a", 1, 101.0, 1.0), 0)
+    v.submit(PlaceOrder("a", 1, 101.0, 1.0, "test"), 0)
     v.advance(19 * MS)
     assert v.drain_events() == []
     # an ask at 101 comes back before our bid arrives: it would take, so it is rejected
@@ -61,7 +61,7 @@ def test_latency_and_post_only_reject_at_arrival():
 
 def test_queue_position_partial_fills_and_fees():
     v = venue()
-    v.submit(PlaceOrder("b", 1, 99.0, 2.0), 0)
+    v.submit(PlaceOrder("b", 1, 99.0, 2.0, "test"), 0)
     v.advance(20 * MS)
     assert isinstance(v.drain_events()[0], OrderAccepted)
     assert v.orders["b"].ahead == 5.0
@@ -80,10 +80,10 @@ def test_queue_position_partial_fills_and_fees():
 
 def test_cancel_arriving_after_a_fill_is_rejected():
     v = venue()
-    v.submit(PlaceOrder("d", -1, 101.0, 1.0), 0)
+    v.submit(PlaceOrder("d", -1, 101.0, 1.0, "test"), 0)
     v.advance(20 * MS)
     v.drain_events()
-    v.submit(CancelOrder("d"), 25 * MS)
+    v.submit(CancelOrder("d", "test"), 25 * MS)
     v.on_trade(30 * MS, 1, 102.0, 1.0)  # a buy through our ask before the cancel lands
     v.advance(35 * MS)
     events = v.drain_events()
@@ -93,20 +93,20 @@ def test_cancel_arriving_after_a_fill_is_rejected():
 
 def test_amend_resets_queue_and_cancel_before_fill_cancels():
     v = venue()
-    v.submit(PlaceOrder("e", 1, 98.0, 1.0), 0)
+    v.submit(PlaceOrder("e", 1, 98.0, 1.0, "test"), 0)
     v.advance(20 * MS)
-    v.submit(AmendOrder("e", 99.0, 0.5), 20 * MS)
+    v.submit(AmendOrder("e", 99.0, 0.5, "test"), 20 * MS)
     v.advance(40 * MS)
     assert isinstance(v.drain_events()[-1], AmendAccepted)
     assert (v.orders["e"].price, v.orders["e"].ahead) == (99.0, 5.0)
-    v.submit(CancelOrder("e"), 40 * MS)
+    v.submit(CancelOrder("e", "test"), 40 * MS)
     v.advance(50 * MS)
     assert isinstance(v.drain_events()[-1], OrderCancelled) and v.orders == {}
 
 
 def test_taker_walks_the_book_and_pays_taker_fee():
     v = venue()
-    v.submit(TakeOrder("t", 1, 4.0), 0)
+    v.submit(TakeOrder("t", 1, 4.0, "test"), 0)
     v.advance(20 * MS)
     fills = v.drain_events()
     assert [(f.price, f.qty) for f in fills] == [(101.0, 2.0), (102.0, 2.0)]
@@ -116,9 +116,9 @@ def test_taker_walks_the_book_and_pays_taker_fee():
 
 def test_balance_is_locked_by_resting_orders():
     v = venue(base=1.0, quote=150.0)
-    v.submit(PlaceOrder("f", 1, 99.0, 1.0), 0)
-    v.submit(PlaceOrder("g", 1, 98.0, 1.0), 0)  # 99 + 98 > 150
-    v.submit(PlaceOrder("h", -1, 102.0, 1.5), 0)  # only 1 base
+    v.submit(PlaceOrder("f", 1, 99.0, 1.0, "test"), 0)
+    v.submit(PlaceOrder("g", 1, 98.0, 1.0, "test"), 0)  # 99 + 98 > 150
+    v.submit(PlaceOrder("h", -1, 102.0, 1.5, "test"), 0)  # only 1 base
     v.advance(20 * MS)
     kinds = [(type(e).__name__, e.client_id) for e in v.drain_events()]
     assert kinds == [("OrderAccepted", "f"), ("OrderRejected", "g"), ("OrderRejected", "h")]
@@ -133,11 +133,11 @@ def test_a_balance_summed_down_to_a_few_lots_still_covers_them():
     one more lot is not."""
     v = venue(base=0.02, lot=0.00001)
     for i, (side, qty) in enumerate([(1, 0.02247), (1, 0.02599), (1, 0.01953), (-1, 0.08797)]):
-        v.submit(TakeOrder(f"t{i}", side, qty), 0)
+        v.submit(TakeOrder(f"t{i}", side, qty, "test"), 0)
     v.advance(20 * MS)
     assert v.base == 1.999999999997837e-05 and v.base < 2e-05 * (1.0 - 1e-12)
-    v.submit(PlaceOrder("two_lots", -1, 102.0, 0.00002), 20 * MS)
-    v.submit(PlaceOrder("one_more", -1, 103.0, 0.00001), 20 * MS)
+    v.submit(PlaceOrder("two_lots", -1, 102.0, 0.00002, "test"), 20 * MS)
+    v.submit(PlaceOrder("one_more", -1, 103.0, 0.00001, "test"), 20 * MS)
     v.advance(40 * MS)
     kinds = [(type(e).__name__, e.client_id) for e in v.drain_events() if not isinstance(e, Fill)]
     assert kinds == [("OrderAccepted", "two_lots"), ("OrderRejected", "one_more")]
@@ -146,7 +146,7 @@ def test_a_balance_summed_down_to_a_few_lots_still_covers_them():
 
 def test_a_trade_the_exchange_executed_before_our_order_arrived_does_not_fill_it():
     v = venue()
-    v.submit(PlaceOrder("x", 1, 99.0, 1.0), 0)  # reaches the exchange at 20 ms
+    v.submit(PlaceOrder("x", 1, 99.0, 1.0, "test"), 0)  # reaches the exchange at 20 ms
     v.advance(20 * MS)
     v.drain_events()
     v.on_trade(19 * MS, -1, 98.0, 3.0)  # a sell through our bid, executed 1 ms before: we were not there
@@ -158,9 +158,9 @@ def test_a_trade_the_exchange_executed_before_our_order_arrived_does_not_fill_it
 
 def test_an_amended_order_rests_at_its_new_price_only_from_the_amend_arrival():
     v = venue()
-    v.submit(PlaceOrder("y", -1, 103.0, 1.0), 0)
+    v.submit(PlaceOrder("y", -1, 103.0, 1.0, "test"), 0)
     v.advance(20 * MS)
-    v.submit(AmendOrder("y", 102.0, 1.0), 30 * MS)  # at 102 from 50 ms
+    v.submit(AmendOrder("y", 102.0, 1.0, "test"), 30 * MS)  # at 102 from 50 ms
     v.advance(50 * MS)
     v.drain_events()
     v.on_trade(45 * MS, 1, 102.5, 1.0)  # above 102 but below 103, before the amend landed
@@ -171,7 +171,7 @@ def test_an_amended_order_rests_at_its_new_price_only_from_the_amend_arrival():
 
 def test_the_book_trading_through_an_order_fills_it_once():
     v = venue()
-    v.submit(PlaceOrder("z", 1, 99.0, 2.0), 0)
+    v.submit(PlaceOrder("z", 1, 99.0, 2.0, "test"), 0)
     v.advance(20 * MS)
     v.drain_events()
     set_level(v, 99.0, -1, 1.5, ts=30 * MS)  # 1.5 offered at our bid: they would have sold to us
@@ -194,7 +194,7 @@ def test_cancellations_ahead_in_the_three_queue_models():
     cases = ((QueueModel.RISK_AVERSE, 5.0, 1.0), (QueueModel.PROPORTIONAL, 10 / 3, 2 / 3), (QueueModel.OPTIMISTIC, 2.5, 0.0))
     for model, after_first, after_second in cases:
         v = venue(model)
-        v.submit(PlaceOrder("c", 1, 99.0, 1.0), 0)
+        v.submit(PlaceOrder("c", 1, 99.0, 1.0, "test"), 0)
         v.advance(20 * MS)
         set_level(v, 99.0, 1, 7.5)
         set_level(v, 99.0, 1, 5.0)
@@ -207,7 +207,7 @@ def test_trades_after_a_book_update_are_not_taken_for_cancels_in_it():
     """A trade at our price the exchange executed after the update being applied (the venue
     hears trades in the exchange's order, ahead of the book) is not counted as a cancel."""
     v = venue(QueueModel.OPTIMISTIC)
-    v.submit(PlaceOrder("q", 1, 99.0, 1.0), 0)
+    v.submit(PlaceOrder("q", 1, 99.0, 1.0, "test"), 0)
     v.advance(20 * MS)
     v.on_trade(40 * MS, -1, 99.0, 2.0)  # 2 of the 5 ahead traded at 40 ms
     set_level(v, 99.0, 1, 4.0, ts=30 * MS)  # at 30 ms the level lost 1: a cancel, ahead 3 − 1
@@ -232,7 +232,7 @@ def test_every_fill_and_remainder_is_a_whole_number_of_lots(model, qty_lots, eve
     whole lots, and fills never exceed the order."""
     lot = 0.001
     v = venue(model, lot=lot)
-    v.submit(PlaceOrder("p", 1, 99.0, qty_lots * lot), 0)
+    v.submit(PlaceOrder("p", 1, 99.0, qty_lots * lot, "test"), 0)
     v.advance(20 * MS)
     for i, (is_trade, price, lots, level_qty_milli) in enumerate(events):
         ts = (21 + i) * MS
@@ -252,8 +252,8 @@ def test_every_fill_and_remainder_is_a_whole_number_of_lots(model, qty_lots, eve
 
 def test_a_book_crossing_fills_our_orders_once_between_them_best_price_first():
     v = venue(lot=0.5)
-    v.submit(PlaceOrder("hi", 1, 99.0, 1.0), 0)
-    v.submit(PlaceOrder("lo", 1, 98.0, 1.0), 0)
+    v.submit(PlaceOrder("hi", 1, 99.0, 1.0, "test"), 0)
+    v.submit(PlaceOrder("lo", 1, 98.0, 1.0, "test"), 0)
     v.advance(20 * MS)
     v.drain_events()
     set_level(v, 99.0, 1, 0.0, ts=25 * MS)

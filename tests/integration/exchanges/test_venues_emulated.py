@@ -136,8 +136,8 @@ def test_markets_precision_and_limits_come_from_the_exchange(env):
 def test_post_only_rests_and_a_crossing_one_is_a_counted_reject_in_either_shape(env):
     async def scenario(venue, ex, server):
         bid, ask = best(ex, env)
-        venue.submit(PlaceOrder("mmtax1", 1, round(bid * 0.999, 1), env.qty), 0)
-        venue.submit(PlaceOrder("mmtax2", 1, ask, env.qty), 0)  # would take liquidity
+        venue.submit(PlaceOrder("mmtax1", 1, round(bid * 0.999, 1), env.qty, "test"), 0)
+        venue.submit(PlaceOrder("mmtax2", 1, ask, env.qty, "test"), 0)  # would take liquidity
         await venue.flush()
         accepted, rejected = venue.drain_events()
         assert isinstance(accepted, OrderAccepted) and accepted.client_id == "mmtax1"
@@ -155,7 +155,7 @@ def test_fills_are_polled_with_fees_and_a_cancel_after_the_fill_is_rejected(env)
     async def scenario(venue, ex, server):
         _, ask = best(ex, env)
         price = round(ask * 1.001, 1)
-        venue.submit(PlaceOrder("mmtbx1", -1, price, env.qty), 0)
+        venue.submit(PlaceOrder("mmtbx1", -1, price, env.qty, "test"), 0)
         await venue.flush()
         venue.drain_events()
         part = Decimal(str(env.qty)) * Decimal("0.4")
@@ -166,7 +166,7 @@ def test_fills_are_polled_with_fees_and_a_cancel_after_the_fill_is_rejected(env)
         assert fill.remaining == pytest.approx(env.qty * 0.6)
         assert fill.fee == pytest.approx(price * float(part) * 0.001)  # 10 bps, in quote
         ex.trade(env.market_id, "buy", Decimal(str(price)), Decimal(1000))  # the rest fills before our cancel lands
-        venue.submit(CancelOrder("mmtbx1"), 0)
+        venue.submit(CancelOrder("mmtbx1", "test"), 0)
         await venue.flush()
         # the fill that beat the cancel is polled and reported before the cancel's refusal, so
         # the order's size is never released while part of it has filled unseen
@@ -186,9 +186,9 @@ def test_reconcile_at_start_cancels_only_our_prefix(env):
         ex.place(env.market_id, "sell", Decimal(str(round(ask * 1.01, 1))), Decimal(str(env.qty)), "manual42", post_only=True)
         assert await venue.cancel_leftovers("mm") == ["mmold1x5"]
         assert [o.client_id for o in ex.open_orders()] == ["manual42"]
-        venue.submit(PlaceOrder("mmtcx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtcx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
-        venue.submit(CancelOrder("mmtcx1"), 0)
+        venue.submit(CancelOrder("mmtcx1", "test"), 0)
         await venue.flush()
         assert isinstance(venue.drain_events()[-1], OrderCancelled)
         assert [o.client_id for o in ex.open_orders()] == ["manual42"]
@@ -206,7 +206,7 @@ def test_a_create_whose_reply_is_lost_is_found_by_client_id_not_resent(env):
     async def scenario(venue, ex, server):
         bid, _ = best(ex, env)
         server.fault = lose_create_reply
-        venue.submit(PlaceOrder("mmtdx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtdx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderAccepted)
@@ -221,7 +221,7 @@ def test_a_create_whose_reply_is_lost_is_found_by_client_id_not_resent(env):
 def test_a_wrong_secret_fails_the_exchange_signature_check(env):
     async def scenario(venue, ex, server):
         bid, _ = best(ex, env)
-        venue.submit(PlaceOrder("mmtex1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtex1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderRejected) and not ev.post_only
@@ -235,7 +235,7 @@ def test_min_notional_is_checked_before_sending():
 
     async def scenario(venue, ex, server):
         sent = len(server.requests)
-        venue.submit(PlaceOrder("mmtfx1", 1, 61000.0, 0.00005), 0)  # 3.05 USDT < 5
+        venue.submit(PlaceOrder("mmtfx1", 1, 61000.0, 0.00005, "test"), 0)  # 3.05 USDT < 5
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderRejected) and "below minimum 5" in ev.reason
@@ -249,7 +249,7 @@ def test_dead_man_switch_cancels_everything_when_not_refreshed(env):
         bid, _ = best(ex, env)
         armed = await venue.arm_dead_man(1.0)
         assert armed == (env.name in ("okx", "bybit"))  # binance spot has no cancel-all-after
-        venue.submit(PlaceOrder("mmtgx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtgx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
         assert len(ex.open_orders()) == 1
         await asyncio.sleep(1.1)  # the process "dies": nobody re-arms the switch
@@ -275,8 +275,8 @@ def test_rate_limit_answers_block_the_venue_for_retry_after(env, status):
     async def scenario(venue, ex, server):
         bid, _ = best(ex, env)
         server.fault = limited_once
-        venue.submit(PlaceOrder("mmthx1", 1, round(bid * 0.99, 1), env.qty), 0)
-        venue.submit(PlaceOrder("mmthx2", 1, round(bid * 0.98, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmthx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
+        venue.submit(PlaceOrder("mmthx2", 1, round(bid * 0.98, 1), env.qty, "test"), 0)
         await venue.flush()
         first, second = venue.drain_events()
         assert isinstance(first, OrderRejected) and not first.post_only
@@ -295,7 +295,7 @@ def test_insufficient_balance_is_a_reject_naming_exchange_and_symbol(env):
         _, ask = best(ex, env)
         base = ex.markets[env.market_id].base
         ex.balances[base] = Decimal(0)
-        venue.submit(PlaceOrder("mmtix1", -1, round(ask * 1.01, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtix1", -1, round(ask * 1.01, 1), env.qty, "test"), 0)
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderRejected) and not ev.post_only
@@ -317,13 +317,13 @@ def test_a_create_reply_without_an_order_id_is_resolved_by_client_id(env):
     async def scenario(venue, ex, server):
         bid, _ = best(ex, env)
         server.fault = strip_ids
-        venue.submit(PlaceOrder("mmtjx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtjx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderAccepted), ev  # tracked: found by its client id
         assert venue.stats.lost_creates_found == 1
         server.fault = None
-        venue.submit(CancelOrder("mmtjx1"), 0)
+        venue.submit(CancelOrder("mmtjx1", "test"), 0)
         await venue.flush()
         assert isinstance(venue.drain_events()[-1], OrderCancelled) and ex.open_orders() == []
 
@@ -353,11 +353,11 @@ def test_amend_moves_the_order_and_a_crossing_amend_ends_it(env):
     async def scenario(venue, ex, server):
         assert venue.supports_amend
         bid, ask = best(ex, env)
-        venue.submit(PlaceOrder("mmtkx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtkx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
         venue.drain_events()
         new_price = round(bid * 0.995, 1)
-        venue.submit(AmendOrder("mmtkx1", new_price, env.qty), 0)
+        venue.submit(AmendOrder("mmtkx1", new_price, env.qty, "test"), 0)
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, AmendAccepted) and ev.price == new_price
@@ -365,13 +365,13 @@ def test_amend_moves_the_order_and_a_crossing_amend_ends_it(env):
         assert float(resting.price) == new_price and resting.client_id == "mmtkx1"
         # a post-only amend through the ask ends the order (binance: its cancel-replace
         # cancels first and the new LIMIT_MAKER fails; okx, bybit: cancelled as taking)
-        venue.submit(AmendOrder("mmtkx1", ask, env.qty), 0)
+        venue.submit(AmendOrder("mmtkx1", ask, env.qty, "test"), 0)
         await venue.flush()
         (ev,) = venue.drain_events()
         assert isinstance(ev, OrderCancelled) and venue.stats.post_only_rejects == 1
         assert ex.open_orders() == []
         # the slot is free again and nothing is tracked for it
-        venue.submit(CancelOrder("mmtkx1"), 0)
+        venue.submit(CancelOrder("mmtkx1", "test"), 0)
         await venue.flush()
         assert isinstance(venue.drain_events()[0], CancelRejected)
 
@@ -386,10 +386,10 @@ def test_each_order_request_answered_has_its_round_trip_without_ccxt_pacing(env)
     async def scenario(venue, ex, server):
         bid, ask = best(ex, env)
         started = time.perf_counter()
-        venue.submit(PlaceOrder("mmtlx1", 1, round(bid * 0.99, 1), env.qty), 0)
-        venue.submit(PlaceOrder("mmtlx2", 1, ask, env.qty), 0)  # would take: refused
-        venue.submit(AmendOrder("mmtlx1", round(bid * 0.995, 1), env.qty), 0)
-        venue.submit(CancelOrder("mmtlx1"), 0)
+        venue.submit(PlaceOrder("mmtlx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
+        venue.submit(PlaceOrder("mmtlx2", 1, ask, env.qty, "test"), 0)  # would take: refused
+        venue.submit(AmendOrder("mmtlx1", round(bid * 0.995, 1), env.qty, "test"), 0)
+        venue.submit(CancelOrder("mmtlx1", "test"), 0)
         await venue.flush()
         paced_secs = time.perf_counter() - started
         assert [type(e) for e in venue.drain_events()] == [OrderAccepted, OrderRejected, AmendAccepted, OrderCancelled]
@@ -412,11 +412,11 @@ def test_a_cancel_that_fails_is_queued_again_never_dropped(env):
 
     async def scenario(venue, ex, server):
         bid, _ = best(ex, env)
-        venue.submit(PlaceOrder("mmtlx1", 1, round(bid * 0.99, 1), env.qty), 0)
+        venue.submit(PlaceOrder("mmtlx1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
         await venue.flush()
         venue.drain_events()
         server.fault = down
-        venue.submit(CancelOrder("mmtlx1"), 0)
+        venue.submit(CancelOrder("mmtlx1", "test"), 0)
         with pytest.raises(VenueError, match="will retry"):
             await venue.flush()
         assert len(ex.open_orders()) == 1
@@ -448,7 +448,7 @@ def test_fills_arrive_over_the_user_data_websocket(env):
             await venue.start()
             bid, _ = best(ex, env)
             price = round(bid * 0.999, 1)
-            venue.submit(PlaceOrder("mmtmx1", 1, price, env.qty), 0)
+            venue.submit(PlaceOrder("mmtmx1", 1, price, env.qty, "test"), 0)
             await venue.flush()
             venue.drain_events()
             watcher = asyncio.create_task(venue.watch_fills())
@@ -487,7 +487,7 @@ def test_a_reduce_only_taker_order_walks_the_book_and_its_fills_arrive(env, side
 
     async def scenario(venue, ex, server):
         bids, asks = ex.depth(env.market_id, 5)
-        venue.submit(TakeOrder("mmtnx1", side, env.qty), 0)
+        venue.submit(TakeOrder("mmtnx1", side, env.qty, "test"), 0)
         await venue.flush()
         assert venue.drain_events() == []  # a market order: nothing rests, fills follow
         await venue.poll_fills()
@@ -515,7 +515,7 @@ def test_an_order_that_fills_while_the_shutdown_cancels_it_has_its_fill_reported
         _, ask = best(ex, env)
         price_ref.append(round(ask * 1.001, 1))
         ex_ref.append(ex)
-        venue.submit(PlaceOrder("mmtsx1", -1, price_ref[0], env.qty), 0)
+        venue.submit(PlaceOrder("mmtsx1", -1, price_ref[0], env.qty, "test"), 0)
         await venue.flush()
         assert isinstance(venue.drain_events()[0], OrderAccepted)
         server.fault = fill_then_cancel

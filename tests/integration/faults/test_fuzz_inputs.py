@@ -159,8 +159,8 @@ def test_mangled_exchange_replies_are_clear_errors_never_crashes(env, seed):
     async def scenario(venue, ex, server):
         bid, _ = best(ex, env)
         server.fault = mangle(rng, REPLY_PATHS)
-        venue.submit(PlaceOrder(f"mmfz{seed}x1", 1, round(bid * 0.99, 1), env.qty), 0)
-        venue.submit(CancelOrder(f"mmfz{seed}x1"), 0)
+        venue.submit(PlaceOrder(f"mmfz{seed}x1", 1, round(bid * 0.99, 1), env.qty, "test"), 0)
+        venue.submit(CancelOrder(f"mmfz{seed}x1", "test"), 0)
         for _ in range(4):
             try:  # actions absorb bad replies; reads may raise for the engine's loops to back off
                 await venue.flush()
