@@ -297,15 +297,20 @@ def parse_config(raw: Any, source: str) -> AppConfig:
         raise ConfigError(source, validation_problems(exc)) from exc
 
 
-def load_config(path: str | Path) -> AppConfig:
-    """Read and validate a YAML config; relative data paths are kept as written."""
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document in the file ``path`` as plain data (safe tags only); a file that cannot
+    be read or parsed is a :class:`ConfigError` naming it."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [f"invalid YAML: {exc}"]) from exc
-    return parse_config(raw, str(path))
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read and validate a YAML config; relative data paths are kept as written."""
+    return parse_config(read_yaml(path), str(path))

@@ -10,12 +10,16 @@ BUNDLED = Path(__file__).resolve().parent.parent
 """Where a relative data path not found beside its config is read from (``recordings/...``)."""
 
 
+DEFAULTS = "built-in defaults"
+"""The name :func:`app_config` gives a config read from no file."""
+
+
 def app_config(path: str | None) -> tuple[AppConfig, Path, str]:
     """The config, the folder its relative paths are read from, and its name for errors."""
     if path is None and Path("config.yaml").is_file():
         path = "config.yaml"
     if path is None:
-        return AppConfig(), BUNDLED, "built-in defaults"
+        return AppConfig(), BUNDLED, DEFAULTS
     return load_config(path), Path(path).resolve().parent, path
 
 

@@ -9,11 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ccxt_mm.app.config_file import app_config, resolve
+from ccxt_mm.app.config_file import DEFAULTS, app_config, resolve
 from ccxt_mm.app.replay import store_grid, with_market_overrides
-from ccxt_mm.config import AppConfig
+from ccxt_mm.config import AppConfig, read_yaml
 from ccxt_mm.errors import ConfigError, DataError
 from ccxt_mm.sweep.pools import LocalPool, Pool
 from ccxt_mm.sweep.search import Sweep, Trial, grid_points, random_points, run_points
@@ -70,7 +68,7 @@ def _plan(config_path: str | None, grid_path: str, data: list[str] | None) -> tu
     full = base_tree(config)
     full["market"]["data"] = recordings[0]  # what best.yaml replays: the (first) recording
     check_space(spec, full, grid_path)
-    raw = yaml.safe_load(Path(source).read_text()) if config_path or source == "config.yaml" else None
+    raw = read_yaml(source) if source != DEFAULTS else None
     return Sweep(spec, full, recordings), raw if isinstance(raw, dict) else {}
 
 
@@ -131,13 +129,13 @@ def _write(out: Path, plan: Sweep, trials: list[Trial], raw_base: dict[str, Any]
     best = best_trial(plan, trials)
     (out / "best.yaml").unlink(missing_ok=True)
     if best is not None:
-        base = config_path or "built-in defaults"
+        base = config_path or DEFAULTS
         score = f"{plan.spec.objective.metric} = {plan.objective(best):.6g}"
         header = f"best trial {best.number} of a {plan.spec.search.method} sweep over {base}: {score}"
         write_best(out / "best.yaml", raw_base, plan.base, best.params, plan.base["market"]["data"], header)
     states = [t.state for t in trials]
     return {
-        "config": config_path or "built-in defaults",
+        "config": config_path or DEFAULTS,
         "method": plan.spec.search.method,
         "seed": plan.spec.search.seed,
         "objective": plan.spec.objective.metric,

@@ -9,10 +9,9 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from ccxt_mm.config import AppConfig, parse_config, validation_problems
+from ccxt_mm.config import AppConfig, parse_config, read_yaml, validation_problems
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.schema import Strict
 
@@ -154,13 +153,7 @@ class SweepFile(Strict):
 
 def load_sweep(path: str | Path) -> SweepFile:
     """Read and validate a sweep file (its keys not yet checked against the config)."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"invalid YAML: {exc}"]) from exc
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["top level: expected a mapping with a space section"])
     try:
