@@ -28,6 +28,7 @@ COMPILED = (
     "ccxt_mm.book.grid_book",
     "ccxt_mm.book.levels",
     "ccxt_mm.book.steps",
+    "ccxt_mm.quoting.contract",
     "ccxt_mm.quoting.inventory",
     "ccxt_mm.quoting.models",
     "ccxt_mm.quoting.risk",

@@ -24,7 +24,15 @@ from ccxt_mm.quoting.risk import RiskParams
 from ccxt_mm.quoting.spread import SpreadParams
 from ccxt_mm.schema import Section, Strict
 
-Symbol = Annotated[str, AfterValidator(unified_symbol)]
+
+def spot_symbol(value: str) -> str:
+    """A spot market's unified symbol: ``ccxt-mm run`` quotes spot markets only so far."""
+    if ":" in unified_symbol(value):
+        raise ValueError(f"{value} is a swap: ccxt-mm run quotes spot markets (BASE/QUOTE) only so far; a swap's recordings replay")
+    return value
+
+
+SpotSymbol = Annotated[str, AfterValidator(spot_symbol)]
 
 
 class BookConfig(Strict):
@@ -75,7 +83,7 @@ def _known_exchange(value: str) -> str:
 
 class LiveMarketConfig(Strict):
     exchange: Annotated[str, AfterValidator(_known_exchange)]
-    symbol: Symbol
+    symbol: SpotSymbol
 
 
 class LiveConfig(Strict):

@@ -15,6 +15,8 @@ BINANCE_FILES = [
     str(RECORDINGS / "binance_spot/spot_btcusdt_20240808.gz"),
     str(RECORDINGS / "binance_spot/spot_btcusdt_20240809.gz"),
 ]
+COINM_FILE = str(RECORDINGS / "binance_futures/cm_ethusd_perp_20240808.gz")
+"""Binance COIN-M ETHUSD_PERP, 2024-08-08 23:54 to 23:59:59 UTC (its first file)."""
 OKX_FILE = str(RECORDINGS / "cryptofeed/OKX.ws.1.0.ndjson.gz")
 BYBIT_FILE = str(RECORDINGS / "cryptofeed/BYBIT.ws.25.0.ndjson.gz")
 
@@ -26,6 +28,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     old = stale()
     if old:
         pytest.exit(f"compiled modules older than their .py: {', '.join(old)}; run `pip install -e .` again", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def coinm_log():
+    from ccxt_mm.market.binance_capture import read_binance_capture
+
+    return read_binance_capture([COINM_FILE], "ETH/USD:ETH")
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,7 @@ def replay(
     market, ``cassette`` replays recorded LLM predictions. Prints the summary (JSON if
     ``as_json``; a progress bar on stderr if ``progress`` and not ``as_json``)."""
     started = time.perf_counter()
+    from ccxt_mm.amounts import for_recording
     from ccxt_mm.market.capture import open_recording
     from ccxt_mm.report import summary_json, write_report
     from ccxt_mm.strategies import load_strategy
@@ -62,6 +63,7 @@ def replay(
     files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
     load_strategy(config, source)  # a bad strategy config fails before the data is read
     recording = open_recording(files, market.symbol)
+    config, amounts = for_recording(config, recording, source)
     for warning in _fit_warnings(config, recording, from_flags):
         print(f"warning: {warning}", file=sys.stderr)
     digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in files)]).encode()).hexdigest()[:6]
@@ -69,12 +71,9 @@ def replay(
     bar = _progress_bar(market.symbol, recording.messages * (1 if predictions is None else 2)) if progress and not as_json else None
     engine, result, baseline = _replays(config, source, recording, digest, predictions, cassette, bar)
     if result.book_ts_ns.size == 0:
-        raise DataError(
-            ", ".join(files),
-            0,
-            f"the {market.symbol} book never became quotable (0 book updates: never a bid and an ask after a snapshot); no report written",
-        )
+        raise _never_quotable(files, market.symbol)
     summary = _summary(config, engine, result, files, baseline)
+    summary.update(amounts.as_summary())
     written = write_report(Path(report_dir), config, result, summary)
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     written[0].write_text(summary_json(summary) + "\n")
@@ -83,6 +82,11 @@ def replay(
     else:
         print_summary(summary, written)
     return 0
+
+
+def _never_quotable(files: list[str], symbol: str) -> DataError:
+    why = "0 book updates: never a bid and an ask after a snapshot"
+    return DataError(", ".join(files), 0, f"the {symbol} book never became quotable ({why}); no report written")
 
 
 def store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lot_size: float | None) -> tuple[float | None, float | None]:
@@ -145,7 +149,9 @@ def _fit_warnings(config: AppConfig, recording: Recording, from_flags: set[str])
     found = [
         step_warning(recording.prices, m.tick_size, name("tick_size"), "prices"),
         step_warning(recording.sizes, m.lot_size, name("lot_size"), "sizes"),
-        position_warning(next(recording.segments()), config.risk.max_position_base, m.base, m.quote),
+        position_warning(
+            next(recording.segments()), config.risk.max_position_base, "contracts" if m.contract.margined else m.base, m.quote
+        ),
     ]
     return [w for w in found if w is not None]
 

@@ -7,16 +7,23 @@ from pathlib import Path
 
 def print_summary(s: dict[str, object], written: list[Path]) -> None:
     """Print the replay summary ``s`` (see :func:`ccxt_mm.report.summarize`: PnL and fees in
-    quote, inventory in base, edges in bps, wall in s) and the report files ``written``."""
+    the settle currency, inventory in the market's amount unit, edges in bps, wall in s) and
+    the report files ``written``."""
 
     def f(key: str, fmt: str = "{:.4f}") -> str:
         v = s.get(key)
         return "n/a" if v is None else fmt.format(v)
 
     u = s.get("units", {})
-    base, quote = u.get("volume_base", "base"), u.get("pnl_total", "quote")
+    base, money, amount = u.get("volume_base", "base"), u.get("pnl_total", "quote"), u.get("final_position", "base")
     sp = s.get("span", {})
     print(f"symbol            {s['symbol']}  ({s['messages']} messages, {s['book_rows']} book rows)")
+    market = s.get("market")
+    if isinstance(market, dict) and market.get("type") == "swap":
+        print(
+            f"market            {market['margin']} swap, {market['contract_size']} a contract, settled in {market['settle']}, "
+            f"leverage {market['leverage']:g}"
+        )
     if isinstance(sp, dict) and sp:
         print(f"span              {sp['start_utc']} to {sp['end_utc']} ({sp['secs'] / 60:.1f} min)")
     print(
@@ -29,9 +36,11 @@ def print_summary(s: dict[str, object], written: list[Path]) -> None:
         f"volume {f('volume_base', '{:.6f}')} {base}"
     )
     print(
-        f"{f'pnl ({quote})':<18}total {f('pnl_total')} = realized {f('pnl_realized')} + unrealized {f('pnl_unrealized')} - fees {f('fees')}"
+        f"{f'pnl ({money})':<18}total {f('pnl_total', '{:.6g}')} = realized {f('pnl_realized', '{:.6g}')} "
+        f"+ unrealized {f('pnl_unrealized', '{:.6g}')} - fees {f('fees', '{:.6g}')}"
+        + (f" + funding {f('funding', '{:.6g}')} ({s['funding_payments']} payments)" if "funding" in s else "")
     )
-    print(f"{f'inventory ({base})':<18}final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
+    print(f"{f'inventory ({amount})':<17} final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
     print(
         f"orders            created {s['orders_created']}, cancelled {s['orders_cancelled']}, "
         f"post-only rejects {s['post_only_rejects']}, left open {s['orders_left_open']}"

@@ -18,7 +18,7 @@ from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.envelope import Envelope
 from ccxt_mm.execution.orders import OrderManager
-from ccxt_mm.execution.types import REDUCE_SLICE, Action, AmendOrder, CancelOrder, Fill, PlaceOrder, TakeOrder
+from ccxt_mm.execution.types import REDUCE_SLICE, Action, AmendOrder, CancelOrder, Fill, FundingPaid, PlaceOrder, TakeOrder
 from ccxt_mm.execution.venue import OrderFlow
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
@@ -62,7 +62,10 @@ class QuotingCore:
     logged once (with its traceback) and counted in :attr:`strategy_errors`.
 
     ``base_balance`` / ``quote_balance`` start from the venue's balances and move with every
-    fill (fees included), so the engine can compare them with the venue at any time.
+    fill (fees included), so the engine can compare them with the venue at any time; on a
+    margined market (a swap) they are the position (contracts) and the collateral (settle
+    currency), and :attr:`fundings` holds each funding payment: (funding time ns, when we
+    learnt of it ns, rate, mark price, received in the settle currency).
     """
 
     def __init__(
@@ -93,11 +96,13 @@ class QuotingCore:
             config.orders, venue.supports_amend, client_id_prefix(config.orders.client_id_prefix, run_id, config.market.symbol)
         )
         self.risk = RiskManager(config.risk, config.market.base)
-        self.inventory = Inventory()
+        self.contract, self.leverage = config.market.contract, config.market.leverage
+        self.inventory = Inventory(contract_size=self.contract.size, inverse=self.contract.inverse)
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
         self.base_balance = base_balance
         self.quote_balance = quote_balance
         self.fills: list[FillRecord] = []
+        self.fundings: list[tuple[int, int, float, float, float]] = []
         self.order_rows: list[tuple[int, str, str, int, float, float, str]] = []
         self.pulls_ns: list[int] = []
         """When the quotes were pulled (ns): a quote stands until the next book update or pull."""
@@ -133,7 +138,7 @@ class QuotingCore:
 
     @property
     def pnl(self) -> float:
-        """Market-making PnL marked to the last mid, quote currency (0 before the first book)."""
+        """Market-making PnL marked to the last mid, settle currency (0 before the first book)."""
         return self.inventory.pnl(self.mid) if self.mid else 0.0
 
     def snapshot(self, market: str) -> MarketSnapshot | None:
@@ -214,9 +219,22 @@ class QuotingCore:
         the position limit, the exposure limit on holdings, and the balances (buy, sell)."""
         resting_buy, resting_sell = self.orders.resting()
         room_buy, room_sell = self.risk.order_room(self.base_asset, self.inventory.position, resting_buy, resting_sell)
+        if self.contract.margined:
+            return self._margin_rooms(feats.mid, room_buy, room_sell, resting_buy, resting_sell)
         room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
         room_buy = min(room_buy, max(0.0, self.max_exposure_quote / feats.mid - self.base_balance - resting_buy))
         room_sell = min(room_sell, max(0.0, self.base_balance - resting_sell))
+        return room_buy, room_sell
+
+    def _margin_rooms(self, mid: float, room_buy: float, room_sell: float, resting_buy: float, resting_sell: float) -> tuple[float, float]:
+        """A margined market's rooms (contracts): the position limit's, within the exposure
+        limit and the margin the equity allows, on the long and on the short side the position
+        reaches if every resting order fills."""
+        c, pos = self.contract, self.base_balance
+        equity = self.quote_balance + c.position_value(pos, mid)
+        most = min(self.max_exposure_quote / c.quote_notional(1.0, mid), max(0.0, equity) * self.leverage / c.notional(1.0, mid))
+        room_buy = min(room_buy, max(0.0, most - (pos + resting_buy)))
+        room_sell = min(room_sell, max(0.0, most + (pos - resting_sell)))
         return room_buy, room_sell
 
     def envelope_counts(self) -> dict[str, object]:
@@ -250,11 +268,16 @@ class QuotingCore:
         if not self.venue.events:  # most book updates: no call into the venue
             return
         for ev in self.venue.drain_events():
+            if isinstance(ev, FundingPaid):
+                self.inventory.funding += ev.amount
+                self.quote_balance += ev.amount
+                self.fundings.append((ev.ts_ns, now_ns, ev.rate, ev.mark, ev.amount))
+                continue
             self.orders.on_event(ev)
             if isinstance(ev, Fill):
                 self.inventory.on_fill(ev.side, ev.price, ev.qty, ev.fee)
                 self.base_balance += ev.side * ev.qty - ev.fee_base
-                self.quote_balance -= ev.side * ev.qty * ev.price + ev.fee - ev.fee_base * ev.price
+                self.quote_balance -= self.contract.cost(ev.side, ev.qty, ev.price) + ev.fee - ev.fee_base * ev.price
                 self.fills.append(
                     FillRecord(
                         ev.ts_ns,
@@ -274,6 +297,12 @@ class QuotingCore:
     # --- internals --------------------------------------------------------------------
     def _evaluate_risk(self, now_ns: int) -> RiskState:
         mid, inv = self.mid, self.inventory
+        c = self.contract
+        if c.margined:  # limits in the quote currency; the inventory risk is the margin's share of the equity
+            held = c.quote_notional(self.base_balance, mid)
+            power = c.to_quote(self.quote_balance + c.position_value(self.base_balance, mid), mid) * self.leverage
+            pnl = c.to_quote(inv.pnl(mid), mid)
+            return self.risk.evaluate(now_ns, pnl, {self.base_asset: inv.position}, {self.base_asset: held}, power)
         base_value = self.base_balance * mid
         equity = base_value + self.quote_balance
         return self.risk.evaluate(now_ns, inv.pnl(mid), {self.base_asset: inv.position}, {self.base_asset: base_value}, equity)

@@ -72,6 +72,8 @@ class Envelope:
         self.market, self.orders = market, orders
         self.tick, self.lot, self.max_levels = market.tick_size, market.lot_size, orders.max_levels
         self.max_price, self.max_qty = market.tick_size * _MAX_STEPS, market.lot_size * _MAX_STEPS
+        self.contract = market.contract
+        """What one unit of amount is worth (the minimum notional is the quote value)."""
         self.cross_passive = orders.post_only_cross == "passive"
         """Derived: a crossing post-only price is moved one tick behind the opposite best (else dropped)."""
         self.clipped: dict[str, int] = {}
@@ -136,7 +138,7 @@ class Envelope:
         if allowed < floor_to(qty, self.lot):
             self._clip(ROOM)
         m = self.market
-        if allowed < self.lot or allowed < m.min_order_base or allowed * price < m.min_notional_quote:
+        if allowed < self.lot or allowed < m.min_order_base or self.contract.quote_notional(allowed, price) < m.min_notional_quote:
             self._drop(BELOW_MINIMUM)
             return 0.0
         return allowed
@@ -180,7 +182,7 @@ class Envelope:
                 self._drop(NO_ROOM)
                 return 0.0
             self._clip(ROOM)
-        if qty < lot or qty < m.min_order_base or qty * price < m.min_notional_quote:
+        if qty < lot or qty < m.min_order_base or self.contract.quote_notional(qty, price) < m.min_notional_quote:
             self._drop(BELOW_MINIMUM)
             return 0.0
         out.append(q if price == q.price and qty == q.qty else Quote(q.side, q.level, price, qty))

@@ -25,7 +25,7 @@ from ccxt_mm.engine.exchange_side import NEVER, ExchangeSide
 from ccxt_mm.engine.predictions import ReplayPredictions
 from ccxt_mm.engine.samples import Samples, StateTimes
 from ccxt_mm.errors import CrossedBookError
-from ccxt_mm.execution.paper import PaperVenue
+from ccxt_mm.execution.paper import PaperVenue, starting_balances
 from ccxt_mm.market.events import BookUpdate, EventLog, MsgKind, Recording
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.strategy import Strategy
@@ -68,6 +68,9 @@ class ReplayResult:
     end_ns: int = 0
     """The recording time covered: first and last message (ns; 0: not known, the book
     updates' span is taken)."""
+    fundings: list[tuple[int, int, float, float, float]] = field(default_factory=list)
+    """(funding time ns, when the engine learnt of it ns, rate, mark price, received in the
+    settle currency) of each funding payment (a swap's)."""
     pulls_ns: np.ndarray = field(default_factory=no_pulls)
     """When the quotes were pulled (ns): the quotes of a book update stand until the next
     update or the next pull."""
@@ -94,13 +97,15 @@ class ReplayEngine:
         self.recording = recording
         self.book = GridBook(recording.prices)
         """The engine's book, updated in receive order."""
-        p = config.paper
+        base, quote = starting_balances(config.paper, config.market, config.risk.max_position_base)
         self.venue = PaperVenue(
-            p,
+            config.paper,
             GridBook(recording.prices),
-            base=config.risk.max_position_base if p.initial_base is None else p.initial_base,
-            quote=p.initial_quote,
+            base=base,
+            quote=quote,
             lot_size=config.market.lot_size,
+            contract=config.market.contract,
+            leverage=config.market.leverage,
         )
         self.clock = recording.clock()
         self.exchange = ExchangeSide(self.venue, self.clock)
@@ -231,7 +236,10 @@ class ReplayEngine:
     def _result(self, end_ns: int) -> ReplayResult:
         """The replay's result, once the recording is done and the venue shut down."""
         core, venue = self.core, self.venue
-        balances = {core.base_asset: venue.base, core.quote_asset: venue.quote}
+        if core.contract.margined:  # the base is the position, reported as such
+            balances = {self.cfg.market.settle: venue.quote}
+        else:
+            balances = {core.base_asset: venue.base, core.quote_asset: venue.quote}
         return core_result(core, self._samples, False, self._mode_secs, balances, self._start_ns, end_ns)
 
     def _shutdown(self, now_ns: int) -> None:
@@ -285,4 +293,5 @@ def core_result(
         start_ns=start_ns,
         end_ns=end_ns,
         pulls_ns=np.array(core.pulls_ns, dtype=np.int64),
+        fundings=list(core.fundings),
     )

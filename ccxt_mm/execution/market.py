@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Final
+
+from annotated_types import Ge, Le
 
 from ccxt_mm.quoting.constraints import Check, NonNegative, Positive
+from ccxt_mm.quoting.contract import Contract
+
+SYMBOL_FORMAT: Final = "expected BASE/QUOTE or BASE/QUOTE:SETTLE in capital letters and digits, e.g. BTC/USDT or ETH/USDT:USDT"
 
 
 def unified_symbol(value: str) -> str:
-    """A unified symbol as the CLI, the replay and ccxt spell it: ``BASE/QUOTE``."""
-    if not re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+", value):
-        raise ValueError("expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT")
+    """A unified symbol as the CLI, the replay and ccxt spell it: ``BASE/QUOTE`` (spot) or
+    ``BASE/QUOTE:SETTLE`` (a perpetual swap; settled in the quote: linear, in the base: inverse)."""
+    if not re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?", value):
+        raise ValueError(SYMBOL_FORMAT)
+    base, rest = value.split("/")
+    quote, _, settle = rest.partition(":")
+    if settle and settle not in (base, quote):
+        raise ValueError(f"settle currency {settle} is neither the base {base} nor the quote {quote} (quanto contracts are not supported)")
     return value
 
 
@@ -23,11 +33,18 @@ class MarketParams:
     exchange's."""
 
     symbol: Annotated[str, Check(unified_symbol)] = "BTC/USDT"
-    """Unified ``BASE/QUOTE`` symbol."""
+    """Unified symbol: ``BASE/QUOTE`` (spot) or ``BASE/QUOTE:SETTLE`` (perpetual swap)."""
     tick_size: Positive = 0.01
     """Price increment, quote currency."""
     lot_size: Positive = 0.00001
-    """Size increment, base units."""
+    """Size increment in the market's amount unit, as ccxt's ``precision.amount``: base units
+    (spot), contracts (swap)."""
+    contract_size: Positive = 1.0
+    """A swap's contract: base units (linear) or quote currency (inverse) per contract, as ccxt's
+    ``contractSize``; 1 for spot."""
+    leverage: Annotated[float, Ge(1), Le(125)] = 1.0
+    """A swap's leverage: the margin an order or position takes is its notional / leverage; 1
+    for spot."""
     min_order_base: NonNegative = 0.0
     """The exchange's minimum order size, base units (0: one lot); live runs read the exchange's."""
     min_notional_quote: NonNegative = 0.0
@@ -39,6 +56,11 @@ class MarketParams:
     """Recordings replayed, in order (a relative path is read beside the config, else from the
     bundled ones)."""
 
+    def __post_init__(self) -> None:
+        """What no single field's bound says, checked on every construction."""
+        if ":" not in self.symbol and (self.contract_size != 1.0 or self.leverage != 1.0):
+            raise ValueError(f"{self.symbol} is spot: contract_size and leverage must be 1 (a swap is BASE/QUOTE:SETTLE)")
+
     @property
     def base(self) -> str:
         """The base asset of :attr:`symbol`."""
@@ -47,4 +69,16 @@ class MarketParams:
     @property
     def quote(self) -> str:
         """The quote currency of :attr:`symbol`."""
-        return self.symbol.split("/")[1]
+        return self.symbol.split("/")[1].split(":")[0]
+
+    @property
+    def settle(self) -> str:
+        """The currency money is counted in: the quote for spot and linear swaps, the base for
+        inverse ones."""
+        return self.symbol.partition(":")[2] or self.quote
+
+    @property
+    def contract(self) -> Contract:
+        """What one unit of this market's amount is worth."""
+        margined = ":" in self.symbol
+        return Contract(self.contract_size, margined and self.settle == self.base, margined)

@@ -29,9 +29,9 @@ from ccxt_mm.execution.types import (
     Fill,
     OrderAccepted,
     OrderCancelled,
+    OrderEvent,
     OrderRejected,
     PlaceOrder,
-    VenueEvent,
 )
 from ccxt_mm.quoting.constraints import Fraction, NonNegative, Pattern, Positive
 from ccxt_mm.quoting.types import BUY, Quote
@@ -198,7 +198,7 @@ class OrderManager:
             return REQUOTE_SIZE
         return REQUOTE_AGE if now_ns - order.created_ns > p.max_age_secs * 1e9 else ""
 
-    def on_event(self, event: VenueEvent) -> None:
+    def on_event(self, event: OrderEvent) -> None:
         """Apply a venue event; events for orders no longer tracked are ignored."""
         order = self.by_id.get(event.client_id)
         if order is None:

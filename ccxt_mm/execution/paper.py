@@ -34,6 +34,17 @@ reaches the exchange at ``t`` + its latency. Model (documented in ``config.yaml`
   float error those sums may carry (a bound kept as they are made) and nothing more. That
   error is relative to the amounts summed, not to the result: fills that bring 0.02 BTC down
   to 2 lots leave it whole, and the exchange would still accept a sell of those 2 lots.
+* **Margin** (a swap). The base is the position in contracts, of either sign, and the quote
+  the collateral in the settle currency; a fill moves the collateral by its cash flow
+  (:meth:`~ccxt_mm.quoting.contract.Contract.cost`) and its fee, a share of its notional. An
+  order is accepted when the equity (collateral + the position at the book's mid) covers
+  notional / leverage of the larger of the long and the short the position would reach if
+  every resting order and this one filled; one that does not enlarge that worst case (it
+  reduces) always is.
+* **Funding** (a swap). At every funding time (``funding_interval_hours`` from 00:00 UTC), on
+  the first book update at or after it, the position pays or receives ``funding_rate`` of its
+  notional at the mid (the recording has no mark price): the collateral moves and a
+  :class:`~ccxt_mm.execution.types.FundingPaid` event says by how much.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ import numpy as np
 from annotated_types import Ge, Le
 
 from ccxt_mm.book.grid_book import GridBook
+from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.types import (
     Action,
     AmendAccepted,
@@ -55,6 +67,7 @@ from ccxt_mm.execution.types import (
     CancelOrder,
     CancelRejected,
     Fill,
+    FundingPaid,
     OrderAccepted,
     OrderCancelled,
     OrderRejected,
@@ -63,9 +76,13 @@ from ccxt_mm.execution.types import (
     VenueEvent,
 )
 from ccxt_mm.quoting.constraints import NonNegative
+from ccxt_mm.quoting.contract import Contract
 from ccxt_mm.quoting.types import BUY
 
 _ROUNDING: Final = 2.0**-50
+_MARGIN_SLACK: Final = 1e-12
+"""Relative float error forgiven when the equity is compared with a margin."""
+_HOUR_NS: Final = 3_600_000_000_000
 """Float error per unit of a balance's noise (see ``PaperVenue._base_noise``): each float
 operation rounds by at most 2**-53 of its result; a margin of 8 for the few operations (a
 product, a fee, a sum) behind each magnitude counted."""
@@ -120,7 +137,27 @@ class PaperParams:
     initial_quote: NonNegative = 10_000.0
     """Starting quote balance."""
     initial_base: NonNegative | None = None
-    """Starting base balance (None: the risk section's ``max_position_base``)."""
+    """Starting base balance (None: the risk section's ``max_position_base``); an inverse
+    swap's collateral, base currency (None: ``initial_quote`` at the first price)."""
+    funding_rate: Annotated[float, Ge(-0.05), Le(0.05)] = 0.0
+    """A swap's funding rate at every funding time (positive: longs pay shorts): a recording
+    holds none, so the replay pays this one."""
+    funding_interval_hours: Annotated[int, Ge(1), Le(24)] = 8
+    """A swap's funding times are every this many hours from 00:00 UTC (Binance, OKX and Bybit: 8)."""
+
+
+def starting_balances(params: PaperParams, market: MarketParams, max_position: float) -> tuple[float, float]:
+    """The paper venue's (base, quote) at start: spot, the base (``initial_base``, else
+    ``max_position``, base units) and the quote; a swap, no position and its collateral in the
+    settle currency (``initial_quote`` for a linear one, ``initial_base`` for an inverse one)."""
+    contract = market.contract
+    if not contract.margined:
+        return (max_position if params.initial_base is None else params.initial_base), params.initial_quote
+    if contract.inverse:
+        if params.initial_base is None:
+            raise ValueError(f"{market.symbol} is inverse: its collateral is paper.initial_base, base currency")
+        return 0.0, params.initial_base
+    return 0.0, params.initial_quote
 
 
 @dataclass(slots=True)
@@ -169,8 +206,13 @@ class PaperVenue:
     base: float
     quote: float
     lot_size: float
-    """Quantity increment, base units: every fill and every remainder is a whole number of
-    them (the live paper venue sets it when it has read the market)."""
+    """Quantity increment, the market's amount unit: every fill and every remainder is a whole
+    number of them (the live paper venue sets it when it has read the market)."""
+    contract: Contract = field(default_factory=Contract)
+    """What one unit of amount is worth; a margined one makes :attr:`base` the position
+    (contracts, either sign) and :attr:`quote` the collateral (settle currency)."""
+    leverage: float = 1.0
+    """A margined market's: orders and the position take notional / leverage of the equity."""
     supports_amend: bool = field(init=False)
     """``params.amend_supported``."""
     orders: dict[str, PaperOrder] = field(default_factory=dict)
@@ -186,6 +228,10 @@ class PaperVenue:
     _quote_noise: float = 0.0
     """The same for :attr:`quote` (the quote a fill moved: its value and fee) and the quote the
     buys lock, quote currency."""
+    funding_due_ns: int = -1
+    """The next funding time (ns, exchange clock; -1: not margined, or no book yet)."""
+    funding_paid: float = 0.0
+    """Funding received so far (paid: negative), settle currency."""
 
     def __post_init__(self) -> None:
         self.supports_amend = self.params.amend_supported
@@ -232,6 +278,8 @@ class PaperVenue:
         exact decimal balance would: the float error of the balance, of the locked sum and of
         the cost is forgiven (it is relative to every amount the balance went through, not to
         the balance now: fills can cancel it down to a few lots and leave their error)."""
+        if self.contract.margined:
+            return self._margin_covers(side, price, qty, exclude)
         locked = self.locked(side, exclude)
         if side == BUY:
             balance, need, noise = self.quote, price * qty, self._quote_noise
@@ -240,6 +288,46 @@ class PaperVenue:
         # the locked sum rounds at most twice per order added (product, sum), each within the sum
         error = (noise + abs(balance) + (len(self.orders) + 1) * locked + need) * _ROUNDING
         return balance - locked + error >= need
+
+    def _margin_covers(self, side: int, price: float, qty: float, exclude: str) -> bool:
+        """A margined market: the equity (collateral + the position valued at the mid) covers
+        the margin, notional / leverage, of the larger of the long and the short the position
+        would reach if the resting orders other than ``exclude`` and this one filled; an order
+        that does not enlarge that worst case is always accepted (it reduces)."""
+        bids = asks = 0.0
+        for k, o in self.orders.items():
+            if k != exclude:
+                if o.side == BUY:
+                    bids += o.remaining
+                else:
+                    asks += o.remaining
+        pos = self.base
+        before = max(abs(pos + bids), abs(pos - asks))
+        after = max(abs(pos + bids + (qty if side == BUY else 0.0)), abs(pos - asks - (qty if side != BUY else 0.0)))
+        if after <= before:
+            return True
+        mark = self._mid(price)
+        equity = self.quote + self.contract.position_value(pos, mark)
+        return self.contract.notional(after, mark) / self.leverage <= equity * (1.0 + _MARGIN_SLACK)
+
+    def _mid(self, fallback: float) -> float:
+        """The book's mid (quote), else ``fallback``."""
+        book = self.book
+        if book.best_bid >= 0 and book.best_ask < book.prices.size:
+            return (book.price(book.best_bid) + book.price(book.best_ask)) / 2.0
+        return fallback
+
+    def _pay_funding(self, ts: int) -> None:
+        """Settle every funding time up to ``ts`` (exchange clock, ns) on the position valued
+        at the mid, at ``params.funding_rate``."""
+        interval = self.params.funding_interval_hours * _HOUR_NS
+        while self.funding_due_ns <= ts:
+            mark, rate = self._mid(0.0), self.params.funding_rate
+            amount = self.contract.funding(self.base, rate, mark) if mark > 0.0 else 0.0
+            self.quote += amount
+            self.funding_paid += amount
+            self.events.append(FundingPaid(self.funding_due_ns, rate, mark, amount))
+            self.funding_due_ns += interval
 
     # --- arrivals ---------------------------------------------------------------------
     def _crosses(self, side: int, price: float) -> bool:
@@ -334,6 +422,12 @@ class PaperVenue:
         """Call after each book change, ``ts`` the exchange time of the update (ns, on our
         clock): moves queue positions for cancellations, then fills the orders the other side
         now trades through."""
+        if self.funding_due_ns <= ts and self.contract.margined:
+            if self.funding_due_ns < 0:
+                interval = self.params.funding_interval_hours * _HOUR_NS
+                self.funding_due_ns = (ts // interval + 1) * interval
+            else:
+                self._pay_funding(ts)
         model = self.params.queue_model
         taken_bid = taken_ask = 0.0
         for o in sorted(self.orders.values(), key=_best_first):
@@ -423,9 +517,9 @@ class PaperVenue:
 
     def _fill(self, client_id: str, side: int, price: float, qty: float, ts: int, taker: bool, remaining: float) -> None:
         fee_bps = self.params.taker_fee_bps if taker else self.params.maker_fee_bps
-        fee = price * qty * fee_bps * 1e-4
+        fee = self.contract.notional(qty, price) * fee_bps * 1e-4
         self._base_noise += abs(self.base) + qty + (0.0 if side == BUY else remaining)
         self._quote_noise += abs(self.quote) + price * qty + abs(fee) + (remaining * price if side == BUY else 0.0)
         self.base += side * qty
-        self.quote -= side * qty * price + fee
+        self.quote -= self.contract.cost(side, qty, price) + fee
         self.events.append(Fill(client_id, ts, side, price, qty, fee, taker, remaining))

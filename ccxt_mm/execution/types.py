@@ -191,4 +191,26 @@ class Fill:
         self.fee_base = fee_base
 
 
-VenueEvent: TypeAlias = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | AmendAccepted | Fill
+@dataclass(init=False, slots=True)
+class FundingPaid:
+    """A funding payment on the position of a margined market, at a funding time."""
+
+    ts_ns: int
+    """The funding time (ns, our clock)."""
+    rate: float
+    """Funding rate of the interval (positive: longs pay shorts)."""
+    mark: float
+    """Mark price the position was valued at, quote currency."""
+    amount: float
+    """Received, settle currency (negative: paid)."""
+
+    def __init__(self, ts_ns: int, rate: float, mark: float, amount: float) -> None:
+        self.ts_ns = ts_ns
+        self.rate = rate
+        self.mark = mark
+        self.amount = amount
+
+
+OrderEvent: TypeAlias = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | AmendAccepted | Fill
+"""An event of one of our orders (its ``client_id``)."""
+VenueEvent: TypeAlias = OrderEvent | FundingPaid

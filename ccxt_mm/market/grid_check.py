@@ -98,6 +98,20 @@ def first_snapshot_depth(log: EventLog) -> tuple[float, float] | None:
     return float(log.row_qty[a:s].sum()), float(log.row_qty[s:b].sum())
 
 
+def first_snapshot_mid(log: EventLog) -> float | None:
+    """Mid price of the recording's first snapshot (quote currency); None without a snapshot
+    holding both sides."""
+    snapshots = np.flatnonzero(log.msg_kind == MsgKind.SNAPSHOT)
+    if snapshots.size == 0:
+        return None
+    m = int(snapshots[0])
+    a, s, b = int(log.msg_start[m]), int(log.msg_split[m]), int(log.msg_stop[m])
+    bids, asks = log.row_price[a:s][log.row_qty[a:s] > 0], log.row_price[s:b][log.row_qty[s:b] > 0]
+    if bids.size == 0 or asks.size == 0:
+        return None
+    return (float(bids.max()) + float(asks.min())) / 2.0
+
+
 def position_warning(log: EventLog, max_position_base: float, base: str, quote: str) -> str | None:
     """Warning text when ``risk.max_position_base`` (``base`` units) is more than the whole
     bid or ask side of the recording's first snapshot: most likely a ``quote`` amount typed
@@ -108,6 +122,6 @@ def position_warning(log: EventLog, max_position_base: float, base: str, quote: 
     bids, asks = depth
     return (
         f"risk.max_position_base {decimal_text(max_position_base)} {base} is more than a whole side of the recording's first "
-        f"snapshot (bids {bids:,.4f} {base}, asks {asks:,.4f} {base}): it is in {base}, the base asset; "
+        f"snapshot (bids {bids:,.4f} {base}, asks {asks:,.4f} {base}): it is in {base}{', the base asset' if base != 'contracts' else ''}; "
         f"was it meant as a {quote} amount?"
     )

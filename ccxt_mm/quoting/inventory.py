@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ccxt_mm.quoting.contract import Contract
+
 
 @dataclass(slots=True)
 class Inventory:
@@ -76,8 +78,7 @@ class Inventory:
     def on_funding(self, rate: float, mark: float) -> float:
         """Settle one funding payment at ``rate`` (positive: longs pay shorts) on the position
         valued at ``mark``; returns what was received (settle currency, negative: paid)."""
-        per_contract = self.contract_size / mark if self.inverse else self.contract_size * mark
-        received = -self.position * per_contract * rate
+        received = Contract(self.contract_size, self.inverse, True).funding(self.position, rate, mark)
         self.funding += received
         return received
 

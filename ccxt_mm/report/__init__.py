@@ -11,15 +11,16 @@ import numpy as np
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import FillRecord, ReplayEngine, ReplayResult
+from ccxt_mm.quoting.contract import SPOT, Contract
 from ccxt_mm.report.figures import filled_orders, quoting, span, span_ns, units
 
 
-def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizon_secs: float) -> dict[str, float]:
+def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizon_secs: float, contract: Contract = SPOT) -> dict[str, float]:
     """Per-fill edge decomposition in bps of the mid at the fill, quantity-weighted:
 
     * ``captured_bps``: ``side × (mid − price) / mid``, the half-spread earned at the fill;
     * ``adverse_bps``: ``−side × (mid(t + h) − mid) / mid``, how far the mid moved against us;
-    * ``fee_bps``: fee / notional;
+    * ``fee_bps``: fee / notional (both in the settle currency, ``contract``'s);
     * ``break_even_spread_bps = 2 × (adverse + fee)``: the narrowest full spread at which
       these fills would have covered fees and adverse selection.
     """
@@ -37,7 +38,8 @@ def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizo
     w = qty / qty.sum()
     captured = float(np.dot(w, side * (m0 - price) / m0 * 1e4))
     adverse = float(np.dot(w, -side * (m1 - m0) / m0 * 1e4))
-    fee_bps = float(np.dot(w, fee / (price * qty) * 1e4))
+    notional = qty * contract.size / price if contract.inverse else price * qty * contract.size
+    fee_bps = float(np.dot(w, fee / notional * 1e4))
     return {
         "captured_bps": captured,
         "adverse_bps": adverse,
@@ -49,12 +51,7 @@ def markouts(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray, horizo
 def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, object]) -> dict[str, object]:
     inv = result.inventory
     mid = result.final_mid
-    equity = sum(v * (mid if a == config.market.base else 1.0) for a, v in result.balances.items())
-    rebalance = {}
-    for asset, target in config.risk.target_allocation.items():
-        value = result.balances.get(asset, 0.0) * (mid if asset == config.market.base else 1.0)
-        need = target * equity - value
-        rebalance[asset] = {"target_fraction": target, "value_quote": value, "rebalance_quote": need}
+    m = config.market
     summary: dict[str, object] = {
         "symbol": config.market.symbol,
         "strategy": config.strategy.name,
@@ -71,8 +68,7 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
         "max_abs_inventory": float(np.abs(result.position).max()) if result.position.size else 0.0,
         "final_mid": mid,
         "balances": result.balances,
-        "equity_quote": equity,
-        "rebalance": rebalance,
+        **_holdings(config, result),
         "risk_breaches": result.risk_breaches,
         "risk_mode_secs": result.mode_secs,
         "envelope": result.envelope,
@@ -80,15 +76,53 @@ def summarize(config: AppConfig, result: ReplayResult, log_stats: dict[str, obje
         "predictor": "none",
         **log_stats,
     }
-    summary.update(markouts(result.fills, result.book_ts_ns, result.mid, config.report.markout_secs))
+    summary.update(markouts(result.fills, result.book_ts_ns, result.mid, config.report.markout_secs, m.contract))
     summary["markout_secs"] = config.report.markout_secs
     start, end = span_ns(result)
     summary["span"] = span(start, end)
     summary.update(quoting(result, start, end))
     created = log_stats.get("orders_created")
     summary.update(filled_orders(result.fills, created if isinstance(created, int) else 0))
-    summary["units"] = units(config.market.base, config.market.quote)
+    summary["units"] = units(m.base, m.quote, m.settle, "contracts" if m.contract.margined else m.base)
     return summary
+
+
+def market_facts(config: AppConfig) -> dict[str, object]:
+    """The market's type and what its amounts are worth, as the summary states them."""
+    m = config.market
+    c = m.contract
+    if not c.margined:
+        return {"type": "spot", "amount_unit": m.base, "settle": m.settle}
+    worth = m.quote if c.inverse else m.base
+    return {
+        "type": "swap",
+        "margin": "inverse" if c.inverse else "linear",
+        "amount_unit": "contracts",
+        "contract_size": f"{c.size:g} {worth}",
+        "settle": m.settle,
+        "leverage": m.leverage,
+    }
+
+
+def _holdings(config: AppConfig, result: ReplayResult) -> dict[str, object]:
+    """Spot: the equity in the quote currency and the rebalancing to ``risk.target_allocation``;
+    a swap: the equity (collateral + the position at the last mid) and the funding, settle
+    currency."""
+    m, mid = config.market, result.final_mid
+    if m.contract.margined:
+        collateral = result.balances.get(m.settle, 0.0)
+        return {
+            "market": market_facts(config),
+            "equity_settle": collateral + m.contract.position_value(result.inventory.position, mid),
+            "funding": result.inventory.funding,
+            "funding_payments": len(result.fundings),
+        }
+    equity = sum(v * (mid if a == m.base else 1.0) for a, v in result.balances.items())
+    rebalance = {}
+    for asset, target in config.risk.target_allocation.items():
+        value = result.balances.get(asset, 0.0) * (mid if asset == m.base else 1.0)
+        rebalance[asset] = {"target_fraction": target, "value_quote": value, "rebalance_quote": target * equity - value}
+    return {"market": market_facts(config), "equity_quote": equity, "rebalance": rebalance}
 
 
 def replay_summary(config: AppConfig, engine: ReplayEngine, result: ReplayResult, files: list[str]) -> dict[str, object]:

@@ -68,9 +68,11 @@ def filled_orders(fills: list[FillRecord], created: int) -> dict[str, float]:
     }
 
 
-def units(base: str, quote: str) -> dict[str, str]:
-    """The unit of every figure of a summary (``count``: a number of things)."""
+def units(base: str, quote: str, settle: str | None = None, amount: str | None = None) -> dict[str, str]:
+    """The unit of every figure of a summary (``count``: a number of things): amounts in
+    ``amount`` (base units, or a swap's contracts), money in ``settle`` (the quote for spot)."""
     per = f"{quote}/{base}"
+    settle, amount = settle or quote, amount or base
     counts = (
         "fills", "maker_fills", "taker_fills", "orders_filled", "orders_partly_filled", "orders_created", "orders_amended",
         "orders_cancelled", "post_only_rejects", "late_cancels", "balance_rejects", "fills_from_book", "orders_left_open",
@@ -78,8 +80,12 @@ def units(base: str, quote: str) -> dict[str, str]:
     )  # fmt: skip
     return {
         **dict.fromkeys(counts, "count"),
-        **dict.fromkeys(("volume_base", "final_position", "max_abs_inventory", "position"), base),
-        **dict.fromkeys(("volume_quote", "pnl_realized", "pnl_unrealized", "fees", "pnl_total", "equity_quote", "pnl", "loss_today"), quote),
+        "volume_base": base,
+        "volume_quote": quote,
+        **dict.fromkeys(("final_position", "max_abs_inventory", "position"), amount),
+        **dict.fromkeys(("pnl_realized", "pnl_unrealized", "fees", "pnl_total", "pnl", "loss_today", "funding", "equity_settle"), settle),
+        "equity_quote": quote,
+        "funding_payments": "count",
         "final_mid": per,
         **dict.fromkeys(("captured_bps", "adverse_bps", "fee_bps", "break_even_spread_bps", "avg_quoted_spread_bps"), "bps"),
         **dict.fromkeys(("markout_secs", "time_quoted_secs", "risk_mode_secs", "wall_s"), "s"),

@@ -11,6 +11,7 @@ import numpy as np
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import FillRecord, ReplayResult
+from ccxt_mm.quoting.contract import SPOT, Contract
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.report.figures import utc_iso
 
@@ -29,18 +30,32 @@ def plotted(position: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([every, changed, [n - 1] if n else []]).astype(np.int64))
 
 
-def pnl_curve(fills: list[FillRecord], ts_ns: np.ndarray, mid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Realized PnL net of fees and unrealized PnL (quote) at each book update (``ts_ns``, at
-    ``mid``), from the fills the engine knew by then (in the order it learnt them, average-cost
-    accounting as the summary's): their sum at the last update is the summary's ``pnl_total``."""
-    inv = Inventory()
+def pnl_curve(
+    fills: list[FillRecord],
+    ts_ns: np.ndarray,
+    mid: np.ndarray,
+    contract: Contract = SPOT,
+    fundings: list[tuple[int, int, float, float, float]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Realized PnL net of fees plus funding, and unrealized PnL (settle currency) at each book
+    update (``ts_ns``, at ``mid``), from the fills and funding payments the engine knew by then
+    (in the order it learnt them, average-cost accounting as the summary's): their sum at the
+    last update is the summary's ``pnl_total``."""
+    inv = Inventory(contract_size=contract.size, inverse=contract.inverse)
     after = np.zeros((len(fills) + 1, 3))
     for i, f in enumerate(fills, 1):
         inv.on_fill(f.side, f.price, f.qty, f.fee)
         after[i] = inv.realized - inv.fees, inv.position, inv.avg_price
     known = np.searchsorted(np.array([f.seen_ns for f in fills], dtype=np.int64), ts_ns, side="right")
     realized, position, avg_price = after[known].T
-    return realized, position * (mid - avg_price)
+    if fundings:
+        paid = np.concatenate([[0.0], np.cumsum([f[4] for f in fundings])])
+        realized = realized + paid[np.searchsorted(np.array([f[1] for f in fundings], dtype=np.int64), ts_ns, side="right")]
+    if contract.inverse:
+        held = position != 0.0
+        entry = np.where(held, avg_price, 1.0)
+        return realized, np.where(held, position * contract.size * (1.0 / entry - 1.0 / mid), 0.0)
+    return realized, position * (mid - avg_price) * contract.size
 
 
 def plot(path: Path, config: AppConfig, result: ReplayResult, summary: dict[str, object]) -> None:
@@ -52,7 +67,8 @@ def plot(path: Path, config: AppConfig, result: ReplayResult, summary: dict[str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    base, quote = config.market.base, config.market.quote
+    m = config.market
+    amount, money, quote = ("contracts" if m.contract.margined else m.base), m.settle, m.quote
     ts = result.book_ts_ns
     t0 = int(ts[0]) if ts.size else 0
     shown = plotted(result.position)
@@ -63,21 +79,21 @@ def plot(path: Path, config: AppConfig, result: ReplayResult, summary: dict[str,
     be = summary.get("break_even_spread_bps")
     be_text = "n/a" if not isinstance(be, float) or not math.isfinite(be) else f"{be:.2f} bps"
     top.set_title(
-        f"{summary['symbol']}: {summary['fills']} executions, PnL {summary['pnl_total']:.2f} {quote}, "
+        f"{summary['symbol']}: {summary['fills']} executions, PnL {summary['pnl_total']:.6g} {money}, "
         f"break-even spread {be_text}"
     )
-    realized, unrealized = pnl_curve(result.fills, ts, result.mid)
-    middle.plot(minutes, realized[shown], lw=0.9, color="tab:blue", label="realized − fees")
+    realized, unrealized = pnl_curve(result.fills, ts, result.mid, m.contract, result.fundings)
+    middle.plot(minutes, realized[shown], lw=0.9, color="tab:blue", label="realized − fees + funding")
     middle.plot(minutes, unrealized[shown], lw=0.7, color="tab:orange", label="unrealized")
     middle.plot(minutes, (realized + unrealized)[shown], lw=1.1, color="black", label="total")
     middle.axhline(0.0, color="grey", lw=0.5)
-    middle.set_ylabel(f"PnL ({quote})")
+    middle.set_ylabel(f"PnL ({money})")
     middle.legend(loc="upper left", fontsize=8)
     limit = config.risk.max_position_base
     bottom.step(minutes, result.position[shown], where="post", color="tab:blue", label="position")
     for y in (limit, -limit):
         bottom.axhline(y, color="tab:red", lw=0.8, ls="--", label="limit" if y > 0 else None)
-    bottom.set_ylabel(f"inventory ({base})")
+    bottom.set_ylabel(f"inventory ({amount})")
     bottom.legend(loc="upper left", fontsize=8)
     bottom.set_xlabel(f"minutes since the first book update, {utc_iso(t0)}")
     fig.tight_layout()

@@ -59,6 +59,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     ``task["files"]`` cut into ``task["windows"]`` windows; returns the summary's figures,
     each window's figures, the wall time (seconds) and the worker."""
     started = time.perf_counter()
+    from ccxt_mm.amounts import for_recording
     from ccxt_mm.config import parse_config
     from ccxt_mm.engine import ReplayEngine
     from ccxt_mm.engine.gc_policy import quiet_gc
@@ -71,12 +72,14 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     where = f"trial {task['trial']}"
     config = parse_config(task["config"], where)
     files = list(task["files"])
-    engine = ReplayEngine(config, recording(files, config.market.symbol), load_strategy(config, where), run_id=f"t{task['trial']}")
+    log = recording(files, config.market.symbol)
+    config, _ = for_recording(config, log, where)
+    engine = ReplayEngine(config, log, load_strategy(config, where), run_id=f"t{task['trial']}")
     with quiet_gc():
         result = engine.run(None)
     if result.book_ts_ns.size == 0:
         raise DataError(files[0], 0, f"the {config.market.symbol} book never became quotable (0 book updates)")
-    realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid)
+    realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid, config.market.contract, result.fundings)
     seen = np.array([f.seen_ns for f in result.fills], dtype=np.int64)
     start, end = span_ns(result)
     edges = window_edges(start, end, task["windows"])

@@ -18,10 +18,11 @@ import yaml
 
 from ccxt_mm.cli import main
 from ccxt_mm.compiled import build
+from ccxt_mm.execution.market import SYMBOL_FORMAT
 from ccxt_mm.market.capture import load_capture
 from ccxt_mm.market.grid_check import recorded_grid
 from ccxt_mm.report import REPORT_FILES
-from tests.conftest import BINANCE_FILES, BYBIT_FILE, CASSETTES, OKX_FILE, ROOT
+from tests.conftest import BINANCE_FILES, BYBIT_FILE, COINM_FILE, OKX_FILE, ROOT
 
 
 def replay(capsys, tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -68,7 +69,7 @@ def test_a_symbol_the_cryptofeed_capture_lacks_is_an_error_naming_what_it_holds(
 
 
 def test_a_futures_recording_asked_for_another_symbol_is_an_error(capsys, tmp_path):
-    capture = str(CASSETTES / "market/binance_futures/cm_ethusd_perp_20240808.gz")
+    capture = COINM_FILE
     code, err = replay(capsys, tmp_path, "--data", capture, "--symbol", "BTC/USD")
     assert code == 1
     assert "no depth stream for BTC/USD (btcusd@depth) in this recording; it has depth streams for: ethusd_perp" in err
@@ -209,8 +210,12 @@ def test_a_report_dir_that_is_a_file_is_a_config_error(capsys, tmp_path):
     [
         (["--tick-size", "-1"], "--tick-size: must be greater than 0 (got -1.0)"),
         (["--lot-size", "0"], "--lot-size: must be greater than 0 (got 0.0)"),
-        (["--symbol", "BTC/USDT:USDT"], "--symbol: expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT (got 'BTC/USDT:USDT')"),
-        (["--symbol", "btc"], "--symbol: expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT (got 'btc')"),
+        (
+            ["--symbol", "BTC/USDT:EUR"],
+            "--symbol: settle currency EUR is neither the base BTC nor the quote USDT (quanto contracts are not supported) "
+            "(got 'BTC/USDT:EUR')",
+        ),
+        (["--symbol", "btc"], f"--symbol: {SYMBOL_FORMAT} (got 'btc')"),
     ],
 )
 def test_a_command_line_value_the_schema_refuses_is_named_by_its_flag(capsys, tmp_path, args, expected):
@@ -236,14 +241,15 @@ def test_config_file_errors_read_the_same_way_and_name_their_keys(capsys, tmp_pa
     err = capsys.readouterr().err
     assert err.splitlines() == [
         f"config error in {config}:",
-        "  - market.symbol: expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT (got 'btc-usdt')",
+        f"  - market.symbol: {SYMBOL_FORMAT} (got 'btc-usdt')",
         "  - market.tick_size: must be greater than 0 (got -1)",
         "  - book.levels: expected a whole number (got 1.5)",
         "  - risk.max_postion_base: unknown key",
         "  - orders.tolerance_bps: expected a number (got 'fast')",
         "  - orders.post_only_cross: expected 'passive' or 'drop' (got 'maybe')",
         "  - live.markets.0.exchange: expected one of binance, bybit, okx (got 'kraken')",
-        "  - live.markets.0.symbol: expected BASE/QUOTE in capital letters and digits, e.g. BTC/USDT (got 'BTC/USDT:USDT')",
+        "  - live.markets.0.symbol: BTC/USDT:USDT is a swap: ccxt-mm run quotes spot markets (BASE/QUOTE) only so far; "
+        "a swap's recordings replay (got 'BTC/USDT:USDT')",
     ]
     assert "pydantic" not in err and "http" not in err
 

@@ -13,10 +13,10 @@ import pytest
 from ccxt_mm.errors import SequenceGapError
 from ccxt_mm.market.binance_capture import read_binance_capture, stream_name
 from ccxt_mm.market.events import MsgKind
-from tests.conftest import CASSETTES
+from tests.conftest import RECORDINGS
 from tests.integration.test_binance_capture import snapshot_line, tops_by_update_id
 
-FUTURES = CASSETTES / "market" / "binance_futures"
+FUTURES = RECORDINGS / "binance_futures"
 USDM = [str(FUTURES / "usdm_ethusdt_20240808.gz")]
 COINM = [str(FUTURES / "cm_ethusd_perp_20240808.gz"), str(FUTURES / "cm_ethusd_perp_20240809.gz")]
 

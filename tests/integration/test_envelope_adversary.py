@@ -10,6 +10,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ccxt_mm.amounts import for_recording
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.engine.envelope import (
@@ -29,8 +30,6 @@ from ccxt_mm.engine.envelope import (
 )
 from tests.integration.adversary import Adversary, AdversaryParams, GuardedVenue
 
-LOT_SIZE = AppConfig().market.lot_size
-
 
 def replay(log, params: AdversaryParams, settings_: dict):
     config = AppConfig.model_validate(settings_)
@@ -43,7 +42,7 @@ def replay(log, params: AdversaryParams, settings_: dict):
 
 
 def check_invariants(config: AppConfig, adversary: Adversary, guard: GuardedVenue, engine: ReplayEngine, result) -> None:
-    limit = config.risk.max_position_base + LOT_SIZE + 1e-12
+    limit = config.risk.max_position_base + config.market.lot_size + 1e-12
     assert guard.breaches == [], guard.breaches[:5]
     assert max(adversary.seen_positions, default=0.0) <= limit
     assert all(abs(f.position) <= limit for f in result.fills)
@@ -119,3 +118,31 @@ def test_the_adversary_reaches_every_mode_and_every_rule(btc_log):
     assert {"quoting", "reduce_only"} <= sent_in
     assert {TICK, LOT, ROOM, CROSSING} <= clipped
     assert {NOT_A_QUOTE, BAD_SIDE, BAD_LEVEL, BAD_PRICE, BAD_SIZE, DUPLICATE, REDUCE_ONLY, CROSSING, FAR_FROM_MID, NO_ROOM} <= dropped
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), collateral_eth=st.sampled_from([0.05, 0.5, 5.0]), reduce_only=st.sampled_from(["passive", "active"]))
+def test_random_quotes_on_an_inverse_swap_stay_within_the_position_limit_and_the_margin(coinm_log, seed, collateral_eth, reduce_only):
+    """The same adversary on Binance COIN-M ETHUSD_PERP (contracts of 10 USD, settled in ETH,
+    leverage 3): the position goes long and short of flat and never past the limit in contracts
+    (80 at the first mid), and no order the margin could not cover is sent (the venue would
+    reject it). With 0.05 ETH the margin binds first: 0.15 ETH of notional, about 40 contracts."""
+    raw = AppConfig.model_validate(
+        {
+            "market": {"symbol": "ETH/USD:ETH", "tick_size": 0.01, "lot_size": 1.0, "contract_size": 10.0, "leverage": 3.0},
+            "risk": {"max_position_base": 0.3, "reduce_only": reduce_only, "inventory_risk_pause": 1.0},
+            "strategy": {"params": {"order_qty": 0.05}},
+            "paper": {"initial_base": collateral_eth},
+        }
+    )
+    config, _ = for_recording(raw, coinm_log)
+    adversary = Adversary(AdversaryParams(seed=seed, big_qty=30.0))  # contracts: up to 300 USD at the touch
+    engine = ReplayEngine(config, coinm_log, adversary, run_id="advswap")
+    guard = GuardedVenue(engine.core.venue, engine.core, config.risk.max_position_base)
+    engine.core.venue = guard
+    result = engine.run()
+    check_invariants(config, adversary, guard, engine, result)
+    positions = [f.position for f in result.fills]
+    assert len(positions) > 10 and min(positions) < 0.0 < max(positions)
+    if collateral_eth == 0.05:
+        assert max(abs(p) for p in positions) <= 45.0

@@ -81,7 +81,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("quoting",),
     ("execution",),
     ("market",),
-    ("schema", "config"),
+    ("schema", "config", "amounts"),
     ("llm",),
     ("strategies",),
     ("exchange",),

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import CASSETTES, RECORDINGS
 
 ROW = re.compile(r"^\| `(?P<path>[^`]+)` \| (?P<bytes>\d+) \| (?P<sha>[0-9a-f]{16}) \|", re.MULTILINE)
-COPIED = {CASSETTES: ("ccxt_static", "llm/bodies", "market"), RECORDINGS: (".",)}
+COPIED = {CASSETTES: ("ccxt_static", "llm/bodies"), RECORDINGS: (".",)}
 """Folders holding third-party files byte for byte (the rest of cassettes/ our tools record)."""
 
 

@@ -1,0 +1,88 @@
+"""``ccxt-mm replay`` on the bundled perpetual-swap captures, end to end: Binance USDⓈ-M
+(linear) and COIN-M (inverse), OKX UNI-USD-SWAP (inverse) and Bybit LTCUSDT (linear). Positions
+in contracts of either sign, money in the settle currency, funding at the funding time."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ccxt_mm.amounts import for_recording
+from ccxt_mm.cli import main
+from ccxt_mm.config import load_config
+from ccxt_mm.engine import ReplayEngine
+from ccxt_mm.market.capture import open_recording
+from ccxt_mm.report import summarize
+from ccxt_mm.report.plot import pnl_curve
+from ccxt_mm.strategies import load_strategy
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RECORDINGS = Path(__file__).resolve().parents[2] / "ccxt_mm" / "recordings"
+SWAPS = {
+    "binance_usdm_ethusdt.yaml": ("USDT", "linear", 300),
+    "binance_coinm_ethusd.yaml": ("ETH", "inverse", 300),
+    "okx_uni_usd_swap.yaml": ("UNI", "inverse", 0),
+    "bybit_ltcusdt_swap.yaml": ("USDT", "linear", 10),
+}
+"""Example → (settle currency, margin, fewest fills the replay gives)."""
+
+
+def replay(example: str, out: Path, capsys) -> dict:
+    assert main(["replay", "--config", str(EXAMPLES / example), "--report-dir", str(out), "--json", "--no-progress"]) == 0
+    capsys.readouterr()
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("example", sorted(SWAPS))
+def test_a_swap_replays_to_a_report_in_its_settle_currency(example, tmp_path, capsys):
+    settle, margin, fewest = SWAPS[example]
+    s = replay(example, tmp_path, capsys)
+    assert s["market"]["type"] == "swap" and s["market"]["margin"] == margin and s["market"]["settle"] == settle
+    assert s["units"]["pnl_total"] == settle and s["units"]["final_position"] == "contracts"
+    assert s["fills"] >= fewest and s["orders_left_open"] == 0
+    config = load_config(EXAMPLES / example)
+    start = config.paper.initial_quote if margin == "linear" else config.paper.initial_base  # the collateral, settle currency
+    assert s["equity_settle"] == pytest.approx(start + s["pnl_total"], rel=1e-12, abs=1e-9)
+    assert s["pnl_total"] == pytest.approx(s["pnl_realized"] + s["pnl_unrealized"] - s["fees"] + s["funding"], abs=1e-12)
+    limit = s["amounts"]["converted"]["risk.max_position_base"]["used"]
+    assert s["max_abs_inventory"] <= limit + 1e-9
+    with (tmp_path / "fills.csv").open() as fh:
+        positions = [float(row["position"]) for row in csv.DictReader(fh)]
+    assert len(positions) == s["fills"]
+    assert all(abs(p) <= limit + 1e-9 for p in positions)
+
+
+def test_the_linear_and_inverse_binance_swaps_hold_shorts_from_flat(tmp_path, capsys):
+    """The position limit holds on a position that flips sign: both Binance replays go long and
+    short of flat, never past the limit (checked above)."""
+    for example in ("binance_usdm_ethusdt.yaml", "binance_coinm_ethusd.yaml"):
+        replay(example, tmp_path, capsys)
+        with (tmp_path / "fills.csv").open() as fh:
+            positions = np.array([float(row["position"]) for row in csv.DictReader(fh)])
+        assert positions.min() < 0.0 < positions.max(), example
+
+
+def test_coinm_pays_funding_at_midnight_on_the_position_then(capsys):
+    """The COIN-M capture crosses 00:00 UTC on 2024-08-09: one funding payment of −position ×
+    10 USD / mark × rate ETH, the position being what the fills before it left; the plot's PnL
+    curve, funding included, ends at the summary's total."""
+    config = load_config(EXAMPLES / "binance_coinm_ethusd.yaml")
+    files = [str(RECORDINGS / p.removeprefix("recordings/")) for p in config.market.data]
+    recording = open_recording(files, config.market.symbol)
+    config, units = for_recording(config, recording)
+    engine = ReplayEngine(config, recording, load_strategy(config), run_id="fund")
+    result = engine.run()
+    ((ts_ns, seen_ns, rate, mark, amount),) = result.fundings
+    assert ts_ns == 1723161600 * 1_000_000_000 and rate == config.paper.funding_rate and seen_ns >= ts_ns
+    position = sum(f.side * f.qty for f in result.fills if f.ts_ns <= ts_ns)
+    assert position != 0.0 and 2_600.0 < mark < 2_700.0
+    assert amount == pytest.approx(-position * 10.0 / mark * rate, rel=1e-12)
+    assert units.reference_price == pytest.approx(2_682.175)
+    s = summarize(config, result, {})
+    realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid, config.market.contract, result.fundings)
+    assert realized[-1] + unrealized[-1] == pytest.approx(s["pnl_total"], abs=1e-12)
+    assert s["funding"] == pytest.approx(amount) and s["funding_payments"] == 1
