@@ -45,6 +45,8 @@ class FillRecord:
 
 
 _SNAPSHOT_VOL_HALF_LIFE_SECS: Final = 30.0
+REDUCE_ONLY_NOTE: Final = " (reduce-only)"
+"""Added to the order log's reason of an order sent with the exchange's reduce-only flag."""
 log: Final = logging.getLogger("ccxt_mm.strategy")
 
 
@@ -190,7 +192,7 @@ class QuotingCore:
             self._strategy_failed(now_ns, "on_book", exc)
             return
         desired = self.envelope.admit(asked, state, feats.best_bid, feats.best_ask, room_buy, room_sell, self.orders, now_ns)
-        actions = self.orders.reconcile(desired, now_ns)
+        actions = self.orders.reconcile(desired, now_ns, self.contract.margined and state.mode is RiskMode.REDUCE_ONLY)
         if state.mode is RiskMode.REDUCE_ONLY:
             self._take_slices(now_ns, feats, actions)
         self._send(actions, now_ns)
@@ -212,7 +214,7 @@ class QuotingCore:
             room_buy, room_sell = self._rooms(feats)
             qty = self.envelope.taker_qty(s.qty, room_buy if s.side == BUY else room_sell, feats.mid)
             if qty > 0.0:
-                actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty, REDUCE_SLICE))
+                actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty, REDUCE_SLICE, self.contract.margined))
 
     def _rooms(self, feats: BookFeatures) -> tuple[float, float]:
         """Base quantity each side may still add, every resting order counted as filled:
@@ -313,7 +315,9 @@ class QuotingCore:
             self.venue.submit(a, now_ns)
             # isinstance, not match/case: see ccxt_mm.compiled
             if isinstance(a, PlaceOrder):
-                rows.append((now_ns, "place", a.client_id, a.side, a.price, a.qty, a.reason))
+                rows.append(
+                    (now_ns, "place", a.client_id, a.side, a.price, a.qty, a.reason + REDUCE_ONLY_NOTE if a.reduce_only else a.reason)
+                )
             elif isinstance(a, AmendOrder):
                 rows.append((now_ns, "amend", a.client_id, self.orders.by_id[a.client_id].side, a.price, a.qty, a.reason))
             elif isinstance(a, CancelOrder):

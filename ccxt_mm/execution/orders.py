@@ -131,8 +131,9 @@ class OrderManager:
                 sell += o.qty + o.amend_qty
         return buy, sell
 
-    def reconcile(self, desired: list[Quote], now_ns: int) -> list[Action]:
-        """Actions that move resting orders toward ``desired``."""
+    def reconcile(self, desired: list[Quote], now_ns: int, reduce_only: bool = False) -> list[Action]:
+        """Actions that move resting orders toward ``desired``; new orders flagged
+        ``reduce_only`` (a swap in the risk layer's reduce-only mode)."""
         want = {(q.side, q.level): q for q in desired}
         actions: list[Action] = []
         for slot in list(self.slots):
@@ -159,7 +160,7 @@ class OrderManager:
                 self.slots[slot] = order
                 self.by_id[order.client_id] = order
                 self.stats.placed += 1
-                actions.append(PlaceOrder(order.client_id, quote.side, quote.price, quote.qty, QUOTE))
+                actions.append(PlaceOrder(order.client_id, quote.side, quote.price, quote.qty, QUOTE, reduce_only))
         return actions
 
     def cancel_all(self, reason: str) -> list[Action]:

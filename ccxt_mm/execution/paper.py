@@ -41,6 +41,9 @@ reaches the exchange at ``t`` + its latency. Model (documented in ``config.yaml`
   notional / leverage of the larger of the long and the short the position would reach if
   every resting order and this one filled; one that does not enlarge that worst case (it
   reduces) always is.
+* **Reduce-only** (a swap). An order flagged reduce-only (sent in the risk layer's reduce-only
+  mode) is rejected at arrival unless it is against the position; it then fills no more than
+  the position left to reduce and is cancelled once none is left, as Binance, OKX and Bybit do.
 * **Funding** (a swap). At every funding time (``funding_interval_hours`` from 00:00 UTC), on
   the first book update at or after it, the position pays or receives ``funding_rate`` of its
   notional at the mid (the recording has no mark price): the collateral moves and a
@@ -185,12 +188,17 @@ class PaperOrder:
     crossed_ns: int = -1
     """Exchange time of the last book update that filled us by crossing: a trade at or before
     it is part of that execution."""
+    reduce_only: bool = False
+    """It may only reduce the position: it fills no more than the position left to reduce,
+    and is cancelled when none is left."""
 
 
 @dataclass
 class PaperStats:
     post_only_rejects: int = 0
     balance_rejects: int = 0
+    reduce_only_rejects: int = 0
+    """Reduce-only orders that arrived with nothing to reduce (the position had moved)."""
     late_cancels: int = 0
     book_fills: int = 0
     """Fills from the other side resting at or through an order's price (no trade print)."""
@@ -349,12 +357,18 @@ class PaperVenue:
             self.stats.post_only_rejects += 1
             self.events.append(OrderRejected(a.client_id, ts, "post-only order would take liquidity", post_only=True))
             return
+        if a.reduce_only and self.base * a.side >= 0.0:
+            self.stats.reduce_only_rejects += 1
+            self.events.append(OrderRejected(a.client_id, ts, "reduce-only order would not reduce the position"))
+            return
         if not self._affordable(a.side, a.price, a.qty):
             self.stats.balance_rejects += 1
             self.events.append(OrderRejected(a.client_id, ts, "insufficient balance"))
             return
         level, displayed = self._queue_entry(a.side, a.price)
-        self.orders[a.client_id] = PaperOrder(a.client_id, a.side, a.price, a.qty, level, displayed, displayed, ts)
+        order = PaperOrder(a.client_id, a.side, a.price, a.qty, level, displayed, displayed, ts)
+        order.reduce_only = a.reduce_only
+        self.orders[a.client_id] = order
         self.events.append(OrderAccepted(a.client_id, ts))
 
     def _arrive_cancel(self, a: CancelOrder, ts: int) -> None:
@@ -397,6 +411,12 @@ class PaperVenue:
         else:
             prices, qtys = book.top_bids(64)
         left = a.qty
+        if a.reduce_only:
+            left = min(left, max(0.0, -self.base if a.side == BUY else self.base))
+            if left <= 0.0:
+                self.stats.reduce_only_rejects += 1
+                self.events.append(OrderRejected(a.client_id, ts, "reduce-only order would not reduce the position"))
+                return
         for i in range(len(prices)):
             price, avail = prices[i], qtys[i]
             take = min(left, avail)
@@ -499,8 +519,16 @@ class PaperVenue:
 
     def _credit(self, o: PaperOrder, qty: float, ts: int) -> bool:
         """Give ``o`` ``qty`` base of an execution: it fills in whole lots, the rest is carried
-        to its next execution (never rounded away). True if it filled."""
+        to its next execution (never rounded away). True if it filled. A reduce-only order
+        takes no more than the position left to reduce, and is cancelled when none is left."""
         lot = self.lot_size
+        if o.reduce_only:
+            left = -self.base if o.side == BUY else self.base
+            if left < lot * (1.0 - _LOT_SLACK):
+                del self.orders[o.client_id]
+                self.events.append(OrderCancelled(o.client_id, ts))
+                return False
+            qty = min(qty, left - o.carry)
         total = o.carry + min(qty, o.remaining - o.carry)
         lots = math.floor(total / lot + _LOT_SLACK)
         o.carry = max(0.0, total - lots * lot)

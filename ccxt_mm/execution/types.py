@@ -23,13 +23,16 @@ class PlaceOrder:
     qty: float
     reason: str
     """Why it is sent, for the order log (each action's the same)."""
+    reduce_only: bool
+    """A swap's order that may only reduce the position (the exchange's ``reduceOnly``)."""
 
-    def __init__(self, client_id: str, side: int, price: float, qty: float, reason: str) -> None:
+    def __init__(self, client_id: str, side: int, price: float, qty: float, reason: str, reduce_only: bool = False) -> None:
         self.client_id = client_id
         self.side = side
         self.price = price
         self.qty = qty
         self.reason = reason
+        self.reduce_only = reduce_only
 
 
 @dataclass(init=False, slots=True)
@@ -66,12 +69,15 @@ class TakeOrder:
     side: int
     qty: float
     reason: str
+    reduce_only: bool
+    """A swap's order that may only reduce the position (the exchange's ``reduceOnly``)."""
 
-    def __init__(self, client_id: str, side: int, qty: float, reason: str) -> None:
+    def __init__(self, client_id: str, side: int, qty: float, reason: str, reduce_only: bool = False) -> None:
         self.client_id = client_id
         self.side = side
         self.qty = qty
         self.reason = reason
+        self.reduce_only = reduce_only
 
 
 Action: TypeAlias = PlaceOrder | AmendOrder | CancelOrder | TakeOrder

@@ -143,6 +143,7 @@ def replay_summary(config: AppConfig, engine: ReplayEngine, result: ReplayResult
             "post_only_rejects": orders.post_only_rejects,
             "late_cancels": orders.late_cancels,
             "balance_rejects": engine.venue.stats.balance_rejects,
+            "reduce_only_rejects": engine.venue.stats.reduce_only_rejects,
             "fills_from_book": engine.venue.stats.book_fills,
             "orders_left_open": len(engine.venue.orders),
             "clock": {  # how many messages carry an exchange time, the offset (with the floor latency), the latency beyond

@@ -75,7 +75,7 @@ def units(base: str, quote: str, settle: str | None = None, amount: str | None =
     settle, amount = settle or quote, amount or base
     counts = (
         "fills", "maker_fills", "taker_fills", "orders_filled", "orders_partly_filled", "orders_created", "orders_amended",
-        "orders_cancelled", "post_only_rejects", "late_cancels", "balance_rejects", "fills_from_book", "orders_left_open",
+        "orders_cancelled", "post_only_rejects", "late_cancels", "balance_rejects", "reduce_only_rejects", "fills_from_book", "orders_left_open",
         "book_updates", "messages", "book_rows",
     )  # fmt: skip
     return {

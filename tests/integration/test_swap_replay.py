@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from ccxt_mm.amounts import for_recording
 from ccxt_mm.cli import main
@@ -86,3 +87,31 @@ def test_coinm_pays_funding_at_midnight_on_the_position_then(capsys):
     realized, unrealized = pnl_curve(result.fills, result.book_ts_ns, result.mid, config.market.contract, result.fundings)
     assert realized[-1] + unrealized[-1] == pytest.approx(s["pnl_total"], abs=1e-12)
     assert s["funding"] == pytest.approx(amount) and s["funding_payments"] == 1
+
+
+def test_orders_sent_in_reduce_only_carry_the_flag_and_only_reduce(tmp_path, capsys):
+    """COIN-M with a 300 USD exposure limit (30 contracts): at the limit the risk layer is in
+    reduce-only, the orders it sends then carry the exchange's reduce-only flag (the order log
+    says so), and every fill of such an order brings the position toward flat, never past it."""
+    raw = load_config(EXAMPLES / "binance_coinm_ethusd.yaml").model_dump(mode="json")
+    raw["risk"].update({"max_exposure_quote": 300.0, "max_position_base": 0.2})
+    raw["strategy"]["params"]["order_qty"] = 0.04
+    raw["market"]["data"] = [str(RECORDINGS / p.removeprefix("recordings/")) for p in raw["market"]["data"]]
+    config = tmp_path / "reduce.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["replay", "--config", str(config), "--report-dir", str(tmp_path), "--json", "--no-progress"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["risk_mode_secs"]["reduce_only"] > 10.0 and s["max_abs_inventory"] == 30.0
+    with (tmp_path / "orders.csv").open() as fh:
+        flagged = {row["order_id"] for row in csv.DictReader(fh) if row["action"] == "place" and row["reason"] == "quote (reduce-only)"}
+    with (tmp_path / "fills.csv").open() as fh:
+        fills = list(csv.DictReader(fh))
+    assert len(flagged) > 10
+    before, reducing = 0.0, 0
+    for row in fills:
+        after = float(row["position"])
+        if row["order_id"] in flagged:
+            reducing += 1
+            assert abs(after) < abs(before) and after * before >= 0.0, row
+        before = after
+    assert reducing > 5

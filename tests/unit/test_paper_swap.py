@@ -9,7 +9,7 @@ import pytest
 from ccxt_mm.book.grid_book import GridBook
 from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.paper import PaperParams, PaperVenue, starting_balances
-from ccxt_mm.execution.types import Fill, FundingPaid, OrderAccepted, OrderRejected, PlaceOrder
+from ccxt_mm.execution.types import Fill, FundingPaid, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder, TakeOrder
 from ccxt_mm.quoting.contract import Contract
 from ccxt_mm.quoting.risk import RiskParams
 
@@ -82,3 +82,35 @@ def test_spot_pays_no_funding_and_a_swap_starts_flat_with_its_collateral():
     assert starting_balances(params, MarketParams(symbol="ETH/USDT:USDT"), risk) == (0.0, 5_000.0)
     assert starting_balances(params, MarketParams(symbol="ETH/USD:ETH", contract_size=10.0), risk) == (0.0, 3.0)
     assert starting_balances(params, MarketParams(symbol="ETH/USDT"), risk) == (3.0, 5_000.0)
+
+
+def test_a_reduce_only_order_reduces_and_no_more():
+    """Short 3 contracts: a reduce-only sell is rejected at arrival (it would add), a reduce-only
+    buy of 5 fills 3 of a 10-contract trade through it and is then cancelled, flat."""
+    v = swap(USDM, collateral=100_000.0)
+    v.base = -3.0
+    v.submit(PlaceOrder("s", -1, 2_001.0, 1.0, "test", reduce_only=True), 0)
+    v.submit(PlaceOrder("b", 1, 1_999.0, 5.0, "test", reduce_only=True), 0)
+    v.advance(0)
+    rejected, accepted = v.drain_events()
+    assert isinstance(rejected, OrderRejected) and rejected.reason == "reduce-only order would not reduce the position"
+    assert isinstance(accepted, OrderAccepted) and v.stats.reduce_only_rejects == 1
+    v.on_trade(5 * MS, -1, 1_998.0, 10.0)  # a sell through our bid: it would give us all 5
+    (fill,) = v.drain_events()
+    assert isinstance(fill, Fill) and fill.qty == 3.0 and v.base == 0.0
+    v.on_trade(6 * MS, -1, 1_998.0, 10.0)
+    (cancelled,) = v.drain_events()
+    assert isinstance(cancelled, OrderCancelled) and cancelled.client_id == "b" and v.orders == {}
+
+
+def test_a_reduce_only_take_stops_at_flat():
+    v = swap(USDM, collateral=100_000.0)
+    v.base = 2.0
+    v.submit(TakeOrder("t", -1, 5.0, "test", reduce_only=True), 0)
+    v.advance(0)
+    (fill,) = v.drain_events()
+    assert isinstance(fill, Fill) and fill.qty == 2.0 and fill.taker and v.base == 0.0
+    v.submit(TakeOrder("t2", -1, 1.0, "test", reduce_only=True), 0)
+    v.advance(0)
+    (rejected,) = v.drain_events()
+    assert isinstance(rejected, OrderRejected) and v.base == 0.0
