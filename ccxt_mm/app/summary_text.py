@@ -18,12 +18,7 @@ def print_summary(s: dict[str, object], written: list[Path]) -> None:
     base, money, amount = u.get("volume_base", "base"), u.get("pnl_total", "quote"), u.get("final_position", "base")
     sp = s.get("span", {})
     print(f"symbol            {s['symbol']}  ({s['messages']} messages, {s['book_rows']} book rows)")
-    market = s.get("market")
-    if isinstance(market, dict) and market.get("type") == "swap":
-        print(
-            f"market            {market['margin']} swap, {market['contract_size']} a contract, settled in {market['settle']}, "
-            f"leverage {market['leverage']:g}"
-        )
+    _print_swap(s)
     if isinstance(sp, dict) and sp:
         print(f"span              {sp['start_utc']} to {sp['end_utc']} ({sp['secs'] / 60:.1f} min)")
     print(
@@ -68,3 +63,17 @@ def _print_comparison(comparison: dict, p: object) -> None:
             f"{p['failed_requests']} failed; {p['prompt_tokens'] + p['completion_tokens']} tokens, ${p['cost_usd']:.4f} "
             f"(${p['cost_usd_per_hour']:.4f}/h)"
         )
+
+
+def _print_swap(s: dict[str, object]) -> None:
+    """A swap's lines of the summary ``s``: the contract, the margin ratio and the liquidation price."""
+    market = s.get("market")
+    if not isinstance(market, dict) or market.get("type") != "swap":
+        return
+    print(
+        f"market            {market['margin']} swap, {market['contract_size']} a contract, settled in {market['settle']}, "
+        f"leverage {market['leverage']:g}"
+    )
+    price, away = s.get("liquidation_price"), s.get("liquidation_distance_bps")
+    where = "none" if price is None else f"{price:.6g} ({away:.0f} bps away)"
+    print(f"margin            ratio {s['margin_ratio']:.3f} (highest {s['margin_ratio_max']:.3f}), liquidation price {where}")

@@ -67,7 +67,8 @@ class QuotingCore:
     fill (fees included), so the engine can compare them with the venue at any time; on a
     margined market (a swap) they are the position (contracts) and the collateral (settle
     currency), and :attr:`fundings` holds each funding payment: (funding time ns, when we
-    learnt of it ns, rate, mark price, received in the settle currency).
+    learnt of it ns, rate, mark price, received in the settle currency), and
+    :attr:`margin_ratio_max` the highest maintenance margin / equity seen.
     """
 
     def __init__(
@@ -98,7 +99,7 @@ class QuotingCore:
             config.orders, venue.supports_amend, client_id_prefix(config.orders.client_id_prefix, run_id, config.market.symbol)
         )
         self.risk = RiskManager(config.risk, config.market.base)
-        self.contract, self.leverage = config.market.contract, config.market.leverage
+        self.contract, self.leverage, self.margin_ratio_max = config.market.contract, config.market.leverage, 0.0
         self.inventory = Inventory(contract_size=self.contract.size, inverse=self.contract.inverse)
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
         self.base_balance = base_balance
@@ -301,10 +302,13 @@ class QuotingCore:
         mid, inv = self.mid, self.inventory
         c = self.contract
         if c.margined:  # limits in the quote currency; the inventory risk is the margin's share of the equity
-            held = c.quote_notional(self.base_balance, mid)
-            power = c.to_quote(self.quote_balance + c.position_value(self.base_balance, mid), mid) * self.leverage
+            pos, cash = self.base_balance, self.quote_balance
+            held = c.quote_notional(pos, mid)
+            power = c.to_quote(cash + c.position_value(pos, mid), mid) * self.leverage
+            ratio = c.margin_ratio(pos, cash, mid)
+            self.margin_ratio_max = max(self.margin_ratio_max, ratio)
             pnl = c.to_quote(inv.pnl(mid), mid)
-            return self.risk.evaluate(now_ns, pnl, {self.base_asset: inv.position}, {self.base_asset: held}, power)
+            return self.risk.evaluate(now_ns, pnl, {self.base_asset: inv.position}, {self.base_asset: held}, power, ratio)
         base_value = self.base_balance * mid
         equity = base_value + self.quote_balance
         return self.risk.evaluate(now_ns, inv.pnl(mid), {self.base_asset: inv.position}, {self.base_asset: base_value}, equity)

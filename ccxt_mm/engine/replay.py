@@ -71,6 +71,8 @@ class ReplayResult:
     fundings: list[tuple[int, int, float, float, float]] = field(default_factory=list)
     """(funding time ns, when the engine learnt of it ns, rate, mark price, received in the
     settle currency) of each funding payment (a swap's)."""
+    margin_ratio_max: float = 0.0
+    """A swap's highest maintenance margin / equity at a book update (0 for spot)."""
     pulls_ns: np.ndarray = field(default_factory=no_pulls)
     """When the quotes were pulled (ns): the quotes of a book update stand until the next
     update or the next pull."""
@@ -294,4 +296,5 @@ def core_result(
         end_ns=end_ns,
         pulls_ns=np.array(core.pulls_ns, dtype=np.int64),
         fundings=list(core.fundings),
+        margin_ratio_max=core.margin_ratio_max,
     )

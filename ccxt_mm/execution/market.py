@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from annotated_types import Ge, Le
+from annotated_types import Ge, Le, Lt
 
 from ccxt_mm.quoting.constraints import Check, NonNegative, Positive
 from ccxt_mm.quoting.contract import Contract
@@ -45,6 +45,10 @@ class MarketParams:
     leverage: Annotated[float, Ge(1), Le(125)] = 1.0
     """A swap's leverage: the margin an order or position takes is its notional / leverage; 1
     for spot."""
+    maintenance_margin_rate: Annotated[float, Ge(0), Lt(0.5)] = 0.005
+    """A swap's maintenance margin, share of the notional, as the exchange's smallest tier has
+    it (Binance: maintenance margin = notional × rate − a tier's maintenance amount, none at the
+    smallest tier; 0.50 % is XRPUSDT's there): the margin ratio and the liquidation price use it."""
     min_order_base: NonNegative = 0.0
     """The exchange's minimum order size, base units (0: one lot); live runs read the exchange's."""
     min_notional_quote: NonNegative = 0.0
@@ -81,4 +85,6 @@ class MarketParams:
     def contract(self) -> Contract:
         """What one unit of this market's amount is worth."""
         margined = ":" in self.symbol
-        return Contract(self.contract_size, margined and self.settle == self.base, margined)
+        return Contract(
+            self.contract_size, margined and self.settle == self.base, margined, self.maintenance_margin_rate if margined else 0.0
+        )

@@ -10,6 +10,7 @@ for USDⓈ-M and COIN-M futures, OKX's and Bybit's for their linear and inverse 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +23,8 @@ class Contract:
     """Money (PnL, fees, margin, funding) is in the base currency."""
     margined: bool = False
     """A derivative: positions of either sign on margin, not balances of two assets."""
+    maintenance_rate: float = 0.0
+    """Maintenance margin as a share of the notional (a swap's; 0 for spot)."""
 
     def cost(self, side: int, qty: float, price: float) -> float:
         """Settle currency paid for ``qty`` bought (``side`` +1) or sold (-1) at ``price``:
@@ -48,6 +51,28 @@ class Contract:
     def to_quote(self, amount: float, price: float) -> float:
         """A settle-currency ``amount`` in the quote currency at ``price``."""
         return amount * price if self.inverse else amount
+
+    def margin_ratio(self, position: float, cash: float, mark: float) -> float:
+        """Maintenance margin / equity at ``mark`` (cash + the position's value, settle
+        currency); inf when the equity is gone. The exchange liquidates at 1."""
+        equity = cash + self.position_value(position, mark)
+        maintenance = self.notional(abs(position), mark) * self.maintenance_rate
+        return maintenance / equity if equity > 0.0 else math.inf
+
+    def liquidation_price(self, position: float, cash: float) -> float | None:
+        """The price (quote) at which the equity, all of it backing ``position`` (cross margin),
+        falls to the maintenance margin: linear cash + pos × size × P = |pos| × size × P × mmr,
+        inverse cash − pos × size / P = |pos| × size × mmr / P. None when no positive price
+        liquidates it (flat, or a short inverse position its coin collateral covers)."""
+        if position == 0.0:
+            return None
+        mmr = self.maintenance_rate
+        if self.inverse:
+            price = self.size * (position + abs(position) * mmr) / cash if cash != 0.0 else 0.0
+        else:
+            denominator = self.size * (abs(position) * mmr - position)
+            price = cash / denominator if denominator != 0.0 else 0.0
+        return price if price > 0.0 else None
 
     def funding(self, position: float, rate: float, mark: float) -> float:
         """One funding payment at ``rate`` (positive: longs pay shorts) on the signed

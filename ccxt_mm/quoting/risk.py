@@ -50,6 +50,9 @@ class RiskParams:
     """Active reduce-only takes this fraction of the excess ..."""
     active_interval_secs: Positive = 5.0
     """... every this many seconds."""
+    max_margin_ratio: Annotated[float, Gt(0), Le(1)] = 0.5
+    """A swap: maintenance margin / equity at or above this is reduce-only against the position
+    (the exchange liquidates at 1)."""
     reduce_to_fraction: Fraction = 0.8
     """Reduce-only, once entered at the limit, lasts until |position| <= limit × this."""
     target_allocation: dict[str, Fraction] = field(default_factory=dict)
@@ -138,9 +141,11 @@ class RiskManager:
         positions: dict[str, float],
         values: dict[str, float],
         equity: float,
+        margin_ratio: float = 0.0,
     ) -> RiskState:
         """``pnl``: market-making PnL (realized + unrealized − fees); ``positions``: net base
-        traded per asset; ``values``: quote value of each risky holding."""
+        traded per asset; ``values``: quote value of each risky holding; ``margin_ratio``: a
+        swap's maintenance margin / equity (0 for spot)."""
         p = self.p
         day = now_ns // DAY_NS
         if day != self.day:
@@ -157,6 +162,8 @@ class RiskManager:
             return RiskState(RiskMode.PAUSED, "daily loss limit", risk)
         if risk > p.inventory_risk_pause:
             return RiskState(RiskMode.PAUSED, f"inventory risk {risk:.2f} > {p.inventory_risk_pause}", risk)
+        if margin_ratio >= p.max_margin_ratio:
+            return self._margin_call(margin_ratio, next(iter(positions.values()), 0.0), risk)
         for asset, pos in positions.items():
             limit = self.position_limits.get(asset)
             if limit is None:
@@ -176,6 +183,11 @@ class RiskManager:
         if exposure >= p.max_exposure_quote:
             return RiskState(RiskMode.REDUCE_ONLY, "total exposure limit", risk, -1 if held > 0.0 else 1, _UNBOUNDED)
         return RiskState(RiskMode.QUOTING, "", risk)
+
+    def _margin_call(self, margin_ratio: float, position: float, risk: float) -> RiskState:
+        """Reduce-only against ``position`` (contracts), no further than flat."""
+        why = f"margin ratio {margin_ratio:.2f} >= max_margin_ratio {self.p.max_margin_ratio}"
+        return RiskState(RiskMode.REDUCE_ONLY, why, risk, -1 if position > 0.0 else 1, abs(position))
 
     def order_room(self, asset: str, position: float, resting_buy: float, resting_sell: float) -> tuple[float, float]:
         """Base quantity that may still be bought and sold if every resting order filled

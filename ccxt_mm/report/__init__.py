@@ -101,6 +101,7 @@ def market_facts(config: AppConfig) -> dict[str, object]:
         "contract_size": f"{c.size:g} {worth}",
         "settle": m.settle,
         "leverage": m.leverage,
+        "maintenance_margin_rate": m.maintenance_margin_rate,
     }
 
 
@@ -110,12 +111,17 @@ def _holdings(config: AppConfig, result: ReplayResult) -> dict[str, object]:
     currency."""
     m, mid = config.market, result.final_mid
     if m.contract.margined:
-        collateral = result.balances.get(m.settle, 0.0)
+        collateral, pos = result.balances.get(m.settle, 0.0), result.inventory.position
+        liquidation = m.contract.liquidation_price(pos, collateral)
         return {
             "market": market_facts(config),
-            "equity_settle": collateral + m.contract.position_value(result.inventory.position, mid),
+            "equity_settle": collateral + m.contract.position_value(pos, mid),
             "funding": result.inventory.funding,
             "funding_payments": len(result.fundings),
+            "margin_ratio": m.contract.margin_ratio(pos, collateral, mid),
+            "margin_ratio_max": result.margin_ratio_max,
+            "liquidation_price": liquidation,
+            "liquidation_distance_bps": None if liquidation is None else abs(liquidation - mid) / mid * 1e4,
         }
     equity = sum(v * (mid if a == m.base else 1.0) for a, v in result.balances.items())
     rebalance = {}

@@ -89,5 +89,7 @@ def units(base: str, quote: str, settle: str | None = None, amount: str | None =
         "final_mid": per,
         **dict.fromkeys(("captured_bps", "adverse_bps", "fee_bps", "break_even_spread_bps", "avg_quoted_spread_bps"), "bps"),
         **dict.fromkeys(("markout_secs", "time_quoted_secs", "risk_mode_secs", "wall_s"), "s"),
-        **dict.fromkeys(("fill_ratio", "time_quoted_fraction"), "fraction"),
+        **dict.fromkeys(("fill_ratio", "time_quoted_fraction", "margin_ratio", "margin_ratio_max"), "fraction"),
+        "liquidation_price": per,
+        "liquidation_distance_bps": "bps",
     }

@@ -115,3 +115,25 @@ def test_orders_sent_in_reduce_only_carry_the_flag_and_only_reduce(tmp_path, cap
             assert abs(after) < abs(before) and after * before >= 0.0, row
         before = after
     assert reducing > 5
+
+
+def test_a_margin_ratio_at_its_limit_turns_reduce_only_and_the_report_gives_the_liquidation_price(tmp_path, capsys):
+    """COIN-M at 20× on 0.02 ETH: past a 5 % margin ratio (maintenance margin / equity) the risk
+    layer is reduce-only; the highest ratio seen stays far from liquidation (1), and the final
+    liquidation price is Binance's COIN-M formula on the collateral and position left."""
+    raw = load_config(EXAMPLES / "binance_coinm_ethusd.yaml").model_dump(mode="json")
+    raw["market"]["leverage"] = 20.0
+    raw["market"]["data"] = [str(RECORDINGS / p.removeprefix("recordings/")) for p in raw["market"]["data"]]
+    raw["risk"].update({"inventory_risk_pause": 1.0, "max_margin_ratio": 0.05})
+    raw["paper"]["initial_base"] = 0.02
+    config = tmp_path / "margin.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["replay", "--config", str(config), "--report-dir", str(tmp_path), "--json", "--no-progress"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["risk_mode_secs"]["reduce_only"] > 10.0 and 0.05 <= s["margin_ratio_max"] < 0.2
+    assert s["balance_rejects"] == 0 and s["market"]["maintenance_margin_rate"] == 0.005
+    pos, cash = s["final_position"], s["balances"]["ETH"]
+    assert pos != 0.0
+    assert s["liquidation_price"] == pytest.approx(10.0 * (pos + abs(pos) * 0.005) / cash)
+    assert s["liquidation_distance_bps"] == pytest.approx(abs(s["liquidation_price"] - s["final_mid"]) / s["final_mid"] * 1e4)
+    assert s["margin_ratio"] == pytest.approx(abs(pos) * 10.0 / s["final_mid"] * 0.005 / s["equity_settle"])

@@ -72,7 +72,7 @@ def test_an_inverse_contracts_money_is_in_the_coin():
 )
 def test_the_market_says_its_contract(symbol, size, margined, inverse, settle):
     m = MarketParams(symbol=symbol, contract_size=size)
-    assert (m.contract, m.settle) == (Contract(size, inverse, margined), settle)
+    assert (m.contract, m.settle) == (Contract(size, inverse, margined, 0.005 if margined else 0.0), settle)
     assert (m.base, m.quote) == (symbol.split("/")[0], symbol.split("/")[1].split(":")[0])
 
 
@@ -81,3 +81,41 @@ def test_a_spot_market_has_no_contract_size_or_leverage():
         MarketParams(symbol="BTC/USDT", contract_size=10.0)
     with pytest.raises(ValueError, match="is spot"):
         MarketParams(symbol="BTC/USDT", leverage=3.0)
+
+
+def test_the_liquidation_price_is_binances_single_position_formula():
+    """Binance, one position on cross margin with no maintenance amount: USDⓈ-M
+    LP = (WB − side × pos × EP) / (pos × MMR − side × pos); COIN-M
+    LP = size × (pos × MMR + side × pos) / (WB + side × pos × size / EP), pos in contracts.
+    At that price the equity is the maintenance margin: the margin ratio is 1."""
+    usdm = Contract(1.0, False, True, 0.005)
+    wallet, entry = 1_000.0, 2_000.0
+    cash = wallet - usdm.cost(1, 1.0, entry)  # long 1 ETH
+    lp = usdm.liquidation_price(1.0, cash)
+    assert lp == pytest.approx((wallet - 1 * 1.0 * entry) / (1.0 * 0.005 - 1 * 1.0))
+    assert usdm.margin_ratio(1.0, cash, lp) == pytest.approx(1.0)
+    short_cash = wallet - usdm.cost(-1, 1.0, entry)
+    short_lp = usdm.liquidation_price(-1.0, short_cash)
+    assert short_lp == pytest.approx((wallet + 1.0 * entry) / (1.0 * 0.005 + 1.0)) and short_lp > entry
+    coinm = Contract(10.0, True, True, 0.005)
+    wallet_eth = 0.1
+    cash = wallet_eth - coinm.cost(1, 100.0, entry)  # long 100 contracts of 10 USD
+    lp = coinm.liquidation_price(100.0, cash)
+    assert lp == pytest.approx(10.0 * (100 * 0.005 + 100) / (wallet_eth + 100 * 10.0 / entry))
+    assert coinm.margin_ratio(100.0, cash, lp) == pytest.approx(1.0) and lp < entry
+    short_cash = wallet_eth - coinm.cost(-1, 100.0, entry)  # short 0.5 ETH of notional on 0.1: liquidated above
+    short_lp = coinm.liquidation_price(-100.0, short_cash)
+    assert short_lp > entry and coinm.margin_ratio(-100.0, short_cash, short_lp) == pytest.approx(1.0)
+    assert coinm.liquidation_price(-100.0, 1.0 - coinm.cost(-1, 100.0, entry)) is None  # a short its 1 ETH covers: never
+    assert usdm.liquidation_price(0.0, wallet) is None and usdm.margin_ratio(0.0, wallet, entry) == 0.0
+
+
+def test_a_margin_ratio_at_its_limit_is_reduce_only_against_the_position():
+    from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskParams
+
+    risk = RiskManager(RiskParams(max_position_base=100.0, max_margin_ratio=0.5), "ETH")
+    calm = risk.evaluate(0, 0.0, {"ETH": -20.0}, {"ETH": -200.0}, 10_000.0, 0.49)
+    assert calm.mode is RiskMode.QUOTING
+    state = risk.evaluate(1, 0.0, {"ETH": -20.0}, {"ETH": -200.0}, 10_000.0, 0.5)
+    assert state.mode is RiskMode.REDUCE_ONLY and state.reduce_side == 1 and state.reduce_max_base == 20.0
+    assert state.reason == "margin ratio 0.50 >= max_margin_ratio 0.5"
