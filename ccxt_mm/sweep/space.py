@@ -216,6 +216,7 @@ def check_space(sweep: SweepFile, full: dict[str, Any], source: str) -> None:
         points = math.prod(len(s.grid() or ()) for s in sweep.space.values())
         if not problems and points > MAX_GRID:
             problems.append(f"space: the grid has {points:,} points (at most {MAX_GRID:,}): fewer values, or a random or optuna search")
+    problems += _settle_problems(sweep, full)
     bad_keys = {k for k in sweep.space if key_problem(full, k) is not None}
     for key, spec in sweep.space.items():
         for value in () if key in bad_keys else spec.ends():
@@ -226,6 +227,20 @@ def check_space(sweep: SweepFile, full: dict[str, Any], source: str) -> None:
                 break  # one bad value a key is enough to name it
     if problems:
         raise ConfigError(source, problems)
+
+
+def _settle_problems(sweep: SweepFile, full: dict[str, Any]) -> list[str]:
+    """An inverse swap's PnL is in its base coin: the caps and limits named in the quote
+    currency cannot apply to it."""
+    symbol = str(full["market"]["symbol"])
+    base, settle = symbol.partition("/")[0], symbol.partition(":")[2]
+    if settle != base:
+        return []
+    named = [
+        ("objective.loss_cap_quote", sweep.objective.loss_cap_quote),
+        ("constraints.max_drawdown_quote", sweep.constraints.max_drawdown_quote),
+    ]
+    return [f"{key}: {symbol} settles in {base}, its PnL is not in the quote currency" for key, value in named if value is not None]
 
 
 def base_tree(config: AppConfig) -> dict[str, Any]:

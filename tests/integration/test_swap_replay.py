@@ -137,3 +137,21 @@ def test_a_margin_ratio_at_its_limit_turns_reduce_only_and_the_report_gives_the_
     assert s["liquidation_price"] == pytest.approx(10.0 * (pos + abs(pos) * 0.005) / cash)
     assert s["liquidation_distance_bps"] == pytest.approx(abs(s["liquidation_price"] - s["final_mid"]) / s["final_mid"] * 1e4)
     assert s["margin_ratio"] == pytest.approx(abs(pos) * 10.0 / s["final_mid"] * 0.005 / s["equity_settle"])
+
+
+def test_a_sweep_over_an_inverse_swap_runs_and_refuses_quote_limits(tmp_path, capsys):
+    """The sweep replays the COIN-M example trial by trial (each trial's sizes converted as the
+    replay's); a loss cap or drawdown limit in the quote currency cannot apply to a PnL in ETH."""
+    grid = tmp_path / "grid.yaml"
+    space = {"spread.min_spread_bps": {"values": [1.0, 2.0]}}
+    grid.write_text(yaml.safe_dump({"space": space, "constraints": {"max_drawdown_quote": 5.0}}))
+    args = ["sweep", "--config", str(EXAMPLES / "binance_coinm_ethusd.yaml"), "--grid", str(grid), "--workers", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "refused")]) == 2
+    assert "constraints.max_drawdown_quote: ETH/USD:ETH settles in ETH, its PnL is not in the quote currency" in capsys.readouterr().err
+    grid.write_text(yaml.safe_dump({"space": space}))
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    with (tmp_path / "out" / "trials.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["state"] for r in rows] == ["complete", "complete"] and all(int(r["fills"]) > 100 for r in rows)
+    assert {r["market.settle"] for r in rows} == {"ETH"}
