@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.errors import ConfigError
+from ccxt_mm.errors import ConfigError, DataError
 from ccxt_mm.market.events import Recording
 from ccxt_mm.market.grid_check import first_snapshot_mid
 from ccxt_mm.quoting.strategy import MarketMakerParams
@@ -102,5 +102,11 @@ def _under_lot(config: AppConfig, base: float, contracts: float, reference_price
 def for_recording(config: AppConfig, recording: Recording, source: str = "config") -> tuple[AppConfig, AmountUnits]:
     """:func:`in_amount_units` for a replay of ``recording``: an inverse contract's sizes at the
     mid of its first snapshot (quote)."""
-    price = first_snapshot_mid(next(recording.segments())) if config.market.contract.inverse else None
+    if not config.market.contract.inverse:
+        return in_amount_units(config, None, source)
+    first = next(recording.segments())
+    price = first_snapshot_mid(first)
+    if price is None:
+        why = f"no snapshot with both sides in the first segment: {config.market.symbol}'s sizes need its mid to become contracts"
+        raise DataError(first.sources[0], 0, why)
     return in_amount_units(config, price, source)

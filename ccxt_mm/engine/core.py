@@ -100,6 +100,8 @@ class QuotingCore:
         )
         self.risk = RiskManager(config.risk, config.market.base)
         self.contract, self.leverage, self.margin_ratio_max = config.market.contract, config.market.leverage, 0.0
+        self.funding_rate = 0.0
+        """A swap's current funding rate per interval, set by the engine (strategies may lean on it)."""
         self.inventory = Inventory(contract_size=self.contract.size, inverse=self.contract.inverse)
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
         self.base_balance = base_balance
@@ -183,7 +185,9 @@ class QuotingCore:
                 self.quotes = (math.nan, math.nan)
             return
         room_buy, room_sell = self._rooms(feats)
-        ctx = MarketContext(now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction)
+        ctx = MarketContext(
+            now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction, self.funding_rate
+        )
         mm = self._market_maker
         try:
             asked: object = mm.on_book(ctx) if mm is not None else self.strategy.on_book(ctx)

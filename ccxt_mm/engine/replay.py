@@ -114,6 +114,8 @@ class ReplayEngine:
         """The venue in the exchange's order of events; the core's order flow."""
         self.core = QuotingCore(config, strategy, self.exchange, run_id, self.venue.base, self.venue.quote)
         self.orders = self.core.orders
+        if config.market.contract.margined:  # the rate the paper venue pays (a recording holds none)
+            self.core.funding_rate = config.paper.funding_rate
         self._states = StateTimes("book_invalid", 0)
         """Recording time spent in each state: a risk mode, or book_invalid."""
         self._mode_secs: dict[str, float] = {}

@@ -45,6 +45,8 @@ class MarketContext:
     lot_size: float
     prediction: Prediction | None = None
     """The latest fresh prediction for this market, if a predictor runs (never awaited)."""
+    funding_rate: float = 0.0
+    """A swap's funding rate per funding interval (positive: longs pay shorts); 0 for spot."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class MarketContext:
         tick_size: float,
         lot_size: float,
         prediction: Prediction | None = None,
+        funding_rate: float = 0.0,
     ) -> None:
         self.ts_ns = ts_ns
         self.book = book
@@ -67,6 +70,7 @@ class MarketContext:
         self.tick_size = tick_size
         self.lot_size = lot_size
         self.prediction = prediction
+        self.funding_rate = funding_rate
 
 
 class Strategy(Protocol):
@@ -124,6 +128,9 @@ class MarketMakerParams:
     """... spread over at least this long."""
     uncalibrated_widen: Multiplier = 1.5
     """Spread multiplier until A and k are calibrated from the market."""
+    funding_skew: NonNegative = 0.0
+    """A swap: both quotes move by −this × the funding rate (in bps of it: 1.0 with a rate of
+    0.01 % moves them 1 bp down while longs pay), so the book leans to the side funding pays."""
     prediction_shift_bps: NonNegative = 2.0
     """Largest reservation-price shift a prediction may cause (at confidence 1), bps."""
     prediction_spread_range: tuple[Positive, Positive] = (0.8, 2.0)
@@ -218,6 +225,7 @@ class MarketMaker:
         self.vol.update(ctx.ts_ns, book.mid)
         sigma_bps = self.vol.sigma * 1e4
         shift_bps, multiplier = self.prediction_bias(ctx.prediction, sigma_bps)
+        shift_bps -= p.funding_skew * ctx.funding_rate * 1e4
         self.last_spread = self.spread.update(
             ctx.ts_ns,
             sigma_bps,

@@ -14,7 +14,7 @@ import yaml
 
 from ccxt_mm.amounts import for_recording
 from ccxt_mm.cli import main
-from ccxt_mm.config import load_config
+from ccxt_mm.config import load_config, parse_config
 from ccxt_mm.engine import ReplayEngine
 from ccxt_mm.market.capture import open_recording
 from ccxt_mm.report import summarize
@@ -155,3 +155,24 @@ def test_a_sweep_over_an_inverse_swap_runs_and_refuses_quote_limits(tmp_path, ca
         rows = list(csv.DictReader(fh))
     assert [r["state"] for r in rows] == ["complete", "complete"] and all(int(r["fills"]) > 100 for r in rows)
     assert {r["market.settle"] for r in rows} == {"ETH"}
+
+
+def test_funding_skew_leans_the_position_to_the_side_funding_pays():
+    """COIN-M at a 0.05 % funding rate (longs pay): without skew the replay is long at 00:00 and
+    pays; with funding_skew 5 (quotes 25 bps lower) it holds a short through the funding time
+    and is paid."""
+    base = load_config(EXAMPLES / "binance_coinm_ethusd.yaml")
+    files = [str(RECORDINGS / p.removeprefix("recordings/")) for p in base.market.data]
+    recording = open_recording(files, base.market.symbol)
+    funding = {}
+    for skew in (0.0, 5.0):
+        raw = base.model_dump(mode="json")
+        raw["strategy"]["params"]["funding_skew"] = skew
+        raw["paper"]["funding_rate"] = 0.0005
+        config, _ = for_recording(parse_config(raw, "skew"), recording)
+        result = ReplayEngine(config, recording, load_strategy(config), run_id="skew").run()
+        ((_, _, rate, _, funding[skew]),) = result.fundings
+        assert rate == 0.0005 and result.inventory.funding == funding[skew]
+        if skew:
+            assert float(np.mean(result.position)) < 0.0
+    assert funding[0.0] < 0.0 < funding[5.0]

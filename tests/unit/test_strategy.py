@@ -57,6 +57,22 @@ def test_long_inventory_skews_both_quotes_down():
     assert flat[SELL] - long[SELL] == pytest.approx(shift, abs=2 * TICK)
 
 
+@pytest.mark.parametrize("rate", [0.0005, -0.0005])
+def test_funding_skew_leans_both_quotes_to_the_side_funding_pays(rate):
+    """Longs pay at a positive rate: with funding_skew 2, a 0.05 % rate moves both quotes
+    2 × 5 = 10 bps down (toward selling, to be short and paid); a negative rate, up (a book
+    100 USDT wide, so that neither quote meets the touch)."""
+    book = features(60_000.0, 60_100.0)
+    plain = {q.side: q.price for q in maker(funding_skew=2.0).on_book(ctx(book)) if q.level == 0}
+    leaning = ctx(book)
+    leaning.funding_rate = rate
+    skewed = {q.side: q.price for q in maker(funding_skew=2.0).on_book(leaning) if q.level == 0}
+    for side in (BUY, SELL):  # the reservation price moves by 10 bps; each quote by 10 bps of itself
+        assert skewed[side] - plain[side] == pytest.approx(-2.0 * rate * plain[side], abs=2 * TICK)
+    unskewed = {q.side: q.price for q in maker().on_book(leaning) if q.level == 0}
+    assert unskewed == plain  # off by default
+
+
 def test_risk_modes():
     book = features(100.0, 100.02)
     assert maker().on_book(ctx(book, mode=RiskMode.PAUSED)) == []
