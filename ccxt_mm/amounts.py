@@ -91,11 +91,11 @@ def in_amount_units(config: AppConfig, reference_price: float | None, source: st
 
 def _under_lot(config: AppConfig, base: float, contracts: float, reference_price: float | None) -> str:
     m = config.market
-    worth = f"{m.contract_size:g} {m.quote}" if m.contract.inverse else f"{m.contract_size:g} {m.base}"
+    worth = f"{m.contract.size:g} {m.quote}" if m.contract.inverse else f"{m.contract.size:g} {m.base}"
     at = f" at {reference_price:g} {m.quote}" if m.contract.inverse else ""
     return (
         f"strategy.params.order_qty: {base:g} {m.base} is {contracts:.4g} contracts of {m.symbol}{at} ({worth} a contract), "
-        f"under one lot ({m.lot_size:g} contracts): no quote could be placed"
+        f"under the lot of {m.lot_size:g}: no quote could be placed"
     )
 
 

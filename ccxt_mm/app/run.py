@@ -48,6 +48,7 @@ def run(
     from ccxt_mm.strategies import load_strategy
 
     config, _, source = app_config(config_path)
+    _spot_only(config, source)
     load_strategy(config, source)  # a bad strategy.params fails before anything connects
     secrets = _credentials(config, source) if live else []
     display, handler = _logging(no_status, json_logs, secrets)
@@ -73,6 +74,13 @@ def run(
         (out / "run_summary.json").write_text(text + "\n")
     print(text)
     return 0 if all(not s.get("orders_left") for s in summary.values()) else 1
+
+
+def _spot_only(config: AppConfig, source: str) -> None:
+    """``run`` quotes spot markets only so far: a swap's config is refused before anything connects."""
+    if config.market.contract.margined:
+        why = f"market.symbol: {config.market.symbol} is a swap; ccxt-mm run quotes spot markets only so far (swaps replay: ccxt-mm replay)"
+        raise ConfigError(source, [why])
 
 
 def _credentials(config: AppConfig, source: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
@@ -12,7 +13,7 @@ def print_summary(s: dict[str, object], written: list[Path]) -> None:
 
     def f(key: str, fmt: str = "{:.4f}") -> str:
         v = s.get(key)
-        return "n/a" if v is None else fmt.format(v)
+        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
     u = s.get("units", {})
     base, money, amount = u.get("volume_base", "base"), u.get("pnl_total", "quote"), u.get("final_position", "base")
@@ -33,7 +34,7 @@ def print_summary(s: dict[str, object], written: list[Path]) -> None:
     print(
         f"{f'pnl ({money})':<18}total {f('pnl_total', '{:.6g}')} = realized {f('pnl_realized', '{:.6g}')} "
         f"+ unrealized {f('pnl_unrealized', '{:.6g}')} - fees {f('fees', '{:.6g}')}"
-        + (f" + funding {f('funding', '{:.6g}')} ({s['funding_payments']} payments)" if "funding" in s else "")
+        + (f" + funding {f('funding', '{:.6g}')} ({s['funding_payments']} funding times crossed)" if "funding" in s else "")
     )
     print(f"{f'inventory ({amount})':<17} final {f('final_position', '{:.6f}')}, max |q| {f('max_abs_inventory', '{:.6f}')}")
     print(
@@ -75,5 +76,6 @@ def _print_swap(s: dict[str, object]) -> None:
         f"leverage {market['leverage']:g}"
     )
     price, away = s.get("liquidation_price"), s.get("liquidation_distance_bps")
-    where = "none" if price is None else f"{price:.6g} ({away:.0f} bps away)"
+    where = "none (flat, or the collateral covers the position)" if price is None else f"{price:.6g} ({away:.0f} bps away)"
+    print(f"equity            {s['equity_settle']:.6g} {market['settle']} (wallet {next(iter(s['balances'].values())):.6g})")
     print(f"margin            ratio {s['margin_ratio']:.3f} (highest {s['margin_ratio_max']:.3f}), liquidation price {where}")

@@ -68,7 +68,8 @@ class QuotingCore:
     margined market (a swap) they are the position (contracts) and the collateral (settle
     currency), and :attr:`fundings` holds each funding payment: (funding time ns, when we
     learnt of it ns, rate, mark price, received in the settle currency), and
-    :attr:`margin_ratio_max` the highest maintenance margin / equity seen.
+    :attr:`margin_ratio_max` the highest maintenance margin / equity seen; the engine sets
+    :attr:`funding_rate`, a swap's current rate per interval, for the strategy.
     """
 
     def __init__(
@@ -99,9 +100,7 @@ class QuotingCore:
             config.orders, venue.supports_amend, client_id_prefix(config.orders.client_id_prefix, run_id, config.market.symbol)
         )
         self.risk = RiskManager(config.risk, config.market.base)
-        self.contract, self.leverage, self.margin_ratio_max = config.market.contract, config.market.leverage, 0.0
-        self.funding_rate = 0.0
-        """A swap's current funding rate per interval, set by the engine (strategies may lean on it)."""
+        self.contract, self.leverage, self.margin_ratio_max, self.funding_rate = config.market.contract, config.market.leverage, 0.0, 0.0
         self.inventory = Inventory(contract_size=self.contract.size, inverse=self.contract.inverse)
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
         self.base_balance = base_balance

@@ -39,9 +39,10 @@ class MarketParams:
     lot_size: Positive = 0.00001
     """Size increment in the market's amount unit, as ccxt's ``precision.amount``: base units
     (spot), contracts (swap)."""
-    contract_size: Positive = 1.0
+    contract_size: Positive | None = None
     """A swap's contract: base units (linear) or quote currency (inverse) per contract, as ccxt's
-    ``contractSize``; 1 for spot."""
+    ``contractSize`` (required for a swap: 1 ETH on Binance USDⓈ-M ETHUSDT, 10 USD on COIN-M
+    ETHUSD_PERP); spot leaves it out (a base unit)."""
     leverage: Annotated[float, Ge(1), Le(125)] = 1.0
     """A swap's leverage: the margin an order or position takes is its notional / leverage; 1
     for spot."""
@@ -62,8 +63,15 @@ class MarketParams:
 
     def __post_init__(self) -> None:
         """What no single field's bound says, checked on every construction."""
-        if ":" not in self.symbol and (self.contract_size != 1.0 or self.leverage != 1.0):
-            raise ValueError(f"{self.symbol} is spot: contract_size and leverage must be 1 (a swap is BASE/QUOTE:SETTLE)")
+        if ":" not in self.symbol and self.contract_size not in (None, 1.0):
+            raise ValueError(f"contract_size: {self.symbol} is spot, it has none (a swap is BASE/QUOTE:SETTLE)")
+        if ":" not in self.symbol and self.leverage != 1.0:
+            raise ValueError(f"leverage: {self.symbol} is spot, its leverage is 1 (a swap is BASE/QUOTE:SETTLE)")
+        if ":" in self.symbol and self.contract_size is None:
+            raise ValueError(
+                f"contract_size: {self.symbol} is a swap; give its contract size, ccxt's contractSize "
+                "(base units a contract if linear, quote if inverse)"
+            )
 
     @property
     def base(self) -> str:
@@ -85,6 +93,5 @@ class MarketParams:
     def contract(self) -> Contract:
         """What one unit of this market's amount is worth."""
         margined = ":" in self.symbol
-        return Contract(
-            self.contract_size, margined and self.settle == self.base, margined, self.maintenance_margin_rate if margined else 0.0
-        )
+        maintenance = self.maintenance_margin_rate if margined else 0.0
+        return Contract(self.contract_size or 1.0, margined and self.settle == self.base, margined, maintenance)

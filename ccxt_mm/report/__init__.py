@@ -111,14 +111,16 @@ def _holdings(config: AppConfig, result: ReplayResult) -> dict[str, object]:
     currency."""
     m, mid = config.market, result.final_mid
     if m.contract.margined:
-        collateral, pos = result.balances.get(m.settle, 0.0), result.inventory.position
-        liquidation = m.contract.liquidation_price(pos, collateral)
+        cash, pos = result.balances.get(m.settle, 0.0), result.inventory.position
+        liquidation = m.contract.liquidation_price(pos, cash)
+        equity = cash + m.contract.position_value(pos, mid)
         return {
             "market": market_facts(config),
-            "equity_settle": collateral + m.contract.position_value(pos, mid),
+            "balances": {m.settle: equity - result.inventory.unrealized(mid)},  # the wallet: start + realized − fees + funding
+            "equity_settle": equity,
             "funding": result.inventory.funding,
             "funding_payments": len(result.fundings),
-            "margin_ratio": m.contract.margin_ratio(pos, collateral, mid),
+            "margin_ratio": m.contract.margin_ratio(pos, cash, mid),
             "margin_ratio_max": result.margin_ratio_max,
             "liquidation_price": liquidation,
             "liquidation_distance_bps": None if liquidation is None else abs(liquidation - mid) / mid * 1e4,

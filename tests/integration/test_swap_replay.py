@@ -49,6 +49,8 @@ def test_a_swap_replays_to_a_report_in_its_settle_currency(example, tmp_path, ca
     start = config.paper.initial_quote if margin == "linear" else config.paper.initial_base  # the collateral, settle currency
     assert s["equity_settle"] == pytest.approx(start + s["pnl_total"], rel=1e-12, abs=1e-9)
     assert s["pnl_total"] == pytest.approx(s["pnl_realized"] + s["pnl_unrealized"] - s["fees"] + s["funding"], abs=1e-12)
+    wallet = start + s["pnl_realized"] - s["fees"] + s["funding"]  # the exchange's wallet balance: no unrealized PnL
+    assert s["balances"] == {settle: pytest.approx(wallet, rel=1e-12, abs=1e-9)}
     limit = s["amounts"]["converted"]["risk.max_position_base"]["used"]
     assert s["max_abs_inventory"] <= limit + 1e-9
     with (tmp_path / "fills.csv").open() as fh:
@@ -132,7 +134,8 @@ def test_a_margin_ratio_at_its_limit_turns_reduce_only_and_the_report_gives_the_
     s = json.loads(capsys.readouterr().out)
     assert s["risk_mode_secs"]["reduce_only"] > 10.0 and 0.05 <= s["margin_ratio_max"] < 0.2
     assert s["balance_rejects"] == 0 and s["market"]["maintenance_margin_rate"] == 0.005
-    pos, cash = s["final_position"], s["balances"]["ETH"]
+    pos = s["final_position"]
+    cash = s["equity_settle"] + pos * 10.0 / s["final_mid"]  # the collateral's cash flows: equity less the position's value
     assert pos != 0.0
     assert s["liquidation_price"] == pytest.approx(10.0 * (pos + abs(pos) * 0.005) / cash)
     assert s["liquidation_distance_bps"] == pytest.approx(abs(s["liquidation_price"] - s["final_mid"]) / s["final_mid"] * 1e4)
@@ -176,3 +179,19 @@ def test_funding_skew_leans_the_position_to_the_side_funding_pays():
         if skew:
             assert float(np.mean(result.position)) < 0.0
     assert funding[0.0] < 0.0 < funding[5.0]
+
+
+def test_check_config_states_the_swap_and_run_refuses_it(tmp_path, capsys):
+    """check-config says what market it resolved and refuses a linear swap's order size under
+    one lot (no price needed for it); ccxt-mm run refuses a swap config before anything connects."""
+    example = str(EXAMPLES / "binance_usdm_ethusdt.yaml")
+    assert main(["check-config", "--config", example]) == 0
+    assert "OK (ETH/USDT:USDT linear swap, 1 ETH a contract, leverage 5)" in capsys.readouterr().out
+    raw = load_config(example).model_dump(mode="json")
+    raw["strategy"]["params"]["order_qty"] = 0.0001
+    small = tmp_path / "small.yaml"
+    small.write_text(yaml.safe_dump(raw))
+    assert main(["check-config", "--config", str(small)]) == 2
+    assert "strategy.params.order_qty: 0.0001 ETH is 0.0001 contracts of ETH/USDT:USDT" in capsys.readouterr().err
+    assert main(["run", "--config", example, "--duration", "1", "--no-status"]) == 2
+    assert "market.symbol: ETH/USDT:USDT is a swap; ccxt-mm run quotes spot markets only so far" in capsys.readouterr().err

@@ -62,7 +62,7 @@ def test_an_order_under_one_lot_after_conversion_is_refused_with_the_numbers():
         in_amount_units(cfg, 2_500.0, "coinm.yaml")
     assert exc.value.problems == [
         "strategy.params.order_qty: 0.002 ETH is 0.5 contracts of ETH/USD:ETH at 2500 USD (10 USD a contract), "
-        "under one lot (1 contracts): no quote could be placed"
+        "under the lot of 1: no quote could be placed"
     ]
     with pytest.raises(ConfigError, match="is inverse: its base sizes need a reference price"):
         in_amount_units(cfg, None)

@@ -77,10 +77,12 @@ def test_the_market_says_its_contract(symbol, size, margined, inverse, settle):
 
 
 def test_a_spot_market_has_no_contract_size_or_leverage():
-    with pytest.raises(ValueError, match="BTC/USDT is spot: contract_size and leverage must be 1"):
+    with pytest.raises(ValueError, match="contract_size: BTC/USDT is spot, it has none"):
         MarketParams(symbol="BTC/USDT", contract_size=10.0)
-    with pytest.raises(ValueError, match="is spot"):
+    with pytest.raises(ValueError, match="leverage: BTC/USDT is spot, its leverage is 1"):
         MarketParams(symbol="BTC/USDT", leverage=3.0)
+    with pytest.raises(ValueError, match="contract_size: ETH/USD:ETH is a swap; give its contract size"):
+        MarketParams(symbol="ETH/USD:ETH")
 
 
 def test_the_liquidation_price_is_binances_single_position_formula():

@@ -79,7 +79,7 @@ def test_spot_pays_no_funding_and_a_swap_starts_flat_with_its_collateral():
     spot.on_book_update(DAY_NS)
     assert spot.drain_events() == [] and spot.quote == 0.0
     params, risk = PaperParams(initial_quote=5_000.0, initial_base=3.0), RiskParams().max_position_base
-    assert starting_balances(params, MarketParams(symbol="ETH/USDT:USDT"), risk) == (0.0, 5_000.0)
+    assert starting_balances(params, MarketParams(symbol="ETH/USDT:USDT", contract_size=1.0), risk) == (0.0, 5_000.0)
     assert starting_balances(params, MarketParams(symbol="ETH/USD:ETH", contract_size=10.0), risk) == (0.0, 3.0)
     assert starting_balances(params, MarketParams(symbol="ETH/USDT"), risk) == (3.0, 5_000.0)
 
