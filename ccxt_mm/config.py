@@ -25,16 +25,6 @@ from ccxt_mm.quoting.spread import SpreadParams
 from ccxt_mm.schema import Section, Strict
 
 
-def spot_symbol(value: str) -> str:
-    """A spot market's unified symbol: ``ccxt-mm run`` quotes spot markets only so far."""
-    if ":" in unified_symbol(value):
-        raise ValueError(f"{value} is a swap: ccxt-mm run quotes spot markets (BASE/QUOTE) only so far; a swap's recordings replay")
-    return value
-
-
-SpotSymbol = Annotated[str, AfterValidator(spot_symbol)]
-
-
 class BookConfig(Strict):
     levels: Annotated[int, Field(ge=1, le=1000)] = 20
     near_bps: Positive = 10.0
@@ -83,7 +73,8 @@ def _known_exchange(value: str) -> str:
 
 class LiveMarketConfig(Strict):
     exchange: Annotated[str, AfterValidator(_known_exchange)]
-    symbol: SpotSymbol
+    symbol: Annotated[str, AfterValidator(unified_symbol)]
+    """``BASE/QUOTE`` (spot) or ``BASE/QUOTE:SETTLE`` (a perpetual swap: sizes in contracts)."""
 
 
 class LiveConfig(Strict):
@@ -114,6 +105,8 @@ class LiveConfig(Strict):
     """Creates + cancels one market may send per minute (on top of ccxt's request pacing)."""
     dead_man_secs: Positive = 60.0
     """Exchange-side cancel-all-after timeout, refreshed every third of it (okx, bybit)."""
+    margin_mode: Literal["cross", "isolated"] = "cross"
+    """Every swap's margin mode, set on the account at start (``--live``)."""
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     """Serve Prometheus metrics on 127.0.0.1:<port> (0: off)."""
     rest_urls: dict[str, str] = Field(default_factory=dict)

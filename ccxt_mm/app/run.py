@@ -48,7 +48,7 @@ def run(
     from ccxt_mm.strategies import load_strategy
 
     config, _, source = app_config(config_path)
-    _spot_only(config, source)
+    _swaps_quoted(config, source)
     load_strategy(config, source)  # a bad strategy.params fails before anything connects
     secrets = _credentials(config, source) if live else []
     display, handler = _logging(no_status, json_logs, secrets)
@@ -76,11 +76,20 @@ def run(
     return 0 if all(not s.get("orders_left") for s in summary.values()) else 1
 
 
-def _spot_only(config: AppConfig, source: str) -> None:
-    """``run`` quotes spot markets only so far: a swap's config is refused before anything connects."""
-    if config.market.contract.margined:
-        why = f"market.symbol: {config.market.symbol} is a swap; ccxt-mm run quotes spot markets only so far (swaps replay: ccxt-mm replay)"
-        raise ConfigError(source, [why])
+def _swaps_quoted(config: AppConfig, source: str) -> None:
+    """A swap in ``live.markets`` on an exchange whose swaps are not quoted yet is refused
+    before anything connects, every one named."""
+    from ccxt_mm.exchange.dialects import dialect
+    from ccxt_mm.execution.market import market_kind
+
+    quoting = ", ".join(sorted(name for name in {m.exchange for m in config.live.markets} if dialect(name).quotes_swaps)) or "binance"
+    refused = [
+        f"live.markets: {m.exchange} {m.symbol} is a swap; {m.exchange}'s swaps are not quoted yet (swaps on: {quoting})"
+        for m in config.live.markets
+        if market_kind(m.symbol) != "spot" and not dialect(m.exchange).quotes_swaps
+    ]
+    if refused:
+        raise ConfigError(source, refused)
 
 
 def _credentials(config: AppConfig, source: str) -> list[str]:

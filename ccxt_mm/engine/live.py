@@ -16,6 +16,7 @@ both share the quoting core.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -28,6 +29,7 @@ from typing import Final
 
 import numpy as np
 
+from ccxt_mm.amounts import in_amount_units
 from ccxt_mm.book.levels import BookLevels, book_levels
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine import state
@@ -39,7 +41,7 @@ from ccxt_mm.exchange.clients import make_venue
 from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
 from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.orders import OrderStatus
-from ccxt_mm.execution.venue import Venue
+from ccxt_mm.execution.venue import MarketFacts, Venue
 from ccxt_mm.market.latency import FeedClock
 from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
@@ -119,23 +121,18 @@ async def open_market(
     key = f"{exchange.id} {symbol}"
     venue = make_venue(config, exchange, symbol, live, clock_ns)
     facts = await venue.start()
-    market_cfg = parse_section(
-        MarketParams,
-        {
-            "symbol": symbol,
-            "tick_size": facts.tick_size,
-            "lot_size": facts.lot_size,
-            "min_order_base": facts.min_order_base,
-            "min_notional_quote": facts.min_notional_quote,
-            "data": (),
-        },
-    )
-    mcfg = config.model_copy(update={"market": market_cfg})
+    mcfg = market_config(config, symbol, facts, key)
     leftovers = await venue.cancel_leftovers(config.orders.client_id_prefix)
     balances = await venue.balances()
-    base = balances.get(facts.base, (0.0, 0.0))[1]
-    quote = balances.get(facts.quote, (0.0, 0.0))[1]
+    position, entry = await venue.position()
+    if facts.swap:  # the position in contracts, the settle currency's cash
+        base, quote = position, balances.get(facts.settle, (0.0, 0.0))[1]
+    else:
+        base, quote = balances.get(facts.base, (0.0, 0.0))[1], balances.get(facts.quote, (0.0, 0.0))[1]
     core = QuotingCore(mcfg, load_strategy(mcfg), venue, run_id, base, quote)
+    core.funding_rate = facts.funding_rate
+    # a swap's position held at start is the inventory's: its limit, risk and PnL count it
+    core.inventory.position, core.inventory.avg_price = position, entry
     lc = config.live
 
     def feed_mode(what: str) -> WebsocketFallback:
@@ -151,6 +148,22 @@ async def open_market(
         states=StateTimes("book_invalid", clock_ns()),
         leftovers_cancelled=leftovers,
     )
+
+
+def market_config(config: AppConfig, symbol: str, facts: MarketFacts, source: str) -> AppConfig:
+    """``config`` for one market: its grid and minimums the exchange's; a swap's contract size
+    and leverage too, and the config's base sizes in contracts (at the mark price now, for an
+    inverse swap: :func:`~ccxt_mm.amounts.in_amount_units`); the exchange's minimum order is
+    in contracts already."""
+    fields: dict = {"symbol": symbol, "tick_size": facts.tick_size, "lot_size": facts.lot_size, "data": ()}
+    fields["min_notional_quote"] = facts.min_notional_quote
+    if facts.swap:
+        fields |= {"contract_size": facts.contract_size, "leverage": config.market.leverage}
+    mcfg = config.model_copy(update={"market": parse_section(MarketParams, fields)})
+    if facts.swap:
+        mcfg, _ = in_amount_units(mcfg, facts.mark_price, source)
+    market = dataclasses.replace(mcfg.market, min_order_base=facts.min_order_base)
+    return mcfg.model_copy(update={"market": market})
 
 
 class LiveEngine:
@@ -348,10 +361,14 @@ class LiveEngine:
         orphans, vanished, balances = found.orphans_cancelled, found.vanished, found.balances
         m.reconciled["orphans_cancelled"] += len(orphans)
         m.reconciled["vanished"] += len(vanished)
-        m.drift = {
-            core.base_asset: balances.get(core.base_asset, (0.0, 0.0))[1] - core.base_balance,
-            core.quote_asset: balances.get(core.quote_asset, (0.0, 0.0))[1] - core.quote_balance,
-        }
+        if core.contract.margined:  # the position (contracts) and the settle currency's cash
+            settle = core.cfg.market.settle
+            m.drift = {"position": found.position - core.base_balance, settle: balances.get(settle, (0.0, 0.0))[1] - core.quote_balance}
+        else:
+            m.drift = {
+                core.base_asset: balances.get(core.base_asset, (0.0, 0.0))[1] - core.base_balance,
+                core.quote_asset: balances.get(core.quote_asset, (0.0, 0.0))[1] - core.quote_balance,
+            }
         if orphans or vanished or any(abs(d) > 1e-8 for d in m.drift.values()):
             log.warning("%s: reconciled: orphans cancelled %s, vanished %s, balance drift %s", m.key, orphans, vanished, m.drift)
 

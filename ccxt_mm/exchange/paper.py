@@ -10,6 +10,7 @@ no fills carried over restarts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -17,12 +18,15 @@ from collections.abc import Callable
 import ccxt.async_support as ccxt_async
 
 from ccxt_mm.book.levels import BookLevels
+from ccxt_mm.errors import VenueError
 from ccxt_mm.exchange.feed import LiveBook
 from ccxt_mm.exchange.venue import load_market, market_facts
+from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.types import Action, VenueEvent
 from ccxt_mm.execution.venue import ACK_ACTIONS, MarketFacts, OpenOrder, Worker
 from ccxt_mm.market.latency import FeedClock, LatencyHistogram
+from ccxt_mm.quoting.contract import Contract
 from ccxt_mm.quoting.types import BUY, SELL
 
 
@@ -39,9 +43,17 @@ class LivePaperVenue:
     """Set by :meth:`start`."""
 
     def __init__(
-        self, exchange: ccxt_async.Exchange, symbol: str, paper: PaperVenue, grid_span: float, clock_ns: Callable[[], int] = time.time_ns
+        self,
+        exchange: ccxt_async.Exchange,
+        symbol: str,
+        paper: PaperVenue,
+        grid_span: float,
+        clock_ns: Callable[[], int] = time.time_ns,
+        leverage: float = 1.0,
     ) -> None:
         self.exchange = exchange
+        self.leverage = leverage
+        """A swap's: the paper venue margins orders and positions at it."""
         self.symbol = symbol
         self.paper = paper
         self.supports_amend = paper.supports_amend
@@ -66,11 +78,31 @@ class LivePaperVenue:
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> MarketFacts:
-        """Load the market from the exchange's public API (no key is used)."""
-        self.facts = market_facts(await load_market(self.exchange, self.symbol))
-        self.grid = LiveBook(self.facts.tick_size, self.grid_span)
-        self.paper.lot_size = self.facts.lot_size
-        return self.facts
+        """Load the market from the exchange's public API (no key is used). A swap starts flat
+        with its collateral in the settle currency (``paper.initial_quote``, linear;
+        ``paper.initial_base``, else the initial quote at the mark price now, inverse), at the
+        exchange's funding rate now."""
+        market = await load_market(self.exchange, self.symbol)
+        facts = self.facts = market_facts(market)
+        self.grid = LiveBook(facts.tick_size, self.grid_span)
+        paper = self.paper
+        paper.lot_size = facts.lot_size
+        if facts.swap:
+            rate = await self.exchange.fetch_funding_rate(self.symbol)
+            mark = float(rate.get("markPrice") or rate.get("indexPrice") or 0.0)
+            if not mark > 0:
+                raise VenueError(f"{self.name}: the funding rate's reply has no mark price: {rate.get('info')!r:.300}")
+            facts = self.facts = dataclasses.replace(facts, mark_price=mark, funding_rate=float(rate.get("fundingRate") or 0.0))
+            paper.contract = Contract(facts.contract_size, facts.inverse, True, MarketParams().maintenance_margin_rate)
+            paper.leverage = self.leverage
+            initial_base = paper.params.initial_base
+            paper.base = 0.0
+            paper.quote = paper.params.initial_quote if not facts.inverse else initial_base or paper.params.initial_quote / mark
+        return facts
+
+    @property
+    def name(self) -> str:
+        return f"{self.exchange.id} {self.symbol}"
 
     async def cancel_leftovers(self, prefix: str) -> list[str]:
         """Nothing: paper orders of earlier runs ended with their process."""
@@ -78,10 +110,16 @@ class LivePaperVenue:
 
     async def balances(self) -> dict[str, tuple[float, float]]:
         """The simulated balances; resting orders lock theirs (a buy its price × size in quote,
-        a sell its size in base)."""
+        a sell its size in base); a swap's: its collateral (settle currency)."""
         base, quote = self.paper.base, self.paper.quote
+        if self.facts.swap:
+            return {self.facts.settle: (quote, quote)}
         held = {self.facts.base: (base - self.paper.locked(SELL), base), self.facts.quote: (quote - self.paper.locked(BUY), quote)}
         return {asset: free_total for asset, free_total in held.items() if free_total[1]}
+
+    async def position(self) -> tuple[float, float]:
+        """(0, 0): the simulated venue starts flat (and has no position for spot)."""
+        return 0.0, 0.0
 
     async def arm_dead_man(self, timeout_secs: float) -> None:
         """None: no order of ours rests on an exchange."""

@@ -21,6 +21,7 @@ request pacing, which would otherwise be most of it (11-52 ms against 0.5-1 ms o
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from aiolimiter import AsyncLimiter
 from ccxt_mm.book.levels import BookLevels
 from ccxt_mm.config import LiveConfig
 from ccxt_mm.errors import ExchangeError, OrderNotFound, VenueError
+from ccxt_mm.exchange import swaps
 from ccxt_mm.exchange.dialects import dialect
 from ccxt_mm.exchange.errors import CcxtError, translate
 from ccxt_mm.execution.types import (
@@ -140,8 +142,14 @@ async def load_market(exchange: ccxt_async.Exchange, symbol: str) -> dict:
 
 def market_facts(market: dict) -> MarketFacts:
     """The engine's facts of a ccxt market (precision in tick-size mode, as ccxt gives these
-    exchanges; a missing minimum is 0)."""
+    exchanges; a missing minimum is 0): a spot market or a perpetual swap (ccxt's ``type``,
+    ``contractSize``, ``settle``, ``inverse``); anything else is a :class:`VenueError`."""
+    if market.get("type") not in ("spot", "swap"):
+        raise VenueError(f"{market.get('symbol')}: a {market.get('type')} market; spot markets and perpetual swaps are quoted")
     limits = market.get("limits") or {}
+    swap = {}
+    if market["type"] == "swap":
+        swap = {"contract_size": float(market["contractSize"]), "settle": market["settle"], "inverse": bool(market.get("inverse"))}
     return MarketFacts(
         tick_size=market["precision"]["price"],
         lot_size=market["precision"]["amount"],
@@ -149,6 +157,7 @@ def market_facts(market: dict) -> MarketFacts:
         min_notional_quote=(limits.get("cost") or {}).get("min") or 0.0,
         base=market["base"],
         quote=market["quote"],
+        **swap,
     )
 
 
@@ -158,7 +167,8 @@ class CcxtVenue:
     ``order_budget_per_min``: creates, amends and cancels sent per minute at most (None: no
     budget); :meth:`housekeeping` polls fills every ``fill_poll_secs`` and re-arms the
     dead-man switch for ``dead_man_secs`` every third of it; ``push_fills``: the fills
-    watcher (:meth:`watch_fills`) runs as a worker where the exchange pushes our trades."""
+    watcher (:meth:`watch_fills`) runs as a worker where the exchange pushes our trades;
+    ``leverage`` and ``margin_mode``: a swap's, set on the account at :meth:`start`."""
 
     mode = "live"
     fills_from_public_trades = False
@@ -173,10 +183,10 @@ class CcxtVenue:
         fill_poll_secs: float = _LIVE.fill_poll_secs,
         dead_man_secs: float = _LIVE.dead_man_secs,
         push_fills: bool = False,
+        leverage: int = 1,
+        margin_mode: str = _LIVE.margin_mode,
     ) -> None:
-        self.exchange = exchange
-        self.symbol = symbol
-        self.clock_ns = clock_ns
+        self.exchange, self.symbol, self.clock_ns = exchange, symbol, clock_ns
         self.dialect = dialect(exchange.id)
         self.supports_amend = bool(exchange.has.get("editOrder"))
         self.stats = VenueStats()
@@ -205,6 +215,8 @@ class CcxtVenue:
         """Monotonic time before which no request is sent (429 / 418 with Retry-After)."""
         self._block_secs = 0.0
         self.fill_poll_secs, self.dead_man_secs, self.push_fills = fill_poll_secs, dead_man_secs, push_fills
+        self.leverage, self.margin_mode = leverage, margin_mode  # a swap's, set on the account at start
+        self.facts: MarketFacts | None = None  # read by start()
         self.dead_man_armed = False
         self._next_fill_poll = self._next_dead_man = 0.0
         """Monotonic times at which :meth:`housekeeping` polls fills and re-arms the switch next."""
@@ -273,15 +285,24 @@ class CcxtVenue:
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> MarketFacts:
-        """Load markets (precision and limits come from the exchange); from now the client's
-        HTTP requests are stamped as they leave (:data:`_REQUEST_TRACE`)."""
+        """Load markets (precision and limits come from the exchange); a swap's margin mode
+        and leverage are set on the account and its mark price and funding rate read. From
+        now the client's HTTP requests are stamped as they leave (:data:`_REQUEST_TRACE`)."""
         for key, values in self.dialect.client_options.items():
             self.exchange.options.setdefault(key, {}).update(values)
-        self._market = await load_market(self.exchange, self.symbol)
+        self._market = market = await load_market(self.exchange, self.symbol)
         session = self.exchange.session  # ccxt opens it with the first request
         if session is not None and _REQUEST_TRACE not in session.trace_configs:
             session.trace_configs.append(_REQUEST_TRACE)
-        return market_facts(self._market)
+        facts = market_facts(market)
+        if facts.swap:
+            if not self.dialect.quotes_swaps:
+                raise VenueError(f"{self.name}: {self.exchange.id}'s swaps are not quoted yet (its spot markets are)")
+            self.dialect = self.dialect.for_market(market)
+            mark, rate = await swaps.set_up(self.exchange, market, self.leverage, self.margin_mode, self._idempotent)
+            facts = dataclasses.replace(facts, mark_price=mark, funding_rate=rate)
+        self.facts = facts
+        return facts
 
     def workers(self) -> list[Worker]:
         """The order worker; the fills watcher too where fills are pushed (polling stays on as
@@ -354,12 +375,13 @@ class CcxtVenue:
             self._reject(a.client_id, f"{self.name}: {translate(exc)}")
             return
         min_cost = ((self._market or {}).get("limits", {}).get("cost") or {}).get("min")
-        if min_cost and float(amount) * float(price) < min_cost:
-            self._reject(a.client_id, f"{self.name}: notional {float(amount) * float(price):g} below minimum {min_cost:g}")
+        notional = float(amount) * float(price) * (self.facts.contract_size if self.facts else 1.0)
+        if min_cost and not (self.facts and self.facts.inverse) and notional < min_cost and not a.reduce_only:
+            self._reject(a.client_id, f"{self.name}: notional {notional:g} below minimum {min_cost:g}")
             return
         side = "buy" if a.side == BUY else "sell"
         self._sides[a.client_id] = side
-        params = {"postOnly": True, "clientOrderId": a.client_id}
+        params = {"postOnly": True, "clientOrderId": a.client_id} | self._reduce_only(a.reduce_only)
         await self._order_slot()
         try:
             order = await self._call(lambda: ex.create_order(symbol, "limit", side, float(amount), float(price), params), "place")
@@ -372,7 +394,8 @@ class CcxtVenue:
             if kind == "network":
                 await self._resolve_lost_create(a)
             else:
-                self._reject(a.client_id, f"{self.name}: {exc}", post_only=kind == "post_only")
+                refusal = self.dialect.post_only_refusal
+                self._reject(a.client_id, f"{self.name}: {exc}", post_only=kind == "post_only" or bool(refusal and refusal in str(exc)))
             return
         if not order.get("id"):
             # accepted, but the reply lacks the order id: find it by client id, never resend
@@ -390,6 +413,10 @@ class CcxtVenue:
             except Exception as exc:  # the order exists: track it; reconciliation settles its state
                 self._count(classify(exc))
         self._on_created(a.client_id, order, float(amount))
+
+    def _reduce_only(self, wanted: bool) -> dict:
+        """ccxt's unified ``reduceOnly`` param of a swap's order the core flagged so (spot has none)."""
+        return {"reduceOnly": True} if wanted and self.facts is not None and self.facts.swap else {}
 
     def _on_created(self, client_id: str, order: dict, amount: float) -> None:
         """Track an accepted order of ``amount`` (base). Its fills so far have not been
@@ -484,7 +511,8 @@ class CcxtVenue:
             self._reject(a.client_id, f"{self.name}: reduce-only taker order refused: {translate(exc)}")
             return
         try:
-            order = await self._call(lambda: ex.create_order(symbol, "market", side, amount, None, {"clientOrderId": a.client_id}))
+            params = {"clientOrderId": a.client_id} | self._reduce_only(a.reduce_only)
+            order = await self._call(lambda: ex.create_order(symbol, "market", side, amount, None, params))
         except Exception as exc:
             self._count(classify(exc))
             self._reject(a.client_id, f"{self.name}: reduce-only taker order refused: {exc}")
@@ -641,9 +669,26 @@ class CcxtVenue:
         return out
 
     async def balances(self) -> dict[str, tuple[float, float]]:
-        """(free, total) per asset with a non-zero total."""
+        """(free, total) per asset with a non-zero total; a swap's: its settle currency's, the
+        total its cash (see :meth:`holdings`)."""
+        return (await self.holdings())[0]
+
+    async def position(self) -> tuple[float, float]:
+        """A swap's position (contracts, > 0 long) and its entry price; (0, 0) for spot."""
+        if self.facts is None or not self.facts.swap:
+            return 0.0, 0.0
+        contracts, entry, _, _ = await swaps.read_position(self.exchange, self._market or {}, self._idempotent)
+        return contracts, entry
+
+    async def holdings(self) -> tuple[dict[str, tuple[float, float]], float]:
+        """(balances, position) read together: spot's balances per asset and no position; a
+        swap's settle currency (free, cash: :func:`~ccxt_mm.exchange.swaps.read_cash`) and its position."""
+        market = self._market or {}
+        if self.facts is not None and self.facts.swap:
+            free, cash, position = await swaps.read_cash(self.exchange, market, self.dialect.swap_wallet, self._idempotent)
+            return {self.facts.settle: (free, cash)}, position
         raw = await self._idempotent(self.exchange.fetch_balance)
-        return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}
+        return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}, 0.0
 
     async def cancel_leftovers(self, prefix: str) -> list[str]:
         """Cancel open orders whose client id starts with ``prefix`` (left by earlier runs);
@@ -683,11 +728,11 @@ class CcxtVenue:
         orphans, vanished = await self._resync_orders(tracked_open, prefix)
         for _ in range(_BALANCE_READS):
             fills = self._fills_reported
-            balances = await self.balances()
+            balances, position = await self.holdings()
             await self.poll_fills()
             if self._fills_reported == fills:
                 break
-        return Reconciliation(orphans, vanished, balances)
+        return Reconciliation(orphans, vanished, balances, position)
 
     async def _resync_orders(self, tracked_open: set[str], prefix: str) -> tuple[list[str], list[str]]:
         """Returns (orphans cancelled, vanished orders) of :meth:`reconcile`."""
@@ -747,6 +792,7 @@ class CcxtVenue:
     def _on_trades(self, trades: list[dict], fee_sign: float = 1.0) -> None:
         """Turn our trades not seen before into Fill events (a fee cost > 0 is charged)."""
         base = (self._market or {}).get("base")
+        swap = self.facts is not None and self.facts.swap
         for t in trades:
             trade_id = str(t.get("id"))
             client_id = self._clients.get(str(t.get("order")))
@@ -766,7 +812,7 @@ class CcxtVenue:
             self._fills_reported += 1
             if len(self._seen_trades) > 100_000:
                 self._seen_trades.popitem(last=False)
-            fee_base = fee_cost if fee.get("currency") == base else 0.0
+            fee_base = fee_cost if fee.get("currency") == base and not swap else 0.0  # a swap's fee is in its settle currency
             fee_quote = fee_base * price if fee_base else fee_cost
             remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))
             self._remaining[client_id] = remaining

@@ -27,6 +27,16 @@ def unified_symbol(value: str) -> str:
     return value
 
 
+def market_kind(symbol: str) -> str:
+    """``spot``, ``linear`` or ``inverse``: what a unified symbol names (a swap settled in its
+    quote is linear, in its base inverse)."""
+    base, rest = symbol.split("/")
+    quote, _, settle = rest.partition(":")
+    if not settle:
+        return "spot"
+    return "inverse" if settle == base and settle != quote else "linear"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketParams:
     """The ``market`` section of the config; live runs replace the grids and minimums with the
@@ -45,7 +55,8 @@ class MarketParams:
     ETHUSD_PERP); spot leaves it out (a base unit)."""
     leverage: Annotated[float, Ge(1), Le(125)] = 1.0
     """A swap's leverage: the margin an order or position takes is its notional / leverage; 1
-    for spot."""
+    for spot. ``ccxt-mm run`` applies it to every swap it quotes (``--live``: set on the
+    account at start, whole numbers only, and checked)."""
     maintenance_margin_rate: Annotated[float, Ge(0), Lt(0.5)] = 0.005
     """A swap's maintenance margin, share of the notional, as the exchange's smallest tier has
     it (Binance: maintenance margin = notional × rate − a tier's maintenance amount, none at the

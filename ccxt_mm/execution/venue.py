@@ -3,8 +3,8 @@
 The quoting core never waits on a venue: actions are submitted and events drained
 (:class:`OrderFlow`), so the same strategy and order manager run against a simulator or an
 exchange connection. A live run drives the rest of a venue's life through :class:`Venue`, in
-this order: :meth:`~Venue.start`, :meth:`~Venue.cancel_leftovers`, :meth:`~Venue.balances`,
-:meth:`~Venue.arm_dead_man`; while quoting, its :meth:`~Venue.workers` run, market data is
+this order: :meth:`~Venue.start`, :meth:`~Venue.cancel_leftovers`, :meth:`~Venue.balances`
+and :meth:`~Venue.position`, :meth:`~Venue.arm_dead_man`; while quoting, its :meth:`~Venue.workers` run, market data is
 offered to it (:meth:`~Venue.on_book`, :meth:`~Venue.on_trade`), :meth:`~Venue.housekeeping`
 runs every 0.2 s and :meth:`~Venue.reconcile` now and then; at the stop
 :meth:`~Venue.settle_in_flight`, then :meth:`~Venue.close`, then :meth:`~Venue.open_orders`
@@ -38,6 +38,20 @@ class MarketFacts:
     """Base asset (``BTC`` of ``BTC/USDT``)."""
     quote: str
     """Quote asset (``USDT`` of ``BTC/USDT``)."""
+    contract_size: float = 1.0
+    """A swap's contract: base units (linear) or quote currency (inverse); 1 for spot."""
+    settle: str = ""
+    """A swap's settle currency, its collateral and PnL (empty: spot)."""
+    inverse: bool = False
+    """A swap settled in its base (contract sizes in the quote)."""
+    mark_price: float = 0.0
+    """A swap's mark price at start, quote (0: spot): an inverse swap's sizes become contracts at it."""
+    funding_rate: float = 0.0
+    """A swap's funding rate at start, a fraction (a long pays it)."""
+
+    @property
+    def swap(self) -> bool:
+        return bool(self.settle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +91,8 @@ class Reconciliation:
     """Client ids of orders we tracked as open that the venue no longer had (reported cancelled)."""
     balances: dict[str, tuple[float, float]]
     """(free, total) per asset, read after every fill before it was reported as an event."""
+    position: float = 0.0
+    """A swap's position (contracts, > 0 long), read with the balances (0 for spot)."""
 
 
 ACK_ACTIONS: Final = ("place", "amend", "cancel")
@@ -136,7 +152,13 @@ class Venue(OrderFlow, Protocol):
         or by this one at the stop); returns their client ids."""
 
     async def balances(self) -> dict[str, tuple[float, float]]:
-        """(free, total) per asset with a non-zero total, in the asset's units."""
+        """(free, total) per asset with a non-zero total, in the asset's units; a swap's settle
+        currency's total is its cash as the engine counts it: the equity less the position's
+        value at the mark (flat: the wallet), so cash + the position's value is the equity."""
+
+    async def position(self) -> tuple[float, float]:
+        """A swap's position at start, contracts (> 0 long), and its entry price (quote); (0, 0)
+        for spot."""
 
     async def arm_dead_man(self, timeout_secs: float) -> bool | None:
         """Ask the exchange to cancel all our orders unless re-armed within ``timeout_secs``

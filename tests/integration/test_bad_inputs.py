@@ -230,7 +230,7 @@ def test_config_file_errors_read_the_same_way_and_name_their_keys(capsys, tmp_pa
         yaml.safe_dump(
             {
                 "market": {"symbol": "btc-usdt", "tick_size": -1},
-                "live": {"markets": [{"exchange": "kraken", "symbol": "BTC/USDT:USDT"}]},
+                "live": {"markets": [{"exchange": "kraken", "symbol": "BTC/USDT:EUR"}]},
                 "book": {"levels": 1.5},
                 "orders": {"tolerance_bps": "fast", "post_only_cross": "maybe"},
                 "risk": {"max_postion_base": 1},
@@ -248,8 +248,8 @@ def test_config_file_errors_read_the_same_way_and_name_their_keys(capsys, tmp_pa
         "  - orders.tolerance_bps: expected a number (got 'fast')",
         "  - orders.post_only_cross: expected 'passive' or 'drop' (got 'maybe')",
         "  - live.markets.0.exchange: expected one of binance, bybit, okx (got 'kraken')",
-        "  - live.markets.0.symbol: BTC/USDT:USDT is a swap: ccxt-mm run quotes spot markets (BASE/QUOTE) only so far; "
-        "a swap's recordings replay (got 'BTC/USDT:USDT')",
+        "  - live.markets.0.symbol: settle currency EUR is neither the base BTC nor the quote USDT "
+        "(quanto contracts are not supported) (got 'BTC/USDT:EUR')",
     ]
     assert "pydantic" not in err and "http" not in err
 

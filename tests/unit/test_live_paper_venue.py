@@ -18,6 +18,8 @@ from ccxt_mm.execution.venue import MarketFacts
 
 MS = 1_000_000
 MARKET = {
+    "symbol": "BTC/USDT",
+    "type": "spot",
     "base": "BTC",
     "quote": "USDT",
     "precision": {"price": 0.1, "amount": 0.001},

@@ -9,6 +9,7 @@ importing any, so the config can check an exchange name without loading ccxt.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +43,22 @@ class Dialect:
     """Params of ``cancel_all_orders_after`` for spot."""
     find_by_client_id: OrderLookup | None = None
     """How to read an order by client id, where ccxt's ``fetch_order`` cannot."""
+    market_types: Mapping[str, str] = field(default_factory=lambda: {"spot": "spot", "linear": "linear", "inverse": "inverse"})
+    """Our market kind → ccxt's name of its type in ``options["fetchMarkets"]["types"]``."""
+    swap: Mapping[str, Any] = field(default_factory=dict)
+    """Fields that differ on the exchange's perpetual swaps (:meth:`for_market`)."""
+    swap_wallet: Callable[[dict, str], float | None] | None = None
+    """A swap account's wallet (no unrealized PnL) in ccxt's ``fetch_balance`` reply, by settle
+    currency (None: ccxt's total less the position's unrealized PnL)."""
+    post_only_refusal: str = ""
+    """Text of the refusal of a post-only order that would take, where ccxt maps it to
+    another error than ``OrderImmediatelyFillable`` (empty: none)."""
+    quotes_swaps: bool = False
+    """Its perpetual swaps are quoted live (tested against its emulator's futures dialect)."""
+
+    def for_market(self, market: Mapping[str, Any]) -> Dialect:
+        """This dialect as it applies to ccxt's ``market`` (a swap's own fields replaced)."""
+        return dataclasses.replace(self, swap={}, **self.swap) if market.get("swap") and self.swap else self
 
     def book_depth(self, depth: int) -> int:
         """The smallest depth the stream accepts that covers ``depth`` levels."""

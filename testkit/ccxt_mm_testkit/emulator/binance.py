@@ -83,6 +83,9 @@ def trade_json(f: EmuFill) -> dict:
 class BinanceDialect:
     """aiohttp routes for one emulated Binance spot account."""
 
+    errors = ERRORS
+    """Our reject kinds → (code, message) as this API answers them."""
+
     def __init__(self, exchange: EmulatedExchange, api_key: str, secret: str, recv_window_ms: int = 5000) -> None:
         self.ex = exchange
         self.api_key = api_key
@@ -126,8 +129,8 @@ class BinanceDialect:
             try:
                 return await handler(params)
             except EmuReject as exc:
-                code, msg = ERRORS.get(exc.kind, (-1013, str(exc)))
-                return _error(code, msg if exc.kind in ERRORS else f"Filter failure: {exc}")
+                code, msg = self.errors.get(exc.kind, (-1013, str(exc)))
+                return _error(code, msg if exc.kind in self.errors else f"Filter failure: {exc}")
 
         return wrapped
 

@@ -14,6 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ccxt_mm_testkit.emulator.margin import EmuPosition, value
+
+DEFAULT_LEVERAGE = 20
+"""An account's leverage on a swap until it sets one (binance's default)."""
+STATED = Decimal("1e-8")
+"""A swap's fees, realized PnL and funding are charged to the 8 decimals the exchange states."""
 Book = tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]
 """(bids, asks) of one market: price → quantity."""
 PublicTrade = tuple[int, int, str, Decimal, Decimal, str]
@@ -22,7 +28,9 @@ PublicTrade = tuple[int, int, str, Decimal, Decimal, str]
 
 @dataclass(frozen=True)
 class EmuMarket:
-    """One spot market: unified ``symbol`` (BTC/USDT), exchange ``id`` (BTCUSDT)."""
+    """One market: unified ``symbol`` (BTC/USDT, ETH/USDT:USDT), exchange ``id`` (BTCUSDT).
+    A perpetual swap names its ``settle`` currency (empty: spot); its quantities are
+    contracts of ``contract_size`` (base units, or quote units if ``inverse``)."""
 
     symbol: str
     id: str
@@ -32,6 +40,14 @@ class EmuMarket:
     lot: Decimal
     min_qty: Decimal
     min_notional: Decimal
+    contract_size: Decimal = Decimal(1)
+    settle: str = ""
+    inverse: bool = False
+
+    @property
+    def margined(self) -> bool:
+        """A swap: positions on margin in the settle currency, not balances of base and quote."""
+        return bool(self.settle)
 
 
 @dataclass
@@ -48,6 +64,7 @@ class EmuOrder:
     updated_ms: int
     post_only: bool
     cancel_reason: str = ""
+    reduce_only: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -63,13 +80,15 @@ class EmuFill:
     fee: Decimal
     fee_asset: str
     time_ms: int
+    realized: Decimal = Decimal(0)
+    """Swaps: the PnL the fill realized (settle currency)."""
 
 
 class EmuReject(Exception):
     """A request the exchange refuses; ``kind`` is venue-neutral, the protocol maps it."""
 
     def __init__(self, kind: str, message: str) -> None:
-        self.kind = kind  # filter | balance | post_only | duplicate | unknown_order | unknown_symbol
+        self.kind = kind  # filter | balance | post_only | reduce_only | duplicate | unknown_order | unknown_symbol
         super().__init__(message)
 
 
@@ -99,6 +118,16 @@ class EmulatedExchange:
     post_only_crosses: bool = False
     """Fault switch: every post-only order arrives to a book that has moved through it (as
     when the market moves between the quote and its arrival) and is refused."""
+    positions: dict[str, EmuPosition] = field(default_factory=dict)
+    """Market id → our position of a swap market."""
+    leverage: dict[str, int] = field(default_factory=dict)
+    """Market id → the account's leverage on it (:data:`DEFAULT_LEVERAGE` until set)."""
+    margin_mode: dict[str, str] = field(default_factory=dict)
+    """Market id → ``cross`` (until set) or ``isolated``."""
+    funding_rates: dict[str, Decimal] = field(default_factory=dict)
+    """Market id → the rate the next funding pays (0 until set): a long pays it."""
+    fundings: list[tuple[int, str, Decimal, Decimal, Decimal]] = field(default_factory=list)
+    """(time ms, market id, rate, mark price, amount credited) of every funding paid."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     def arm_dead_man(self, timeout_ms: int) -> int:
@@ -144,18 +173,92 @@ class EmulatedExchange:
 
     # --- balances ---------------------------------------------------------------------
     def locked(self, asset: str) -> Decimal:
+        """What open orders hold of ``asset`` (spot), plus the margin positions and open
+        orders of the swaps settled in it use."""
         total = Decimal(0)
         for o in self.orders.values():
-            if o.status != "open":
+            if o.status != "open" or o.market.margined:
                 continue
             if o.side == "buy" and o.market.quote == asset:
                 total += o.remaining * o.price
             elif o.side == "sell" and o.market.base == asset:
                 total += o.remaining
-        return total
+        return total + self.margin_used(asset)
 
     def free(self, asset: str) -> Decimal:
-        return self.balances.get(asset, Decimal(0)) - self.locked(asset)
+        """Spot: the balance less what orders hold; a settle currency: the equity (balance and
+        unrealized PnL) less the margin in use."""
+        return self.balances.get(asset, Decimal(0)) + self.unrealized(asset) - self.locked(asset)
+
+    # --- swaps ------------------------------------------------------------------------
+    def mark(self, market_id: str) -> Decimal:
+        """The market's mark price: its mid (the position's entry without a two-sided book)."""
+        bid, ask = self.best(market_id)
+        if bid is None or ask is None:
+            return self.positions.get(market_id, EmuPosition()).entry
+        return (bid + ask) / 2
+
+    def lev(self, market_id: str) -> int:
+        return self.leverage.get(market_id, DEFAULT_LEVERAGE)
+
+    def position(self, market_id: str) -> EmuPosition:
+        return self.positions.setdefault(market_id, EmuPosition())
+
+    def unrealized(self, settle: str) -> Decimal:
+        """Unrealized PnL at the mark of the positions settled in ``settle``."""
+        return sum(
+            (p.unrealized(self.markets[i], self.mark(i)) for i, p in self.positions.items() if self.markets[i].settle == settle),
+            Decimal(0),
+        )
+
+    def margin_used(self, settle: str) -> Decimal:
+        """Initial margin of the positions at the mark and of the open orders that are not
+        reduce-only, of the swaps settled in ``settle`` (value / leverage)."""
+        total = Decimal(0)
+        for i, p in self.positions.items():
+            m = self.markets[i]
+            if m.settle == settle and p.contracts:
+                total += value(m, abs(p.contracts), self.mark(i)) / self.lev(i)
+        for o in self.orders.values():
+            if o.status == "open" and o.market.settle == settle and not o.reduce_only:
+                total += value(o.market, o.remaining, o.price) / self.lev(o.market.id)
+        return total
+
+    def _reduces(self, m: EmuMarket, side: str, qty: Decimal) -> bool:
+        """An order of ``qty`` on ``side`` would only reduce the position."""
+        pos = self.position(m.id).contracts
+        return (pos > 0 if side == "sell" else pos < 0) and qty <= abs(pos)
+
+    def _check_margin(self, m: EmuMarket, side: str, price: Decimal, qty: Decimal, reduce_only: bool, held: Decimal = Decimal(0)) -> None:
+        """Refuse a reduce-only order that would not reduce, and an order the margin does not
+        cover (``held``: margin the order being amended holds already)."""
+        pos = self.position(m.id).contracts
+        if reduce_only and not (pos > 0 if side == "sell" else pos < 0):
+            raise EmuReject("reduce_only", "ReduceOnly Order is rejected.")
+        if reduce_only or self._reduces(m, side, qty):
+            return
+        need = value(m, qty, price) / self.lev(m.id)
+        if self.free(m.settle) + held < need:
+            raise EmuReject("balance", f"Margin is insufficient: need {need} {m.settle}, available {self.free(m.settle) + held}")
+
+    def pay_funding(self, market_id: str) -> Decimal:
+        """Funding now at the market's rate and mark: a long pays ``rate`` × its value, a short
+        receives it (negative rates the other way); returns the amount credited."""
+        m = self.market(market_id)
+        rate, mark = self.funding_rates.get(market_id, Decimal(0)), self.mark(market_id)
+        contracts = self.position(market_id).contracts
+        amount = (-value(m, contracts, mark) * rate).quantize(STATED) if contracts else Decimal(0)
+        self.balances[m.settle] = self.balances.get(m.settle, Decimal(0)) + amount
+        self.fundings.append((self.clock_ms(), market_id, rate, mark, amount))
+        return amount
+
+    def _expire_reduce_only(self, market_id: str) -> None:
+        """Reduce-only orders that would no longer reduce (the position is flat or turned)
+        are cancelled by the exchange."""
+        pos = self.position(market_id).contracts
+        for o in self.open_orders(market_id):
+            if o.reduce_only and not (pos > 0 if o.side == "sell" else pos < 0):
+                o.status, o.cancel_reason, o.updated_ms = "canceled", "reduce_only", self.clock_ms()
 
     # --- orders -----------------------------------------------------------------------
     def market(self, market_id: str) -> EmuMarket:
@@ -163,23 +266,30 @@ class EmulatedExchange:
             raise EmuReject("unknown_symbol", f"unknown symbol {market_id}")
         return self.markets[market_id]
 
-    def place(self, market_id: str, side: str, price: Decimal, qty: Decimal, client_id: str, post_only: bool) -> EmuOrder:
+    def place(
+        self, market_id: str, side: str, price: Decimal, qty: Decimal, client_id: str, post_only: bool, reduce_only: bool = False
+    ) -> EmuOrder:
         """Validate and rest a limit order; a post-only order that would cross raises
-        ``post_only`` (the protocol decides whether that is an error or a cancelled order)."""
+        ``post_only`` (the protocol decides whether that is an error or a cancelled order).
+        ``reduce_only`` (swaps): refused unless it reduces the position."""
         m = self.market(market_id)
         if price <= 0 or price % m.tick != 0:
             raise EmuReject("filter", f"price {price} is not a multiple of tick {m.tick}")
         if qty < m.min_qty or qty % m.lot != 0:
             raise EmuReject("filter", f"quantity {qty} is not a multiple of lot {m.lot} >= {m.min_qty}")
-        if price * qty < m.min_notional:
-            raise EmuReject("filter", f"notional {price * qty} below {m.min_notional}")
+        notional = value(m, qty, price) if m.margined and not m.inverse else price * qty
+        if notional < m.min_notional and not reduce_only:
+            raise EmuReject("filter", f"notional {notional} below {m.min_notional}")
         if any(o.client_id == client_id and o.status == "open" for o in self.orders.values()):
             raise EmuReject("duplicate", f"duplicate client order id {client_id}")
-        need, asset = (price * qty, m.quote) if side == "buy" else (qty, m.base)
-        if self.free(asset) < need:
-            raise EmuReject("balance", f"insufficient {asset}: need {need}, free {self.free(asset)}")
+        if m.margined:
+            self._check_margin(m, side, price, qty, reduce_only)
+        else:
+            need, asset = (price * qty, m.quote) if side == "buy" else (qty, m.base)
+            if self.free(asset) < need:
+                raise EmuReject("balance", f"insufficient {asset}: need {need}, free {self.free(asset)}")
         now = self.clock_ms()
-        order = EmuOrder(next(self._ids), client_id, m, side, price, qty, Decimal(0), "open", now, now, post_only)
+        order = EmuOrder(next(self._ids), client_id, m, side, price, qty, Decimal(0), "open", now, now, post_only, "", reduce_only)
         if post_only and (self.post_only_crosses or self.would_take(market_id, side, price)):
             order.status, order.cancel_reason = "rejected", "post_only"
             self.orders[order.order_id] = order
@@ -212,9 +322,13 @@ class EmulatedExchange:
         m = order.market
         if price <= 0 or price % m.tick != 0 or qty % m.lot != 0 or qty <= order.filled:
             raise EmuReject("filter", f"amend to price {price} quantity {qty} is not valid")
-        need, asset = ((price * (qty - order.filled)), m.quote) if order.side == "buy" else (qty - order.filled, m.base)
-        if self.free(asset) + (order.remaining * order.price if order.side == "buy" else order.remaining) < need:
-            raise EmuReject("balance", f"insufficient {asset} for amend")
+        if m.margined:
+            held = Decimal(0) if order.reduce_only else value(m, order.remaining, order.price) / self.lev(m.id)
+            self._check_margin(m, order.side, price, qty - order.filled, order.reduce_only, held)
+        else:
+            need, asset = ((price * (qty - order.filled)), m.quote) if order.side == "buy" else (qty - order.filled, m.base)
+            if self.free(asset) + (order.remaining * order.price if order.side == "buy" else order.remaining) < need:
+                raise EmuReject("balance", f"insufficient {asset} for amend")
         order.updated_ms = self.clock_ms()
         if order.post_only and self.would_take(market_id, order.side, price):
             order.status, order.cancel_reason = "canceled", "post_only"
@@ -245,16 +359,25 @@ class EmulatedExchange:
         for o in hit:
             if left <= 0:
                 break
-            take = min(left, o.remaining)
+            if o.status != "open":  # a reduce-only order the fills before cancelled
+                continue
+            take = min(left, o.remaining, self._room(o))
             left -= take
             fills.append(self._fill(o, o.price, take))
         return fills
 
-    def take(self, market_id: str, side: str, qty: Decimal, client_id: str, quote_sized: bool = False) -> EmuOrder:
+    def _room(self, o: EmuOrder) -> Decimal:
+        """Contracts ``o`` may still fill: a reduce-only order no more than the position."""
+        return abs(self.position(o.market.id).contracts) if o.reduce_only else o.remaining
+
+    def take(
+        self, market_id: str, side: str, qty: Decimal, client_id: str, quote_sized: bool = False, reduce_only: bool = False
+    ) -> EmuOrder:
         """A market order of ours: walks the public book from the best opposite level, pays
         the taker fee; the book itself is not depleted (it is the recorded market). With
         ``quote_sized`` a buy's ``qty`` is quote currency, as okx and bybit read spot market
-        buys by default."""
+        buys by default. A swap's checks its margin; ``reduce_only`` fills at most the
+        position (refused if it would not reduce)."""
         m = self.market(market_id)
         if quote_sized and side == "buy":
             _, ask = self.best(market_id)
@@ -265,13 +388,18 @@ class EmulatedExchange:
         levels = asks if side == "buy" else bids
         if sum(q for _, q in levels) < qty:
             raise EmuReject("filter", "not enough liquidity for the market order")
+        if m.margined:
+            self._check_margin(m, side, levels[0][0], qty, reduce_only)
         now = self.clock_ms()
-        order = EmuOrder(next(self._ids), client_id, m, side, levels[0][0], qty, Decimal(0), "open", now, now, False)
+        order = EmuOrder(next(self._ids), client_id, m, side, levels[0][0], qty, Decimal(0), "open", now, now, False, "", reduce_only)
         self.orders[order.order_id] = order
-        left = qty
+        left = min(qty, self._room(order))
+        if left < qty:  # the part past the position expires unfilled
+            order.status, order.cancel_reason = "canceled", "reduce_only"
         for price, avail in levels:
             take = min(left, avail)
-            self._fill(order, price, take, self.taker_fee)
+            if take > 0:
+                self._fill(order, price, take, self.taker_fee)
             left -= take
             if left == 0:
                 break
@@ -283,15 +411,25 @@ class EmulatedExchange:
         order.updated_ms = now
         if order.remaining == 0:
             order.status = "filled"
-        notional = price * qty
-        fee = (notional if order.side == "sell" else qty) * (self.maker_fee if fee_rate is None else fee_rate)
-        fee_asset = m.quote if order.side == "sell" else m.base
+        rate = self.maker_fee if fee_rate is None else fee_rate
         sign = 1 if order.side == "buy" else -1
-        self.balances[m.base] = self.balances.get(m.base, Decimal(0)) + sign * qty
-        self.balances[m.quote] = self.balances.get(m.quote, Decimal(0)) - sign * notional
-        self.balances[fee_asset] -= fee
-        fill = EmuFill(next(self._ids), order, price, qty, fee, fee_asset, now)
+        realized = Decimal(0)
+        if m.margined:
+            # charged as stated: to the 8 decimals the exchange reports
+            realized = self.position(m.id).apply(m, sign * qty, price).quantize(STATED)
+            fee, fee_asset = (value(m, qty, price) * rate).quantize(STATED), m.settle
+            self.balances[m.settle] = self.balances.get(m.settle, Decimal(0)) + realized - fee
+        else:
+            notional = price * qty
+            fee = (notional if order.side == "sell" else qty) * rate
+            fee_asset = m.quote if order.side == "sell" else m.base
+            self.balances[m.base] = self.balances.get(m.base, Decimal(0)) + sign * qty
+            self.balances[m.quote] = self.balances.get(m.quote, Decimal(0)) - sign * notional
+            self.balances[fee_asset] -= fee
+        fill = EmuFill(next(self._ids), order, price, qty, fee, fee_asset, now, realized)
         self.fills.append(fill)
+        if m.margined:
+            self._expire_reduce_only(m.id)
         for listener in self.fill_listeners:
             listener(fill)
         return fill
