@@ -359,6 +359,8 @@ class LiveEngine:
         if found is None:
             return
         orphans, vanished, balances = found.orphans_cancelled, found.vanished, found.balances
+        if found.funding_rate is not None:  # the strategy's funding skew reads the rate now
+            core.funding_rate = found.funding_rate
         m.reconciled["orphans_cancelled"] += len(orphans)
         m.reconciled["vanished"] += len(vanished)
         if core.contract.margined:  # the position (contracts) and the settle currency's cash

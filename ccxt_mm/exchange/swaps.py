@@ -44,11 +44,24 @@ async def set_up(exchange: ccxt_async.Exchange, market: dict, leverage: int, mar
     got = reply.get("leverage") if isinstance(reply, dict) else None
     if got is not None and int(float(got)) != leverage:
         raise VenueError(f"{exchange.id} {symbol}: leverage {leverage} asked, the exchange set {got}")
+    return await funding_now(exchange, symbol, call)
+
+
+async def funding_now(exchange: ccxt_async.Exchange, symbol: str, call: Call) -> tuple[float, float]:
+    """(mark price, funding rate) of ``symbol`` now (``fetch_funding_rate``)."""
     rate = await call(lambda: exchange.fetch_funding_rate(symbol))
     mark = rate.get("markPrice") or rate.get("indexPrice")
     if not mark:
         raise VenueError(f"{exchange.id} {symbol}: the funding rate's reply has no mark price: {rate.get('info')!r:.300}")
     return float(mark), float(rate.get("fundingRate") or 0.0)
+
+
+async def funding_paid(exchange: ccxt_async.Exchange, market: dict, since_ms: int, call: Call) -> list[tuple[str, int, float]]:
+    """(id, time ms, amount received in the settle currency) of the funding payments of
+    ``market``'s position since ``since_ms``, oldest first (``fetch_funding_history``)."""
+    rows = await call(lambda: exchange.fetch_funding_history(market["symbol"], since_ms, None, account_params(market)))
+    paid = [(str(r.get("id")), int(r["timestamp"]), float(r["amount"])) for r in rows if r.get("timestamp") is not None]
+    return sorted(paid, key=lambda row: row[1])
 
 
 async def read_position(exchange: ccxt_async.Exchange, market: dict, call: Call) -> tuple[float, float, float, float]:

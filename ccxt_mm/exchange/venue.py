@@ -49,6 +49,7 @@ from ccxt_mm.execution.types import (
     CancelOrder,
     CancelRejected,
     Fill,
+    FundingPaid,
     OrderAccepted,
     OrderCancelled,
     OrderRejected,
@@ -172,6 +173,10 @@ class CcxtVenue:
 
     mode = "live"
     fills_from_public_trades = False
+    facts: MarketFacts | None = None
+    """The market's facts, read by :meth:`start`."""
+    _funding_since_ms = 0
+    """A swap's payments before this time (ms, set by :meth:`start`) are in the wallet it read."""
 
     def __init__(
         self,
@@ -216,12 +221,12 @@ class CcxtVenue:
         self._block_secs = 0.0
         self.fill_poll_secs, self.dead_man_secs, self.push_fills = fill_poll_secs, dead_man_secs, push_fills
         self.leverage, self.margin_mode = leverage, margin_mode  # a swap's, set on the account at start
-        self.facts: MarketFacts | None = None  # read by start()
+        self._funding_seen: set[str] = set()  # ids of the funding payments since start() reported
         self.dead_man_armed = False
         self._next_fill_poll = self._next_dead_man = 0.0
         """Monotonic times at which :meth:`housekeeping` polls fills and re-arms the switch next."""
         self._fills_reported = 0
-        """Fill events made so far (a reconciliation's balance read is retried while it grows)."""
+        """Fill and funding events made so far (a reconciliation's balance read is retried while it grows)."""
 
     @property
     def name(self) -> str:
@@ -301,6 +306,7 @@ class CcxtVenue:
             self.dialect = self.dialect.for_market(market)
             mark, rate = await swaps.set_up(self.exchange, market, self.leverage, self.margin_mode, self._idempotent)
             facts = dataclasses.replace(facts, mark_price=mark, funding_rate=rate)
+            self._funding_since_ms = self.exchange.milliseconds()  # earlier payments are in the wallet
         self.facts = facts
         return facts
 
@@ -730,9 +736,26 @@ class CcxtVenue:
             fills = self._fills_reported
             balances, position = await self.holdings()
             await self.poll_fills()
+            rate = await self.poll_funding()
             if self._fills_reported == fills:
                 break
-        return Reconciliation(orphans, vanished, balances, position)
+        return Reconciliation(orphans, vanished, balances, position, rate)
+
+    async def poll_funding(self) -> float | None:
+        """A swap's funding payments since :meth:`start` not reported yet become
+        :class:`FundingPaid` events (at the rate and mark read now: the payment's own are not
+        stated); returns the funding rate now (None for spot)."""
+        if self.facts is None or not self.facts.swap:
+            return None
+        market = self._market or {}
+        paid = await swaps.funding_paid(self.exchange, market, self._funding_since_ms, self._idempotent)
+        mark, rate = await swaps.funding_now(self.exchange, self.symbol, self._idempotent)
+        for payment_id, ts_ms, amount in paid:
+            if payment_id not in self._funding_seen:
+                self._funding_seen.add(payment_id)
+                self._fills_reported += 1
+                self.events.append(FundingPaid(ts_ms * 1_000_000, rate, mark, amount))
+        return rate
 
     async def _resync_orders(self, tracked_open: set[str], prefix: str) -> tuple[list[str], list[str]]:
         """Returns (orphans cancelled, vanished orders) of :meth:`reconcile`."""

@@ -93,6 +93,8 @@ class Reconciliation:
     """(free, total) per asset, read after every fill before it was reported as an event."""
     position: float = 0.0
     """A swap's position (contracts, > 0 long), read with the balances (0 for spot)."""
+    funding_rate: float | None = None
+    """A swap's funding rate now, a fraction (None: spot, or the venue's own simulation)."""
 
 
 ACK_ACTIONS: Final = ("place", "amend", "cancel")

@@ -148,15 +148,23 @@ LIVE = {
 
 
 def run_live_swap(
-    config: AppConfig, live: bool, seconds: float, hit: tuple[str, ...] = ("buy", "sell"), held: str = "0"
+    config: AppConfig,
+    live: bool,
+    seconds: float,
+    hit: tuple[str, ...] = ("buy", "sell"),
+    held: str = "0",
+    fund_at: float = -1.0,
+    on: EmulatedExchange | None = None,
 ) -> tuple[dict, EmulatedExchange, LiveEngine]:
     """The engine on binance ETH/USDT:USDT for ``seconds``, the account holding ``held``
     contracts (bought at the mid) at start: books step through the capture, and every 0.2 s a
     taker trades through our resting orders of the sides ``hit`` (live), or 0.05 ETH at the
-    best bid and ask (paper, which fills from public trades); then the shutdown."""
+    best bid and ask (paper, which fills from public trades); at ``fund_at`` seconds the
+    exchange pays funding at its rate, then sets the next rate to 0.03 %; then the shutdown.
+    ``on``: the emulated exchange of an earlier run (a restart), else a new one."""
 
     async def main():
-        ex = futures_exchange()
+        ex = futures_exchange() if on is None else on
         if Decimal(held):
             ex.position("ETHUSDT").apply(ETHUSDT, Decimal(held), ex.mark("ETHUSDT"))
         server, client = await client_on(ex, "linear")
@@ -166,8 +174,11 @@ def run_live_swap(
             engine = LiveEngine(config, [market])
             stop = asyncio.Event()
             runner = asyncio.create_task(engine.run(stop))
-            for _ in range(int(seconds / 0.2)):
+            for step in range(int(seconds / 0.2)):
                 await asyncio.sleep(0.2)
+                if step == int(fund_at / 0.2):
+                    ex.pay_funding("ETHUSDT")
+                    ex.funding_rates["ETHUSDT"] = Decimal("0.0003")
                 for o in ex.open_orders("ETHUSDT"):
                     if o.side in hit:
                         ex.trade("ETHUSDT", "sell" if o.side == "buy" else "buy", o.price, o.remaining)
@@ -235,6 +246,37 @@ def test_live_swap_in_reduce_only_sends_reduce_only_orders() -> None:
     assert position == ex.position("ETHUSDT").contracts and peak == Decimal("0.04")
     assert engine.markets[0].core.base_balance == pytest.approx(float(position), abs=1e-12)
     assert not ex.open_orders()
+
+
+def test_a_restart_takes_the_position_and_its_limit_holds() -> None:
+    """A run ends long (only sellers trade with us); the next run on the same account starts
+    from that position (its inventory, its entry) and, sellers still hitting its bids, the long
+    never passes the 0.05 ETH limit over both runs."""
+    config = AppConfig.model_validate(LIVE)
+    _, ex, _ = run_live_swap(config, live=True, seconds=2.0, hit=("buy",))
+    first = ex.position("ETHUSDT").contracts
+    assert first > 0 and not ex.open_orders()
+    _, ex, engine = run_live_swap(config, live=True, seconds=2.0, hit=("buy",), on=ex)
+    core = engine.markets[0].core
+    assert Decimal("0.05") >= ex.position("ETHUSDT").contracts >= first
+    assert core.inventory.position == pytest.approx(float(ex.position("ETHUSDT").contracts), abs=1e-12)
+    assert not ex.open_orders()
+
+
+def test_live_swap_funding_paid_reaches_the_ledger() -> None:
+    """Holding 0.04 ETH long with quotes nobody takes, the exchange pays funding at 0.01 % a
+    second into the run: the next reconciliation reads it (``fetch_funding_history``) as one
+    payment of the exchange's amount, the ledger's equity stays the exchange's, and the
+    strategy's funding rate becomes the exchange's new one."""
+    config = AppConfig.model_validate(LIVE)
+    _, ex, engine = run_live_swap(config, live=True, seconds=2.0, hit=(), held="0.04", fund_at=1.0)
+    core = engine.markets[0].core
+    ((_, market_id, rate, mark, amount),) = ex.fundings
+    assert amount == (-Decimal("0.04") * mark * rate).quantize(Decimal("1e-8")) < 0
+    assert [f[4] for f in core.fundings] == [float(amount)] and core.inventory.funding == float(amount)
+    equity = core.quote_balance + core.contract.position_value(core.base_balance, float(ex.mark(market_id)))
+    assert equity == pytest.approx(float(ex.balances["USDT"] + ex.unrealized("USDT")), abs=1e-6)
+    assert core.funding_rate == pytest.approx(3e-4) and not ex.fills and not ex.open_orders()
 
 
 def test_paper_swap_quotes_public_books_and_sends_nothing() -> None:
