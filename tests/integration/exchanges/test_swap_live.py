@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
 import pytest
+from ccxt_mm_testkit.emulator import faults
 from ccxt_mm_testkit.emulator.binance import BinanceDialect
 from ccxt_mm_testkit.emulator.binance_futures import BinanceFuturesDialect
 from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
@@ -20,7 +22,7 @@ from ccxt_mm_testkit.emulator.frames import book_frames
 from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.config import AppConfig
-from ccxt_mm.engine.live import LiveEngine, open_market
+from ccxt_mm.engine.live import LiveEngine, LiveMarket, open_market
 from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import AmendAccepted, AmendOrder, CancelOrder, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
@@ -147,21 +149,25 @@ LIVE = {
 }
 
 
+Script = Callable[[int, EmulatedExchange, EmulatorServer], None]
+"""Run at each 0.2 s step of :func:`run_live_swap` with (step, exchange, server)."""
+
+
 def run_live_swap(
     config: AppConfig,
     live: bool,
     seconds: float,
     hit: tuple[str, ...] = ("buy", "sell"),
     held: str = "0",
-    fund_at: float = -1.0,
+    script: Script | None = None,
     on: EmulatedExchange | None = None,
 ) -> tuple[dict, EmulatedExchange, LiveEngine]:
     """The engine on binance ETH/USDT:USDT for ``seconds``, the account holding ``held``
-    contracts (bought at the mid) at start: books step through the capture, and every 0.2 s a
-    taker trades through our resting orders of the sides ``hit`` (live), or 0.05 ETH at the
-    best bid and ask (paper, which fills from public trades); at ``fund_at`` seconds the
-    exchange pays funding at its rate, then sets the next rate to 0.03 %; then the shutdown.
-    ``on``: the emulated exchange of an earlier run (a restart), else a new one."""
+    contracts (bought at the mid) at start: books step through the capture, and every 0.2 s
+    ``script`` runs (if any), then a taker trades through our resting orders of the sides
+    ``hit`` (live), or 0.05 ETH at the best bid and ask (paper, which fills from public
+    trades); then the shutdown. ``on``: the emulated exchange of an earlier run (a restart),
+    else a new one."""
 
     async def main():
         ex = futures_exchange() if on is None else on
@@ -176,9 +182,8 @@ def run_live_swap(
             runner = asyncio.create_task(engine.run(stop))
             for step in range(int(seconds / 0.2)):
                 await asyncio.sleep(0.2)
-                if step == int(fund_at / 0.2):
-                    ex.pay_funding("ETHUSDT")
-                    ex.funding_rates["ETHUSDT"] = Decimal("0.0003")
+                if script is not None:
+                    script(step, ex, server)
                 for o in ex.open_orders("ETHUSDT"):
                     if o.side in hit:
                         ex.trade("ETHUSDT", "sell" if o.side == "buy" else "buy", o.price, o.remaining)
@@ -269,7 +274,13 @@ def test_live_swap_funding_paid_reaches_the_ledger() -> None:
     payment of the exchange's amount, the ledger's equity stays the exchange's, and the
     strategy's funding rate becomes the exchange's new one."""
     config = AppConfig.model_validate(LIVE)
-    _, ex, engine = run_live_swap(config, live=True, seconds=2.0, hit=(), held="0.04", fund_at=1.0)
+
+    def fund(step: int, ex: EmulatedExchange, _: EmulatorServer) -> None:
+        if step == 5:
+            ex.pay_funding("ETHUSDT")
+            ex.funding_rates["ETHUSDT"] = Decimal("0.0003")
+
+    _, ex, engine = run_live_swap(config, live=True, seconds=2.0, hit=(), held="0.04", script=fund)
     core = engine.markets[0].core
     ((_, market_id, rate, mark, amount),) = ex.fundings
     assert amount == (-Decimal("0.04") * mark * rate).quantize(Decimal("1e-8")) < 0
@@ -289,3 +300,52 @@ def test_paper_swap_quotes_public_books_and_sends_nothing() -> None:
     assert summary["mode"] == "paper" and not ex.orders
     assert market.core.contract.margined and market.core.funding_rate == pytest.approx(1e-4)
     assert market.venue.paper.leverage == 3.0 and summary["orders_created"] > 0
+
+
+FAULTS: dict[str, Callable[[EmulatedExchange], faults.Fault | None]] = {
+    "5xx": lambda ex: faults.status(502, "Bad Gateway"),
+    "429_retry_after": lambda ex: faults.status(429, "Too many requests", retry_after=1),
+    "create_reply_lost": lambda ex: faults.lose_reply(("POST /fapi/v1/order",)),
+    "late_ack": lambda ex: faults.late_reply(0.8, ("POST /fapi/v1/order", "DELETE /fapi/v1/order")),
+    "duplicated_fills": lambda ex: faults.duplicate_items(("/fapi/v1/userTrades",)),
+    "cancel_of_filled_order": lambda ex: faults.fill_first(ex, ("DELETE /fapi/v1/order",)),
+}
+
+
+SEEN: dict[str, Callable[[LiveMarket], bool]] = {
+    "5xx": lambda m: sum(m.errors.values()) > 0,
+    "429_retry_after": lambda m: m.venue.stats.rate_limited > 0,
+    "create_reply_lost": lambda m: m.venue.stats.lost_creates_found > 0,
+    "cancel_of_filled_order": lambda m: m.venue.stats.errors.get("not_found", 0) > 0,
+}
+"""How the venue shows it met the fault (where it shows)."""
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_on_a_swap_keeps_position_ledger_and_limit(fault: str) -> None:
+    """A second into a live swap run the exchange misbehaves for a second (``fault``) while
+    takers trade through our quotes: afterwards nothing of ours rests, every fill of the
+    exchange is in the ledger once, the core's position and equity are the exchange's, and the
+    position (from the exchange's own fills) never passed its limit."""
+
+    def inject(step: int, ex: EmulatedExchange, server: EmulatorServer) -> None:
+        if step == 5:
+            server.fault = FAULTS[fault](ex)
+        elif step == 10:
+            server.fault = None
+
+    config = AppConfig.model_validate(LIVE)
+    _, ex, engine = run_live_swap(config, live=True, seconds=4.0, script=inject)
+    core, venue = engine.markets[0].core, engine.markets[0].venue
+    assert SEEN.get(fault, lambda m: True)(engine.markets[0]), (venue.stats, engine.markets[0].errors)
+    assert not ex.open_orders() and ex.fills
+    assert sorted(f.trade_id for f in ex.fills) == sorted(int(t) for t in venue.seen_trades())
+    assert len(core.fills) == len(ex.fills)
+    assert core.base_balance == pytest.approx(float(ex.position("ETHUSDT").contracts), abs=1e-12)
+    equity = core.quote_balance + core.contract.position_value(core.base_balance, float(ex.mark("ETHUSDT")))
+    assert equity == pytest.approx(float(ex.balances["USDT"] + ex.unrealized("USDT")), abs=1e-6)
+    position, peak = Decimal(0), Decimal(0)
+    for f in ex.fills:
+        position += f.qty if f.order.side == "buy" else -f.qty
+        peak = max(peak, abs(position))
+    assert peak <= Decimal("0.05")
