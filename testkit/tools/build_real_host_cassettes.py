@@ -9,12 +9,13 @@ come out as ccxt's fixtures have them); its funding balance and order acknowledg
 bodies, the trading-account balance comes from the emulator's OKX dialect (its real fixture is
 ~35 kB of currencies we do not quote). Run from the repository root:
 
-    .venv/bin/python testkit/tools/build_real_host_cassettes.py [binance] [bybit] [okx]
+    .venv/bin/python testkit/tools/build_real_host_cassettes.py [binance] [binance_swap] [bybit] [okx]
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import sys
 from contextlib import suppress
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ccxt_mm_testkit.cassettes import cassette_vcr
 from ccxt_mm_testkit.emulator.binance import BinanceDialect
+from ccxt_mm_testkit.emulator.binance_futures import FUTURES_ERRORS, BinanceFuturesDialect
 from ccxt_mm_testkit.emulator.bybit import BybitDialect
 from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
 from ccxt_mm_testkit.emulator.okx import OkxDialect
@@ -41,9 +43,11 @@ OUT = ROOT / "cassettes" / "exchanges"
 KEY, SECRET, PASSPHRASE = "builder-key-0000000000000000", "builder-secret-000000000000", "builder-passphrase"
 
 
-def static(exchange: str, method: str, name: str = "subset") -> dict:
-    """The first response fixture of ``method`` in ``ccxt_static/<exchange>.<name>.json``."""
-    return json.loads((STATIC / f"{exchange}.{name}.json").read_text())["methods"][method][0]
+def static(exchange: str, method: str, name: str = "subset", description: str | None = None) -> dict:
+    """The response fixture of ``method`` in ``ccxt_static/<exchange>.<name>.json`` with
+    ``description`` (None: the first)."""
+    cases = json.loads((STATIC / f"{exchange}.{name}.json").read_text())["methods"][method]
+    return next(c for c in cases if description in (None, c.get("description")))
 
 
 def market(symbol: str, tick: str, lot: str, min_notional: str, sep: str = "") -> EmuMarket:
@@ -51,11 +55,11 @@ def market(symbol: str, tick: str, lot: str, min_notional: str, sep: str = "") -
     return EmuMarket(symbol, base + sep + quote, base, quote, Decimal(tick), Decimal(lot), Decimal(lot), Decimal(min_notional))
 
 
-async def record(name: str, routes: list, cassette: str, real_host: str, calls) -> None:
+async def record(name: str, routes: list, cassette: str, real_host: str, calls, kinds: tuple[str, ...] = ("spot",)) -> None:
     server = EmulatorServer(routes)
     url = await server.start()
     client = getattr(ccxt_async, name)({"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-    point_at(client, url)
+    point_at(client, url, kinds=kinds)
     path = OUT / name / cassette
     path.unlink(missing_ok=True)  # vcrpy appends to an existing cassette
     try:
@@ -122,6 +126,57 @@ async def bybit() -> None:
     await record("bybit", routes, "real_host_static_bodies.yaml", "https://api.bybit.com", calls)
 
 
+def usdm_depth_snapshot() -> dict:
+    """The real REST ``/fapi/v1/depth`` snapshot in the bundled Binance USDⓈ-M ETHUSDT capture."""
+    with gzip.open(ROOT / "ccxt_mm/recordings/binance_futures/usdm_ethusdt_20240808.gz", "rb") as fh:
+        for line in fh:
+            body = line.split(b" ", 1)[1]
+            if body.startswith(b'{"lastUpdateId"'):
+                return json.loads(body)
+    raise AssertionError("no depth snapshot in the USDⓈ-M capture")
+
+
+async def binance_swap() -> None:
+    """fapi.binance.com: exchangeInfo from the emulator's futures dialect; the depth snapshot
+    of the bundled USDⓈ-M capture; ccxt's real swap order (served in the openOrders list) and
+    swap trade; the -5022 body of a post-only order that would take, as ccxt's source quotes it."""
+    swaps = [
+        EmuMarket(f"{b}/USDT:USDT", f"{b}USDT", b, "USDT", Decimal(t), Decimal(lot), Decimal(lot), Decimal("5"), Decimal(1), "USDT")
+        for b, t, lot in (("ETH", "0.01", "0.001"), ("BTC", "0.10", "0.001"), ("LTC", "0.01", "0.001"))
+    ]
+    dialect = BinanceFuturesDialect(EmulatedExchange({m.id: m for m in swaps}, {}), KEY, SECRET)
+
+    async def depth(request):
+        return web.json_response(usdm_depth_snapshot())
+
+    async def open_orders(request):
+        return web.json_response([static("binance", "fetchOpenOrder")["httpResponse"]])
+
+    async def user_trades(request):
+        return web.json_response(static("binance", "fetchMyTrades", description="Swap private trade")["httpResponse"])
+
+    async def order(request):
+        return web.json_response({"code": -5022, "msg": FUTURES_ERRORS["post_only"][1]}, status=400)
+
+    routes = [
+        web.get("/fapi/v1/exchangeInfo", dialect.exchange_info),
+        web.get("/fapi/v1/depth", depth),
+        web.get("/fapi/v1/openOrders", open_orders),
+        web.get("/fapi/v1/userTrades", user_trades),
+        web.post("/fapi/v1/order", order),
+    ]
+
+    async def calls(client):
+        await client.load_markets()
+        await client.fetch_order_book("ETH/USDT:USDT", 1000)
+        await client.fetch_open_orders("LTC/USDT:USDT")
+        await client.fetch_my_trades("BTC/USDT:USDT", None, 1)
+        with suppress(ccxt_async.OrderNotFillable):
+            await client.create_order("ETH/USDT:USDT", "limit", "buy", 0.01, 2700, {"postOnly": True})
+
+    await record("binance", routes, "real_host_swap_bodies.yaml", "https://fapi.binance.com", calls, kinds=("linear",))
+
+
 def okx_request_fixture(method: str, description: str) -> dict:
     cases = json.loads((STATIC / "okx.request.subset.json").read_text())["methods"][method]
     return next(c for c in cases if c["description"] == description)
@@ -157,6 +212,6 @@ async def okx() -> None:
 
 
 if __name__ == "__main__":
-    builders = {"binance": binance, "bybit": bybit, "okx": okx}
+    builders = {"binance": binance, "binance_swap": binance_swap, "bybit": bybit, "okx": okx}
     for name in sys.argv[1:] or builders:
         asyncio.run(builders[name]())

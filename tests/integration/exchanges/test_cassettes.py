@@ -84,22 +84,25 @@ def test_the_scanner_catches_an_unscrubbed_cassette(tmp_path):
     assert any(p.search(leaked) for p in SECRET_PATTERNS)
 
 
-def real_host_client(name: str) -> ccxt_async.Exchange:
+def real_host_client(name: str, kind: str = "spot") -> ccxt_async.Exchange:
     """ccxt's client of exchange ``name`` on its real hosts, for cassette replay: any
-    credentials (nothing is sent), no pacing, spot markets only, no currency or margin calls."""
+    credentials (nothing is sent), no pacing, markets of one ``kind`` only (ccxt's type name),
+    no currency or margin calls."""
     client = getattr(ccxt_async, name)({"apiKey": "k", "secret": "s", "password": "p", "enableRateLimit": False})
     client.timeout_on_exit = 0
     client.has["fetchCurrencies"] = False
-    client.options["fetchMarkets"] = {"types": ["spot"]}
+    client.options["fetchMarkets"] = {"types": [kind]}
     client.options["fetchMargins"] = False
     return client
 
 
-def static_fixture(exchange: str, method: str, name: str = "subset") -> dict:
-    """The first response fixture of ``method`` in ``ccxt_static/<exchange>.<name>.json``."""
+def static_fixture(exchange: str, method: str, name: str = "subset", description: str | None = None) -> dict:
+    """The response fixture of ``method`` in ``ccxt_static/<exchange>.<name>.json`` with
+    ``description`` (None: the first)."""
     import json
 
-    return json.loads((CASSETTES / "ccxt_static" / f"{exchange}.{name}.json").read_text())["methods"][method][0]
+    cases = json.loads((CASSETTES / "ccxt_static" / f"{exchange}.{name}.json").read_text())["methods"][method]
+    return next(c for c in cases if description in (None, c.get("description")))
 
 
 def test_binance_real_host_cassette_parses_as_ccxt_fixtures_expect():
@@ -134,6 +137,50 @@ def test_binance_real_host_cassette_parses_as_ccxt_fixtures_expect():
     expected = static_fixture("binance", "createOrder")["parsedResponse"]
     for key in ("id", "clientOrderId", "timestamp", "symbol", "side", "price", "amount", "status"):
         assert created[key] == expected[key], key
+
+
+def test_binance_futures_real_host_cassette_reads_real_swap_bodies():
+    """fapi.binance.com with real bodies: the USDⓈ-M capture's depth snapshot is the book the
+    edge reads, ccxt's real swap order and trade parse as ccxt's fixtures expect (a swap's fee
+    in USDT, a Fill without a base fee), and the -5022 refusal of a post-only order is
+    ccxt's OrderNotFillable, which the binance swap dialect counts as a post-only reject."""
+    from ccxt_mm.exchange.dialects import dialect
+    from ccxt_mm.exchange.errors import translate
+    from ccxt_mm.exchange.venue import market_facts
+    from ccxt_mm.execution.types import Fill
+
+    async def main():
+        client = real_host_client("binance", "linear")
+        try:
+            with cassette_vcr(EXCHANGE_CASSETTES / "binance").use_cassette("real_host_swap_bodies.yaml") as cassette:
+                await client.load_markets()
+                book = await client.fetch_order_book("ETH/USDT:USDT", 1000)
+                open_orders = await client.fetch_open_orders("LTC/USDT:USDT")
+                trades = await client.fetch_my_trades("BTC/USDT:USDT", None, 1)
+                with pytest.raises(ccxt_async.OrderNotFillable) as refused:
+                    await client.create_order("ETH/USDT:USDT", "limit", "buy", 0.01, 2700, {"postOnly": True})
+                assert cassette.all_played
+            venue = CcxtVenue(client, "BTC/USDT:USDT", time.time_ns)
+            venue.facts, venue._market = market_facts(client.market("BTC/USDT:USDT")), client.market("BTC/USDT:USDT")
+            venue._remember("mmx1", trades[0]["order"])
+            venue._on_trades(trades)
+            return book, open_orders, trades, venue.drain_events(), refused.value
+        finally:
+            await client.close()
+
+    book, open_orders, trades, events, refused = asyncio.run(main())
+    assert book["bids"][0] == [2681.62, 16.969] and book["nonce"] == 5123107856276  # the capture's snapshot
+    (order,) = open_orders
+    expected = static_fixture("binance", "fetchOpenOrder")["parsedResponse"]
+    for key in ("id", "clientOrderId", "symbol", "type", "side", "price", "amount", "status", "postOnly", "reduceOnly"):
+        assert order[key] == expected[key], key
+    (expected_trade,) = static_fixture("binance", "fetchMyTrades", description="Swap private trade")["parsedResponse"]
+    for key in ("id", "order", "symbol", "side", "price", "amount", "fee"):
+        assert trades[0][key] == expected_trade[key], key
+    (fill,) = events
+    assert isinstance(fill, Fill) and (fill.qty, fill.price, fill.fee, fill.fee_base) == (0.01, 36567.1, 0.1462684, 0.0)
+    refusal = dialect("binance").for_market({"swap": True}).post_only_refusal
+    assert translate(refused).kind != "post_only" and refusal in str(refused)
 
 
 def test_bybit_real_host_cassette_parses_the_real_unified_balance():
