@@ -79,10 +79,10 @@ def run(
 def _swaps_quoted(config: AppConfig, source: str) -> None:
     """A swap in ``live.markets`` on an exchange whose swaps are not quoted yet is refused
     before anything connects, every one named."""
-    from ccxt_mm.exchange.dialects import dialect
+    from ccxt_mm.exchange.dialects import dialect, names
     from ccxt_mm.execution.market import market_kind
 
-    quoting = ", ".join(sorted(name for name in {m.exchange for m in config.live.markets} if dialect(name).quotes_swaps)) or "binance"
+    quoting = ", ".join(name for name in names() if dialect(name).quotes_swaps)
     refused = [
         f"live.markets: {m.exchange} {m.symbol} is a swap; {m.exchange}'s swaps are not quoted yet (swaps on: {quoting})"
         for m in config.live.markets

@@ -175,6 +175,8 @@ class CcxtVenue:
     fills_from_public_trades = False
     facts: MarketFacts | None = None
     """The market's facts, read by :meth:`start`."""
+    _swap: swaps.SwapAccount | None = None
+    """A swap's account (set by :meth:`start`; None for spot)."""
     _funding_since_ms = 0
     """A swap's payments before this time (ms, set by :meth:`start`) are in the wallet it read."""
 
@@ -304,7 +306,8 @@ class CcxtVenue:
             if not self.dialect.quotes_swaps:
                 raise VenueError(f"{self.name}: {self.exchange.id}'s swaps are not quoted yet (its spot markets are)")
             self.dialect = self.dialect.for_market(market)
-            mark, rate = await swaps.set_up(self.exchange, market, self.leverage, self.margin_mode, self._idempotent)
+            self._swap = swaps.SwapAccount(self.exchange, market, self.dialect, self._idempotent)
+            mark, rate = await self._swap.set_up(self.leverage, self.margin_mode)
             facts = dataclasses.replace(facts, mark_price=mark, funding_rate=rate)
             self._funding_since_ms = self.exchange.milliseconds()  # earlier payments are in the wallet
         self.facts = facts
@@ -681,18 +684,17 @@ class CcxtVenue:
 
     async def position(self) -> tuple[float, float]:
         """A swap's position (contracts, > 0 long) and its entry price; (0, 0) for spot."""
-        if self.facts is None or not self.facts.swap:
+        if self._swap is None:
             return 0.0, 0.0
-        contracts, entry, _, _ = await swaps.read_position(self.exchange, self._market or {}, self._idempotent)
+        contracts, entry, _, _ = await self._swap.position()
         return contracts, entry
 
     async def holdings(self) -> tuple[dict[str, tuple[float, float]], float]:
         """(balances, position) read together: spot's balances per asset and no position; a
-        swap's settle currency (free, cash: :func:`~ccxt_mm.exchange.swaps.read_cash`) and its position."""
-        market = self._market or {}
-        if self.facts is not None and self.facts.swap:
-            free, cash, position = await swaps.read_cash(self.exchange, market, self.dialect.swap_wallet, self._idempotent)
-            return {self.facts.settle: (free, cash)}, position
+        swap's settle currency (free, cash: :meth:`~ccxt_mm.exchange.swaps.SwapAccount.cash`) and its position."""
+        if self._swap is not None:
+            free, cash, position = await self._swap.cash()
+            return {self._swap.market["settle"]: (free, cash)}, position
         raw = await self._idempotent(self.exchange.fetch_balance)
         return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}, 0.0
 
@@ -745,11 +747,10 @@ class CcxtVenue:
         """A swap's funding payments since :meth:`start` not reported yet become
         :class:`FundingPaid` events (at the rate and mark read now: the payment's own are not
         stated); returns the funding rate now (None for spot)."""
-        if self.facts is None or not self.facts.swap:
+        if self._swap is None:
             return None
-        market = self._market or {}
-        paid = await swaps.funding_paid(self.exchange, market, self._funding_since_ms, self._idempotent)
-        mark, rate = await swaps.funding_now(self.exchange, self.symbol, self._idempotent)
+        paid = await self._swap.funding_paid(self._funding_since_ms)
+        mark, rate = await self._swap.funding_now()
         for payment_id, ts_ms, amount in paid:
             if payment_id not in self._funding_seen:
                 self._funding_seen.add(payment_id)

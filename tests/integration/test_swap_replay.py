@@ -194,9 +194,11 @@ def test_check_config_states_the_swap_and_run_refuses_swaps_it_cannot_quote(tmp_
     small.write_text(yaml.safe_dump(raw))
     assert main(["check-config", "--config", str(small)]) == 2
     assert "strategy.params.order_qty: 0.0001 ETH is 0.0001 contracts of ETH/USDT:USDT" in capsys.readouterr().err
-    raw["live"] = {"markets": [{"exchange": "okx", "symbol": "ETH/USDT:USDT"}, {"exchange": "binance", "symbol": "ETH/USDT:USDT"}]}
+    raw["live"] = {
+        "markets": [{"exchange": e, "symbol": "ETH/USDT:USDT"} for e in ("bybit", "binance", "okx")],
+    }
     small.write_text(yaml.safe_dump(raw))
     assert main(["run", "--config", str(small), "--duration", "1", "--no-status"]) == 2
     err = capsys.readouterr().err
-    assert "live.markets: okx ETH/USDT:USDT is a swap; okx's swaps are not quoted yet (swaps on: binance)" in err
-    assert "binance ETH/USDT:USDT" not in err
+    assert "live.markets: bybit ETH/USDT:USDT is a swap; bybit's swaps are not quoted yet (swaps on: binance, okx)" in err
+    assert "binance ETH/USDT:USDT" not in err and "okx ETH/USDT:USDT" not in err

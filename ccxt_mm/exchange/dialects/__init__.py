@@ -53,6 +53,11 @@ class Dialect:
     post_only_refusal: str = ""
     """Text of the refusal of a post-only order that would take, where ccxt maps it to
     another error than ``OrderImmediatelyFillable`` (empty: none)."""
+    typed_accounts: bool = True
+    """A swap's balance, positions and funding are read from the account of its type (ccxt's
+    ``type`` and ``subType`` params: binance's USDⓈ-M and COIN-M); False: one account (okx)."""
+    leverage_sets_margin_mode: bool = False
+    """A swap's margin mode is set by the ``set_leverage`` call (its ``marginMode`` param), not apart."""
     quotes_swaps: bool = False
     """Its perpetual swaps are quoted live (tested against its emulator's futures dialect)."""
 

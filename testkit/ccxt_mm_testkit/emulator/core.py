@@ -247,7 +247,7 @@ class EmulatedExchange:
         m = self.market(market_id)
         rate, mark = self.funding_rates.get(market_id, Decimal(0)), self.mark(market_id)
         contracts = self.position(market_id).contracts
-        amount = (-value(m, contracts, mark) * rate).quantize(STATED) if contracts else Decimal(0)
+        amount = (-value(m, contracts, mark) * rate).quantize(STATED) if contracts and rate else Decimal(0)
         self.balances[m.settle] = self.balances.get(m.settle, Decimal(0)) + amount
         self.fundings.append((self.clock_ms(), market_id, rate, mark, amount))
         return amount

@@ -1,10 +1,16 @@
-"""OKX v5 REST dialect of the emulator (spot, cash mode).
+"""OKX v5 REST dialect of the emulator (spot in cash mode; perpetual swaps in net mode).
 
 Private requests carry ``OK-ACCESS-KEY``, ``OK-ACCESS-PASSPHRASE``, ``OK-ACCESS-TIMESTAMP``
 (ISO 8601) and ``OK-ACCESS-SIGN`` = base64 HMAC-SHA256 of ``timestamp + method + path``
 (with the query string for GET) ``+ body``, the path as the exchange sees it. A post-only
 order that would take liquidity is *accepted* and cancelled at once with ``cancelSource``
 31, as OKX does; the create reply alone does not tell.
+
+Swaps (``instType`` SWAP, sizes in contracts of ``ctVal`` ``ctValCcy``): ``reduceOnly`` orders
+that would not reduce are refused (sCode 51169), margin not covering an order is 51008; the
+leverage and margin mode are set together (``account/set-leverage``); positions, the mark
+price, the funding rate and funding payments (``account/bills`` type 8) are served. The
+trading account's ``cashBal`` of a settle currency is its wallet, ``eq`` adds the unrealized PnL.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange, EmuOrder, EmuReject
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange, EmuMarket, EmuOrder, EmuReject
+from ccxt_mm_testkit.emulator.margin import value
 
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+"""Funding every 8 hours from 00:00 UTC."""
 STATE = {"open": "live", "filled": "filled", "canceled": "canceled", "rejected": "canceled"}
 S_CODES = {
     "balance": ("51008", "Order failed. Insufficient balance."),
@@ -27,7 +36,17 @@ S_CODES = {
     "duplicate": ("51016", "Duplicated clOrdId"),
     "unknown_order": ("51400", "Order cancellation failed as the order has been filled, canceled or does not exist"),
     "unknown_symbol": ("51001", "Instrument ID does not exist"),
+    "reduce_only": ("51169", "Order failed because you don't have any positions in this direction for this contract to reduce or close."),
 }
+
+
+def inst_type(m: EmuMarket) -> str:
+    return "SWAP" if m.margined else "SPOT"
+
+
+def _flag(value: object) -> bool:
+    """A boolean request param as OKX reads it: JSON true or the string "true"."""
+    return value is True or value == "true"
 
 
 def _ok(data: list) -> web.Response:
@@ -52,22 +71,24 @@ def order_json(o: EmuOrder) -> dict:
         "fillPx": "",
         "fillSz": "0",
         "instId": o.market.id,
-        "instType": "SPOT",
+        "instType": inst_type(o.market),
         "ordId": str(o.order_id),
+        "reduceOnly": "true" if o.reduce_only else "false",
+        "posSide": "net",
         "ordType": "post_only" if o.post_only else "limit",
         "px": str(o.price),
         "side": o.side,
         "state": state,
         "sz": str(o.qty),
         "tag": "",
-        "tdMode": "cash",
+        "tdMode": "cross" if o.market.margined else "cash",
         "uTime": str(o.updated_ms),
     }
 
 
 def fill_json(f: EmuFill) -> dict:
     return {
-        "instType": "SPOT",
+        "instType": inst_type(f.order.market),
         "instId": f.order.market.id,
         "tradeId": str(f.trade_id),
         "ordId": str(f.order.order_id),
@@ -109,6 +130,12 @@ class OkxDialect:
             web.get(f"{p}/trade/fills-history", self.signed(self.fills)),
             web.get(f"{p}/trade/fills", self.signed(self.fills)),
             web.get(f"{p}/account/balance", self.signed(self.balance)),
+            web.get(f"{p}/public/funding-rate", self.funding_rate),
+            web.get(f"{p}/public/mark-price", self.mark_price),
+            web.post(f"{p}/account/set-leverage", self.signed(self.set_leverage)),
+            web.get(f"{p}/account/positions", self.signed(self.positions)),
+            web.get(f"{p}/account/bills", self.signed(self.bills)),
+            web.get(f"{p}/account/bills-archive", self.signed(self.bills)),
         ]
 
     def signed(self, handler):
@@ -140,20 +167,19 @@ class OkxDialect:
         return _ok([{"ts": str(self.ex.clock_ms())}])
 
     async def instruments(self, request: web.Request) -> web.Response:
-        if request.query.get("instType") != "SPOT":
-            return _ok([])
+        kind = request.query.get("instType")
         return _ok(
             [
                 {
                     "instId": m.id,
-                    "instType": "SPOT",
-                    "baseCcy": m.base,
-                    "quoteCcy": m.quote,
-                    "settleCcy": "",
-                    "ctVal": "",
-                    "ctMult": "",
-                    "ctValCcy": "",
-                    "ctType": "",
+                    "instType": kind,
+                    "baseCcy": "" if m.margined else m.base,
+                    "quoteCcy": "" if m.margined else m.quote,
+                    "settleCcy": m.settle,
+                    "ctVal": str(m.contract_size) if m.margined else "",
+                    "ctMult": "1" if m.margined else "",
+                    "ctValCcy": (m.quote if m.inverse else m.base) if m.margined else "",
+                    "ctType": ("inverse" if m.inverse else "linear") if m.margined else "",
                     "tickSz": str(m.tick),
                     "lotSz": str(m.lot),
                     "minSz": str(m.min_qty),
@@ -163,14 +189,15 @@ class OkxDialect:
                     "listTime": "1548133413000",
                     "expTime": "",
                     "state": "live",
-                    "uly": "",
-                    "instFamily": "",
+                    "uly": f"{m.base}-{m.quote}" if m.margined else "",
+                    "instFamily": f"{m.base}-{m.quote}" if m.margined else "",
                     "optType": "",
                     "stk": "",
                     "alias": "",
                     "category": "1",
                 }
                 for m in self.ex.markets.values()
+                if inst_type(m) == kind
             ]
         )
 
@@ -194,8 +221,10 @@ class OkxDialect:
         client_id = params.get("clOrdId", "")
         if params.get("ordType") == "market":
             try:
-                quote_sized = params.get("tgtCcy", "quote_ccy") != "base_ccy"
-                order = self.ex.take(params.get("instId", ""), params["side"], Decimal(params["sz"]), client_id, quote_sized)
+                m = self.ex.market(params.get("instId", ""))
+                quote_sized = not m.margined and params.get("tgtCcy", "quote_ccy") != "base_ccy"
+                reduce_only = _flag(params.get("reduceOnly"))
+                order = self.ex.take(m.id, params["side"], Decimal(params["sz"]), client_id, quote_sized, reduce_only)
             except EmuReject as exc:
                 code, msg = S_CODES.get(exc.kind, ("51000", str(exc)))
                 return {"clOrdId": client_id, "ordId": "", "sCode": code, "sMsg": msg, "tag": ""}
@@ -205,7 +234,13 @@ class OkxDialect:
         inst = params.get("instId", "")
         try:
             order = self.ex.place(
-                inst, params["side"], Decimal(params["px"]), Decimal(params["sz"]), client_id, params["ordType"] == "post_only"
+                inst,
+                params["side"],
+                Decimal(params["px"]),
+                Decimal(params["sz"]),
+                client_id,
+                params["ordType"] == "post_only",
+                _flag(params.get("reduceOnly")),
             )
         except EmuReject as exc:
             if exc.kind != "post_only":
@@ -292,9 +327,102 @@ class OkxDialect:
     async def balance(self, params: dict) -> web.Response:
         details = []
         for asset in sorted(self.ex.balances):
-            free, locked = self.ex.free(asset), self.ex.locked(asset)
-            total = str(free + locked)
+            free, locked, upl = self.ex.free(asset), self.ex.locked(asset), self.ex.unrealized(asset)
+            cash, eq = str(self.ex.balances[asset]), str(self.ex.balances[asset] + upl)
             details.append(
-                {"ccy": asset, "availBal": str(free), "frozenBal": str(locked), "cashBal": total, "eq": total, "availEq": str(free)}
+                {
+                    "ccy": asset,
+                    "availBal": str(free),
+                    "frozenBal": str(locked),
+                    "cashBal": cash,
+                    "eq": eq,
+                    "availEq": str(free),
+                    "upl": str(upl),
+                }
             )
         return _ok([{"totalEq": "0", "details": details, "uTime": str(self.ex.clock_ms())}])
+
+    # --- swaps ------------------------------------------------------------------------
+    async def funding_rate(self, request: web.Request) -> web.Response:
+        m = self.ex.market(request.query.get("instId", ""))
+        now = self.ex.clock_ms()
+        nxt = (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        rate = str(self.ex.funding_rates.get(m.id, Decimal(0)))
+        return _ok(
+            [
+                {
+                    "instId": m.id,
+                    "instType": "SWAP",
+                    "fundingRate": rate,
+                    "fundingTime": str(nxt),
+                    "nextFundingRate": "",
+                    "nextFundingTime": str(nxt + FUNDING_INTERVAL_MS),
+                    "method": "current_period",
+                    "ts": str(now),
+                }
+            ]
+        )
+
+    async def mark_price(self, request: web.Request) -> web.Response:
+        m = self.ex.market(request.query.get("instId", ""))
+        return _ok([{"instId": m.id, "instType": inst_type(m), "markPx": str(self.ex.mark(m.id)), "ts": str(self.ex.clock_ms())}])
+
+    async def set_leverage(self, params: dict) -> web.Response:
+        m, lever, mode = self.ex.market(params.get("instId", "")), int(params["lever"]), params.get("mgnMode", "")
+        if mode not in ("cross", "isolated"):
+            return _fail("51000", "Parameter mgnMode error")
+        if mode != self.ex.margin_mode.get(m.id, "cross") and (self.ex.position(m.id).contracts or self.ex.open_orders(m.id)):
+            return _fail("59000", "Settings failed. Close any open positions or orders before modifying settings.")
+        self.ex.leverage[m.id], self.ex.margin_mode[m.id] = lever, mode
+        return _ok([{"instId": m.id, "lever": str(lever), "mgnMode": mode, "posSide": "net"}])
+
+    async def positions(self, params: dict) -> web.Response:
+        rows = []
+        for m in self.ex.markets.values():
+            pos = self.ex.positions.get(m.id)
+            if not m.margined or pos is None or not pos.contracts or params.get("instId") not in (None, m.id):
+                continue
+            mark = self.ex.mark(m.id)
+            rows.append(
+                {
+                    "instId": m.id,
+                    "instType": "SWAP",
+                    "mgnMode": self.ex.margin_mode.get(m.id, "cross"),
+                    "posSide": "net",
+                    "pos": str(pos.contracts),
+                    "posCcy": "",
+                    "ccy": m.settle,
+                    "avgPx": str(pos.entry),
+                    "markPx": str(mark),
+                    "upl": format(pos.unrealized(m, mark), "f"),
+                    "lever": str(self.ex.lev(m.id)),
+                    "liqPx": "",
+                    "notionalUsd": str(abs(pos.contracts) * m.contract_size * (1 if m.inverse else mark)),
+                    "imr": str(value(m, abs(pos.contracts), mark) / self.ex.lev(m.id)),
+                    "margin": "",
+                    "mmr": "0",
+                    "cTime": str(self.ex.clock_ms()),
+                    "uTime": str(self.ex.clock_ms()),
+                }
+            )
+        return _ok(rows)
+
+    async def bills(self, params: dict) -> web.Response:
+        """Funding fees (``type`` 8), newest first."""
+        rows = [
+            {
+                "billId": str(9_000_000 + i),
+                "instId": market_id,
+                "instType": "SWAP",
+                "type": "8",
+                "subType": "173" if amount < 0 else "174",
+                "ccy": self.ex.markets[market_id].settle,
+                "balChg": format(amount, "f"),
+                "posBalChg": "0",
+                "bal": "",
+                "ts": str(ts),
+            }
+            for i, (ts, market_id, _, _, amount) in enumerate(self.ex.fundings)
+            if params.get("type") in (None, "8") and params.get("instId") in (None, market_id)
+        ]
+        return _ok(rows[::-1])

@@ -8,8 +8,10 @@ at the end, with nothing left behind."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
@@ -19,6 +21,7 @@ from ccxt_mm_testkit.emulator.binance import BinanceDialect
 from ccxt_mm_testkit.emulator.binance_futures import BinanceFuturesDialect
 from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
 from ccxt_mm_testkit.emulator.frames import book_frames
+from ccxt_mm_testkit.emulator.okx import OkxDialect
 from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.config import AppConfig
@@ -28,61 +31,110 @@ from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import AmendAccepted, AmendOrder, CancelOrder, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
 from ccxt_mm.market.binance_capture import read_binance_capture
 from tests.conftest import COINM_FILE, RECORDINGS
-from tests.integration.exchanges.conftest import API_KEY, SECRET, step_books
+from tests.integration.exchanges.conftest import API_KEY, SECRET, market_frames, step_books
+from tests.integration.exchanges.test_venues_emulated import PASSPHRASE
 
 USDM_FILE = str(RECORDINGS / "binance_futures/usdm_ethusdt_20240808.gz")
-ETHUSDT = EmuMarket(
-    "ETH/USDT:USDT", "ETHUSDT", "ETH", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("20"), Decimal(1), "USDT"
-)
-ETHUSD = EmuMarket(
-    "ETH/USD:ETH", "ETHUSD_PERP", "ETH", "USD", Decimal("0.01"), Decimal(1), Decimal(1), Decimal(0), Decimal(10), "ETH", True
-)
-CAPTURES = {"ETHUSDT": (USDM_FILE, "ETH/USDT:USDT"), "ETHUSD_PERP": (COINM_FILE, "ETH/USD:ETH")}
 clock = itertools.count(1).__next__
 
 
-def frames(market_id: str) -> list:
-    """Top-20 books after each of the first 300 updates of the market's real capture."""
-    path, symbol = CAPTURES[market_id]
+def swap(symbol: str, market_id: str, tick: str, lot: str, min_notional: str, size: str) -> EmuMarket:
+    """A perpetual swap: linear if ``symbol`` settles in its quote, else inverse."""
+    base, rest = symbol.split("/")
+    quote, settle = rest.split(":")
+    d = Decimal
+    return EmuMarket(symbol, market_id, base, quote, d(tick), d(lot), d(lot), d(min_notional), d(size), settle, settle == base)
+
+
+@functools.cache
+def capture_frames(path: str, symbol: str) -> list:
+    """Top-20 books after each of the first 300 updates of a real Binance futures capture."""
     return book_frames(read_binance_capture([path], symbol, tickers=False), 20, 300)
 
 
-def futures_exchange() -> EmulatedExchange:
-    """Both swaps, books at their captures' first, 10 000 USDT and 5 ETH of collateral."""
-    ex = EmulatedExchange({m.id: m for m in (ETHUSDT, ETHUSD)}, {"USDT": Decimal(10_000), "ETH": Decimal(5)})
-    for m in (ETHUSDT, ETHUSD):
-        bids, asks = frames(m.id)[0]
-        ex.set_book(m.id, [(repr(p), repr(q)) for p, q in bids], [(repr(p), repr(q)) for p, q in asks])
-    ex.funding_rates["ETHUSDT"] = Decimal("0.0001")
-    return ex
+@dataclass(frozen=True)
+class SwapEnv:
+    """One emulated exchange's swaps: a linear one (quoted by the engine tests) and an inverse
+    one, each showing a real recorded book, and the text of its reduce-only refusal."""
+
+    name: str
+    linear: EmuMarket
+    inverse: EmuMarket
+    books: dict[str, Callable[[], list]]
+    """Market id → its book frames."""
+    routes: Callable[[EmulatedExchange], list]
+    reduce_only_refusal: str
+
+    def lots(self, base: str) -> Decimal:
+        """``base`` ETH in contracts of the linear swap."""
+        return Decimal(base) / self.linear.contract_size
 
 
-def routes(ex: EmulatedExchange) -> list:
-    return [
+BINANCE = SwapEnv(
+    "binance",
+    swap("ETH/USDT:USDT", "ETHUSDT", "0.01", "0.001", "20", "1"),
+    swap("ETH/USD:ETH", "ETHUSD_PERP", "0.01", "1", "0", "10"),
+    {
+        "ETHUSDT": lambda: capture_frames(USDM_FILE, "ETH/USDT:USDT"),
+        "ETHUSD_PERP": lambda: capture_frames(COINM_FILE, "ETH/USD:ETH"),
+    },
+    lambda ex: [
         *BinanceDialect(ex, API_KEY, SECRET).routes(),
         *BinanceFuturesDialect(ex, API_KEY, SECRET, "fapi").routes(),
         *BinanceFuturesDialect(ex, API_KEY, SECRET, "dapi").routes(),
-    ]
+    ],
+    "ReduceOnly Order is rejected",
+)
+OKX = SwapEnv(
+    "okx",
+    swap("ETH/USDT:USDT", "ETH-USDT-SWAP", "0.01", "0.01", "0", "0.1"),
+    swap("UNI/USD:UNI", "UNI-USD-SWAP", "0.001", "1", "0", "10"),
+    {
+        "ETH-USDT-SWAP": lambda: capture_frames(USDM_FILE, "ETH/USDT:USDT"),
+        "UNI-USD-SWAP": lambda: market_frames("okx", "UNI-USD"),
+    },
+    lambda ex: OkxDialect(ex, API_KEY, SECRET, PASSPHRASE).routes(),
+    "51169",
+)
+"""OKX's ETH-USDT-SWAP (0.1 ETH a contract) shows the Binance USDⓈ-M capture's book (OKX's
+capture has no linear swap), its UNI-USD-SWAP its own capture's."""
 
 
-async def client_on(ex: EmulatedExchange, kind: str) -> tuple[EmulatorServer, ccxt_async.Exchange]:
-    server = EmulatorServer(routes(ex), ex)
+def futures_exchange(env: SwapEnv) -> EmulatedExchange:
+    """Both swaps of ``env``, books at their recordings' first, 10 000 USDT, 5 ETH and 500 UNI
+    of collateral, funding at 0.01 % on the linear swap."""
+    markets = (env.linear, env.inverse)
+    ex = EmulatedExchange({m.id: m for m in markets}, {"USDT": Decimal(10_000), "ETH": Decimal(5), "UNI": Decimal(500)})
+    for m in markets:
+        bids, asks = env.books[m.id]()[0]
+        ex.set_book(m.id, [(repr(p), repr(q)) for p, q in bids], [(repr(p), repr(q)) for p, q in asks])
+    ex.funding_rates[env.linear.id] = Decimal("0.0001")
+    return ex
+
+
+async def client_on(env: SwapEnv, ex: EmulatedExchange) -> tuple[EmulatorServer, ccxt_async.Exchange]:
+    server = EmulatorServer(env.routes(ex), ex)
     url = await server.start()
-    client = ccxt_async.binance({"apiKey": API_KEY, "secret": SECRET, "enableRateLimit": False})
-    point_at(client, url, kinds=(kind,))
+    client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
+    point_at(client, url, kinds=("linear", "inverse"))
     return server, client
 
 
-@pytest.mark.parametrize(("market", "kind", "qty"), [(ETHUSDT, "linear", 0.02), (ETHUSD, "inverse", 3.0)])
-def test_swap_venue_orders_position_and_wallet(market: EmuMarket, kind: str, qty: float) -> None:
+VENUE_CASES = [(BINANCE, "linear", 0.02), (BINANCE, "inverse", 3.0), (OKX, "linear", 0.2), (OKX, "inverse", 3.0)]
+
+
+@pytest.mark.parametrize(("env", "kind", "qty"), VENUE_CASES, ids=[f"{e.name}-{k}" for e, k, _ in VENUE_CASES])
+def test_swap_venue_orders_position_and_wallet(env: SwapEnv, kind: str, qty: float) -> None:
     """One swap through CcxtVenue: leverage and margin mode set, a post-only bid filled by a
     taker becomes a long with its fee in the settle currency, a reduce-only ask rests (flagged),
-    a reduce-only bid is refused (-2022), a crossing post-only is a post-only reject (-5022), an
-    amend keeps the order id, and the wallet read back is the exchange's."""
+    a reduce-only bid is refused (binance -2022, okx 51169), a crossing post-only is a post-only
+    reject (binance -5022; okx accepts and cancels it), an amend keeps the order id, and the
+    cash read back is the exchange's wallet less what the position cost."""
+    market = env.linear if kind == "linear" else env.inverse
 
     async def main() -> None:
-        ex = futures_exchange()
-        server, client = await client_on(ex, kind)
+        ex = futures_exchange(env)
+        server, client = await client_on(env, ex)
         venue = CcxtVenue(client, market.symbol, clock, leverage=5, margin_mode="isolated")
         try:
             facts = await venue.start()
@@ -117,7 +169,7 @@ def test_swap_venue_orders_position_and_wallet(market: EmuMarket, kind: str, qty
             await venue.flush()
             accepted, refused, crossed = venue.drain_events()
             assert isinstance(accepted, OrderAccepted) and ex.find(market.id, client_id="r1").reduce_only
-            assert isinstance(refused, OrderRejected) and not refused.post_only and "ReduceOnly" in refused.reason
+            assert isinstance(refused, OrderRejected) and not refused.post_only and env.reduce_only_refusal in refused.reason
             assert isinstance(crossed, OrderRejected) and crossed.post_only
             order_id = ex.find(market.id, client_id="r1").order_id
             venue.submit(AmendOrder("r1", ask + 60 * float(market.tick), qty, "amend"), 0)
@@ -133,20 +185,26 @@ def test_swap_venue_orders_position_and_wallet(market: EmuMarket, kind: str, qty
     asyncio.run(main())
 
 
-LIVE = {
-    "live": {
-        "markets": [{"exchange": "binance", "symbol": "ETH/USDT:USDT"}],
-        "websocket": False,
-        "poll_secs": 0.05,
-        "fill_poll_secs": 0.1,
-        "stale_secs": 1.0,
-        "reconcile_secs": 0.3,
-    },
-    "market": {"symbol": "ETH/USDT:USDT", "contract_size": 1.0, "leverage": 3},
-    "strategy": {"params": {"order_qty": 0.02, "uncalibrated_widen": 1.0}},
-    "risk": {"max_position_base": 0.05},
-    "spread": {"min_spread_bps": 1.0, "base_bps": {"low": 1.0, "medium": 2.0, "high": 4.0, "extreme": 10.0}},
-}
+def live_config(env: SwapEnv, **risk: float) -> AppConfig:
+    """Quote ``env``'s linear swap: 0.02 ETH orders, a 0.05 ETH position limit (``risk``
+    overrides), leverage 3, REST books polled every 50 ms, reconciled every 0.3 s."""
+    symbol = env.linear.symbol
+    return AppConfig.model_validate(
+        {
+            "live": {
+                "markets": [{"exchange": env.name, "symbol": symbol}],
+                "websocket": False,
+                "poll_secs": 0.05,
+                "fill_poll_secs": 0.1,
+                "stale_secs": 1.0,
+                "reconcile_secs": 0.3,
+            },
+            "market": {"symbol": symbol, "contract_size": float(env.linear.contract_size), "leverage": 3},
+            "strategy": {"params": {"order_qty": 0.02, "uncalibrated_widen": 1.0}},
+            "risk": {"max_position_base": 0.05, **risk},
+            "spread": {"min_spread_bps": 1.0, "base_bps": {"low": 1.0, "medium": 2.0, "high": 4.0, "extreme": 10.0}},
+        }
+    )
 
 
 Script = Callable[[int, EmulatedExchange, EmulatorServer], None]
@@ -154,6 +212,7 @@ Script = Callable[[int, EmulatedExchange, EmulatorServer], None]
 
 
 def run_live_swap(
+    env: SwapEnv,
     config: AppConfig,
     live: bool,
     seconds: float,
@@ -162,21 +221,22 @@ def run_live_swap(
     script: Script | None = None,
     on: EmulatedExchange | None = None,
 ) -> tuple[dict, EmulatedExchange, LiveEngine]:
-    """The engine on binance ETH/USDT:USDT for ``seconds``, the account holding ``held``
-    contracts (bought at the mid) at start: books step through the capture, and every 0.2 s
+    """The engine on ``env``'s linear swap for ``seconds``, the account holding ``held`` ETH
+    long (bought at the mid) at start: books step through the recording, and every 0.2 s
     ``script`` runs (if any), then a taker trades through our resting orders of the sides
     ``hit`` (live), or 0.05 ETH at the best bid and ask (paper, which fills from public
     trades); then the shutdown. ``on``: the emulated exchange of an earlier run (a restart),
     else a new one."""
+    m = env.linear
 
     async def main():
-        ex = futures_exchange() if on is None else on
+        ex = futures_exchange(env) if on is None else on
         if Decimal(held):
-            ex.position("ETHUSDT").apply(ETHUSDT, Decimal(held), ex.mark("ETHUSDT"))
-        server, client = await client_on(ex, "linear")
-        stepping = asyncio.create_task(step_books([(ex, "ETHUSDT", frames("ETHUSDT"))], 0.1))
+            ex.position(m.id).apply(m, env.lots(held), ex.mark(m.id))
+        server, client = await client_on(env, ex)
+        stepping = asyncio.create_task(step_books([(ex, m.id, env.books[m.id]())], 0.1))
         try:
-            market = await open_market(config, client, "ETH/USDT:USDT", live=live, run_id="swp")
+            market = await open_market(config, client, m.symbol, live=live, run_id="swp")
             engine = LiveEngine(config, [market])
             stop = asyncio.Event()
             runner = asyncio.create_task(engine.run(stop))
@@ -184,18 +244,18 @@ def run_live_swap(
                 await asyncio.sleep(0.2)
                 if script is not None:
                     script(step, ex, server)
-                for o in ex.open_orders("ETHUSDT"):
+                for o in ex.open_orders(m.id):
                     if o.side in hit:
-                        ex.trade("ETHUSDT", "sell" if o.side == "buy" else "buy", o.price, o.remaining)
+                        ex.trade(m.id, "sell" if o.side == "buy" else "buy", o.price, o.remaining)
                 if not live:
-                    bid, ask = ex.best("ETHUSDT")
-                    ex.trade("ETHUSDT", "sell", bid, Decimal("0.05"))
-                    ex.trade("ETHUSDT", "buy", ask, Decimal("0.05"))
+                    bid, ask = ex.best(m.id)
+                    ex.trade(m.id, "sell", bid, env.lots("0.05"))
+                    ex.trade(m.id, "buy", ask, env.lots("0.05"))
             stop.set()
             await runner
             if live:
                 await engine.reconcile(market)
-            return engine.summary()["binance ETH/USDT:USDT"], ex, engine
+            return engine.summary()[f"{env.name} {m.symbol}"], ex, engine
         finally:
             stepping.cancel()
             await client.close()
@@ -204,98 +264,105 @@ def run_live_swap(
     return asyncio.run(main())
 
 
-def test_live_swap_engine_ledger_agrees_with_the_exchange() -> None:
-    """Live on the emulated USDⓈ-M ETHUSDT: leverage 3 set, quotes fill both ways, the
-    position never passes its limit (0.05 ETH = 0.05 contracts), and after the shutdown
-    nothing rests, the core's position is the exchange's and its cash plus the position's
-    value at the mark is the exchange's equity (wallet: start + realized PnL - fees, plus the
-    unrealized PnL), to the decimals of its reply."""
-    config = AppConfig.model_validate(LIVE)
-    summary, ex, engine = run_live_swap(config, live=True, seconds=3.0)
-    (market,) = engine.markets
-    assert ex.leverage["ETHUSDT"] == 3
-    assert not ex.open_orders() and summary["fills"] >= 2
-    assert market.core.base_balance == pytest.approx(float(ex.position("ETHUSDT").contracts), abs=1e-12)
-    mark, contract = float(ex.mark("ETHUSDT")), market.core.contract
-    equity = market.core.quote_balance + contract.position_value(market.core.base_balance, mark)
-    assert equity == pytest.approx(float(ex.balances["USDT"] + ex.unrealized("USDT")), abs=1e-6)
-    assert set(market.drift) == {"position", "USDT"} and max(abs(d) for d in market.drift.values()) < 1e-6
-    fills = [f for f in ex.fills if f.order.market.id == "ETHUSDT"]
-    assert {f.order.side for f in fills} == {"buy", "sell"}
-    position, peak = Decimal(0), Decimal(0)
-    for f in fills:  # the position, fill by fill, as the exchange saw it
+def path(ex: EmulatedExchange, start: Decimal = Decimal(0)) -> tuple[Decimal, Decimal]:
+    """(position at the end, largest |position|) from ``start`` through the exchange's fills."""
+    position, peak = start, abs(start)
+    for f in ex.fills:
         position += f.qty if f.order.side == "buy" else -f.qty
         peak = max(peak, abs(position))
-    assert peak <= Decimal("0.05")
+    return position, peak
 
 
-def test_live_swap_in_reduce_only_sends_reduce_only_orders() -> None:
+def assert_ledger_is_the_exchange_s(env: SwapEnv, ex: EmulatedExchange, market: LiveMarket) -> None:
+    """Nothing rests; the core's position is the exchange's, and its cash plus the position's
+    value at the mark is the exchange's equity (wallet: start + realized PnL - fees + funding,
+    plus the unrealized PnL), to the decimals of its replies."""
+    core, m = market.core, env.linear
+    assert not ex.open_orders()
+    assert core.base_balance == pytest.approx(float(ex.position(m.id).contracts), abs=1e-12)
+    equity = core.quote_balance + core.contract.position_value(core.base_balance, float(ex.mark(m.id)))
+    assert equity == pytest.approx(float(ex.balances[m.settle] + ex.unrealized(m.settle)), abs=1e-6)
+
+
+ENVS = [BINANCE, OKX]
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
+def test_live_swap_engine_ledger_agrees_with_the_exchange(env: SwapEnv) -> None:
+    """Live on the emulated linear swap: leverage 3 set, quotes fill both ways, the position
+    never passes its limit (0.05 ETH in contracts), and after the shutdown the ledger is the
+    exchange's, its reconciliation finding no drift."""
+    summary, ex, engine = run_live_swap(env, live_config(env), live=True, seconds=3.0)
+    (market,) = engine.markets
+    assert ex.leverage[env.linear.id] == 3 and summary["fills"] >= 2
+    assert_ledger_is_the_exchange_s(env, ex, market)
+    assert set(market.drift) == {"position", "USDT"} and max(abs(d) for d in market.drift.values()) < 1e-6
+    assert {f.order.side for f in ex.fills} == {"buy", "sell"}
+    assert path(ex)[1] <= env.lots("0.05")
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
+def test_live_swap_in_reduce_only_sends_reduce_only_orders(env: SwapEnv) -> None:
     """The account holds a long of 0.04 ETH at start: the core takes it as its inventory, and a
     margin-ratio limit no position can meet puts the risk layer in reduce-only at once. The
-    first orders reaching the exchange are asks flagged ``reduceOnly``; buyers lift them and
-    the long goes flat. From then on an order is flagged exactly when the order log says
+    first orders reaching the exchange are asks flagged reduce-only; buyers lift them and the
+    long goes flat. From then on an order is flagged exactly when the order log says
     ``quote (reduce-only)`` (a position of either sign puts the mode back), and the position
     never grows past what it started at."""
-    config = AppConfig.model_validate(LIVE | {"risk": {"max_position_base": 0.05, "max_margin_ratio": 1e-6}})
-    _, ex, engine = run_live_swap(config, live=True, seconds=3.0, hit=("sell",), held="0.04")
+    config = live_config(env, max_margin_ratio=1e-6)
+    _, ex, engine = run_live_swap(env, config, live=True, seconds=3.0, hit=("sell",), held="0.04")
     first_fill = min(f.time_ms for f in ex.fills)
     opening = [o for o in ex.orders.values() if o.created_ms <= first_fill]
     assert opening and all(o.reduce_only and o.side == "sell" for o in opening)
     rows = engine.markets[0].core.order_rows
     logged = {r[2] for r in rows if r[1] == "place" and r[6] == "quote (reduce-only)"}
     assert logged == {o.client_id for o in ex.orders.values() if o.reduce_only}
-    position, peak = Decimal("0.04"), Decimal("0.04")
-    for f in ex.fills:
-        position += f.qty if f.order.side == "buy" else -f.qty
-        peak = max(peak, abs(position))
-    assert position == ex.position("ETHUSDT").contracts and peak == Decimal("0.04")
-    assert engine.markets[0].core.base_balance == pytest.approx(float(position), abs=1e-12)
-    assert not ex.open_orders()
+    held = env.lots("0.04")
+    assert path(ex, held) == (ex.position(env.linear.id).contracts, held)
+    assert_ledger_is_the_exchange_s(env, ex, engine.markets[0])
 
 
 def test_a_restart_takes_the_position_and_its_limit_holds() -> None:
     """A run ends long (only sellers trade with us); the next run on the same account starts
     from that position (its inventory, its entry) and, sellers still hitting its bids, the long
     never passes the 0.05 ETH limit over both runs."""
-    config = AppConfig.model_validate(LIVE)
-    _, ex, _ = run_live_swap(config, live=True, seconds=2.0, hit=("buy",))
+    config = live_config(BINANCE)
+    _, ex, _ = run_live_swap(BINANCE, config, live=True, seconds=2.0, hit=("buy",))
     first = ex.position("ETHUSDT").contracts
     assert first > 0 and not ex.open_orders()
-    _, ex, engine = run_live_swap(config, live=True, seconds=2.0, hit=("buy",), on=ex)
+    _, ex, engine = run_live_swap(BINANCE, config, live=True, seconds=2.0, hit=("buy",), on=ex)
     core = engine.markets[0].core
     assert Decimal("0.05") >= ex.position("ETHUSDT").contracts >= first
     assert core.inventory.position == pytest.approx(float(ex.position("ETHUSDT").contracts), abs=1e-12)
-    assert not ex.open_orders()
+    assert_ledger_is_the_exchange_s(BINANCE, ex, engine.markets[0])
 
 
-def test_live_swap_funding_paid_reaches_the_ledger() -> None:
+@pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
+def test_live_swap_funding_paid_reaches_the_ledger(env: SwapEnv) -> None:
     """Holding 0.04 ETH long with quotes nobody takes, the exchange pays funding at 0.01 % a
     second into the run: the next reconciliation reads it (``fetch_funding_history``) as one
-    payment of the exchange's amount, the ledger's equity stays the exchange's, and the
-    strategy's funding rate becomes the exchange's new one."""
-    config = AppConfig.model_validate(LIVE)
+    payment of the exchange's amount, the ledger stays the exchange's, and the strategy's
+    funding rate becomes the exchange's new one."""
 
     def fund(step: int, ex: EmulatedExchange, _: EmulatorServer) -> None:
         if step == 5:
-            ex.pay_funding("ETHUSDT")
-            ex.funding_rates["ETHUSDT"] = Decimal("0.0003")
+            ex.pay_funding(env.linear.id)
+            ex.funding_rates[env.linear.id] = Decimal("0.0003")
 
-    _, ex, engine = run_live_swap(config, live=True, seconds=2.0, hit=(), held="0.04", script=fund)
+    _, ex, engine = run_live_swap(env, live_config(env), live=True, seconds=2.0, hit=(), held="0.04", script=fund)
     core = engine.markets[0].core
-    ((_, market_id, rate, mark, amount),) = ex.fundings
-    assert amount == (-Decimal("0.04") * mark * rate).quantize(Decimal("1e-8")) < 0
+    ((_, _, rate, mark, amount),) = ex.fundings
+    assert amount == (-env.lots("0.04") * env.linear.contract_size * mark * rate).quantize(Decimal("1e-8")) < 0
     assert [f[4] for f in core.fundings] == [float(amount)] and core.inventory.funding == float(amount)
-    equity = core.quote_balance + core.contract.position_value(core.base_balance, float(ex.mark(market_id)))
-    assert equity == pytest.approx(float(ex.balances["USDT"] + ex.unrealized("USDT")), abs=1e-6)
-    assert core.funding_rate == pytest.approx(3e-4) and not ex.fills and not ex.open_orders()
+    assert_ledger_is_the_exchange_s(env, ex, engine.markets[0])
+    assert core.funding_rate == pytest.approx(3e-4) and not ex.fills
 
 
 def test_paper_swap_quotes_public_books_and_sends_nothing() -> None:
     """Paper on the emulated USDⓈ-M swap: the market's facts and funding rate come from the
     public API, the simulated venue starts flat with 10 000 USDT on margin at leverage 3 and
     fills from the public trades; not one order reaches the exchange."""
-    config = AppConfig.model_validate(LIVE)
-    summary, ex, engine = run_live_swap(config, live=False, seconds=2.0)
+    summary, ex, engine = run_live_swap(BINANCE, live_config(BINANCE), live=False, seconds=2.0)
     (market,) = engine.markets
     assert summary["mode"] == "paper" and not ex.orders
     assert market.core.contract.margined and market.core.funding_rate == pytest.approx(1e-4)
@@ -310,8 +377,7 @@ FAULTS: dict[str, Callable[[EmulatedExchange], faults.Fault | None]] = {
     "duplicated_fills": lambda ex: faults.duplicate_items(("/fapi/v1/userTrades",)),
     "cancel_of_filled_order": lambda ex: faults.fill_first(ex, ("DELETE /fapi/v1/order",)),
 }
-
-
+"""Faults of the emulated Binance USDⓈ-M (the spot fault suite's, on its paths)."""
 SEEN: dict[str, Callable[[LiveMarket], bool]] = {
     "5xx": lambda m: sum(m.errors.values()) > 0,
     "429_retry_after": lambda m: m.venue.stats.rate_limited > 0,
@@ -323,10 +389,10 @@ SEEN: dict[str, Callable[[LiveMarket], bool]] = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_fault_on_a_swap_keeps_position_ledger_and_limit(fault: str) -> None:
-    """A second into a live swap run the exchange misbehaves for a second (``fault``) while
-    takers trade through our quotes: afterwards nothing of ours rests, every fill of the
-    exchange is in the ledger once, the core's position and equity are the exchange's, and the
-    position (from the exchange's own fills) never passed its limit."""
+    """A second into a live Binance USDⓈ-M run the exchange misbehaves for a second
+    (``fault``) while takers trade through our quotes: afterwards every fill of the exchange is
+    in the ledger once, the ledger is the exchange's, and the position (from the exchange's own
+    fills) never passed its limit."""
 
     def inject(step: int, ex: EmulatedExchange, server: EmulatorServer) -> None:
         if step == 5:
@@ -334,18 +400,10 @@ def test_a_fault_on_a_swap_keeps_position_ledger_and_limit(fault: str) -> None:
         elif step == 10:
             server.fault = None
 
-    config = AppConfig.model_validate(LIVE)
-    _, ex, engine = run_live_swap(config, live=True, seconds=4.0, script=inject)
-    core, venue = engine.markets[0].core, engine.markets[0].venue
-    assert SEEN.get(fault, lambda m: True)(engine.markets[0]), (venue.stats, engine.markets[0].errors)
-    assert not ex.open_orders() and ex.fills
-    assert sorted(f.trade_id for f in ex.fills) == sorted(int(t) for t in venue.seen_trades())
-    assert len(core.fills) == len(ex.fills)
-    assert core.base_balance == pytest.approx(float(ex.position("ETHUSDT").contracts), abs=1e-12)
-    equity = core.quote_balance + core.contract.position_value(core.base_balance, float(ex.mark("ETHUSDT")))
-    assert equity == pytest.approx(float(ex.balances["USDT"] + ex.unrealized("USDT")), abs=1e-6)
-    position, peak = Decimal(0), Decimal(0)
-    for f in ex.fills:
-        position += f.qty if f.order.side == "buy" else -f.qty
-        peak = max(peak, abs(position))
-    assert peak <= Decimal("0.05")
+    _, ex, engine = run_live_swap(BINANCE, live_config(BINANCE), live=True, seconds=4.0, script=inject)
+    market = engine.markets[0]
+    assert SEEN.get(fault, lambda m: True)(market), (market.venue.stats, market.errors)
+    assert ex.fills and sorted(f.trade_id for f in ex.fills) == sorted(int(t) for t in market.venue.seen_trades())
+    assert len(market.core.fills) == len(ex.fills)
+    assert_ledger_is_the_exchange_s(BINANCE, ex, market)
+    assert path(ex)[1] <= Decimal("0.05")
