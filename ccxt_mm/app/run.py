@@ -48,7 +48,6 @@ def run(
     from ccxt_mm.strategies import load_strategy
 
     config, _, source = app_config(config_path)
-    _swaps_quoted(config, source)
     load_strategy(config, source)  # a bad strategy.params fails before anything connects
     secrets = _credentials(config, source) if live else []
     display, handler = _logging(no_status, json_logs, secrets)
@@ -74,22 +73,6 @@ def run(
         (out / "run_summary.json").write_text(text + "\n")
     print(text)
     return 0 if all(not s.get("orders_left") for s in summary.values()) else 1
-
-
-def _swaps_quoted(config: AppConfig, source: str) -> None:
-    """A swap in ``live.markets`` on an exchange whose swaps are not quoted yet is refused
-    before anything connects, every one named."""
-    from ccxt_mm.exchange.dialects import dialect, names
-    from ccxt_mm.execution.market import market_kind
-
-    quoting = ", ".join(name for name in names() if dialect(name).quotes_swaps)
-    refused = [
-        f"live.markets: {m.exchange} {m.symbol} is a swap; {m.exchange}'s swaps are not quoted yet (swaps on: {quoting})"
-        for m in config.live.markets
-        if market_kind(m.symbol) != "spot" and not dialect(m.exchange).quotes_swaps
-    ]
-    if refused:
-        raise ConfigError(source, refused)
 
 
 def _credentials(config: AppConfig, source: str) -> list[str]:

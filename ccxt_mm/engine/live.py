@@ -104,7 +104,10 @@ class LiveMarket:
         time quoted share) as the report takes them: copies, so a thread may write them while
         the market goes on quoting."""
         core = self.core
-        balances = {core.base_asset: core.base_balance, core.quote_asset: core.quote_balance}
+        if core.contract.margined:  # the base is the position, reported as such
+            balances = {core.cfg.market.settle: core.quote_balance}
+        else:
+            balances = {core.base_asset: core.base_balance, core.quote_asset: core.quote_balance}
         return core_result(core, self.samples, True, self.states.secs(now_ns), balances, self.states.start_ns, now_ns)
 
 
@@ -123,16 +126,16 @@ async def open_market(
     facts = await venue.start()
     mcfg = market_config(config, symbol, facts, key)
     leftovers = await venue.cancel_leftovers(config.orders.client_id_prefix)
-    balances = await venue.balances()
-    position, entry = await venue.position()
+    held = await venue.holdings()
     if facts.swap:  # the position in contracts, the settle currency's cash
-        base, quote = position, balances.get(facts.settle, (0.0, 0.0))[1]
+        base, quote = held.position, held.balances.get(facts.settle, (0.0, 0.0))[1]
     else:
-        base, quote = balances.get(facts.base, (0.0, 0.0))[1], balances.get(facts.quote, (0.0, 0.0))[1]
+        base, quote = held.balances.get(facts.base, (0.0, 0.0))[1], held.balances.get(facts.quote, (0.0, 0.0))[1]
     core = QuotingCore(mcfg, load_strategy(mcfg), venue, run_id, base, quote)
     core.funding_rate = facts.funding_rate
-    # a swap's position held at start is the inventory's: its limit, risk and PnL count it
-    core.inventory.position, core.inventory.avg_price = position, entry
+    # a swap's position held at start is the inventory's (its limit and risk count it), valued
+    # at the mark then, as the cash is: this run's PnL starts at 0
+    core.inventory.position, core.inventory.avg_price = held.position, held.mark
     lc = config.live
 
     def feed_mode(what: str) -> WebsocketFallback:

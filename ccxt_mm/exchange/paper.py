@@ -18,16 +18,22 @@ from collections.abc import Callable
 import ccxt.async_support as ccxt_async
 
 from ccxt_mm.book.levels import BookLevels
-from ccxt_mm.errors import VenueError
+from ccxt_mm.exchange.dialects import public_dialect
 from ccxt_mm.exchange.feed import LiveBook
+from ccxt_mm.exchange.swaps import SwapAccount
 from ccxt_mm.exchange.venue import load_market, market_facts
 from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.paper import PaperVenue
 from ccxt_mm.execution.types import Action, VenueEvent
-from ccxt_mm.execution.venue import ACK_ACTIONS, MarketFacts, OpenOrder, Worker
+from ccxt_mm.execution.venue import ACK_ACTIONS, Holdings, MarketFacts, OpenOrder, Worker
 from ccxt_mm.market.latency import FeedClock, LatencyHistogram
 from ccxt_mm.quoting.contract import Contract
 from ccxt_mm.quoting.types import BUY, SELL
+
+
+async def _untranslated(call):
+    """Run one public call as it is (a failure at start stops the market, named by ccxt)."""
+    return await call()
 
 
 class LivePaperVenue:
@@ -80,19 +86,17 @@ class LivePaperVenue:
     async def start(self) -> MarketFacts:
         """Load the market from the exchange's public API (no key is used). A swap starts flat
         with its collateral in the settle currency (``paper.initial_quote``, linear;
-        ``paper.initial_base``, else the initial quote at the mark price now, inverse), at the
-        exchange's funding rate now."""
+        ``paper.initial_base``, else the initial quote at the mark price now, inverse); the
+        exchange's funding rate now is the strategy's (for its skew), while the simulated
+        payments are at ``paper.funding_rate``, as in a replay."""
         market = await load_market(self.exchange, self.symbol)
         facts = self.facts = market_facts(market)
         self.grid = LiveBook(facts.tick_size, self.grid_span)
         paper = self.paper
         paper.lot_size = facts.lot_size
         if facts.swap:
-            rate = await self.exchange.fetch_funding_rate(self.symbol)
-            mark = float(rate.get("markPrice") or rate.get("indexPrice") or 0.0)
-            if not mark > 0:
-                raise VenueError(f"{self.name}: the funding rate's reply has no mark price: {rate.get('info')!r:.300}")
-            facts = self.facts = dataclasses.replace(facts, mark_price=mark, funding_rate=float(rate.get("fundingRate") or 0.0))
+            mark, rate = await SwapAccount(self.exchange, market, public_dialect(self.exchange.id), _untranslated).funding_now()
+            facts = self.facts = dataclasses.replace(facts, mark_price=mark, funding_rate=rate)
             paper.contract = Contract(facts.contract_size, facts.inverse, True, MarketParams().maintenance_margin_rate)
             paper.leverage = self.leverage
             initial_base = paper.params.initial_base
@@ -117,9 +121,9 @@ class LivePaperVenue:
         held = {self.facts.base: (base - self.paper.locked(SELL), base), self.facts.quote: (quote - self.paper.locked(BUY), quote)}
         return {asset: free_total for asset, free_total in held.items() if free_total[1]}
 
-    async def position(self) -> tuple[float, float]:
-        """(0, 0): the simulated venue starts flat (and has no position for spot)."""
-        return 0.0, 0.0
+    async def holdings(self) -> Holdings:
+        """The simulated balances; no position (the simulated account starts flat)."""
+        return Holdings(await self.balances())
 
     async def arm_dead_man(self, timeout_secs: float) -> None:
         """None: no order of ours rests on an exchange."""

@@ -22,6 +22,7 @@ from ccxt.base.errors import MarginModeAlreadySet
 
 from ccxt_mm.errors import VenueError
 from ccxt_mm.exchange.dialects import Dialect
+from ccxt_mm.exchange.errors import CcxtError
 from ccxt_mm.quoting.contract import Contract
 
 log = logging.getLogger("ccxt_mm.venue")
@@ -65,13 +66,26 @@ class SwapAccount:
                     await ex.set_margin_mode(margin_mode, symbol)
 
             await self.call(margin)
-            reply = await self.call(lambda: ex.set_leverage(leverage, symbol))
+            reply = await self.call(self._leverage(leverage))
         got = reply.get("leverage") if isinstance(reply, dict) else None
         if got is None and isinstance(reply, dict):  # okx: data[0].lever
             got = ((reply.get("data") or [{}])[0] or {}).get("lever")
         if got is not None and int(float(got)) != leverage:
             raise VenueError(f"{ex.id} {symbol}: leverage {leverage} asked, the exchange set {got}")
         return await self.funding_now()
+
+    def _leverage(self, leverage: int) -> Callable[[], Awaitable[Any]]:
+        """``set_leverage``, a refusal that says it is set already (the dialect's) taken as done."""
+
+        async def set_it() -> object:
+            try:
+                return await self.exchange.set_leverage(leverage, self.symbol)
+            except CcxtError as exc:
+                if self.dialect.unchanged and self.dialect.unchanged in str(exc):
+                    return None
+                raise
+
+        return set_it
 
     async def funding_now(self) -> tuple[float, float]:
         """(mark price, funding rate) now: the mark from the funding rate's reply, else from
@@ -87,19 +101,20 @@ class SwapAccount:
 
     async def funding_paid(self, since_ms: int) -> list[tuple[str, int, float]]:
         """(id, time ms, amount received in the settle currency) of the funding payments of the
-        position since ``since_ms``, oldest first."""
+        position since ``since_ms`` (ccxt's default page: the caller moves ``since_ms`` on),
+        oldest first."""
         paid = []
         for r in await self.call(lambda: self.exchange.fetch_funding_history(self.symbol, since_ms, None, self.params)):
-            if r.get("timestamp") is None or r.get("amount") is None:  # never silently: the drift it leaves is reported too
+            if r.get("timestamp") is None or r.get("amount") is None or r.get("id") is None:  # never silently: its drift shows too
                 log.error("%s %s: funding payment unreadable: %r", self.exchange.id, self.symbol, r.get("info"))
                 continue
-            paid.append((str(r.get("id")), int(r["timestamp"]), float(r["amount"])))
+            paid.append((str(r.get("id")), int(r["timestamp"]), self.dialect.funding_sign * float(r["amount"])))
         return sorted(paid, key=lambda row: row[1])
 
-    async def position(self) -> tuple[float, float, float, float]:
-        """(contracts > 0 long, entry price, unrealized PnL in the settle currency, mark price)
-        of the position (zeros without one; one-way mode: one position a market)."""
-        contracts = entry = unrealized = mark = 0.0
+    async def position(self) -> tuple[float, float, float]:
+        """(contracts > 0 long, unrealized PnL in the settle currency, mark price) of the
+        position (zeros without one; one-way mode: one position a market)."""
+        contracts = unrealized = mark = 0.0
         for p in await self.call(lambda: self.exchange.fetch_positions([self.symbol], self.params)):
             if p.get("symbol") != self.symbol:
                 continue
@@ -107,18 +122,17 @@ class SwapAccount:
             contracts += -size if p.get("side") == "short" else size
             unrealized += float(p.get("unrealizedPnl") or 0.0)
             mark = float(p.get("markPrice") or mark)
-            entry = float(p.get("entryPrice") or entry)
-        return contracts, entry, unrealized, mark
+        return contracts, unrealized, mark
 
-    async def cash(self) -> tuple[float, float, float]:
-        """(free, cash, position) of the settle currency, the cash as the engine counts it: the
+    async def cash(self) -> tuple[float, float, float, float]:
+        """(free, cash, position, mark) of the settle currency, the cash as the engine counts it: the
         equity (wallet and unrealized PnL) less the position's value at the mark, so that cash
         plus the position's value at any price is the equity at that price (linear: the wallet
         less position × entry; flat: the wallet). The wallet is the exchange's own figure where
         the dialect reads it, else ccxt's total less the unrealized PnL, read just after."""
         settle = self.market["settle"]
         raw = await self.call(lambda: self.exchange.fetch_balance(self.params))
-        contracts, _, unrealized, mark = await self.position()
+        contracts, unrealized, mark = await self.position()
         entry = raw.get(settle) or {}
         stated = self.dialect.swap_wallet(raw, settle) if self.dialect.swap_wallet is not None else None
         wallet = float(entry.get("total") or 0.0) - unrealized if stated is None else stated
@@ -126,4 +140,4 @@ class SwapAccount:
             raise VenueError(f"{self.exchange.id} {self.symbol}: a position of {contracts:g} without a mark price")
         contract = Contract(float(self.market["contractSize"]), bool(self.market.get("inverse")), True)
         cash = wallet + unrealized - contract.position_value(contracts, mark) if contracts else wallet
-        return float(entry.get("free") or 0.0), cash, contracts
+        return float(entry.get("free") or 0.0), cash, contracts, mark

@@ -57,7 +57,7 @@ from ccxt_mm.execution.types import (
     TakeOrder,
     VenueEvent,
 )
-from ccxt_mm.execution.venue import ACK_ACTIONS, MarketFacts, OpenOrder, Reconciliation, Worker
+from ccxt_mm.execution.venue import ACK_ACTIONS, Holdings, MarketFacts, OpenOrder, Reconciliation, Worker
 from ccxt_mm.market.latency import LatencyHistogram
 from ccxt_mm.quoting.types import BUY
 from ccxt_mm.retry import Backoff, retrying
@@ -124,6 +124,8 @@ class VenueStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+_FUNDING_LOOKBACK_MS = 24 * 3600 * 1000
+"""How far back a swap's funding baseline looks (a day: any clock skew and three fundings)."""
 _BALANCE_READS = 3
 """Balance reads a reconciliation makes at most while fills keep racing them."""
 _LIVE = LiveConfig()
@@ -177,8 +179,8 @@ class CcxtVenue:
     """The market's facts, read by :meth:`start`."""
     _swap: swaps.SwapAccount | None = None
     """A swap's account (set by :meth:`start`; None for spot)."""
-    _funding_since_ms = 0
-    """A swap's payments before this time (ms, set by :meth:`start`) are in the wallet it read."""
+    _funding_since_ms: int | None = None
+    """A swap's funding payments are read from this time on (ms; None before the baseline)."""
 
     def __init__(
         self,
@@ -303,13 +305,10 @@ class CcxtVenue:
             session.trace_configs.append(_REQUEST_TRACE)
         facts = market_facts(market)
         if facts.swap:
-            if not self.dialect.quotes_swaps:
-                raise VenueError(f"{self.name}: {self.exchange.id}'s swaps are not quoted yet (its spot markets are)")
             self.dialect = self.dialect.for_market(market)
             self._swap = swaps.SwapAccount(self.exchange, market, self.dialect, self._idempotent)
             mark, rate = await self._swap.set_up(self.leverage, self.margin_mode)
             facts = dataclasses.replace(facts, mark_price=mark, funding_rate=rate)
-            self._funding_since_ms = self.exchange.milliseconds()  # earlier payments are in the wallet
         self.facts = facts
         return facts
 
@@ -680,23 +679,36 @@ class CcxtVenue:
     async def balances(self) -> dict[str, tuple[float, float]]:
         """(free, total) per asset with a non-zero total; a swap's: its settle currency's, the
         total its cash (see :meth:`holdings`)."""
-        return (await self.holdings())[0]
+        return (await self.holdings()).balances
 
-    async def position(self) -> tuple[float, float]:
-        """A swap's position (contracts, > 0 long) and its entry price; (0, 0) for spot."""
+    async def holdings(self) -> Holdings:
+        """Spot's balances per asset; a swap's settle currency (free, cash:
+        :meth:`~ccxt_mm.exchange.swaps.SwapAccount.cash`), position and mark. A swap's first read
+        is the funding baseline: the payments it includes are never reported again
+        (:meth:`_baseline_funding`)."""
         if self._swap is None:
-            return 0.0, 0.0
-        contracts, entry, _, _ = await self._swap.position()
-        return contracts, entry
+            raw = await self._idempotent(self.exchange.fetch_balance)
+            return Holdings({a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t})
+        if self._funding_since_ms is None:
+            return await self._baseline_funding()
+        free, cash, position, mark = await self._swap.cash()
+        return Holdings({self._swap.market["settle"]: (free, cash)}, position, mark)
 
-    async def holdings(self) -> tuple[dict[str, tuple[float, float]], float]:
-        """(balances, position) read together: spot's balances per asset and no position; a
-        swap's settle currency (free, cash: :meth:`~ccxt_mm.exchange.swaps.SwapAccount.cash`) and its position."""
-        if self._swap is not None:
-            free, cash, position = await self._swap.cash()
-            return {self._swap.market["settle"]: (free, cash)}, position
-        raw = await self._idempotent(self.exchange.fetch_balance)
-        return {a: (float(raw["free"].get(a) or 0.0), float(t)) for a, t in raw["total"].items() if t}, 0.0
+    async def _baseline_funding(self) -> Holdings:
+        """Read the cash between two reads of the last day's funding payments until both agree
+        (a payment credited meanwhile is read again): those payments are in the cash, so they
+        are marked seen, and later polls start from the newest."""
+        assert self._swap is not None
+        since = self.exchange.milliseconds() - _FUNDING_LOOKBACK_MS
+        for _ in range(_BALANCE_READS):
+            before = {pid for pid, _, _ in await self._swap.funding_paid(since)}
+            free, cash, position, mark = await self._swap.cash()
+            after = await self._swap.funding_paid(since)
+            if {pid for pid, _, _ in after} == before:
+                break
+        self._funding_seen.update(pid for pid, _, _ in after)
+        self._funding_since_ms = max((ts for _, ts, _ in after), default=since)
+        return Holdings({self._swap.market["settle"]: (free, cash)}, position, mark)
 
     async def cancel_leftovers(self, prefix: str) -> list[str]:
         """Cancel open orders whose client id starts with ``prefix`` (left by earlier runs);
@@ -736,22 +748,25 @@ class CcxtVenue:
         orphans, vanished = await self._resync_orders(tracked_open, prefix)
         for _ in range(_BALANCE_READS):
             fills = self._fills_reported
-            balances, position = await self.holdings()
+            held = await self.holdings()
             await self.poll_fills()
             rate = await self.poll_funding()
             if self._fills_reported == fills:
                 break
-        return Reconciliation(orphans, vanished, balances, position, rate)
+        return Reconciliation(orphans, vanished, held.balances, held.position, rate)
 
     async def poll_funding(self) -> float | None:
-        """A swap's funding payments since :meth:`start` not reported yet become
+        """A swap's funding payments since the baseline (:meth:`holdings`) not reported yet become
         :class:`FundingPaid` events (at the rate and mark read now: the payment's own are not
-        stated); returns the funding rate now (None for spot)."""
+        all stated); returns the funding rate now (None for spot). Each poll starts at the newest
+        payment seen, so ccxt's one page is never outgrown."""
         if self._swap is None:
             return None
-        paid = await self._swap.funding_paid(self._funding_since_ms)
         mark, rate = await self._swap.funding_now()
-        for payment_id, ts_ms, amount in paid:
+        if self._funding_since_ms is None:  # no baseline yet: nothing can be told apart
+            return rate
+        for payment_id, ts_ms, amount in await self._swap.funding_paid(self._funding_since_ms):
+            self._funding_since_ms = max(self._funding_since_ms, ts_ms)
             if payment_id not in self._funding_seen:
                 self._funding_seen.add(payment_id)
                 self._fills_reported += 1
@@ -817,6 +832,7 @@ class CcxtVenue:
         """Turn our trades not seen before into Fill events (a fee cost > 0 is charged)."""
         base = (self._market or {}).get("base")
         swap = self.facts is not None and self.facts.swap
+        settle = (self._market or {}).get("settle")
         for t in trades:
             trade_id = str(t.get("id"))
             client_id = self._clients.get(str(t.get("order")))
@@ -836,6 +852,12 @@ class CcxtVenue:
             self._fills_reported += 1
             if len(self._seen_trades) > 100_000:
                 self._seen_trades.popitem(last=False)
+            if swap and fee_cost and fee.get("currency") != settle:  # e.g. a fee paid in BNB: not in the ledger, said so
+                self._count("fee_not_in_settle")
+                log.error(
+                    "%s: fill %s fee %g %s is not in the settle currency %s", self.name, trade_id, fee_cost, fee.get("currency"), settle
+                )
+                fee_cost = 0.0
             fee_base = fee_cost if fee.get("currency") == base and not swap else 0.0  # a swap's fee is in its settle currency
             fee_quote = fee_base * price if fee_base else fee_cost
             remaining = max(0.0, round(self._remaining.get(client_id, qty) - qty, 12))

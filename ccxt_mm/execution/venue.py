@@ -3,8 +3,8 @@
 The quoting core never waits on a venue: actions are submitted and events drained
 (:class:`OrderFlow`), so the same strategy and order manager run against a simulator or an
 exchange connection. A live run drives the rest of a venue's life through :class:`Venue`, in
-this order: :meth:`~Venue.start`, :meth:`~Venue.cancel_leftovers`, :meth:`~Venue.balances`
-and :meth:`~Venue.position`, :meth:`~Venue.arm_dead_man`; while quoting, its :meth:`~Venue.workers` run, market data is
+this order: :meth:`~Venue.start`, :meth:`~Venue.cancel_leftovers`, :meth:`~Venue.holdings`,
+:meth:`~Venue.arm_dead_man`; while quoting, its :meth:`~Venue.workers` run, market data is
 offered to it (:meth:`~Venue.on_book`, :meth:`~Venue.on_trade`), :meth:`~Venue.housekeeping`
 runs every 0.2 s and :meth:`~Venue.reconcile` now and then; at the stop
 :meth:`~Venue.settle_in_flight`, then :meth:`~Venue.close`, then :meth:`~Venue.open_orders`
@@ -79,6 +79,19 @@ class Worker:
     pulls_quotes: bool
     """A failure pulls the market's quotes (orders cannot reach the exchange); else it is
     only logged and counted (a fallback covers the gap)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What the account holds, read together."""
+
+    balances: dict[str, tuple[float, float]]
+    """(free, total) per asset with a non-zero total (a swap's: its settle currency's cash, see
+    :meth:`Venue.balances`)."""
+    position: float = 0.0
+    """A swap's position, contracts (> 0 long); 0 for spot."""
+    mark: float = 0.0
+    """The mark price the position was valued at, quote (0 without a position)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +171,9 @@ class Venue(OrderFlow, Protocol):
         currency's total is its cash as the engine counts it: the equity less the position's
         value at the mark (flat: the wallet), so cash + the position's value is the equity."""
 
-    async def position(self) -> tuple[float, float]:
-        """A swap's position at start, contracts (> 0 long), and its entry price (quote); (0, 0)
-        for spot."""
+    async def holdings(self) -> Holdings:
+        """The balances and a swap's position with the mark it was valued at, from one read (the
+        ledger starts from it)."""
 
     async def arm_dead_man(self, timeout_secs: float) -> bool | None:
         """Ask the exchange to cancel all our orders unless re-armed within ``timeout_secs``

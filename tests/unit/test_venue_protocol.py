@@ -48,7 +48,7 @@ def test_the_protocol_states_the_whole_lifecycle():
     data, methods = members(Venue)
     assert data == {"supports_amend", "events", "mode", "fills_from_public_trades", "dead_man_armed", "ack_latency"}
     assert set(methods) == {
-        *("submit", "drain_events", "start", "cancel_leftovers", "balances", "position", "arm_dead_man", "workers", "on_book"),
+        *("submit", "drain_events", "start", "cancel_leftovers", "balances", "holdings", "arm_dead_man", "workers", "on_book"),
         "on_trade",
         *("housekeeping", "reconcile", "settle_in_flight", "close", "open_orders", "seen_trades", "remember_seen", "order_headroom"),
     }

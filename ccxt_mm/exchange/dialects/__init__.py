@@ -57,9 +57,12 @@ class Dialect:
     """A swap's balance, positions and funding are read from the account of its type (ccxt's
     ``type`` and ``subType`` params: binance's USDⓈ-M and COIN-M); False: one account (okx)."""
     leverage_sets_margin_mode: bool = False
+    unchanged: str = ""
+    """Text of the refusal to set a swap's leverage to what it is already, where the exchange
+    refuses that (empty: it does not)."""
+    funding_sign: float = 1.0
+    """Sign that makes ccxt's funding history amount a receipt (bybit's is what was paid)."""
     """A swap's margin mode is set by the ``set_leverage`` call (its ``marginMode`` param), not apart."""
-    quotes_swaps: bool = False
-    """Its perpetual swaps are quoted live (tested against its emulator's futures dialect)."""
 
     def for_market(self, market: Mapping[str, Any]) -> Dialect:
         """This dialect as it applies to ccxt's ``market`` (a swap's own fields replaced)."""

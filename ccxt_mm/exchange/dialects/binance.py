@@ -20,5 +20,4 @@ DIALECT = Dialect(
     # ccxt maps futures' -5022 (a post-only that would take) to OrderNotFillable
     swap={"amend_replaces": False, "amend_sets_total_size": True, "post_only_refusal": "the Post Only order will be rejected"},
     swap_wallet=swap_wallet,
-    quotes_swaps=True,
 )

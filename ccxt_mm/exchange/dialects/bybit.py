@@ -4,7 +4,10 @@ order-book sequence check ccxt leaves out.
 Dialect: an amend sets the order's total size; the book stream takes fixed depths; an order
 is read by client id from ``/v5/order/realtime`` (ccxt's ``fetch_order`` needs the exchange
 id), and single orders of a UTA account are read from there too (the last 500 orders);
-``cancel_all_orders_after`` takes the product type.
+``cancel_all_orders_after`` takes the product type. Swaps (linear and inverse categories): the
+wallet is ccxt's total (``walletBalance``, no unrealized PnL); setting the leverage it has
+already is refused with 110043 (taken as done); a funding execution's ``execFee`` is what the
+position paid.
 
 Sequence check:
 Bybit numbers each ``orderbook.<depth>.<symbol>`` message with ``u``, one more every time
@@ -67,9 +70,17 @@ class SequencedBybit(ccxt_pro.bybit):
         return await super().watch_order_book_for_symbols(symbols, limit, params)
 
 
+def category(market: dict) -> str:
+    """Bybit's v5 ``category`` of a ccxt market: spot, linear or inverse."""
+    if market.get("type") != "swap":
+        return "spot"
+    return "inverse" if market.get("inverse") else "linear"
+
+
 async def find_by_client_id(exchange: ccxt_pro.Exchange, market: dict, client_id: str) -> dict | None:
     """Our order with ``client_id`` in any state, parsed by ccxt (None: bybit has none)."""
-    raw = await exchange.private_get_v5_order_realtime({"category": "spot", "symbol": market["id"], "orderLinkId": client_id})
+    query = {"category": category(market), "symbol": market["id"], "orderLinkId": client_id}
+    raw = await exchange.private_get_v5_order_realtime(query)
     found = (raw.get("result") or {}).get("list") or []
     return exchange.parse_order(found[0], market) if found else None
 
@@ -82,4 +93,9 @@ DIALECT = Dialect(
     amend_sets_total_size=True,
     dead_man_params={"type": "spot"},
     find_by_client_id=find_by_client_id,
+    market_types={"spot": "spot", "linear": "linear", "inverse": "inverse"},
+    swap={"dead_man_params": {"type": "swap"}},
+    swap_wallet=lambda balance, settle: (balance.get(settle) or {}).get("total"),  # ccxt's total is walletBalance
+    unchanged="110043",
+    funding_sign=-1.0,
 )

@@ -22,5 +22,4 @@ DIALECT = Dialect(
     swap_wallet=swap_wallet,
     leverage_sets_margin_mode=True,
     typed_accounts=False,
-    quotes_swaps=True,
 )

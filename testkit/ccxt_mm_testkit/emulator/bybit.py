@@ -1,4 +1,5 @@
-"""Bybit v5 REST dialect of the emulator (unified trading account, spot category).
+"""Bybit v5 REST dialect of the emulator (unified trading account: the spot category, and the
+linear and inverse categories of perpetual swaps).
 
 Private requests carry ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``, ``X-BAPI-RECV-WINDOW`` and
 ``X-BAPI-SIGN`` = hex HMAC-SHA256 of ``timestamp + key + recvWindow + payload`` (the query
@@ -6,6 +7,12 @@ string for GET, the JSON body for POST). A post-only (``timeInForce=PostOnly``) 
 would take liquidity is accepted and then ``Cancelled`` with reject reason
 ``EC_PostOnlyWillTakeLiquidity``, as Bybit does. ``/v5/user/query-api`` echoes the API key in
 its body, as the real endpoint does (cassettes must scrub it).
+
+Swaps: ``reduceOnly`` orders that would not reduce are refused (110017), margin not covering an
+order is 110007; ``position/set-leverage`` answers 110043 when the leverage is already set, as
+Bybit does; the account's margin mode is account-wide (``account/set-margin-mode``); positions,
+tickers (mark price and funding rate) and funding executions (``execType`` Funding, ``execFee``
+positive when paid) are served. A coin's ``walletBalance`` leaves out the unrealized PnL.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange, EmuOrder, EmuReject
+from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange, EmuMarket, EmuOrder, EmuReject
+from ccxt_mm_testkit.emulator.margin import value
 
 STATUS = {"open": "New", "filled": "Filled", "canceled": "Cancelled", "rejected": "Cancelled"}
 RET_CODES = {
@@ -28,6 +36,19 @@ RET_CODES = {
     "unknown_order": (170213, "Order does not exist."),
     "unknown_symbol": (170121, "Invalid symbol."),
 }
+SWAP_CODES = RET_CODES | {
+    "balance": (110007, "ab not enough for new order"),
+    "reduce_only": (110017, "current position is zero, cannot fix reduce-only order qty"),
+    "filter": (10001, "params error: qty"),
+}
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+"""Funding every 8 hours from 00:00 UTC."""
+
+
+def category(m: EmuMarket) -> str:
+    if not m.margined:
+        return "spot"
+    return "inverse" if m.inverse else "linear"
 
 
 def _ok(result: dict, time_ms: int) -> web.Response:
@@ -65,7 +86,7 @@ def order_json(o: EmuOrder) -> dict:
         "triggerPrice": "0.00",
         "takeProfit": "0.00",
         "stopLoss": "0.00",
-        "reduceOnly": False,
+        "reduceOnly": o.reduce_only,
         "closeOnTrigger": False,
         "createdTime": str(o.created_ms),
         "updatedTime": str(o.updated_ms),
@@ -88,7 +109,7 @@ def execution_json(f: EmuFill) -> dict:
         "execPrice": str(f.price),
         "execQty": str(f.qty),
         "execType": "Trade",
-        "execValue": str(f.price * f.qty),
+        "execValue": str(value(f.order.market, f.qty, f.price) if f.order.market.margined else f.price * f.qty),
         "execTime": str(f.time_ms),
         "isMaker": True,
         "feeRate": "0.001",
@@ -116,6 +137,10 @@ class BybitDialect:
             web.get("/v5/order/realtime", self.signed(self.realtime)),
             web.get("/v5/execution/list", self.signed(self.executions)),
             web.get("/v5/account/wallet-balance", self.signed(self.wallet_balance)),
+            web.get("/v5/market/tickers", self.tickers),
+            web.post("/v5/position/set-leverage", self.signed(self.set_leverage)),
+            web.post("/v5/account/set-margin-mode", self.signed(self.set_margin_mode)),
+            web.get("/v5/position/list", self.signed(self.positions)),
         ]
 
     def signed(self, handler):
@@ -135,7 +160,8 @@ class BybitDialect:
             try:
                 return await handler(params)
             except EmuReject as exc:
-                code, msg = RET_CODES.get(exc.kind, (170130, str(exc)))
+                codes = RET_CODES if params.get("category") in (None, "spot") else SWAP_CODES
+                code, msg = codes.get(exc.kind, (170130, str(exc)))
                 return _fail(code, msg, now)
 
         return wrapped
@@ -146,8 +172,10 @@ class BybitDialect:
 
     async def instruments(self, request: web.Request) -> web.Response:
         now = self.ex.clock_ms()
-        if request.query.get("category") != "spot":
-            return _ok({"category": request.query.get("category", ""), "list": [], "nextPageCursor": ""}, now)
+        kind = request.query.get("category", "")
+        if kind != "spot":
+            items = [self._swap_info(m) for m in self.ex.markets.values() if category(m) == kind]
+            return _ok({"category": kind, "list": items, "nextPageCursor": ""}, now)
         items = [
             {
                 "symbol": m.id,
@@ -167,8 +195,36 @@ class BybitDialect:
                 "priceFilter": {"tickSize": str(m.tick)},
             }
             for m in self.ex.markets.values()
+            if not m.margined
         ]
         return _ok({"category": "spot", "list": items, "nextPageCursor": ""}, now)
+
+    def _swap_info(self, m: EmuMarket) -> dict:
+        return {
+            "symbol": m.id,
+            "contractType": "InversePerpetual" if m.inverse else "LinearPerpetual",
+            "status": "Trading",
+            "baseCoin": m.base,
+            "quoteCoin": m.quote,
+            "settleCoin": m.settle,
+            "launchTime": "1585526400000",
+            "deliveryTime": "0",
+            "deliveryFeeRate": "",
+            "priceScale": "2",
+            "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+            "priceFilter": {"minPrice": str(m.tick), "maxPrice": "1999999.80", "tickSize": str(m.tick)},
+            "lotSizeFilter": {
+                "maxOrderQty": "100000",
+                "minOrderQty": str(m.min_qty),
+                "qtyStep": str(m.lot),
+                "postOnlyMaxOrderQty": "100000",
+                "maxMktOrderQty": "10000",
+                "minNotionalValue": str(m.min_notional),
+            },
+            "unifiedMarginTrade": True,
+            "fundingInterval": 480,
+            "copyTrading": "both",
+        }
 
     async def orderbook(self, request: web.Request) -> web.Response:
         now = self.ex.clock_ms()
@@ -218,14 +274,20 @@ class BybitDialect:
                 params.get("symbol", ""), params["side"].lower(), Decimal(params["qty"]), params.get("orderLinkId", ""), quote_sized
             )
             return _ok({"orderId": str(order.order_id), "orderLinkId": order.client_id}, now)
-        if params.get("category") != "spot" or params.get("orderType") != "Limit":
-            return _fail(10001, "params error: only spot limit orders are emulated", now)
+        reduce_only = params.get("reduceOnly") is True
+        if params.get("category") in ("linear", "inverse") and params.get("orderType") == "Market":
+            order = self.ex.take(
+                params.get("symbol", ""), params["side"].lower(), Decimal(params["qty"]), params.get("orderLinkId", ""), False, reduce_only
+            )
+            return _ok({"orderId": str(order.order_id), "orderLinkId": order.client_id}, now)
+        if params.get("orderType") != "Limit":
+            return _fail(10001, "params error: only limit and market orders are emulated", now)
         client_id = params.get("orderLinkId", "")
         symbol = params.get("symbol", "")
         post_only = params.get("timeInForce") == "PostOnly"
         side = params["side"].lower()
         try:
-            order = self.ex.place(symbol, side, Decimal(params["price"]), Decimal(params["qty"]), client_id, post_only)
+            order = self.ex.place(symbol, side, Decimal(params["price"]), Decimal(params["qty"]), client_id, post_only, reduce_only)
         except EmuReject as exc:
             if exc.kind != "post_only":
                 raise
@@ -256,26 +318,126 @@ class BybitDialect:
             orders = [self.ex.find(symbol or "", order_id, params.get("orderLinkId"))]
         else:
             orders = self.ex.open_orders(symbol)
-        return _ok({"category": "spot", "list": [order_json(o) for o in orders], "nextPageCursor": ""}, self.ex.clock_ms())
+        return _ok(
+            {"category": params.get("category", "spot"), "list": [order_json(o) for o in orders], "nextPageCursor": ""}, self.ex.clock_ms()
+        )
 
     async def executions(self, params: dict) -> web.Response:
+        """Our trades, or with ``execType`` Funding the funding payments, newest first."""
         symbol = params.get("symbol")
-        items = [execution_json(f) for f in reversed(self.ex.fills) if symbol is None or f.order.market.id == symbol]
-        return _ok({"category": "spot", "list": items, "nextPageCursor": ""}, self.ex.clock_ms())
+        if params.get("execType") == "Funding":
+            items = [self._funding_json(i, f) for i, f in enumerate(self.ex.fundings) if symbol in (None, f[1])][::-1]
+        else:
+            items = [execution_json(f) for f in reversed(self.ex.fills) if symbol is None or f.order.market.id == symbol]
+        return _ok({"category": params.get("category", "spot"), "list": items, "nextPageCursor": ""}, self.ex.clock_ms())
+
+    def _funding_json(self, i: int, funding: tuple) -> dict:
+        """A funding payment as Bybit lists it: ``execFee`` is what the position paid (> 0 paid)."""
+        ts, market_id, rate, mark, amount = funding
+        m, pos = self.ex.markets[market_id], self.ex.position(market_id).contracts
+        return {
+            "symbol": market_id,
+            "execType": "Funding",
+            "execId": f"funding-{i}",
+            "execFee": format(-amount, "f"),
+            "feeRate": format(rate, "f"),
+            "execPrice": format(mark, "f"),
+            "execQty": format(abs(pos), "f"),
+            "execValue": format(value(m, abs(pos), mark) if pos else Decimal(0), "f"),
+            "execTime": str(ts),
+            "side": "Buy" if pos > 0 else "Sell",
+            "orderId": "",
+            "orderLinkId": "",
+            "isMaker": False,
+        }
 
     async def wallet_balance(self, params: dict) -> web.Response:
         coins = []
         for asset in sorted(self.ex.balances):
-            free, locked = self.ex.free(asset), self.ex.locked(asset)
+            wallet, margin, upl = self.ex.balances[asset], self.ex.margin_used(asset), self.ex.unrealized(asset)
             coins.append(
                 {
                     "coin": asset,
-                    "walletBalance": str(free + locked),
-                    "equity": str(free + locked),
-                    "locked": str(locked),
+                    "walletBalance": str(wallet),
+                    "equity": str(wallet + upl),
+                    "unrealisedPnl": format(upl, "f"),
+                    "locked": str(self.ex.locked(asset) - margin),
                     "totalOrderIM": "0",
-                    "totalPositionIM": "0",
+                    "totalPositionIM": str(margin),
                 }
             )
         result = {"list": [{"accountType": "UNIFIED", "totalEquity": "0", "coin": coins}]}
         return _ok(result, self.ex.clock_ms())
+
+    # --- swaps ------------------------------------------------------------------------
+    async def tickers(self, request: web.Request) -> web.Response:
+        now, kind = self.ex.clock_ms(), request.query.get("category", "")
+        items = []
+        for m in self.ex.markets.values():
+            if category(m) != kind or request.query.get("symbol") not in (None, m.id):
+                continue
+            bid, ask = self.ex.best(m.id)
+            mark = self.ex.mark(m.id)
+            items.append(
+                {
+                    "symbol": m.id,
+                    "lastPrice": str(mark),
+                    "indexPrice": str(mark),
+                    "markPrice": str(mark),
+                    "bid1Price": str(bid),
+                    "ask1Price": str(ask),
+                    "fundingRate": format(self.ex.funding_rates.get(m.id, Decimal(0)), "f"),
+                    "nextFundingTime": str((now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS),
+                    "openInterest": "0",
+                    "volume24h": "0",
+                    "turnover24h": "0",
+                }
+            )
+        return _ok({"category": kind, "list": items}, now)
+
+    async def set_leverage(self, params: dict) -> web.Response:
+        now, m = self.ex.clock_ms(), self.ex.market(params.get("symbol", ""))
+        lever = int(Decimal(params["buyLeverage"]))
+        if self.ex.leverage.get(m.id) == lever:
+            return _fail(110043, "Set leverage not modified", now)
+        self.ex.leverage[m.id] = lever
+        return _ok({}, now)
+
+    async def set_margin_mode(self, params: dict) -> web.Response:
+        mode = {"REGULAR_MARGIN": "cross", "ISOLATED_MARGIN": "isolated"}.get(params.get("setMarginMode", ""))
+        if mode is None:
+            return _fail(10001, "params error: setMarginMode", self.ex.clock_ms())
+        for m in self.ex.markets.values():  # account-wide
+            if m.margined:
+                self.ex.margin_mode[m.id] = mode
+        return _ok({"reasons": []}, self.ex.clock_ms())
+
+    async def positions(self, params: dict) -> web.Response:
+        rows = []
+        for m in self.ex.markets.values():
+            if category(m) != params.get("category") or params.get("symbol") not in (None, m.id):
+                continue
+            pos, mark = self.ex.position(m.id), self.ex.mark(m.id)
+            size = abs(pos.contracts)
+            rows.append(
+                {
+                    "positionIdx": 0,
+                    "symbol": m.id,
+                    "side": "Buy" if pos.contracts > 0 else ("Sell" if pos.contracts < 0 else ""),
+                    "size": str(size),
+                    "avgPrice": str(pos.entry),
+                    "positionValue": str(value(m, size, pos.entry) if size else 0),
+                    "tradeMode": 0,
+                    "positionStatus": "Normal",
+                    "leverage": str(self.ex.lev(m.id)),
+                    "markPrice": str(mark),
+                    "liqPrice": "",
+                    "positionIM": str(value(m, size, mark) / self.ex.lev(m.id) if size else 0),
+                    "positionMM": "0",
+                    "unrealisedPnl": format(pos.unrealized(m, mark), "f"),
+                    "cumRealisedPnl": "0",
+                    "createdTime": str(self.ex.clock_ms()),
+                    "updatedTime": str(self.ex.clock_ms()),
+                }
+            )
+        return _ok({"category": params.get("category"), "list": rows, "nextPageCursor": ""}, self.ex.clock_ms())

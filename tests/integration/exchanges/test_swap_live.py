@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,7 @@ import pytest
 from ccxt_mm_testkit.emulator import faults
 from ccxt_mm_testkit.emulator.binance import BinanceDialect
 from ccxt_mm_testkit.emulator.binance_futures import BinanceFuturesDialect
+from ccxt_mm_testkit.emulator.bybit import BybitDialect
 from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
 from ccxt_mm_testkit.emulator.frames import book_frames
 from ccxt_mm_testkit.emulator.okx import OkxDialect
@@ -30,6 +32,7 @@ from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import AmendAccepted, AmendOrder, CancelOrder, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
 from ccxt_mm.market.binance_capture import read_binance_capture
+from ccxt_mm.report import summarize
 from tests.conftest import COINM_FILE, RECORDINGS
 from tests.integration.exchanges.conftest import API_KEY, SECRET, market_frames, step_books
 from tests.integration.exchanges.test_venues_emulated import PASSPHRASE
@@ -98,6 +101,19 @@ OKX = SwapEnv(
 )
 """OKX's ETH-USDT-SWAP (0.1 ETH a contract) shows the Binance USDⓈ-M capture's book (OKX's
 capture has no linear swap), its UNI-USD-SWAP its own capture's."""
+BYBIT = SwapEnv(
+    "bybit",
+    swap("ETH/USDT:USDT", "ETHUSDT", "0.01", "0.01", "5", "1"),
+    swap("ETH/USD:ETH", "ETHUSD", "0.01", "1", "0", "1"),
+    {
+        "ETHUSDT": lambda: capture_frames(USDM_FILE, "ETH/USDT:USDT"),
+        "ETHUSD": lambda: capture_frames(COINM_FILE, "ETH/USD:ETH"),
+    },
+    lambda ex: BybitDialect(ex, API_KEY, SECRET).routes(),
+    "110017",
+)
+"""Bybit's linear ETHUSDT and inverse ETHUSD (1 USD a contract) show the Binance futures
+captures' books (Bybit's capture has LTCUSDT only)."""
 
 
 def futures_exchange(env: SwapEnv) -> EmulatedExchange:
@@ -120,7 +136,10 @@ async def client_on(env: SwapEnv, ex: EmulatedExchange) -> tuple[EmulatorServer,
     return server, client
 
 
-VENUE_CASES = [(BINANCE, "linear", 0.02), (BINANCE, "inverse", 3.0), (OKX, "linear", 0.2), (OKX, "inverse", 3.0)]
+VENUE_CASES = [
+    *((env, kind, qty) for env in (BINANCE, BYBIT) for kind, qty in (("linear", 0.02), ("inverse", 30.0))),
+    *((OKX, kind, qty) for kind, qty in (("linear", 0.2), ("inverse", 3.0))),
+]
 
 
 @pytest.mark.parametrize(("env", "kind", "qty"), VENUE_CASES, ids=[f"{e.name}-{k}" for e, k, _ in VENUE_CASES])
@@ -157,8 +176,9 @@ def test_swap_venue_orders_position_and_wallet(env: SwapEnv, kind: str, qty: flo
             assert isinstance(fill, Fill) and fill.qty == qty and fill.fee_base == 0.0
             notional = qty * float(market.contract_size) * (1 / bid if market.inverse else bid)
             assert fill.fee == pytest.approx(notional * float(ex.maker_fee), abs=1e-8)  # as stated, 8 decimals
-            balances, position = await venue.holdings()
-            assert position == qty and await venue.position() == (qty, bid)
+            held = await venue.holdings()
+            balances, position = held.balances, held.position
+            assert position == qty and held.mark == pytest.approx(float(ex.mark(market.id)))
             # the cash is the wallet less what the long cost: linear its notional paid, inverse
             # its notional received (a long of an inverse contract is short of its coin)
             cash, paid = balances[market.settle][1], -notional if market.inverse else notional
@@ -185,10 +205,11 @@ def test_swap_venue_orders_position_and_wallet(env: SwapEnv, kind: str, qty: flo
     asyncio.run(main())
 
 
-def live_config(env: SwapEnv, **risk: float) -> AppConfig:
-    """Quote ``env``'s linear swap: 0.02 ETH orders, a 0.05 ETH position limit (``risk``
+def live_config(env: SwapEnv, kind: str = "linear", **risk: float) -> AppConfig:
+    """Quote ``env``'s swap of ``kind``: 0.02 ETH orders, a 0.05 ETH position limit (``risk``
     overrides), leverage 3, REST books polled every 50 ms, reconciled every 0.3 s."""
-    symbol = env.linear.symbol
+    market = env.linear if kind == "linear" else env.inverse
+    symbol = market.symbol
     return AppConfig.model_validate(
         {
             "live": {
@@ -199,7 +220,7 @@ def live_config(env: SwapEnv, **risk: float) -> AppConfig:
                 "stale_secs": 1.0,
                 "reconcile_secs": 0.3,
             },
-            "market": {"symbol": symbol, "contract_size": float(env.linear.contract_size), "leverage": 3},
+            "market": {"symbol": symbol, "contract_size": float(market.contract_size), "leverage": 3},
             "strategy": {"params": {"order_qty": 0.02, "uncalibrated_widen": 1.0}},
             "risk": {"max_position_base": 0.05, **risk},
             "spread": {"min_spread_bps": 1.0, "base_bps": {"low": 1.0, "medium": 2.0, "high": 4.0, "extreme": 10.0}},
@@ -220,14 +241,15 @@ def run_live_swap(
     held: str = "0",
     script: Script | None = None,
     on: EmulatedExchange | None = None,
+    kind: str = "linear",
 ) -> tuple[dict, EmulatedExchange, LiveEngine]:
     """The engine on ``env``'s linear swap for ``seconds``, the account holding ``held`` ETH
     long (bought at the mid) at start: books step through the recording, and every 0.2 s
     ``script`` runs (if any), then a taker trades through our resting orders of the sides
-    ``hit`` (live), or 0.05 ETH at the best bid and ask (paper, which fills from public
-    trades); then the shutdown. ``on``: the emulated exchange of an earlier run (a restart),
-    else a new one."""
-    m = env.linear
+    ``hit`` (live), or 0.05 ETH sweeps 300 ticks through the best bid and ask (paper, which
+    fills from public trades); then the shutdown. ``on``: the emulated exchange of an earlier run (a restart),
+    else a new one; ``kind``: the swap quoted (linear or inverse)."""
+    m = env.linear if kind == "linear" else env.inverse
 
     async def main():
         ex = futures_exchange(env) if on is None else on
@@ -247,10 +269,10 @@ def run_live_swap(
                 for o in ex.open_orders(m.id):
                     if o.side in hit:
                         ex.trade(m.id, "sell" if o.side == "buy" else "buy", o.price, o.remaining)
-                if not live:
+                if not live:  # takers sweeping 300 ticks (~11 bps) through each side
                     bid, ask = ex.best(m.id)
-                    ex.trade(m.id, "sell", bid, env.lots("0.05"))
-                    ex.trade(m.id, "buy", ask, env.lots("0.05"))
+                    ex.trade(m.id, "sell", bid - 300 * m.tick, env.lots("0.05"))
+                    ex.trade(m.id, "buy", ask + 300 * m.tick, env.lots("0.05"))
             stop.set()
             await runner
             if live:
@@ -273,32 +295,41 @@ def path(ex: EmulatedExchange, start: Decimal = Decimal(0)) -> tuple[Decimal, De
     return position, peak
 
 
-def assert_ledger_is_the_exchange_s(env: SwapEnv, ex: EmulatedExchange, market: LiveMarket) -> None:
+def assert_ledger_is_the_exchange_s(env: SwapEnv, ex: EmulatedExchange, market: LiveMarket, kind: str = "linear") -> None:
     """Nothing rests; the core's position is the exchange's, and its cash plus the position's
     value at the mark is the exchange's equity (wallet: start + realized PnL - fees + funding,
     plus the unrealized PnL), to the decimals of its replies."""
-    core, m = market.core, env.linear
+    core, m = market.core, env.linear if kind == "linear" else env.inverse
     assert not ex.open_orders()
     assert core.base_balance == pytest.approx(float(ex.position(m.id).contracts), abs=1e-12)
     equity = core.quote_balance + core.contract.position_value(core.base_balance, float(ex.mark(m.id)))
     assert equity == pytest.approx(float(ex.balances[m.settle] + ex.unrealized(m.settle)), abs=1e-6)
 
 
-ENVS = [BINANCE, OKX]
+ENVS = [BINANCE, OKX, BYBIT]
 
 
-@pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
-def test_live_swap_engine_ledger_agrees_with_the_exchange(env: SwapEnv) -> None:
-    """Live on the emulated linear swap: leverage 3 set, quotes fill both ways, the position
-    never passes its limit (0.05 ETH in contracts), and after the shutdown the ledger is the
-    exchange's, its reconciliation finding no drift."""
-    summary, ex, engine = run_live_swap(env, live_config(env), live=True, seconds=3.0)
+LEDGER_CASES = [(BINANCE, "linear"), (OKX, "linear"), (BYBIT, "linear"), (BINANCE, "inverse")]
+
+
+@pytest.mark.parametrize(("env", "kind"), LEDGER_CASES, ids=[f"{e.name}-{k}" for e, k in LEDGER_CASES])
+def test_live_swap_engine_ledger_agrees_with_the_exchange(env: SwapEnv, kind: str) -> None:
+    """Live on an emulated swap: leverage 3 set, quotes fill both ways, the position never
+    passes its limit (0.05 ETH in contracts: at the mark, inverse), and after the shutdown the
+    ledger is the exchange's, its reconciliation finding no drift, and the report's equity is
+    the exchange's in the settle currency."""
+    summary, ex, engine = run_live_swap(env, live_config(env, kind), live=True, seconds=3.0, kind=kind)
     (market,) = engine.markets
-    assert ex.leverage[env.linear.id] == 3 and summary["fills"] >= 2
-    assert_ledger_is_the_exchange_s(env, ex, market)
-    assert set(market.drift) == {"position", "USDT"} and max(abs(d) for d in market.drift.values()) < 1e-6
+    m = env.linear if kind == "linear" else env.inverse
+    assert ex.leverage[m.id] == 3 and summary["fills"] >= 2
+    assert_ledger_is_the_exchange_s(env, ex, market, kind)
+    assert set(market.drift) == {"position", m.settle} and max(abs(d) for d in market.drift.values()) < 1e-6
     assert {f.order.side for f in ex.fills} == {"buy", "sell"}
-    assert path(ex)[1] <= env.lots("0.05")
+    limit = Decimal(repr(market.core.cfg.risk.max_position_base))  # contracts, as converted at start
+    assert path(ex)[1] <= limit
+    report = summarize(market.core.cfg, market.result(time.time_ns()), {})
+    equity = ex.balances[m.settle] + ex.unrealized(m.settle)
+    assert report["equity_settle"] == pytest.approx(float(equity), abs=1e-3)  # at the core's last mid
 
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
@@ -339,19 +370,23 @@ def test_a_restart_takes_the_position_and_its_limit_holds() -> None:
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
 def test_live_swap_funding_paid_reaches_the_ledger(env: SwapEnv) -> None:
-    """Holding 0.04 ETH long with quotes nobody takes, the exchange pays funding at 0.01 % a
-    second into the run: the next reconciliation reads it (``fetch_funding_history``) as one
-    payment of the exchange's amount, the ledger stays the exchange's, and the strategy's
-    funding rate becomes the exchange's new one."""
+    """Holding 0.04 ETH long with quotes nobody takes, the exchange pays funding at 0.01 % just
+    before the run and a second into it: the next reconciliation reads the second
+    (``fetch_funding_history``) as one payment of the exchange's amount (the first is in the
+    wallet the run started from), the ledger stays the exchange's, and the strategy's funding
+    rate becomes the exchange's new one."""
 
     def fund(step: int, ex: EmulatedExchange, _: EmulatorServer) -> None:
         if step == 5:
             ex.pay_funding(env.linear.id)
             ex.funding_rates[env.linear.id] = Decimal("0.0003")
 
-    _, ex, engine = run_live_swap(env, live_config(env), live=True, seconds=2.0, hit=(), held="0.04", script=fund)
+    ex = futures_exchange(env)
+    ex.position(env.linear.id).apply(env.linear, env.lots("0.04"), ex.mark(env.linear.id))
+    ex.pay_funding(env.linear.id)  # before the run: in the wallet the run starts from
+    _, ex, engine = run_live_swap(env, live_config(env), live=True, seconds=2.0, hit=(), script=fund, on=ex)
     core = engine.markets[0].core
-    ((_, _, rate, mark, amount),) = ex.fundings
+    (_, (_, _, rate, mark, amount)) = ex.fundings
     assert amount == (-env.lots("0.04") * env.linear.contract_size * mark * rate).quantize(Decimal("1e-8")) < 0
     assert [f[4] for f in core.fundings] == [float(amount)] and core.inventory.funding == float(amount)
     assert_ledger_is_the_exchange_s(env, ex, engine.markets[0])
@@ -361,12 +396,16 @@ def test_live_swap_funding_paid_reaches_the_ledger(env: SwapEnv) -> None:
 def test_paper_swap_quotes_public_books_and_sends_nothing() -> None:
     """Paper on the emulated USDⓈ-M swap: the market's facts and funding rate come from the
     public API, the simulated venue starts flat with 10 000 USDT on margin at leverage 3 and
-    fills from the public trades; not one order reaches the exchange."""
-    summary, ex, engine = run_live_swap(BINANCE, live_config(BINANCE), live=False, seconds=2.0)
+    fills from the public trades, the core's ledger its own; not one order reaches the
+    exchange."""
+    config = live_config(BINANCE, max_position_base=0.2)  # room for both levels: no churn at the limit
+    summary, ex, engine = run_live_swap(BINANCE, config, live=False, seconds=2.0)
     (market,) = engine.markets
-    assert summary["mode"] == "paper" and not ex.orders
-    assert market.core.contract.margined and market.core.funding_rate == pytest.approx(1e-4)
-    assert market.venue.paper.leverage == 3.0 and summary["orders_created"] > 0
+    core, paper = market.core, market.venue.paper
+    assert summary["mode"] == "paper" and not ex.orders and summary["fills"] > 0
+    assert core.contract.margined and core.funding_rate == pytest.approx(1e-4) and paper.leverage == 3.0
+    assert core.base_balance == pytest.approx(paper.base, abs=1e-12) and core.quote_balance == pytest.approx(paper.quote, abs=1e-9)
+    assert abs(paper.base) <= 0.2 + 1e-12 and paper.quote != 10_000.0  # fees and trading moved the collateral
 
 
 FAULTS: dict[str, Callable[[EmulatedExchange], faults.Fault | None]] = {
