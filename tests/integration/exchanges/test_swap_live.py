@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
 import ccxt.async_support as ccxt_async
 import pytest
@@ -33,7 +35,7 @@ from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import AmendAccepted, AmendOrder, CancelOrder, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
 from ccxt_mm.market.binance_capture import read_binance_capture
 from ccxt_mm.report import summarize
-from tests.conftest import COINM_FILE, RECORDINGS
+from tests.conftest import CASSETTES, COINM_FILE, RECORDINGS
 from tests.integration.exchanges.conftest import API_KEY, SECRET, market_frames, step_books
 from tests.integration.exchanges.test_venues_emulated import PASSPHRASE
 
@@ -446,3 +448,60 @@ def test_a_fault_on_a_swap_keeps_position_ledger_and_limit(fault: str) -> None:
     assert len(market.core.fills) == len(ex.fills)
     assert_ledger_is_the_exchange_s(BINANCE, ex, market)
     assert path(ex)[1] <= Decimal("0.05")
+
+
+def request_fixture(exchange: str, description: str) -> dict:
+    """ccxt's own request fixture of ``exchange``'s createOrder with ``description``."""
+    path = CASSETTES / "ccxt_static" / f"{exchange}.request.subset.json"
+    return next(c for c in json.loads(path.read_text())["methods"]["createOrder"] if c["description"] == description)
+
+
+def sent_order(env: SwapEnv, market: EmuMarket, order: PlaceOrder) -> dict[str, str]:
+    """The params of the create request the venue sends for ``order`` on ``env``'s emulator
+    (its body: binance a form, bybit JSON), as the exchange receives them."""
+
+    async def main() -> dict[str, str]:
+        ex = futures_exchange(env)
+        ex.markets[market.id] = market
+        bids, asks = env.books[env.linear.id]()[0]
+        ex.set_book(market.id, [(repr(p / 30), "10") for p, _ in bids], [(repr(p / 30), "10") for p, _ in asks])
+        server, client = await client_on(env, ex)
+        bodies: list[str] = []
+
+        async def record(request, handler):
+            if request.method == "POST" and request.path.endswith(("/order", "/order/create")):
+                bodies.append(await request.text())
+            return await handler(request)
+
+        server.fault = record
+        venue = CcxtVenue(client, market.symbol, clock, leverage=5)
+        try:
+            await venue.start()
+            venue.submit(order, 0)
+            await venue.flush()
+        finally:
+            await client.close()
+            await server.stop()
+        (body,) = bodies
+        return json.loads(body) if body.startswith("{") else dict(parse_qsl(body))
+
+    return asyncio.run(main())
+
+
+def test_a_reduce_only_post_only_quote_is_sent_as_ccxt_s_fixtures_send_it() -> None:
+    """The venue's reduce-only quote on a linear swap reaches the exchange as ccxt's own request
+    fixtures say it must: Binance USDⓈ-M ``timeInForce=GTX`` and ``reduceOnly=true`` (its
+    postOnly and reduceOnly fixtures, each flag as there), Bybit the fixture "Swap limit sell
+    with reduceOnly and postOnly" field for field; the client order id is ours."""
+    ltc = {env.name: swap("LTC/USDT:USDT", "LTCUSDT", "0.01", "0.1", "5", "1") for env in (BINANCE, BYBIT)}
+    binance = sent_order(BINANCE, ltc["binance"], PlaceOrder("mmq1", 1, 60.0, 0.2, "quote (reduce-only)", reduce_only=True))
+    post_only = dict(parse_qsl(request_fixture("binance", "Swap limit buy with postOnly")["output"]))
+    reduce_only = dict(parse_qsl(request_fixture("binance", "Swap limit buy with reduce only (closing short position)")["output"]))
+    volatile = {"timestamp", "signature", "newClientOrderId", "recvWindow"}
+    for fixture in (post_only, reduce_only):
+        for key in set(fixture) - volatile - {"price", "timeInForce"}:
+            assert binance[key] == fixture[key], key
+    assert (binance["price"], binance["timeInForce"], binance["newClientOrderId"]) == ("60", "GTX", "mmq1")
+    bybit = sent_order(BYBIT, ltc["bybit"], PlaceOrder("mmq2", -1, 100.0, 0.1, "quote (reduce-only)", reduce_only=True))
+    fixture = json.loads(request_fixture("bybit", "Swap limit sell with reduceOnly and postOnly")["output"])
+    assert {k: bybit[k] for k in fixture} == fixture and bybit["orderLinkId"] == "mmq2"
