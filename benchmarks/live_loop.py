@@ -1,7 +1,7 @@
 """The live engine against emulated exchanges: 3 exchanges × N symbols in one process.
 
 Run: ``.venv/bin/python benchmarks/live_loop.py [--symbols 10] [--seconds 30] [--rate 5] [--websocket]
-[--report-every SECS]``.
+[--report-every SECS] [--swaps]``.
 
 The emulators run in a child process (so the engine's memory is measured alone). Each
 emulated market's book is moved ``--rate`` times a second by replaying the bundled real
@@ -15,6 +15,8 @@ baseline, the feed and order-ack latency p50s the run summary reports, orders le
 and the event loop's lag (how late a 10 ms sleep wakes: what a blocked loop shows). With
 ``--report-every`` the run report (:mod:`ccxt_mm.app.run_report`, plots included) is written
 that often beside quoting, into a temporary folder: compare tick → intent and the lag without.
+With ``--swaps`` every market is a linear perpetual swap (``BASE/USDT:USDT``: binance USDⓈ-M,
+okx SWAP, bybit linear; REST only): leverage set at start, positions and cash reconciled.
 """
 
 from __future__ import annotations
@@ -46,14 +48,17 @@ KEY, SECRET, PASSPHRASE = "bench-key", "bench-secret", "bench-pass"
 BASES = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "TRX", "BCH"]
 
 
-def market_id(exchange: str, base: str) -> str:
-    return f"{base}-USDT" if exchange == "okx" else f"{base}USDT"
+def market_id(exchange: str, base: str, swaps: bool = False) -> str:
+    if exchange == "okx":
+        return f"{base}-USDT-SWAP" if swaps else f"{base}-USDT"
+    return f"{base}USDT"
 
 
-def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
+def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue, swaps: bool = False) -> None:
     """Child process: three emulators whose books replay the recording at ``rate`` Hz (the
     emulator is imported here, so the engine process holds only what ``ccxt-mm run`` does)."""
     from ccxt_mm_testkit.emulator.binance import BinanceDialect
+    from ccxt_mm_testkit.emulator.binance_futures import BinanceFuturesDialect
     from ccxt_mm_testkit.emulator.bybit import BybitDialect
     from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
     from ccxt_mm_testkit.emulator.frames import book_frames
@@ -71,13 +76,21 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
         for name in ("binance", "okx", "bybit"):
             markets = {}
             for base in BASES[:n_symbols]:
-                mid = market_id(name, base)
+                mid, swap = market_id(name, base, swaps), (Decimal(1), "USDT") if swaps else ()
                 markets[mid] = EmuMarket(
-                    f"{base}/USDT", mid, base, "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(0)
+                    f"{base}/USDT{':USDT' if swaps else ''}",
+                    mid,
+                    base,
+                    "USDT",
+                    Decimal("0.01"),
+                    Decimal("0.00001"),
+                    Decimal("0.00001"),
+                    Decimal(0),
+                    *swap,
                 )
             ex = EmulatedExchange(markets, {base: Decimal(1000) for base in BASES[:n_symbols]} | {"USDT": Decimal(10**9)})
             routes = {
-                "binance": BinanceDialect(ex, KEY, SECRET).routes(),
+                "binance": [*BinanceDialect(ex, KEY, SECRET).routes(), *BinanceFuturesDialect(ex, KEY, SECRET).routes()],
                 "okx": OkxDialect(ex, KEY, SECRET, PASSPHRASE).routes(),
                 "bybit": BybitDialect(ex, KEY, SECRET).routes(),
             }[name]
@@ -93,12 +106,12 @@ def serve(n_symbols: int, rate: float, seconds: float, urls: mp.Queue) -> None:
                 for k, base in enumerate(BASES[:n_symbols]):
                     scale = 1 + k / 100
                     ex.set_book(
-                        market_id(name, base),
+                        market_id(name, base, swaps),
                         [(f"{p * scale:.2f}", f"{q}") for p, q in bids],
                         [(f"{p * scale:.2f}", f"{q}") for p, q in asks],
                     )
                     if i % 10 == 5:  # a taker trades through our best quotes now and then
-                        for o in ex.open_orders(market_id(name, base))[:2]:
+                        for o in ex.open_orders(market_id(name, base, swaps))[:2]:
                             ex.trade(o.market.id, "sell" if o.side == "buy" else "buy", o.price, o.remaining / 2)
             await asyncio.sleep(1 / rate)
         urls.put({name: len(ex.open_orders()) for name, ex in emus})
@@ -115,6 +128,7 @@ async def run_engine(
     predictions: LivePredictions | None = None,
     websocket: bool = False,
     report_every: float | None = None,
+    swaps: bool = False,
 ) -> tuple[LiveEngine, dict, np.ndarray, int]:
     """The engine after ``seconds`` of quoting, the orders left per market, the loop's lag
     samples (ms) and the run reports written (``report_every``: seconds between them)."""
@@ -125,16 +139,19 @@ async def run_engine(
             # the emulated accounts hold 1,000 of each base asset: over any exposure limit, every
             # market would only ever reduce its holdings; this measures quoting
             "risk": {"max_position_base": 0.05, "max_exposure_quote": 1e12},
+            # every swap: contracts of 1 base unit, leverage 1 set on the account at start
+            "market": {"symbol": "BTC/USDT:USDT", "contract_size": 1.0} if swaps else {},
         }
     )
     clients, markets = [], []
     for name, url in urls.items():
         params = {"apiKey": KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False}
         client = client_class(name)(params)  # as ccxt-mm run makes them, whichever feed it uses
-        point_at(client, url, url.replace("http", "ws"))
+        point_at(client, url, url.replace("http", "ws"), kinds=("linear",) if swaps else ("spot",))
         clients.append(client)
         for base in BASES[:n_symbols]:
-            markets.append(await open_market(config, client, f"{base}/USDT", live=True, run_id="bench"))
+            symbol = f"{base}/USDT:USDT" if swaps else f"{base}/USDT"
+            markets.append(await open_market(config, client, symbol, live=True, run_id="bench"))
     engine = LiveEngine(config, markets, predictions=predictions)
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(seconds, stop.set)
@@ -169,14 +186,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="book updates per second per market")
     parser.add_argument("--websocket", action="store_true", help="books and fills over websockets instead of REST polling")
     parser.add_argument("--report-every", type=float, help="write the run report this often (s) while quoting")
+    parser.add_argument("--swaps", action="store_true", help="linear perpetual swaps instead of spot (REST only)")
     args = parser.parse_args()
+    if args.swaps and args.websocket:
+        parser.error("--swaps polls REST: the emulator streams spot books only")
     queue: mp.Queue = mp.Queue()
-    child = mp.Process(target=serve, args=(args.symbols, args.rate, args.seconds + 5, queue), daemon=True)
+    child = mp.Process(target=serve, args=(args.symbols, args.rate, args.seconds + 5, queue, args.swaps), daemon=True)
     child.start()
     urls = queue.get(timeout=120)
     started = time.monotonic()
     engine, left, lag, reports = asyncio.run(
-        run_engine(urls, args.symbols, args.seconds, 1 / args.rate, websocket=args.websocket, report_every=args.report_every)
+        run_engine(
+            urls, args.symbols, args.seconds, 1 / args.rate, websocket=args.websocket, report_every=args.report_every, swaps=args.swaps
+        )
     )
     elapsed_min = (time.monotonic() - started) / 60
     child.terminate()
@@ -190,7 +212,8 @@ def main() -> None:
     ratio = statistics.median(r / b for r, b in zip(requests, baseline, strict=True) if b)
     print(f"build               {build()} (ccxt_mm.compiled: the quoting path compiled with mypyc, or pure Python)")
     print(
-        f"markets             {len(engine.markets)} ({args.symbols} symbols × 3 exchanges), {args.seconds:.0f} s, books at {args.rate:g} Hz"
+        f"markets             {len(engine.markets)} ({args.symbols} {'swaps' if args.swaps else 'symbols'} × 3 exchanges),"
+        f" {args.seconds:.0f} s, books at {args.rate:g} Hz"
         f" by {'websocket' if args.websocket else 'REST polling'}"
     )
     print(f"book updates        median {statistics.median(updates):.0f} per minute per market")
