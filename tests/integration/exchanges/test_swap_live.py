@@ -441,7 +441,7 @@ def test_a_fault_on_a_swap_keeps_position_ledger_and_limit(fault: str) -> None:
         elif step == 10:
             server.fault = None
 
-    _, ex, engine = run_live_swap(BINANCE, live_config(BINANCE), live=True, seconds=4.0, script=inject)
+    _, ex, engine = run_live_swap(BINANCE, live_config(BINANCE), live=True, seconds=3.0, script=inject)
     market = engine.markets[0]
     assert SEEN.get(fault, lambda m: True)(market), (market.venue.stats, market.errors)
     assert ex.fills and sorted(f.trade_id for f in ex.fills) == sorted(int(t) for t in market.venue.seen_trades())
