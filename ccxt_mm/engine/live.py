@@ -41,7 +41,7 @@ from ccxt_mm.exchange.clients import make_venue
 from ccxt_mm.exchange.feed import BookFeed, TradeFeed, WebsocketFallback
 from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.orders import OrderStatus
-from ccxt_mm.execution.venue import MarketFacts, Venue
+from ccxt_mm.execution.venue import Holdings, MarketFacts, Venue
 from ccxt_mm.market.latency import FeedClock
 from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
@@ -127,10 +127,7 @@ async def open_market(
     mcfg = market_config(config, symbol, facts, key)
     leftovers = await venue.cancel_leftovers(config.orders.client_id_prefix)
     held = await venue.holdings()
-    if facts.swap:  # the position in contracts, the settle currency's cash
-        base, quote = held.position, held.balances.get(facts.settle, (0.0, 0.0))[1]
-    else:
-        base, quote = held.balances.get(facts.base, (0.0, 0.0))[1], held.balances.get(facts.quote, (0.0, 0.0))[1]
+    (_, base), (_, quote) = ledger_of(held, mcfg.market)
     core = QuotingCore(mcfg, load_strategy(mcfg), venue, run_id, base, quote)
     core.funding_rate = facts.funding_rate
     # a swap's position held at start is the inventory's (its limit and risk count it), valued
@@ -153,12 +150,24 @@ async def open_market(
     )
 
 
+def ledger_of(held: Holdings, market: MarketParams) -> tuple[tuple[str, float], tuple[str, float]]:
+    """(name, amount) on the exchange of what the core's base and quote balances count: spot's
+    base and quote; a swap's position (contracts) and its settle currency's cash."""
+
+    def total(asset: str) -> float:
+        return held.balances.get(asset, (0.0, 0.0))[1]
+
+    if market.contract.margined:
+        return ("position", held.position), (market.settle, total(market.settle))
+    return (market.base, total(market.base)), (market.quote, total(market.quote))
+
+
 def market_config(config: AppConfig, symbol: str, facts: MarketFacts, source: str) -> AppConfig:
     """``config`` for one market: its grid and minimums the exchange's; a swap's contract size
     and leverage too, and the config's base sizes in contracts (at the mark price now, for an
     inverse swap: :func:`~ccxt_mm.amounts.in_amount_units`); the exchange's minimum order is
     in contracts already."""
-    fields: dict = {"symbol": symbol, "tick_size": facts.tick_size, "lot_size": facts.lot_size, "data": ()}
+    fields: dict[str, object] = {"symbol": symbol, "tick_size": facts.tick_size, "lot_size": facts.lot_size, "data": ()}
     fields["min_notional_quote"] = facts.min_notional_quote
     if facts.swap:
         fields |= {"contract_size": facts.contract_size, "leverage": config.market.leverage}
@@ -361,19 +370,13 @@ class LiveEngine:
         core.drain(self.clock_ns())  # the fills the balances were read after are in the ledger now
         if found is None:
             return
-        orphans, vanished, balances = found.orphans_cancelled, found.vanished, found.balances
+        orphans, vanished = found.orphans_cancelled, found.vanished
         if found.funding_rate is not None:  # the strategy's funding skew reads the rate now
             core.funding_rate = found.funding_rate
         m.reconciled["orphans_cancelled"] += len(orphans)
         m.reconciled["vanished"] += len(vanished)
-        if core.contract.margined:  # the position (contracts) and the settle currency's cash
-            settle = core.cfg.market.settle
-            m.drift = {"position": found.position - core.base_balance, settle: balances.get(settle, (0.0, 0.0))[1] - core.quote_balance}
-        else:
-            m.drift = {
-                core.base_asset: balances.get(core.base_asset, (0.0, 0.0))[1] - core.base_balance,
-                core.quote_asset: balances.get(core.quote_asset, (0.0, 0.0))[1] - core.quote_balance,
-            }
+        (base, on_base), (quote, on_quote) = ledger_of(found.held, core.cfg.market)
+        m.drift = {base: on_base - core.base_balance, quote: on_quote - core.quote_balance}
         if orphans or vanished or any(abs(d) > 1e-8 for d in m.drift.values()):
             log.warning("%s: reconciled: orphans cancelled %s, vanished %s, balance drift %s", m.key, orphans, vanished, m.drift)
 

@@ -753,7 +753,7 @@ class CcxtVenue:
             rate = await self.poll_funding()
             if self._fills_reported == fills:
                 break
-        return Reconciliation(orphans, vanished, held.balances, held.position, rate)
+        return Reconciliation(orphans, vanished, held, rate)
 
     async def poll_funding(self) -> float | None:
         """A swap's funding payments since the baseline (:meth:`holdings`) not reported yet become

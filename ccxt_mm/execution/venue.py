@@ -102,10 +102,9 @@ class Reconciliation:
     """Client ids of this run's orders the venue held but we did not track, cancelled."""
     vanished: list[str]
     """Client ids of orders we tracked as open that the venue no longer had (reported cancelled)."""
-    balances: dict[str, tuple[float, float]]
-    """(free, total) per asset, read after every fill before it was reported as an event."""
-    position: float = 0.0
-    """A swap's position (contracts, > 0 long), read with the balances (0 for spot)."""
+    held: Holdings
+    """The balances (and a swap's position), read after every fill before it was reported as
+    an event."""
     funding_rate: float | None = None
     """A swap's funding rate now, a fraction (None: spot, or the venue's own simulation)."""
 

@@ -17,19 +17,17 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from ccxt_mm_testkit.emulator.binance import BinanceDialect, _error, _num
+from ccxt_mm_testkit.emulator.binance import ERRORS, STATUS, BinanceDialect, _error, _num
 from ccxt_mm_testkit.emulator.core import EmuFill, EmuMarket, EmuOrder
 from ccxt_mm_testkit.emulator.margin import value
 
-FUTURES_ERRORS = {
+FUTURES_ERRORS = ERRORS | {
     "post_only": (-5022, "Due to the order could not be executed as maker, the Post Only order will be rejected."),
     "reduce_only": (-2022, "ReduceOnly Order is rejected."),
     "balance": (-2019, "Margin is insufficient."),
     "duplicate": (-4116, "ClientOrderId is duplicated."),
-    "unknown_order": (-2013, "Order does not exist."),
-    "unknown_symbol": (-1121, "Invalid symbol."),
 }
-STATUS = {"open": "NEW", "filled": "FILLED", "canceled": "CANCELED", "rejected": "EXPIRED"}
+"""Spot's answers, but for the refusals futures word and number their own way."""
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 """Funding every 8 hours from 00:00 UTC."""
 
