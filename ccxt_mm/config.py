@@ -112,8 +112,9 @@ class LiveConfig(Strict):
     rest_urls: dict[str, str] = Field(default_factory=dict)
     """Exchange → base URL replacing its REST host (a local emulator or a proxy)."""
     ws_urls: dict[str, str] = Field(default_factory=dict)
-    """Exchange → base URL replacing its websocket hosts (``ws://...``; the exchange's
-    websocket path follows ``/stream``); only with that exchange's ``rest_urls``."""
+    """Exchange → base URL replacing its websocket hosts (``ws://...``; each websocket URL's path
+    follows its host's first label: ``wss://fstream.binance.com/ws`` → ``<url>/fstream/ws``);
+    only with that exchange's ``rest_urls``."""
     state_file: str = "state/live_state.json"
     """``--live`` only: today's loss, the drawdown and the fills seen, kept over restarts."""
     state_secs: Positive = 5.0

@@ -18,7 +18,8 @@ this order, per quote:
    counted as filled (cancels are asynchronous). A quote the order manager would leave alone
    (its slot's order is kept, busy, or being replaced) uses no room; a new order and an amend
    use their size (while an amend is in flight the old and the new size both count: binance's
-   is a cancel-replace). Under the exchange's minimum size or notional → dropped.
+   is a cancel-replace). Under the exchange's minimum size or notional → dropped (a swap's
+   reduce-only quote: under the minimum size only).
 
 Each clip and drop is counted by reason in :attr:`Envelope.clipped` / :attr:`Envelope.dropped`.
 Units: prices quote currency, sizes base units, distances bps of mid, times ns.
@@ -124,11 +125,12 @@ class Envelope:
             room_sell = min(room_sell, max(0.0, risk.reduce_max_base - resting_sell))
         out: list[Quote] = []
         mid = 0.5 * (best_bid + best_ask)
+        reducing = mode is RiskMode.REDUCE_ONLY
         for q in valid:
             if q.side == BUY:
-                room_buy -= self._admit_one(q, room_buy, best_bid, best_ask, mid, orders, now_ns, out)
+                room_buy -= self._admit_one(q, room_buy, best_bid, best_ask, mid, orders, now_ns, out, reducing)
             else:
-                room_sell -= self._admit_one(q, room_sell, best_bid, best_ask, mid, orders, now_ns, out)
+                room_sell -= self._admit_one(q, room_sell, best_bid, best_ask, mid, orders, now_ns, out, reducing)
         return out
 
     def taker_qty(self, qty: float, room: float, price: float) -> float:
@@ -137,11 +139,19 @@ class Envelope:
         allowed = floor_to(min(qty, room), self.lot)
         if allowed < floor_to(qty, self.lot):
             self._clip(ROOM)
-        m = self.market
-        if allowed < self.lot or allowed < m.min_order_base or self.contract.quote_notional(allowed, price) < m.min_notional_quote:
+        if self._below_minimum(allowed, price, True):
             self._drop(BELOW_MINIMUM)
             return 0.0
         return allowed
+
+    def _below_minimum(self, qty: float, price: float, reduce_only: bool) -> bool:
+        """``qty`` at ``price`` is under the exchange's lot, minimum size or minimum notional;
+        a swap's reduce-only order is held to no minimum notional (Binance USDⓈ-M exempts it,
+        OKX has none, and the venue sends it so), else a position under it could not be closed."""
+        m = self.market
+        if qty < self.lot or qty < m.min_order_base:
+            return True
+        return not (reduce_only and self.contract.margined) and self.contract.quote_notional(qty, price) < m.min_notional_quote
 
     def _malformed(self, q: Quote) -> str:
         """Why ``q`` cannot be a quote at all ("" if it can). A plugin's Quote may hold values
@@ -160,11 +170,21 @@ class Envelope:
         return ""
 
     def _admit_one(
-        self, q: Quote, room: float, best_bid: float, best_ask: float, mid: float, orders: OrderManager, now_ns: int, out: list[Quote]
+        self,
+        q: Quote,
+        room: float,
+        best_bid: float,
+        best_ask: float,
+        mid: float,
+        orders: OrderManager,
+        now_ns: int,
+        out: list[Quote],
+        reduce_only: bool,
     ) -> float:
         """Put ``q`` (well-formed, of an allowed side) on the grid and within ``room``, and
-        append it to ``out`` unless it is dropped; returns the room it uses (base units)."""
-        m, lot = self.market, self.lot
+        append it to ``out`` unless it is dropped; returns the room it uses (base units).
+        ``reduce_only``: the risk layer's mode (the order goes out reduce-only)."""
+        lot = self.lot
         if abs(q.price - mid) > mid * self.orders.max_distance_bps * 1e-4:  # what was asked: a fat finger
             self._drop(FAR_FROM_MID)
             return 0.0
@@ -182,7 +202,7 @@ class Envelope:
                 self._drop(NO_ROOM)
                 return 0.0
             self._clip(ROOM)
-        if qty < lot or qty < m.min_order_base or self.contract.quote_notional(qty, price) < m.min_notional_quote:
+        if self._below_minimum(qty, price, reduce_only):
             self._drop(BELOW_MINIMUM)
             return 0.0
         out.append(q if price == q.price and qty == q.qty else Quote(q.side, q.level, price, qty))

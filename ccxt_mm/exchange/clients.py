@@ -87,7 +87,9 @@ def make_venue(config: AppConfig, exchange: ccxt_pro.Exchange, symbol: str, live
 
 def point_at(exchange: ccxt_pro.Exchange, base_url: str, ws_url: str | None = None, kinds: Iterable[str] = ("spot",)) -> None:
     """Rewrite every REST URL of ``exchange`` to ``base_url`` (scheme and host), keeping the
-    path, and with ``ws_url`` every websocket URL to ``ws_url`` + ``/stream`` + its path;
+    path, and with ``ws_url`` every websocket URL to ``ws_url`` + ``/`` + its host's first label
+    + its path (``wss://fstream.binance.com/ws`` → ``<ws_url>/fstream/ws``: the emulator and
+    ccxt's own checks tell spot and futures streams apart by their hosts);
     load only the markets of ``kinds`` (``spot``, ``linear``, ``inverse``: what the run quotes)
     and switch off the other calls an offline emulator does not serve (``live.rest_urls`` and
     ``live.ws_urls``: the loopback emulator, or a proxy). An error answered on a rewritten URL
@@ -102,7 +104,8 @@ def point_at(exchange: ccxt_pro.Exchange, base_url: str, ws_url: str | None = No
                 urls[key] = base_url + urlsplit(url).path
                 stands_for[urls[key]] = url
             elif isinstance(url, str) and url.startswith("ws") and ws_url is not None:
-                urls[key] = ws_url + "/stream" + urlsplit(url).path
+                parts = urlsplit(url)
+                urls[key] = f"{ws_url}/{parts.hostname.split('.')[0]}{parts.path}"
             elif isinstance(url, dict):
                 rewrite(url)
 

@@ -4,13 +4,14 @@
 simulates the exchange. :class:`LivePaperVenue` owns it with the price grid it matches on (a
 :class:`LiveBook` rebuilt around the mid as the market moves), reads the market's facts from
 the exchange's public API, and answers the rest of the lifecycle for orders that rest nowhere
-but in this process: nothing left by earlier runs, no dead-man switch, nothing to reconcile,
-no fills carried over restarts.
+but in this process: nothing left by earlier runs, no dead-man switch, nothing to reconcile
+(a swap's funding rate is read as the run goes), no fills carried over restarts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from ccxt_mm.execution.venue import ACK_ACTIONS, Holdings, MarketFacts, OpenOrde
 from ccxt_mm.market.latency import FeedClock, LatencyHistogram
 from ccxt_mm.quoting.contract import Contract
 from ccxt_mm.quoting.types import BUY, SELL
+
+log = logging.getLogger("ccxt_mm.venue")
 
 
 async def _untranslated(call):
@@ -67,6 +70,8 @@ class LivePaperVenue:
         self.clock_ns = clock_ns
         self.trade_clock = FeedClock()
         """The exchange's clock, learnt from the trades' exchange times against their receipt."""
+        self._swap: SwapAccount | None = None
+        """A swap's public calls (its mark and funding rate); set by :meth:`start`."""
         self.ack_latency = {action: LatencyHistogram() for action in ACK_ACTIONS}
         """Empty, and kept so: no request is sent, so no round trip is measured (the
         simulated one is ``paper.entry_latency_ms`` / ``cancel_latency_ms``, as configured)."""
@@ -86,16 +91,19 @@ class LivePaperVenue:
     async def start(self) -> MarketFacts:
         """Load the market from the exchange's public API (no key is used). A swap starts flat
         with its collateral in the settle currency (``paper.initial_quote``, linear;
-        ``paper.initial_base``, else the initial quote at the mark price now, inverse); the
-        exchange's funding rate now is the strategy's (for its skew), while the simulated
-        payments are at ``paper.funding_rate``, as in a replay."""
+        ``paper.initial_base``, else the initial quote at the mark price now, inverse). The
+        exchange's funding rate now is the strategy's (for its skew) and the simulated
+        payments', read again at each :meth:`reconcile` (a payment is at the rate last read
+        before its funding time, as the exchange fixes it then)."""
         market = await load_market(self.exchange, self.symbol)
         facts = self.facts = market_facts(market)
         self.grid = LiveBook(facts.tick_size, self.grid_span)
         paper = self.paper
         paper.lot_size = facts.lot_size
         if facts.swap:
-            mark, rate = await SwapAccount(self.exchange, market, public_dialect(self.exchange.id), _untranslated).funding_now()
+            self._swap = SwapAccount(self.exchange, market, public_dialect(self.exchange.id), _untranslated)
+            mark, rate = await self._swap.funding_now()
+            paper.funding_rate = rate
             facts = self.facts = dataclasses.replace(facts, mark_price=mark, funding_rate=rate)
             paper.contract = Contract(facts.contract_size, facts.inverse, True, MarketParams().maintenance_margin_rate)
             paper.leverage = self.leverage
@@ -170,7 +178,14 @@ class LivePaperVenue:
         return now_ns - (int(latency_ms * 1e6) if latency_ms < math.inf else 0)
 
     async def reconcile(self, tracked_open: set[str], prefix: str) -> None:
-        """None: the simulator is the only record of its orders and balances."""
+        """None: the simulator is the only record of its orders and balances. A swap's funding
+        rate is read from the exchange's public API for the next simulated payment (a failed
+        read keeps the last rate, logged: quotes are not pulled for it)."""
+        if self._swap is not None:
+            try:
+                _, self.paper.funding_rate = await self._swap.funding_now()
+            except ccxt_async.BaseError as exc:
+                log.warning("%s: funding rate not read (%s: %s); paying %g", self.name, type(exc).__name__, exc, self.paper.funding_rate)
         return None
 
     async def settle_in_flight(self) -> None:

@@ -1,12 +1,12 @@
-"""A perpetual swap's account at the exchange edge: margin mode and leverage set at start and
-checked, the mark price and funding rate, the position, the settle currency's cash, and the
-funding payments.
+"""A perpetual swap's account at the exchange edge: hedge mode refused, margin mode and leverage
+set at start and checked, the mark price and funding rate, the position, the settle
+currency's cash, and the funding payments.
 
-Each call goes through ccxt's unified API (``set_margin_mode``, ``set_leverage``,
-``fetch_funding_rate``, ``fetch_mark_price``, ``fetch_positions``, ``fetch_balance``,
-``fetch_funding_history``); ``call`` is the venue's retried, rate-limited caller, so errors
-arrive translated (:mod:`ccxt_mm.exchange.errors`). What differs by exchange comes from its
-:class:`~ccxt_mm.exchange.dialects.Dialect`.
+Each call goes through ccxt's unified API (``fetch_position_mode``, ``set_margin_mode``,
+``set_leverage``, ``fetch_funding_rate``, ``fetch_mark_price``, ``fetch_positions``,
+``fetch_balance``, ``fetch_funding_history``); ``call`` is the venue's retried, rate-limited
+caller, so errors arrive translated (:mod:`ccxt_mm.exchange.errors`). What differs by
+exchange comes from its :class:`~ccxt_mm.exchange.dialects.Dialect`.
 """
 
 from __future__ import annotations
@@ -53,10 +53,11 @@ class SwapAccount:
         return {"type": self.market["type"], "subType": "inverse" if self.market.get("inverse") else "linear"}
 
     async def set_up(self, leverage: int, margin_mode: str) -> tuple[float, float]:
-        """Set the margin mode and the leverage on the account (one ``set_leverage`` call where
-        the dialect says it sets both) and check the exchange took the leverage asked; returns
-        (mark price, funding rate) now."""
+        """Refuse an account in hedge mode, set the margin mode and the leverage on the account
+        (one ``set_leverage`` call where the dialect says it sets both) and check the exchange
+        took the leverage asked; returns (mark price, funding rate) now."""
         ex, symbol = self.exchange, self.symbol
+        await self.refuse_hedge_mode()
         if self.dialect.leverage_sets_margin_mode:
             reply = await self.call(lambda: ex.set_leverage(leverage, symbol, {"marginMode": margin_mode}))
         else:
@@ -73,6 +74,23 @@ class SwapAccount:
         if got is not None and int(float(got)) != leverage:
             raise VenueError(f"{ex.id} {symbol}: leverage {leverage} asked, the exchange set {got}")
         return await self.funding_now()
+
+    async def refuse_hedge_mode(self) -> None:
+        """An account in hedge (two-sided) position mode keeps a long and a short of one market
+        apart, and each order must say which it opens or closes; the engine holds one net
+        position a market, so it starts in one-way mode only. The mode comes from
+        ``fetch_position_mode`` where ccxt has it, else from the position rows (bybit: a
+        position index other than 0)."""
+        ex, symbol = self.exchange, self.symbol
+        if ex.has.get("fetchPositionMode"):
+            hedged = (await self.call(lambda: ex.fetch_position_mode(symbol, self.params))).get("hedged")
+        else:
+            hedged = any(p.get("hedged") for p in await self.call(lambda: ex.fetch_positions([symbol], self.params)))
+        if hedged:
+            raise VenueError(
+                f"{ex.id} {symbol}: the account is in hedge (two-sided) position mode; ccxt-mm holds one net position a market:"
+                " switch the account to one-way mode"
+            )
 
     def _leverage(self, leverage: int) -> Callable[[], Awaitable[Any]]:
         """``set_leverage``, a refusal that says it is set already (the dialect's) taken as done."""

@@ -46,7 +46,8 @@ reaches the exchange at ``t`` + its latency. Model (documented in ``config.yaml`
   the position left to reduce and is cancelled once none is left, as Binance, OKX and Bybit do.
 * **Funding** (a swap). At every funding time (``funding_interval_hours`` from 00:00 UTC), on
   the first book update at or after it, the position pays or receives ``funding_rate`` of its
-  notional at the mid (the recording has no mark price): the collateral moves and a
+  notional at the mid (the recording has no mark price; the rate is the configured one, or on
+  live books the exchange's as last read): the collateral moves and a
   :class:`~ccxt_mm.execution.types.FundingPaid` event says by how much.
 """
 
@@ -240,9 +241,13 @@ class PaperVenue:
     """The next funding time (ns, exchange clock; -1: not margined, or no book yet)."""
     funding_paid: float = 0.0
     """Funding received so far (paid: negative), settle currency."""
+    funding_rate: float = 0.0
+    """The rate the next funding time pays (positive: longs pay shorts): ``params.funding_rate``
+    until the owner sets the exchange's (paper on live books reads it as it goes)."""
 
     def __post_init__(self) -> None:
         self.supports_amend = self.params.amend_supported
+        self.funding_rate = self.params.funding_rate
 
     def submit(self, action: Action, now_ns: int) -> None:
         latency_ms = self.params.cancel_latency_ms if isinstance(action, CancelOrder) else self.params.entry_latency_ms
@@ -327,10 +332,10 @@ class PaperVenue:
 
     def _pay_funding(self, ts: int) -> None:
         """Settle every funding time up to ``ts`` (exchange clock, ns) on the position valued
-        at the mid, at ``params.funding_rate``."""
+        at the mid, at :attr:`funding_rate`."""
         interval = self.params.funding_interval_hours * _HOUR_NS
         while self.funding_due_ns <= ts:
-            mark, rate = self._mid(0.0), self.params.funding_rate
+            mark, rate = self._mid(0.0), self.funding_rate
             amount = self.contract.funding(self.base, rate, mark) if mark > 0.0 else 0.0
             self.quote += amount
             self.funding_paid += amount

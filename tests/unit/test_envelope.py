@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from hypothesis import given, settings
@@ -144,6 +145,28 @@ def test_under_the_exchange_minimum_is_dropped():
     assert as_tuples(admit(env, quotes)) == [(SELL, 0, 61_801.0, 0.0001)]
     assert admit(env, [Quote(SELL, 0, 61_801.0, 0.0002)], room=(1.0, 0.00005)) == []  # clipped under it
     assert env.dropped == {"below_minimum": 2}
+
+
+def test_a_swap_s_reduce_only_quote_is_held_to_the_minimum_size_but_not_the_minimum_notional():
+    """Binance USDⓈ-M ETHUSDT (5 USDT minimum notional, 0.001 ETH lot): a 0.001 ETH long
+    (~2.7 USDT) is closed by a reduce-only ask the minimum notional would refuse, as Binance
+    takes it; quoting normally, the same ask is dropped, and on spot it is dropped either way."""
+    swap = MarketParams(symbol="ETH/USDT:USDT", contract_size=1.0, tick_size=0.01, lot_size=0.001, min_notional_quote=5.0)
+    spot = MarketParams(symbol="ETH/USDT", tick_size=0.01, lot_size=0.001, min_notional_quote=5.0)
+    params = OrdersParams(max_levels=1, max_distance_bps=100.0)
+    mid, ask = 2_700.0, Quote(SELL, 0, 2_700.5, 0.001)
+
+    def admitted(market: MarketParams, mode: RiskMode) -> tuple[list[tuple], dict]:
+        env = Envelope(market, params)
+        risk = RiskState(mode, "", 0.0, SELL, 0.001)
+        return as_tuples(env.admit([ask], risk, mid - 0.01, mid + 0.01, 1.0, 1.0, orders(), SEC)), env.dropped
+
+    assert admitted(swap, RiskMode.REDUCE_ONLY) == ([(SELL, 0, 2_700.5, 0.001)], {})
+    assert admitted(swap, RiskMode.QUOTING) == ([], {"below_minimum": 1})
+    assert admitted(spot, RiskMode.REDUCE_ONLY) == ([], {"below_minimum": 1})
+    below_size = Envelope(dataclasses.replace(swap, min_order_base=0.002), params)
+    assert below_size.taker_qty(0.001, 1.0, mid) == 0.0 and below_size.dropped == {"below_minimum": 1}
+    assert Envelope(swap, params).taker_qty(0.001, 1.0, mid) == 0.001  # an active reduce-only slice, too
 
 
 def test_taker_slices_stay_within_the_room_and_the_minimums():

@@ -67,6 +67,7 @@ class BinanceFuturesDialect(BinanceDialect):
             web.get(f"{p}/income", s(self.income)),
             web.post(f"{p}/leverage", s(self.set_leverage)),
             web.post(f"{p}/marginType", s(self.set_margin_type)),
+            web.get(f"{p}/positionSide/dual", s(self.position_side_dual)),
             web.get(f"{brackets}/leverageBracket", s(self.leverage_bracket)),
             web.get(f"{account}/account", s(self.account)),
             web.get(f"{account}/positionRisk", s(self.position_risk)),
@@ -237,6 +238,9 @@ class BinanceFuturesDialect(BinanceDialect):
             return _error(-4048, "Margin type cannot be changed if there exists position.")
         self.ex.margin_mode[m.id] = mode
         return web.json_response({"code": 200, "msg": "success"})
+
+    async def position_side_dual(self, params: dict) -> web.Response:
+        return web.json_response({"dualSidePosition": self.ex.hedge_mode})
 
     async def leverage_bracket(self, params: dict) -> web.Response:
         rows = []

@@ -66,7 +66,7 @@ class BinanceUserStream(PushStream):
         exchange.fill_listeners.append(self._on_fill)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/stream/ws-api/v3", self.websocket)]
+        return [web.get("/ws-api/ws-api/v3", self.websocket)]
 
     def _signed(self, params: dict) -> bool:
         unsigned = {k: v for k, v in sorted(params.items()) if k != "signature"}

@@ -421,7 +421,7 @@ class BybitDialect:
             size = abs(pos.contracts)
             rows.append(
                 {
-                    "positionIdx": 0,
+                    "positionIdx": 1 if self.ex.hedge_mode else 0,  # hedge mode: 1 the long side
                     "symbol": m.id,
                     "side": "Buy" if pos.contracts > 0 else ("Sell" if pos.contracts < 0 else ""),
                     "size": str(size),

@@ -10,7 +10,7 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from ccxt_mm_testkit.emulator.bybit import execution_json
+from ccxt_mm_testkit.emulator.bybit import category, execution_json
 from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange
 from ccxt_mm_testkit.emulator.stream import PushStream
 
@@ -66,7 +66,7 @@ class BybitUserStream(PushStream):
             "topic": "execution",
             "id": f"emu-{fill.trade_id}",
             "creationTime": fill.time_ms,
-            "data": [execution_json(fill) | {"category": "spot"}],
+            "data": [execution_json(fill) | {"category": category(fill.order.market)}],
         }
         for ws in list(self.subscribers):
             self.spawn(ws.send_json(message))

@@ -124,6 +124,9 @@ class EmulatedExchange:
     """Market id → the account's leverage on it (:data:`DEFAULT_LEVERAGE` until set)."""
     margin_mode: dict[str, str] = field(default_factory=dict)
     """Market id → ``cross`` (until set) or ``isolated``."""
+    hedge_mode: bool = False
+    """The account keeps a long and a short of a swap apart (Binance's dual-side position,
+    OKX's ``long_short_mode``, Bybit's position index 1 and 2); else one-way (net)."""
     funding_rates: dict[str, Decimal] = field(default_factory=dict)
     """Market id → the rate the next funding pays (0 until set): a long pays it."""
     fundings: list[tuple[int, str, Decimal, Decimal, Decimal]] = field(default_factory=list)

@@ -134,6 +134,7 @@ class OkxDialect:
             web.get(f"{p}/public/mark-price", self.mark_price),
             web.post(f"{p}/account/set-leverage", self.signed(self.set_leverage)),
             web.get(f"{p}/account/positions", self.signed(self.positions)),
+            web.get(f"{p}/account/config", self.signed(self.config)),
             web.get(f"{p}/account/bills", self.signed(self.bills)),
             web.get(f"{p}/account/bills-archive", self.signed(self.bills)),
         ]
@@ -375,6 +376,11 @@ class OkxDialect:
             return _fail("59000", "Settings failed. Close any open positions or orders before modifying settings.")
         self.ex.leverage[m.id], self.ex.margin_mode[m.id] = lever, mode
         return _ok([{"instId": m.id, "lever": str(lever), "mgnMode": mode, "posSide": "net"}])
+
+    async def config(self, params: dict) -> web.Response:
+        """The account's configuration (the fields a market maker's start reads)."""
+        mode = "long_short_mode" if self.ex.hedge_mode else "net_mode"
+        return _ok([{"uid": "1", "acctLv": "2", "posMode": mode, "autoLoan": False, "ctIsoMode": "automatic", "mgnIsoMode": "automatic"}])
 
     async def positions(self, params: dict) -> web.Response:
         rows = []

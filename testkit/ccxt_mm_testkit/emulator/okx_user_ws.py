@@ -12,7 +12,7 @@ import json
 from aiohttp import WSMsgType, web
 
 from ccxt_mm_testkit.emulator.core import EmuFill, EmulatedExchange
-from ccxt_mm_testkit.emulator.okx import order_json
+from ccxt_mm_testkit.emulator.okx import inst_type, order_json
 from ccxt_mm_testkit.emulator.stream import PushStream
 
 
@@ -41,7 +41,7 @@ class OkxUserStream(PushStream):
         exchange.fill_listeners.append(self._on_fill)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/stream/ws/v5/private", self.websocket)]
+        return [web.get("/ws/ws/v5/private", self.websocket)]
 
     def _login_ok(self, arg: dict) -> bool:
         digest = hmac.new(self.secret, f"{arg.get('timestamp', '')}GET/users/self/verify".encode(), hashlib.sha256).digest()
@@ -80,6 +80,6 @@ class OkxUserStream(PushStream):
         return ws
 
     def _on_fill(self, fill: EmuFill) -> None:
-        message = {"arg": {"channel": "orders", "instType": "SPOT", "uid": "1"}, "data": [fill_update(fill)]}
+        message = {"arg": {"channel": "orders", "instType": inst_type(fill.order.market), "uid": "1"}, "data": [fill_update(fill)]}
         for ws in list(self.subscribers):
             self.spawn(ws.send_json(message))

@@ -31,7 +31,7 @@ def recorded_books(path: str, inst_id: str) -> list[dict]:
 
 class OkxBooksReplay(RecordedStream):
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/stream/ws/v5/public", self.websocket)]
+        return [web.get("/ws/ws/v5/public", self.websocket)]
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()

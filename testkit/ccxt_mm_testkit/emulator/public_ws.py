@@ -179,7 +179,7 @@ class BinancePublicStream(PublicStream):
 class OkxPublicStream(PublicStream):
     """The v5 public ``books`` channel; ``ping`` is answered ``pong``."""
 
-    path = "/stream/ws/v5/public"
+    path = "/ws/ws/v5/public"
 
     def on_text(self, ws: web.WebSocketResponse, text: str) -> None:
         if text == "ping":
@@ -232,9 +232,11 @@ class OkxPublicStream(PublicStream):
 
 
 class BybitPublicStream(PublicStream):
-    """The v5 public spot ``orderbook.<depth>.<symbol>`` topics."""
+    """The v5 public ``orderbook.<depth>.<symbol>`` topics, on the spot, linear and inverse
+    paths alike (a market id names one market of the emulated exchange)."""
 
-    path = "/stream/v5/public/spot"
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get(f"/stream/v5/public/{kind}", self.websocket) for kind in ("spot", "linear", "inverse")]
 
     def __init__(self, exchange: EmulatedExchange) -> None:
         super().__init__(exchange)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
-import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 import pytest
 from ccxt_mm_testkit.emulator import faults
 from ccxt_mm_testkit.emulator.binance import BinanceDialect
@@ -27,9 +27,12 @@ from ccxt_mm_testkit.emulator.core import EmulatedExchange, EmuMarket
 from ccxt_mm_testkit.emulator.frames import book_frames
 from ccxt_mm_testkit.emulator.okx import OkxDialect
 from ccxt_mm_testkit.emulator.server import EmulatorServer
+from ccxt_mm_testkit.emulator.stream import PushStream
+from ccxt_mm_testkit.emulator.websockets import websockets
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.live import LiveEngine, LiveMarket, open_market
+from ccxt_mm.errors import VenueError
 from ccxt_mm.exchange.clients import point_at
 from ccxt_mm.exchange.venue import CcxtVenue
 from ccxt_mm.execution.types import AmendAccepted, AmendOrder, CancelOrder, Fill, OrderAccepted, OrderCancelled, OrderRejected, PlaceOrder
@@ -130,11 +133,12 @@ def futures_exchange(env: SwapEnv) -> EmulatedExchange:
     return ex
 
 
-async def client_on(env: SwapEnv, ex: EmulatedExchange) -> tuple[EmulatorServer, ccxt_async.Exchange]:
-    server = EmulatorServer(env.routes(ex), ex)
+async def client_on(env: SwapEnv, ex: EmulatedExchange, streams: tuple[PushStream, ...] = ()) -> tuple[EmulatorServer, ccxt_pro.Exchange]:
+    """A ccxt.pro client of ``env`` on an emulator serving ``ex`` (and ``streams``' websockets)."""
+    server = EmulatorServer([*env.routes(ex), *(r for s in streams for r in s.routes())], ex)
     url = await server.start()
-    client = getattr(ccxt_async, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
-    point_at(client, url, kinds=("linear", "inverse"))
+    client = getattr(ccxt_pro, env.name)({"apiKey": API_KEY, "secret": SECRET, "password": PASSPHRASE, "enableRateLimit": False})
+    point_at(client, url, url.replace("http", "ws"), kinds=("linear", "inverse"))
     return server, client
 
 
@@ -207,9 +211,35 @@ def test_swap_venue_orders_position_and_wallet(env: SwapEnv, kind: str, qty: flo
     asyncio.run(main())
 
 
-def live_config(env: SwapEnv, kind: str = "linear", **risk: float) -> AppConfig:
+@pytest.mark.parametrize("env", [BINANCE, OKX, BYBIT], ids=lambda e: e.name)
+def test_an_account_in_hedge_mode_is_refused_before_anything_is_set(env: SwapEnv) -> None:
+    """Hedge (two-sided) position mode, as each exchange states it (binance
+    ``dualSidePosition``, okx ``posMode``, bybit a position index of 1): the start stops with
+    an error naming the mode and the fix, before any leverage or margin mode is changed; in
+    one-way mode the same start goes through."""
+
+    async def start(ex: EmulatedExchange) -> None:
+        server, client = await client_on(env, ex)
+        try:
+            await CcxtVenue(client, env.linear.symbol, clock, leverage=4, margin_mode="isolated").start()
+        finally:
+            await client.close()
+            await server.stop()
+
+    ex = futures_exchange(env)
+    ex.hedge_mode = True
+    with pytest.raises(VenueError, match=r"hedge \(two-sided\) position mode.*switch the account to one-way mode"):
+        asyncio.run(start(ex))
+    assert ex.leverage == {} and ex.margin_mode == {}
+    ex.hedge_mode = False
+    asyncio.run(start(ex))
+    assert ex.leverage == {env.linear.id: 4} and ex.margin_mode[env.linear.id] == "isolated"
+
+
+def live_config(env: SwapEnv, kind: str = "linear", live: dict | None = None, **risk: float) -> AppConfig:
     """Quote ``env``'s swap of ``kind``: 0.02 ETH orders, a 0.05 ETH position limit (``risk``
-    overrides), leverage 3, REST books polled every 50 ms, reconciled every 0.3 s."""
+    overrides), leverage 3, REST books polled every 50 ms, fills every 0.1 s, reconciled every
+    0.3 s (``live`` overrides)."""
     market = env.linear if kind == "linear" else env.inverse
     symbol = market.symbol
     return AppConfig.model_validate(
@@ -221,6 +251,7 @@ def live_config(env: SwapEnv, kind: str = "linear", **risk: float) -> AppConfig:
                 "fill_poll_secs": 0.1,
                 "stale_secs": 1.0,
                 "reconcile_secs": 0.3,
+                **(live or {}),
             },
             "market": {"symbol": symbol, "contract_size": float(market.contract_size), "leverage": 3},
             "strategy": {"params": {"order_qty": 0.02, "uncalibrated_widen": 1.0}},
@@ -250,14 +281,16 @@ def run_live_swap(
     ``script`` runs (if any), then a taker trades through our resting orders of the sides
     ``hit`` (live), or 0.05 ETH sweeps 300 ticks through the best bid and ask (paper, which
     fills from public trades); then the shutdown. ``on``: the emulated exchange of an earlier run (a restart),
-    else a new one; ``kind``: the swap quoted (linear or inverse)."""
+    else a new one; ``kind``: the swap quoted (linear or inverse). With ``live.websocket`` the
+    emulator serves its exchange's websockets too."""
     m = env.linear if kind == "linear" else env.inverse
 
     async def main():
         ex = futures_exchange(env) if on is None else on
         if Decimal(held):
             ex.position(m.id).apply(m, env.lots(held), ex.mark(m.id))
-        server, client = await client_on(env, ex)
+        streams = websockets(env.name, ex, API_KEY, SECRET, PASSPHRASE) if config.live.websocket else ()
+        server, client = await client_on(env, ex, streams)
         stepping = asyncio.create_task(step_books([(ex, m.id, env.books[m.id]())], 0.1))
         try:
             market = await open_market(config, client, m.symbol, live=live, run_id="swp")
@@ -283,6 +316,8 @@ def run_live_swap(
         finally:
             stepping.cancel()
             await client.close()
+            for stream in streams:
+                await stream.close()
             await server.stop()
 
     return asyncio.run(main())
@@ -332,6 +367,31 @@ def test_live_swap_engine_ledger_agrees_with_the_exchange(env: SwapEnv, kind: st
     report = summarize(market.core.cfg, market.result(time.time_ns()), {})
     equity = ex.balances[m.settle] + ex.unrealized(m.settle)
     assert report["equity_settle"] == pytest.approx(float(equity), abs=1e-3)  # at the core's last mid
+
+
+WS_CASES = [(BINANCE, "linear"), (BINANCE, "inverse"), (OKX, "linear"), (BYBIT, "linear")]
+
+
+@pytest.mark.parametrize(("env", "kind"), WS_CASES, ids=[f"{e.name}-{k}" for e, k in WS_CASES])
+def test_live_swap_over_websockets_holds_its_limit_on_pushed_fills(env: SwapEnv, kind: str) -> None:
+    """``live.websocket`` (the default) on a swap: the book comes from ccxt.pro's
+    watch_order_book over the futures streams (binance: ``pu``-chained depth on fstream /
+    dstream after one REST snapshot; okx SWAP books; bybit's linear topic) without falling back
+    to REST, and every fill is pushed to watch_my_trades (binance ``ORDER_TRADE_UPDATE`` on a
+    listen key, okx's orders channel, bybit's execution topic). Fill polling and reconciliation
+    are set to a minute (okx's cancels still poll: its cancel reply does not say what filled),
+    takers hit every bid, and the position still stops at its limit; after the shutdown the
+    ledger is the exchange's."""
+    config = live_config(env, kind, live={"websocket": True, "fill_poll_secs": 60.0, "reconcile_secs": 60.0})
+    summary, ex, engine = run_live_swap(env, config, live=True, seconds=3.0, hit=("buy",), kind=kind)
+    (market,) = engine.markets
+    limit = Decimal(repr(market.core.cfg.risk.max_position_base))  # contracts, as converted at start
+    position, peak = path(ex)
+    assert summary["book_fallbacks_to_rest"] == 0 and summary["book_updates"] >= 10, summary
+    pushed = {t["id"] for t in market.venue.exchange.myTrades}  # ccxt.pro keeps what the websocket brought
+    assert pushed == {str(f.trade_id) for f in ex.fills} and len(pushed) >= 2
+    assert limit / 2 < position == peak <= limit  # long to the limit, and no further
+    assert_ledger_is_the_exchange_s(env, ex, market, kind)
 
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda e: e.name)
@@ -399,13 +459,20 @@ def test_paper_swap_quotes_public_books_and_sends_nothing() -> None:
     """Paper on the emulated USDⓈ-M swap: the market's facts and funding rate come from the
     public API, the simulated venue starts flat with 10 000 USDT on margin at leverage 3 and
     fills from the public trades, the core's ledger its own; not one order reaches the
-    exchange."""
+    exchange. The exchange's funding rate, changed during the run, is the one the next
+    simulated payment is at (read at each reconciliation)."""
     config = live_config(BINANCE, max_position_base=0.2)  # room for both levels: no churn at the limit
-    summary, ex, engine = run_live_swap(BINANCE, config, live=False, seconds=2.0)
+
+    def new_rate(step: int, ex: EmulatedExchange, server: EmulatorServer) -> None:
+        if step == 2:
+            ex.funding_rates[BINANCE.linear.id] = Decimal("-0.0005")
+
+    summary, ex, engine = run_live_swap(BINANCE, config, live=False, seconds=2.0, script=new_rate)
     (market,) = engine.markets
     core, paper = market.core, market.venue.paper
     assert summary["mode"] == "paper" and not ex.orders and summary["fills"] > 0
     assert core.contract.margined and core.funding_rate == pytest.approx(1e-4) and paper.leverage == 3.0
+    assert paper.funding_rate == -0.0005 and config.paper.funding_rate == 0.0
     assert core.base_balance == pytest.approx(paper.base, abs=1e-12) and core.quote_balance == pytest.approx(paper.quote, abs=1e-9)
     assert abs(paper.base) <= 0.2 + 1e-12 and paper.quote != 10_000.0  # fees and trading moved the collateral
 

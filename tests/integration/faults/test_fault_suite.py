@@ -77,9 +77,10 @@ FAULTS: dict[str, Callable[[Venue], Callable[[], None]]] = {
 
 def websocket_disconnect(v: Venue) -> Callable[[], None]:
     """Every websocket of the exchange is cut, and new ones are refused until the fault
-    clears (REST keeps working: the feeds fall back to polling it)."""
+    clears (REST keeps working: the feeds fall back to polling it). The emulator's websockets
+    are under their hosts' first labels: ``/stream`` (binance, bybit), ``/ws`` and ``/ws-api``."""
     v.server.drop_websockets()
-    v.server.fault = faults.status(503, "Service Unavailable", paths=("/stream",))
+    v.server.fault = faults.status(503, "Service Unavailable", paths=("/stream", "/ws"))
     return lambda: setattr(v.server, "fault", None)
 
 
