@@ -9,7 +9,7 @@ come out as ccxt's fixtures have them); its funding balance and order acknowledg
 bodies, the trading-account balance comes from the emulator's OKX dialect (its real fixture is
 ~35 kB of currencies we do not quote). Run from the repository root:
 
-    .venv/bin/python testkit/tools/build_real_host_cassettes.py [binance] [binance_swap] [bybit] [okx]
+    .venv/bin/python testkit/tools/build_real_host_cassettes.py [binance] [binance_swap] [bybit] [bybit_swap] [okx] [okx_swap]
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from ccxt_mm_testkit.emulator.okx import OkxDialect
 from ccxt_mm_testkit.emulator.server import EmulatorServer
 
 from ccxt_mm.exchange.clients import point_at
+from ccxt_mm.exchange.dialects import dialect
+from ccxt_mm.exchange.swaps import SwapAccount
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: testkit/tools/ is two below
 STATIC = ROOT / "cassettes" / "ccxt_static"
@@ -211,7 +213,99 @@ async def okx() -> None:
     await record("okx", routes, "real_host_static_bodies.yaml", "https://www.okx.com", calls)
 
 
+def swap(market_id: str, symbol: str, tick: str, lot: str, contract_size: str) -> EmuMarket:
+    """A perpetual swap of the emulator's instruments (linear if settled in its quote)."""
+    base, rest = symbol.split("/")
+    quote, settle = rest.split(":")
+    d = Decimal
+    return EmuMarket(symbol, market_id, base, quote, d(tick), d(lot), d(lot), d(0), d(contract_size), settle, settle == base)
+
+
+def real_body(exchange: str, method: str, description: str):
+    """A handler answering with the real body of ``ccxt_static/<exchange>.swap.subset.json``."""
+
+    async def handler(request):
+        return web.json_response(static(exchange, method, "swap.subset", description)["httpResponse"])
+
+    return handler
+
+
+async def _direct(call):
+    return await call()
+
+
+async def okx_swap() -> None:
+    """www.okx.com swaps: instruments from the emulator's OKX dialect (BTC-USDT-SWAP 0.01 BTC,
+    BTC-USD-SWAP 100 USD, LTC-USDT-SWAP 1 LTC a contract, as OKX lists them); the order book and
+    the two positions (BTC-USD-SWAP inverse cross, LTC-USDT-SWAP linear) are ccxt's real bodies."""
+    markets = (
+        swap("BTC-USDT-SWAP", "BTC/USDT:USDT", "0.1", "0.01", "0.01"),
+        swap("BTC-USD-SWAP", "BTC/USD:BTC", "0.1", "1", "100"),
+        swap("LTC-USDT-SWAP", "LTC/USDT:USDT", "0.01", "1", "1"),
+    )
+    dialect_routes = OkxDialect(EmulatedExchange({m.id: m for m in markets}, {}), KEY, SECRET, PASSPHRASE).routes()
+    positions = {
+        "BTC-USD-SWAP": real_body("okx", "fetchPosition", "Inverse swap cross fetch position"),
+        "LTC-USDT-SWAP": real_body("okx", "fetchPositions", "linear swap position"),
+    }
+
+    async def position(request):
+        return await positions[request.query["instId"]](request)
+
+    routes = [r for r in dialect_routes if r.path == "/api/v5/public/instruments"] + [
+        web.get("/api/v5/market/books", real_body("okx", "fetchOrderBook", "Swap orderbook")),
+        web.get("/api/v5/account/positions", position),
+    ]
+
+    async def calls(client):
+        await client.load_markets()
+        await client.fetch_order_book("BTC/USDT:USDT", 2)
+        for symbol in ("BTC/USD:BTC", "LTC/USDT:USDT"):
+            await SwapAccount(client, client.market(symbol), dialect("okx").for_market(client.market(symbol)), _direct).position()
+
+    await record("okx", routes, "real_host_swap_bodies.yaml", "https://www.okx.com", calls, kinds=("linear", "inverse"))
+
+
+BYBIT_FUNDING_SINCE_MS = 1_710_800_000_000
+"""The payments' ``since`` (2024-03-18 22:13 UTC): before the real rows."""
+
+
+async def bybit_swap() -> None:
+    """api.bybit.com linear swaps: instruments and the account-type probes from the emulator's
+    Bybit dialect; the order book, the funding rate with the mark (``market/tickers``), the
+    LTCUSDT position and its funding payments (``execution/list`` of type Funding) are ccxt's
+    real bodies."""
+    markets = (swap("BTCUSDT", "BTC/USDT:USDT", "0.10", "0.001", "1"), swap("LTCUSDT", "LTC/USDT:USDT", "0.01", "0.1", "1"))
+    emulated = BybitDialect(EmulatedExchange({m.id: m for m in markets}, {}), KEY, SECRET)
+    probes = ("/v5/market/instruments-info", "/v5/user/query-api", "/v5/account/info")
+    routes = [r for r in emulated.routes() if r.path in probes] + [
+        web.get("/v5/market/orderbook", real_body("bybit", "fetchOrderBook", "swap orderbook")),
+        web.get("/v5/market/tickers", real_body("bybit", "fetchFundingRate", "fetchFundingRate")),
+        web.get("/v5/position/list", real_body("bybit", "fetchPositions", "Fetch linear position")),
+        web.get("/v5/execution/list", real_body("bybit", "fetchFundingHistory", "linear funding history")),
+    ]
+
+    async def calls(client):
+        await client.load_markets()
+        await client.fetch_order_book("BTC/USDT:USDT", 2)
+        await SwapAccount(
+            client, client.market("BTC/USDT:USDT"), dialect("bybit").for_market(client.market("BTC/USDT:USDT")), _direct
+        ).funding_now()
+        ltc = SwapAccount(client, client.market("LTC/USDT:USDT"), dialect("bybit").for_market(client.market("LTC/USDT:USDT")), _direct)
+        await ltc.funding_paid(BYBIT_FUNDING_SINCE_MS)
+        await ltc.position()
+
+    await record("bybit", routes, "real_host_swap_bodies.yaml", "https://api.bybit.com", calls, kinds=("linear",))
+
+
 if __name__ == "__main__":
-    builders = {"binance": binance, "binance_swap": binance_swap, "bybit": bybit, "okx": okx}
+    builders = {
+        "binance": binance,
+        "binance_swap": binance_swap,
+        "bybit": bybit,
+        "bybit_swap": bybit_swap,
+        "okx": okx,
+        "okx_swap": okx_swap,
+    }
     for name in sys.argv[1:] or builders:
         asyncio.run(builders[name]())

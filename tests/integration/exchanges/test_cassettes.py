@@ -183,6 +183,78 @@ def test_binance_futures_real_host_cassette_reads_real_swap_bodies():
     assert translate(refused).kind != "post_only" and refusal in str(refused)
 
 
+def swap_account(client: ccxt_async.Exchange, symbol: str):
+    """The venue's swap account of ``symbol`` (calls run as they are: nothing to retry here)."""
+    from ccxt_mm.exchange.dialects import dialect
+    from ccxt_mm.exchange.swaps import SwapAccount
+
+    async def direct(call):
+        return await call()
+
+    market = client.market(symbol)
+    return SwapAccount(client, market, dialect(client.id).for_market(market), direct)
+
+
+def test_okx_swap_real_host_cassette_reads_real_books_and_positions():
+    """www.okx.com with ccxt's real swap bodies: the BTC-USDT-SWAP book (in contracts), and the
+    edge's position read of an inverse (BTC-USD-SWAP, 1 contract long, cross) and a linear
+    (LTC-USDT-SWAP) position: contracts, unrealized PnL in the settle currency, mark price."""
+
+    async def main():
+        client = real_host_client("okx", "swap")
+        try:
+            with cassette_vcr(EXCHANGE_CASSETTES / "okx").use_cassette("real_host_swap_bodies.yaml") as cassette:
+                await client.load_markets()
+                book = await client.fetch_order_book("BTC/USDT:USDT", 2)
+                inverse = await swap_account(client, "BTC/USD:BTC").position()
+                linear = await swap_account(client, "LTC/USDT:USDT").position()
+                assert cassette.all_played
+            return book, inverse, linear
+        finally:
+            await client.close()
+
+    book, inverse, linear = asyncio.run(main())
+    expected = static_fixture("okx", "fetchOrderBook", "swap.subset")["parsedResponse"]
+    assert (book["bids"], book["asks"], book["timestamp"]) == (expected["bids"], expected["asks"], 1706612067750)
+    assert inverse == (1.0, 0.0000011848325084, 92057.4)  # pos, upl (BTC), markPx
+    assert linear == (1.0, 0.0, 68.24)
+
+
+def test_bybit_swap_real_host_cassette_reads_the_real_rate_position_and_funding_paid():
+    """api.bybit.com with ccxt's real linear bodies: the book; the funding rate and the mark from
+    ``market/tickers``; the LTCUSDT long (1.2) with its unrealized PnL and mark; and its funding
+    payments, whose ``execFee`` is what the position paid: the dialect's sign makes each one
+    received when the rate was negative and paid when it was positive, as a long's is."""
+
+    async def main():
+        client = real_host_client("bybit", "linear")
+        try:
+            with cassette_vcr(EXCHANGE_CASSETTES / "bybit").use_cassette("real_host_swap_bodies.yaml") as cassette:
+                await client.load_markets()
+                book = await client.fetch_order_book("BTC/USDT:USDT", 2)
+                rate = await swap_account(client, "BTC/USDT:USDT").funding_now()
+                ltc = swap_account(client, "LTC/USDT:USDT")
+                paid = await ltc.funding_paid(1_710_800_000_000)  # the builder's since (before the rows)
+                position = await ltc.position()
+                assert cassette.all_played
+            return book, rate, paid, position
+        finally:
+            await client.close()
+
+    book, rate, paid, position = asyncio.run(main())
+    expected = static_fixture("bybit", "fetchOrderBook", "swap.subset")["parsedResponse"]
+    assert (book["bids"], book["asks"]) == (expected["bids"], expected["asks"])
+    assert rate == (68591.46, 0.0001)
+    assert position == (1.2, 7.800625, 71.1)
+    rows = static_fixture("bybit", "fetchFundingHistory", "swap.subset")["httpResponse"]["result"]["list"]
+    since = [r for r in rows if int(r["execTime"]) >= 1_710_800_000_000]  # ccxt drops the older ones itself
+    assert len(since) == 5 and [ts for _, ts, _ in paid] == sorted(int(r["execTime"]) for r in since)
+    by_id = {r["execId"]: r for r in rows}
+    for payment_id, _, amount in paid:
+        row = by_id[payment_id]
+        assert amount == -float(row["execFee"]) and amount * float(row["feeRate"]) < 0  # a long pays a positive rate
+
+
 def test_bybit_real_host_cassette_parses_the_real_unified_balance():
     async def main():
         client = real_host_client("bybit")
