@@ -36,13 +36,12 @@ def resolve(paths: tuple[str, ...] | list[str], base: Path) -> list[str]:
 
 def check_config(path: str | None) -> int:
     """``check-config``: load the config and its strategy; every error names its key."""
-    from ccxt_mm.amounts import in_amount_units
+    from ccxt_mm.amounts import in_amount_units, needs_reference_price
     from ccxt_mm.strategies import load_strategy
 
     config, _, source = app_config(path)
     load_strategy(config, source)
-    m = config.market
-    if m.contract.margined and not m.contract.inverse:  # an inverse swap's sizes need a price: checked at replay
+    if not needs_reference_price(config):  # sizes that need a price are checked at replay
         in_amount_units(config, None, source)
     print(f"{source}: OK ({_market_words(config)})")
     return 0
@@ -50,10 +49,14 @@ def check_config(path: str | None) -> int:
 
 def _market_words(config: AppConfig) -> str:
     """The market as check-config resolved it."""
+    from ccxt_mm.amounts import needs_reference_price
+
     m = config.market
+    amounts = "base units" if not m.contract.margined else "contracts"
+    later = f"; its {m.size_unit} sizes become {amounts} at the recording's first mid, checked by replay"
+    later = later if needs_reference_price(config) else ""
     if not m.contract.margined:
-        return f"{m.symbol} spot"
+        return f"{m.symbol} spot{later}"
     kind = "inverse" if m.contract.inverse else "linear"
     worth = m.quote if m.contract.inverse else m.base
-    later = "; its base sizes become contracts at the recording's first mid, checked by replay" if m.contract.inverse else ""
     return f"{m.symbol} {kind} swap, {m.contract.size:g} {worth} a contract, leverage {m.leverage:g}{later}"

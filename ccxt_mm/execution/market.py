@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from annotated_types import Ge, Le, Lt
 
@@ -53,6 +53,12 @@ class MarketParams:
     """A swap's contract: base units (linear) or quote currency (inverse) per contract, as ccxt's
     ``contractSize`` (required for a swap: 1 ETH on Binance USDⓈ-M ETHUSDT, 10 USD on COIN-M
     ETHUSD_PERP); spot leaves it out (a base unit)."""
+    size_unit: Literal["base", "contracts", "quote"] = "base"
+    """The unit the config's sizes are given in (``strategy.params.order_qty``,
+    ``risk.max_position_base``, ``market.min_order_base``, ``book.impact_qty``): base units, as
+    their names say; a swap's contracts; or quote currency, their value at a reference price
+    (the recording's first mid, a swap's mark at a live start). Converted once, at the edge,
+    into the market's amount unit (:mod:`ccxt_mm.amounts`)."""
     leverage: Annotated[float, Ge(1), Le(125)] = 1.0
     """A swap's leverage: the margin an order or position takes is its notional / leverage; 1
     for spot. ``ccxt-mm run`` applies it to every swap it quotes (``--live``: set on the
@@ -76,6 +82,8 @@ class MarketParams:
         """What no single field's bound says, checked on every construction."""
         if ":" not in self.symbol and self.contract_size not in (None, 1.0):
             raise ValueError(f"contract_size: {self.symbol} is spot, it has none (a swap is BASE/QUOTE:SETTLE)")
+        if ":" not in self.symbol and self.size_unit == "contracts":
+            raise ValueError(f"size_unit: {self.symbol} is spot; its sizes are in base or quote (contracts are a swap's)")
         if ":" not in self.symbol and self.leverage != 1.0:
             raise ValueError(f"leverage: {self.symbol} is spot, its leverage is 1 (a swap is BASE/QUOTE:SETTLE)")
         if ":" in self.symbol and self.contract_size is None:
