@@ -20,6 +20,7 @@ from ccxt_mm.execution.market import MarketParams, unified_symbol
 from ccxt_mm.execution.orders import OrdersParams
 from ccxt_mm.execution.paper import PaperParams
 from ccxt_mm.quoting.constraints import NonNegative, Positive
+from ccxt_mm.quoting.portfolio import PortfolioParams
 from ccxt_mm.quoting.risk import RiskParams
 from ccxt_mm.quoting.spread import SpreadParams
 from ccxt_mm.schema import Section, Strict
@@ -221,6 +222,7 @@ class AppConfig(Strict):
     strategy: StrategyConfig = StrategyConfig()
     spread: Section[SpreadParams] = Field(default_factory=SpreadParams)
     risk: Section[RiskParams] = Field(default_factory=RiskParams)
+    portfolio: Section[PortfolioParams] = Field(default_factory=PortfolioParams)
     orders: Section[OrdersParams] = Field(default_factory=OrdersParams)
     paper: Section[PaperParams] = Field(default_factory=PaperParams)
     report: ReportConfig = ReportConfig()

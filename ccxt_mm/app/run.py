@@ -169,7 +169,7 @@ async def _run(
         if reporter is not None:
             await reporter.write(summary, "exit")
         predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
-        return {**summary, **failed, "predictor": predictor}
+        return {**summary, **failed, "predictor": predictor, "portfolio": engine.portfolio.summary()}
     finally:
         if reporter is not None:
             await asyncio.to_thread(reporter.shutdown)  # waits for the writer process off the loop

@@ -22,6 +22,7 @@ from ccxt_mm.execution.types import REDUCE_SLICE, Action, AmendOrder, CancelOrde
 from ccxt_mm.execution.venue import OrderFlow
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
+from ccxt_mm.quoting.portfolio import Part, Portfolio, stricter
 from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState
 from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, Strategy
 from ccxt_mm.quoting.types import BUY, Prediction
@@ -72,6 +73,13 @@ class QuotingCore:
     :attr:`funding_rate`, a swap's current rate per interval, for the strategy.
     """
 
+    portfolio: Portfolio | None
+    """The book of risk this market shares with others (:meth:`join`); None: its own only."""
+    portfolio_key: str
+    """This market's key in :attr:`portfolio`."""
+    skew_weight: float
+    """Share of the other markets' position of the base asset in the inventory term."""
+
     def __init__(
         self,
         config: AppConfig,
@@ -103,15 +111,14 @@ class QuotingCore:
         self.contract, self.leverage, self.margin_ratio_max, self.funding_rate = config.market.contract, config.market.leverage, 0.0, 0.0
         self.inventory = Inventory(contract_size=self.contract.size, inverse=self.contract.inverse)
         self.flow = TradeFlow(config.book.trade_flow_half_life_secs)
-        self.base_balance = base_balance
-        self.quote_balance = quote_balance
+        self.base_balance, self.quote_balance = base_balance, quote_balance
         self.fills: list[FillRecord] = []
         self.fundings: list[tuple[int, int, float, float, float]] = []
         self.order_rows: list[tuple[int, str, str, int, float, float, str]] = []
-        self.pulls_ns: list[int] = []
-        """When the quotes were pulled (ns): a quote stands until the next book update or pull."""
         """(ts_ns, action, order_id, side, price, qty, reason): one row per place / amend / cancel
         / take, with why it was sent."""
+        self.pulls_ns: list[int] = []
+        """When the quotes were pulled (ns): a quote stands until the next book update or pull."""
         self.mid = 0.0
         self.risk_state = RiskState(RiskMode.QUOTING, "", 0.0)
         self.quotes = (math.nan, math.nan)
@@ -122,6 +129,27 @@ class QuotingCore:
         """Set by the engine from its prediction board before each update (None: no view)."""
         self.vol = EwmaVolatility(_SNAPSHOT_VOL_HALF_LIFE_SECS, 0.0)
         """Mid volatility sampled on the timer, for predictors (off the quoting path)."""
+        self.portfolio, self.portfolio_key, self.skew_weight = None, "", 0.0
+
+    def join(self, portfolio: Portfolio, key: str) -> None:
+        """Share ``portfolio`` with the other markets as ``key``: its rooms and risk mode hold
+        here too, and (``portfolio.skew``) the other markets' position moves the inventory term."""
+        self.portfolio, self.portfolio_key = portfolio, key
+        p = portfolio.p
+        self.skew_weight = 0.0 if p.skew == "local" else 1.0 if p.skew == "portfolio" else p.blend_weight
+        self._report()
+
+    def _report(self) -> None:
+        """Tell the portfolio this market's part now (after fills and order changes)."""
+        pf = self.portfolio
+        if pf is None:
+            return
+        price = self.mid or self.inventory.avg_price
+        per_unit = self.contract.base_units(1.0, price) if price > 0.0 or not self.contract.inverse else 0.0
+        resting_buy, resting_sell = self.orders.resting()
+        pnl = self.contract.to_quote(self.inventory.pnl(self.mid), self.mid) if self.mid else 0.0
+        part = Part(self.base_asset, self.inventory.position * per_unit, resting_buy * per_unit, resting_sell * per_unit, self.mid, pnl)
+        pf.update(self.portfolio_key, part)
 
     # --- inputs -----------------------------------------------------------------------
     def on_trade(self, now_ns: int, side: int, price: float, qty: float) -> None:
@@ -176,7 +204,6 @@ class QuotingCore:
         self.mid = feats.mid
         state = self._evaluate_risk(now_ns)
         self.risk_state = state
-        inv = self.inventory
         if state.mode is RiskMode.STOPPED or state.mode is RiskMode.PAUSED:
             if self.orders.by_id:
                 self.pull(now_ns, f"risk {state.mode.value}: {state.reason}")
@@ -184,9 +211,7 @@ class QuotingCore:
                 self.quotes = (math.nan, math.nan)
             return
         room_buy, room_sell = self._rooms(feats)
-        ctx = MarketContext(
-            now_ns, feats, inv.position, room_buy, room_sell, state, self.tick_size, self.lot_size, self.prediction, self.funding_rate
-        )
+        ctx = self._context(now_ns, feats, state, room_buy, room_sell)
         mm = self._market_maker
         try:
             asked: object = mm.on_book(ctx) if mm is not None else self.strategy.on_book(ctx)
@@ -200,6 +225,7 @@ class QuotingCore:
         if state.mode is RiskMode.REDUCE_ONLY:
             self._take_slices(now_ns, feats, actions)
         self._send(actions, now_ns)
+        self._report()
         bid = ask = math.nan
         for q in desired:
             if q.level == 0:
@@ -208,6 +234,28 @@ class QuotingCore:
                 else:
                     ask = q.price
         self.quotes = (bid, ask)
+
+    def _context(self, now_ns: int, feats: BookFeatures, state: RiskState, room_buy: float, room_sell: float) -> MarketContext:
+        """What the strategy is told. Its quotes replace this market's resting orders, not add
+        to them, so the rooms it sizes them by are the rooms left plus those (the envelope keeps
+        an order asked again at no room); the position is its own plus, by ``skew_weight``, the
+        other markets' part of the base asset, in this market's unit."""
+        resting_buy, resting_sell = self.orders.resting()
+        position = self.inventory.position
+        if self.skew_weight > 0.0 and self.portfolio is not None:
+            position += self.skew_weight * self.portfolio.others(self.portfolio_key) / self.contract.base_units(1.0, feats.mid)
+        return MarketContext(
+            now_ns,
+            feats,
+            position,
+            room_buy + resting_buy,
+            room_sell + resting_sell,
+            state,
+            self.tick_size,
+            self.lot_size,
+            self.prediction,
+            self.funding_rate,
+        )
 
     def _take_slices(self, now_ns: int, feats: BookFeatures, actions: list[Action]) -> None:
         """Active reduce-only: the risk manager's taker slices, each within the balance its
@@ -225,6 +273,12 @@ class QuotingCore:
         the position limit, the exposure limit on holdings, and the balances (buy, sell)."""
         resting_buy, resting_sell = self.orders.resting()
         room_buy, room_sell = self.risk.order_room(self.base_asset, self.inventory.position, resting_buy, resting_sell)
+        pf = self.portfolio
+        if pf is not None:  # the asset's limits across markets, in this market's unit
+            self._report()
+            whole_buy, whole_sell = pf.rooms(self.portfolio_key)
+            per_base = 1.0 / self.contract.base_units(1.0, feats.mid)
+            room_buy, room_sell = min(room_buy, whole_buy * per_base), min(room_sell, whole_sell * per_base)
         if self.contract.margined:
             return self._margin_rooms(feats.mid, room_buy, room_sell, resting_buy, resting_sell)
         room_buy = min(room_buy, max(0.0, self.quote_balance / feats.best_ask - resting_buy))
@@ -267,6 +321,7 @@ class QuotingCore:
         self._send(self.orders.cancel_all(reason), now_ns)
         self.quotes = (math.nan, math.nan)
         self.pulls_ns.append(now_ns)
+        self._report()
 
     def drain(self, now_ns: int) -> None:
         """Apply the venue's events to the order manager, inventory and ledger; ``now_ns``: when
@@ -299,9 +354,25 @@ class QuotingCore:
                         now_ns,
                     )
                 )
+        self._report()
 
     # --- internals --------------------------------------------------------------------
     def _evaluate_risk(self, now_ns: int) -> RiskState:
+        """The market's own risk state, made stricter by the portfolio's where it shares one
+        (its reduce-only bound converted from base units to this market's)."""
+        local = self._evaluate_own_risk(now_ns)
+        pf = self.portfolio
+        if pf is None:
+            return local
+        self._report()
+        pf.evaluate(now_ns)
+        whole = pf.state(self.portfolio_key, local.inventory_risk)
+        if whole is not None and whole.mode is RiskMode.REDUCE_ONLY:
+            most = whole.reduce_max_base / self.contract.base_units(1.0, self.mid)
+            whole = RiskState(whole.mode, whole.reason, whole.inventory_risk, whole.reduce_side, most)
+        return stricter(local, whole)
+
+    def _evaluate_own_risk(self, now_ns: int) -> RiskState:
         mid, inv = self.mid, self.inventory
         c = self.contract
         if c.margined:  # limits in the quote currency; the inventory risk is the margin's share of the equity

@@ -43,6 +43,7 @@ from ccxt_mm.execution.market import MarketParams
 from ccxt_mm.execution.orders import OrderStatus
 from ccxt_mm.execution.venue import Holdings, MarketFacts, Venue
 from ccxt_mm.market.latency import FeedClock
+from ccxt_mm.quoting.portfolio import Portfolio
 from ccxt_mm.schema import parse_section
 from ccxt_mm.strategies import load_strategy
 
@@ -164,16 +165,17 @@ def ledger_of(held: Holdings, market: MarketParams) -> tuple[tuple[str, float], 
 
 def market_config(config: AppConfig, symbol: str, facts: MarketFacts, source: str) -> AppConfig:
     """``config`` for one market: its grid and minimums the exchange's; a swap's contract size
-    and leverage too, and the config's base sizes in contracts (at the mark price now, for an
-    inverse swap: :func:`~ccxt_mm.amounts.in_amount_units`); the exchange's minimum order is
-    in contracts already."""
+    and leverage too, and the config's sizes (``market.size_unit``) in the market's amount unit
+    (at a swap's mark price now where a price is needed: :func:`~ccxt_mm.amounts.in_amount_units`;
+    a spot market's quote sizes have no price at start and are refused); the exchange's minimum
+    order is in that unit already."""
     fields: dict[str, object] = {"symbol": symbol, "tick_size": facts.tick_size, "lot_size": facts.lot_size, "data": ()}
+    fields["size_unit"] = config.market.size_unit
     fields["min_notional_quote"] = facts.min_notional_quote
     if facts.swap:
         fields |= {"contract_size": facts.contract_size, "leverage": config.market.leverage}
     mcfg = config.model_copy(update={"market": parse_section(MarketParams, fields)})
-    if facts.swap:
-        mcfg, _ = in_amount_units(mcfg, facts.mark_price, source)
+    mcfg, _ = in_amount_units(mcfg, facts.mark_price, source)  # spot quote sizes: no price at start, refused
     market = dataclasses.replace(mcfg.market, min_order_base=facts.min_order_base)
     return mcfg.model_copy(update={"market": market})
 
@@ -199,6 +201,11 @@ class LiveEngine:
         """Market key → the state restored at start."""
         self._saved: dict[str, dict] = {}
         """The state file as read at start (markets of other runs are written back as they were)."""
+        self.portfolio = Portfolio(config.portfolio)
+        """The book of risk every market shares (``portfolio`` section): a fill on one moves
+        the others' rooms, risk mode and inventory term."""
+        for m in markets:
+            m.core.join(self.portfolio, m.key)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Quote every market until ``stop`` is set, then shut down cleanly."""

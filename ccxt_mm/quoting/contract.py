@@ -48,6 +48,11 @@ class Contract:
         """Value of ``qty`` (≥ 0) at ``price``, quote currency (inverse: ``qty × size``)."""
         return qty * self.size if self.inverse else qty * self.size * price
 
+    def base_units(self, qty: float, price: float) -> float:
+        """Base units ``qty`` of the market's amount stands for at ``price``: ``qty × size``
+        (spot, linear), an inverse contract's quote value in base at ``price``."""
+        return qty * self.size / price if self.inverse else qty * self.size
+
     def to_quote(self, amount: float, price: float) -> float:
         """A settle-currency ``amount`` in the quote currency at ``price``."""
         return amount * price if self.inverse else amount

@@ -36,10 +36,14 @@ class MarketContext:
     ts_ns: int
     book: BookFeatures
     position: float
-    """Net base quantity traded since start."""
+    """The position the inventory term uses, in the market's amount unit: the net quantity
+    traded since start, plus (``portfolio.skew``) the other markets' part of the base asset."""
     room_buy: float
-    """Base quantity that may be added on the bid side, resting orders counted as filled."""
+    """Quantity the bids asked for may total: the room the limits leave with every resting
+    order counted as filled, plus this market's own resting bids (asked again, they are kept
+    and use no room; the envelope clips whatever passes the room)."""
     room_sell: float
+    """The same for the asks."""
     risk: RiskState
     tick_size: float
     lot_size: float

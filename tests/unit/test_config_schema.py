@@ -21,6 +21,7 @@ from ccxt_mm.execution.market import SYMBOL_FORMAT, MarketParams
 from ccxt_mm.execution.orders import OrdersParams
 from ccxt_mm.execution.paper import PaperParams, QueueModel
 from ccxt_mm.quoting.constraints import NonNegative, Positive
+from ccxt_mm.quoting.portfolio import PortfolioParams
 from ccxt_mm.quoting.risk import ReduceOnlyStyle, RiskParams
 from ccxt_mm.quoting.spread import SpreadParams, VolRegime
 from ccxt_mm.quoting.strategy import MarketMakerParams, ModelName
@@ -28,7 +29,14 @@ from ccxt_mm.schema import declared_types, section_keys, section_model
 from ccxt_mm.strategies import load_strategy
 
 PURE_LAYERS = ("ccxt_mm.book", "ccxt_mm.quoting", "ccxt_mm.execution", "ccxt_mm.engine.envelope")
-DATACLASS_SECTIONS = {"market": MarketParams, "spread": SpreadParams, "risk": RiskParams, "orders": OrdersParams, "paper": PaperParams}
+DATACLASS_SECTIONS = {
+    "market": MarketParams,
+    "spread": SpreadParams,
+    "risk": RiskParams,
+    "portfolio": PortfolioParams,
+    "orders": OrdersParams,
+    "paper": PaperParams,
+}
 STRATEGY_PARAMS = MarketMakerParams
 """``strategy.params`` of the built-in ``market_maker``."""
 ALL_PARAMS = [*DATACLASS_SECTIONS.values(), STRATEGY_PARAMS]

@@ -106,9 +106,9 @@ def test_fault_keeps_every_invariant(fault, exchange):
 
 @pytest.mark.parametrize("exchange", EXCHANGES)
 def test_long_maintenance_is_waited_out_without_hammering(exchange):
-    """503 for 8 s (a maintenance window, compressed): every invariant holds, and the engine
+    """503 for 5 s (a maintenance window, compressed): every invariant holds, and the engine
     backs off: the exchange sees far fewer requests than while it was up."""
-    out = run(exchange, FAULTS["maintenance_503"], fault_secs=8.0)
+    out = run(exchange, FAULTS["maintenance_503"], fault_secs=5.0)
     check_invariants(out)
     up, down = out.request_rates
     assert down < up / 3, f"{exchange}: {down:.0f} requests/s during maintenance, {up:.0f} before"

@@ -1,0 +1,223 @@
+"""One book of risk across markets (pure): each asset's position summed over every
+(exchange, symbol) that trades it, with each market's part; the rooms that keep an asset's sum
+within its limits with every market's resting orders counted as filled; and the risk mode the
+whole imposes on each market.
+
+Each market reports its part after every change (:meth:`Portfolio.update`: a fill, an order
+placed, amended or gone), so a fill on one exchange moves the rooms and the inventory term of
+every other market's next quote. The limits:
+
+- per asset, ``max_asset_base`` and ``max_asset_notional_quote`` (at the asset's last mid) on
+  the sum of the positions, every resting order of every market counted as filled: the rooms;
+  once the sum reaches a limit, every market of the asset is reduce-only on the side that
+  reduces the sum, no further than its own position on that side (a market on the other side
+  quotes nothing), until the sum is back under ``asset_reduce_to_fraction`` of the limit;
+- ``max_gross_notional_quote`` (the sum over assets of |position| × mid) and
+  ``max_net_notional_quote`` (|sum of position × mid|): reduce-only the same way, on the
+  assets that make it up;
+- ``total_daily_loss_quote``: the markets' PnL together below −this since the UTC day started
+  pauses every market until the next day; ``total_drawdown_quote``: the markets' PnL together
+  this far below its peak stops every market (one kill switch).
+
+Units: base units of the asset (a swap's contracts are converted by its market), quote
+currency, ns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ccxt_mm.quoting.constraints import Fraction, Positive
+from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioParams:
+    """The ``portfolio`` section of the config: limits on all markets together (each market's
+    own ``risk`` limits hold as well)."""
+
+    skew: Literal["local", "portfolio", "blend"] = "portfolio"
+    """What a market's inventory term skews by: its own position (``local``), its base asset's
+    position summed over every market (``portfolio``), or ``blend_weight`` of the sum plus the
+    rest of its own (``blend``); in the market's amount unit."""
+    blend_weight: Fraction = 0.5
+    """``blend``: the sum's weight in the position the inventory term uses."""
+    max_asset_base: dict[str, Positive] = field(default_factory=dict)
+    """Asset → largest |position summed over every market|, base units, every resting order
+    counted as filled (an asset not named has none across markets)."""
+    max_asset_notional_quote: dict[str, Positive] = field(default_factory=dict)
+    """Asset → largest |summed position| × its mid, quote currency, resting orders counted."""
+    max_gross_notional_quote: Positive | None = None
+    """Largest sum over assets of |summed position| × mid, quote currency (null: none)."""
+    max_net_notional_quote: Positive | None = None
+    """Largest |sum over assets of summed position × mid|, quote currency (null: none)."""
+    total_daily_loss_quote: Positive | None = None
+    """The markets' PnL together below −this since the UTC day started pauses every market
+    until the next day, quote currency (null: none)."""
+    total_drawdown_quote: Positive | None = None
+    """Kill switch: the markets' PnL together this far below its peak stops every market,
+    quote currency (null: none)."""
+    asset_reduce_to_fraction: Fraction = 0.8
+    """Reduce-only on an asset's limit lasts until its |sum| <= the limit × this."""
+
+
+@dataclass(slots=True)
+class Part:
+    """One market's part of the book, as it reported it last: base units and quote currency."""
+
+    asset: str
+    position: float = 0.0
+    """Signed, base units (a swap's contracts converted at ``mid``)."""
+    resting_buy: float = 0.0
+    """Base units its resting and in-flight buys would add if they all filled."""
+    resting_sell: float = 0.0
+    mid: float = 0.0
+    """The market's last mid, quote currency (0: no book yet)."""
+    pnl: float = 0.0
+    """Market-making PnL, quote currency."""
+
+
+_NO_ROOM_LIMIT = math.inf
+
+
+class Portfolio:
+    """The parts of every market, by market key (``"<exchange> <symbol>"``)."""
+
+    def __init__(self, params: PortfolioParams) -> None:
+        self.p = params
+        self.parts: dict[str, Part] = {}
+        self.peak_pnl = 0.0
+        self.day = -1
+        self.day_start_pnl = 0.0
+        self.stopped_reason = ""
+        self.reducing: dict[str, str] = {}
+        """Asset → why it is reduce-only across markets (entered at a limit, left under
+        ``asset_reduce_to_fraction`` of it)."""
+
+    def update(self, key: str, part: Part) -> None:
+        """Market ``key``'s part now."""
+        self.parts[key] = part
+
+    def position(self, asset: str) -> float:
+        """``asset``'s position summed over every market, base units."""
+        return sum(p.position for p in self.parts.values() if p.asset == asset)
+
+    def others(self, key: str) -> float:
+        """The position of ``key``'s asset held by the other markets, base units."""
+        asset = self.parts[key].asset
+        return sum(p.position for k, p in self.parts.items() if k != key and p.asset == asset)
+
+    def pnl(self) -> float:
+        """Every market's PnL together, quote currency."""
+        return sum(p.pnl for p in self.parts.values())
+
+    def summary(self) -> dict[str, object]:
+        """What the run reports of the whole: each asset's summed position and each market's
+        part (base units), its limit at its last mid, whether it is reduce-only and why; the
+        markets' PnL together, today's loss and the kill switch."""
+        by_asset: dict[str, dict[str, float]] = {}
+        mids: dict[str, float] = {}
+        for key, part in sorted(self.parts.items()):
+            by_asset.setdefault(part.asset, {})[key] = part.position
+            mids[part.asset] = part.mid or mids.get(part.asset, 0.0)
+        assets: dict[str, object] = {}
+        for asset, markets in by_asset.items():
+            limit = self._limit_base(asset, mids[asset])
+            assets[asset] = {
+                "position_base": sum(markets.values()),
+                "markets": markets,
+                "limit_base": None if limit == _NO_ROOM_LIMIT else limit,
+                "reduce_only": self.reducing.get(asset),
+            }
+        pnl = self.pnl()
+        return {
+            "assets": assets,
+            "pnl_quote": pnl,
+            "loss_today_quote": max(0.0, self.day_start_pnl - pnl),
+            "stopped": self.stopped_reason or None,
+        }
+
+    def _limit_base(self, asset: str, mid: float) -> float:
+        """``asset``'s tightest limit on |its sum|, base units (inf: none)."""
+        limit = self.p.max_asset_base.get(asset, _NO_ROOM_LIMIT)
+        notional = self.p.max_asset_notional_quote.get(asset)
+        if notional is not None and mid > 0.0:
+            limit = min(limit, notional / mid)
+        return limit
+
+    def rooms(self, key: str) -> tuple[float, float]:
+        """Base units market ``key`` may still buy and sell within its asset's limits, every
+        resting order of every market counted as filled (inf: no limit)."""
+        part = self.parts[key]
+        limit = self._limit_base(part.asset, part.mid)
+        if limit == _NO_ROOM_LIMIT:
+            return _NO_ROOM_LIMIT, _NO_ROOM_LIMIT
+        longest = shortest = 0.0
+        for p in self.parts.values():
+            if p.asset == part.asset:
+                longest += p.position + p.resting_buy
+                shortest += p.position - p.resting_sell
+        return max(0.0, limit - longest), max(0.0, limit + shortest)
+
+    def evaluate(self, now_ns: int) -> None:
+        """Move the day, the peak and the reduce-only set on to now (every market's parts as
+        last reported); the kill switch latches."""
+        p, pnl = self.p, self.pnl()
+        day = now_ns // DAY_NS
+        if day != self.day:
+            self.day, self.day_start_pnl = day, pnl
+        self.peak_pnl = max(self.peak_pnl, pnl)
+        if not self.stopped_reason and p.total_drawdown_quote is not None and self.peak_pnl - pnl > p.total_drawdown_quote:
+            self.stopped_reason = f"portfolio drawdown {self.peak_pnl - pnl:.2f} > portfolio.total_drawdown_quote {p.total_drawdown_quote}"
+        sums: dict[str, tuple[float, float]] = {}
+        for part in self.parts.values():
+            held, mid = sums.get(part.asset, (0.0, 0.0))
+            sums[part.asset] = (held + part.position, part.mid or mid)
+        gross = sum(abs(held) * mid for held, mid in sums.values())
+        net = sum(held * mid for held, mid in sums.values())
+        for asset, (held, mid) in sums.items():
+            limit = self._limit_base(asset, mid)
+            if abs(held) >= limit:
+                self.reducing[asset] = f"portfolio limit of {asset}: {held:g} held across markets"
+            elif abs(held) <= limit * p.asset_reduce_to_fraction:
+                self.reducing.pop(asset, None)
+            if p.max_gross_notional_quote is not None and gross >= p.max_gross_notional_quote and held:
+                self.reducing[asset] = f"portfolio gross notional {gross:.2f} >= {p.max_gross_notional_quote}"
+            if p.max_net_notional_quote is not None and abs(net) >= p.max_net_notional_quote and held * net > 0.0:
+                self.reducing[asset] = f"portfolio net notional {net:.2f} beyond ±{p.max_net_notional_quote}"
+
+    def state(self, key: str, inventory_risk: float) -> RiskState | None:
+        """What the whole imposes on market ``key`` as of the last :meth:`evaluate` (None:
+        nothing): stopped, paused for the day's loss, or reduce-only on its asset, on the side
+        that reduces the sum and no further than its own position there (``reduce_max_base``
+        in base units: the market converts it)."""
+        p = self.p
+        if self.stopped_reason:
+            return RiskState(RiskMode.STOPPED, self.stopped_reason, inventory_risk)
+        loss = self.day_start_pnl - self.pnl()
+        if p.total_daily_loss_quote is not None and loss > p.total_daily_loss_quote:
+            return RiskState(RiskMode.PAUSED, f"portfolio daily loss {loss:.2f} > {p.total_daily_loss_quote}", inventory_risk)
+        part = self.parts[key]
+        why = self.reducing.get(part.asset)
+        if why is None:
+            return None
+        side = -1 if self.position(part.asset) > 0.0 else 1
+        return RiskState(RiskMode.REDUCE_ONLY, why, inventory_risk, side, max(0.0, -side * part.position))
+
+
+_SEVERITY = {RiskMode.QUOTING: 0, RiskMode.REDUCE_ONLY: 1, RiskMode.PAUSED: 2, RiskMode.STOPPED: 3}
+
+
+def stricter(local: RiskState, whole: RiskState | None) -> RiskState:
+    """The stricter of a market's own risk state and the portfolio's on it; two reduce-only
+    states on opposite sides leave no side to quote: paused."""
+    if whole is None:
+        return local
+    if local.mode is RiskMode.REDUCE_ONLY and whole.mode is RiskMode.REDUCE_ONLY:
+        if local.reduce_side != whole.reduce_side:
+            return RiskState(RiskMode.PAUSED, f"{local.reason}; {whole.reason}", local.inventory_risk)
+        most = min(local.reduce_max_base, whole.reduce_max_base)
+        return RiskState(RiskMode.REDUCE_ONLY, f"{local.reason}; {whole.reason}", local.inventory_risk, local.reduce_side, most)
+    return whole if _SEVERITY[whole.mode] > _SEVERITY[local.mode] else local

@@ -1,0 +1,107 @@
+"""The portfolio's rooms and risk modes with numbers: BTC quoted on three markets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ccxt_mm.quoting.portfolio import Part, Portfolio, PortfolioParams, stricter
+from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState
+
+NOON = 20_000 * DAY_NS + DAY_NS // 2
+MID = 60_000.0
+
+
+def book(**params) -> Portfolio:
+    """Binance long 0.02 BTC with 0.01 bid resting, okx long 0.01 with 0.004 bid and 0.006 ask
+    resting, bybit flat; ETH on a fourth market."""
+    pf = Portfolio(PortfolioParams(**params))
+    pf.update("binance BTC/USDT", Part("BTC", 0.02, 0.01, 0.0, MID))
+    pf.update("okx BTC/USDT", Part("BTC", 0.01, 0.004, 0.006, MID))
+    pf.update("bybit BTC/USDT:USDT", Part("BTC", 0.0, 0.0, 0.0, MID))
+    pf.update("okx ETH/USDT", Part("ETH", 1.0, 0.0, 0.0, 3_000.0))
+    return pf
+
+
+def test_an_asset_s_rooms_count_every_market_s_position_and_resting_orders():
+    pf = book(max_asset_base={"BTC": 0.05})
+    assert pf.position("BTC") == pytest.approx(0.03) and pf.others("bybit BTC/USDT:USDT") == pytest.approx(0.03)
+    # buys: 0.05 - (0.03 held + 0.014 bid) = 0.006 left to every market; sells: 0.05 + (0.03 - 0.006)
+    for key in ("binance BTC/USDT", "okx BTC/USDT", "bybit BTC/USDT:USDT"):
+        assert pf.rooms(key) == pytest.approx((0.006, 0.074))
+    assert pf.rooms("okx ETH/USDT") == (float("inf"), float("inf"))  # no limit named for ETH
+
+
+def test_the_notional_limit_is_a_base_limit_at_the_mid_and_the_tighter_one_holds():
+    pf = book(max_asset_base={"BTC": 0.05}, max_asset_notional_quote={"BTC": 2_700.0})  # 0.045 BTC at 60 000
+    assert pf.rooms("okx BTC/USDT") == pytest.approx((0.001, 0.069))
+
+
+def test_at_the_limit_every_market_reduces_the_sum_no_further_than_its_own_position():
+    pf = book(max_asset_base={"BTC": 0.03})
+    pf.update("bybit BTC/USDT:USDT", Part("BTC", -0.005, 0.0, 0.0, MID))  # sum 0.025
+    pf.evaluate(NOON)
+    assert pf.state("binance BTC/USDT", 0.0) is None
+    pf.update("bybit BTC/USDT:USDT", Part("BTC", 0.0, 0.0, 0.0, MID))  # sum 0.03: at the limit
+    pf.evaluate(NOON)
+    binance, okx, bybit = (pf.state(k, 0.1) for k in ("binance BTC/USDT", "okx BTC/USDT", "bybit BTC/USDT:USDT"))
+    assert (binance.mode, binance.reduce_side, binance.reduce_max_base) == (RiskMode.REDUCE_ONLY, -1, 0.02)
+    assert (okx.reduce_side, okx.reduce_max_base) == (-1, 0.01)
+    assert (bybit.mode, bybit.reduce_side, bybit.reduce_max_base) == (RiskMode.REDUCE_ONLY, -1, 0.0)  # flat: nothing to reduce
+    assert "portfolio limit of BTC" in binance.reason and pf.state("okx ETH/USDT", 0.0) is None
+    # it lasts until the sum is back under 0.8 of the limit (0.024)
+    pf.update("binance BTC/USDT", Part("BTC", 0.015, 0.0, 0.0, MID))  # sum 0.025
+    pf.evaluate(NOON)
+    assert pf.state("okx BTC/USDT", 0.0).mode is RiskMode.REDUCE_ONLY
+    pf.update("binance BTC/USDT", Part("BTC", 0.013, 0.0, 0.0, MID))  # sum 0.023
+    pf.evaluate(NOON)
+    assert pf.state("okx BTC/USDT", 0.0) is None
+
+
+def test_gross_and_net_notional_make_the_assets_in_them_reduce_only():
+    pf = book(max_gross_notional_quote=4_000.0)  # 0.03 BTC (1 800) + 1 ETH (3 000) = 4 800
+    pf.evaluate(NOON)
+    assert pf.state("okx ETH/USDT", 0.0).reduce_side == -1 and pf.state("bybit BTC/USDT:USDT", 0.0).reduce_max_base == 0.0
+    pf = book(max_net_notional_quote=4_000.0)
+    pf.update("bybit BTC/USDT:USDT", Part("BTC", -0.05, 0.0, 0.0, MID))  # BTC -0.02 (-1 200), net 1 800: under
+    pf.evaluate(NOON)
+    assert pf.state("okx ETH/USDT", 0.0) is None
+    pf.update("okx ETH/USDT", Part("ETH", 2.0, 0.0, 0.0, 3_000.0))  # net 4 800; BTC is short against it
+    pf.evaluate(NOON)
+    assert pf.state("okx ETH/USDT", 0.0).mode is RiskMode.REDUCE_ONLY and pf.state("okx BTC/USDT", 0.0) is None
+
+
+def test_the_day_s_loss_of_all_markets_together_pauses_each_and_the_drawdown_stops_all():
+    pf = book(total_daily_loss_quote=100.0, total_drawdown_quote=150.0)
+    pf.evaluate(NOON)
+    pf.update("binance BTC/USDT", Part("BTC", 0.02, 0.0, 0.0, MID, -60.0))
+    pf.update("okx BTC/USDT", Part("BTC", 0.01, 0.0, 0.0, MID, -50.0))  # -110 together: each alone is within 100
+    pf.evaluate(NOON + 1)
+    assert pf.state("bybit BTC/USDT:USDT", 0.0).mode is RiskMode.PAUSED
+    pf.evaluate(NOON + DAY_NS)  # the next day starts from -110
+    assert pf.state("bybit BTC/USDT:USDT", 0.0) is None
+    pf.update("okx ETH/USDT", Part("ETH", 1.0, 0.0, 0.0, 3_000.0, -50.0))  # 160 below the peak of 0
+    pf.evaluate(NOON + DAY_NS + 1)
+    pf.update("okx ETH/USDT", Part("ETH", 1.0, 0.0, 0.0, 3_000.0, 500.0))  # it latches: a recovery does not resume
+    pf.evaluate(NOON + DAY_NS + 2)
+    assert all(pf.state(k, 0.0).mode is RiskMode.STOPPED for k in pf.parts)
+
+
+def test_the_stricter_state_wins_and_opposite_reduce_only_sides_pause():
+    quoting, paused = RiskState(RiskMode.QUOTING, "", 0.2), RiskState(RiskMode.PAUSED, "p", 0.2)
+    sell_02, sell_01 = RiskState(RiskMode.REDUCE_ONLY, "a", 0.2, -1, 0.02), RiskState(RiskMode.REDUCE_ONLY, "b", 0.2, -1, 0.01)
+    assert stricter(quoting, None) is quoting and stricter(quoting, sell_02) is sell_02 and stricter(paused, sell_02) is paused
+    both = stricter(sell_02, sell_01)
+    assert (both.mode, both.reduce_side, both.reduce_max_base, both.reason) == (RiskMode.REDUCE_ONLY, -1, 0.01, "a; b")
+    assert stricter(sell_02, RiskState(RiskMode.REDUCE_ONLY, "c", 0.2, 1, 0.01)).mode is RiskMode.PAUSED
+
+
+def test_the_summary_shows_each_asset_s_sum_every_market_s_part_and_the_limits():
+    pf = book(max_asset_notional_quote={"BTC": 1_800.0}, total_drawdown_quote=10.0)
+    pf.evaluate(NOON)
+    s = pf.summary()
+    btc = s["assets"]["BTC"]
+    assert btc["position_base"] == pytest.approx(0.03) and btc["limit_base"] == pytest.approx(0.03)
+    assert btc["markets"] == {"binance BTC/USDT": 0.02, "bybit BTC/USDT:USDT": 0.0, "okx BTC/USDT": 0.01}
+    assert btc["reduce_only"] == "portfolio limit of BTC: 0.03 held across markets"
+    assert s["assets"]["ETH"] == {"position_base": 1.0, "markets": {"okx ETH/USDT": 1.0}, "limit_base": None, "reduce_only": None}
+    assert (s["pnl_quote"], s["loss_today_quote"], s["stopped"]) == (0.0, 0.0, None)
