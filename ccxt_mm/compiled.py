@@ -31,6 +31,7 @@ COMPILED = (
     "ccxt_mm.quoting.contract",
     "ccxt_mm.quoting.inventory",
     "ccxt_mm.quoting.models",
+    "ccxt_mm.quoting.portfolio",
     "ccxt_mm.quoting.risk",
     "ccxt_mm.quoting.spread",
     "ccxt_mm.quoting.strategy",

@@ -79,6 +79,8 @@ class QuotingCore:
     """This market's key in :attr:`portfolio`."""
     skew_weight: float
     """Share of the other markets' position of the base asset in the inventory term."""
+    _part: Part
+    """This market's part, as last told to :attr:`portfolio`."""
 
     def __init__(
         self,
@@ -137,18 +139,22 @@ class QuotingCore:
         self.portfolio, self.portfolio_key = portfolio, key
         p = portfolio.p
         self.skew_weight = 0.0 if p.skew == "local" else 1.0 if p.skew == "portfolio" else p.blend_weight
+        self._part = Part(self.base_asset)
         self._report()
 
     def _report(self) -> None:
-        """Tell the portfolio this market's part now (after fills and order changes)."""
+        """Tell the portfolio this market's part now (after fills and order changes, and at
+        each quote's mid)."""
         pf = self.portfolio
         if pf is None:
             return
-        price = self.mid or self.inventory.avg_price
-        per_unit = self.contract.base_units(1.0, price) if price > 0.0 or not self.contract.inverse else 0.0
+        part, c, mid = self._part, self.contract, self.mid
+        price = mid or self.inventory.avg_price
+        per_unit = c.base_units(1.0, price) if price > 0.0 or not c.inverse else 0.0
         resting_buy, resting_sell = self.orders.resting()
-        pnl = self.contract.to_quote(self.inventory.pnl(self.mid), self.mid) if self.mid else 0.0
-        part = Part(self.base_asset, self.inventory.position * per_unit, resting_buy * per_unit, resting_sell * per_unit, self.mid, pnl)
+        part.position = self.inventory.position * per_unit
+        part.resting_buy, part.resting_sell = resting_buy * per_unit, resting_sell * per_unit
+        part.mid, part.pnl = mid, c.to_quote(self.inventory.pnl(mid), mid) if mid else 0.0
         pf.update(self.portfolio_key, part)
 
     # --- inputs -----------------------------------------------------------------------
@@ -202,6 +208,7 @@ class QuotingCore:
     def _quote(self, now_ns: int, feats: BookFeatures) -> None:
         self.features = feats
         self.mid = feats.mid
+        self._report()
         state = self._evaluate_risk(now_ns)
         self.risk_state = state
         if state.mode is RiskMode.STOPPED or state.mode is RiskMode.PAUSED:
@@ -223,6 +230,7 @@ class QuotingCore:
         desired = self.envelope.admit(asked, state, feats.best_bid, feats.best_ask, room_buy, room_sell, self.orders, now_ns)
         actions = self.orders.reconcile(desired, now_ns, self.contract.margined and state.mode is RiskMode.REDUCE_ONLY)
         if state.mode is RiskMode.REDUCE_ONLY:
+            self._report()  # the orders just reconciled count in the slices' rooms
             self._take_slices(now_ns, feats, actions)
         self._send(actions, now_ns)
         self._report()
@@ -274,8 +282,7 @@ class QuotingCore:
         resting_buy, resting_sell = self.orders.resting()
         room_buy, room_sell = self.risk.order_room(self.base_asset, self.inventory.position, resting_buy, resting_sell)
         pf = self.portfolio
-        if pf is not None:  # the asset's limits across markets, in this market's unit
-            self._report()
+        if pf is not None:  # the asset's limits across markets, in this market's unit (its part told)
             whole_buy, whole_sell = pf.rooms(self.portfolio_key)
             per_base = 1.0 / self.contract.base_units(1.0, feats.mid)
             room_buy, room_sell = min(room_buy, whole_buy * per_base), min(room_sell, whole_sell * per_base)
@@ -364,8 +371,7 @@ class QuotingCore:
         pf = self.portfolio
         if pf is None:
             return local
-        self._report()
-        pf.evaluate(now_ns)
+        pf.evaluate(now_ns, self.base_asset)
         whole = pf.state(self.portfolio_key, local.inventory_risk)
         if whole is not None and whole.mode is RiskMode.REDUCE_ONLY:
             most = whole.reduce_max_base / self.contract.base_units(1.0, self.mid)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from ccxt_mm.quoting.constraints import Fraction, Positive
 from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState
@@ -79,15 +79,21 @@ class Part:
     """Market-making PnL, quote currency."""
 
 
-_NO_ROOM_LIMIT = math.inf
+_NO_ROOM_LIMIT: Final = math.inf
 
 
 class Portfolio:
-    """The parts of every market, by market key (``"<exchange> <symbol>"``)."""
+    """The parts of every market, by market key (``"<exchange> <symbol>"``). Each query
+    walks the markets of one asset only, so a quote costs the same however many assets run."""
 
     def __init__(self, params: PortfolioParams) -> None:
         self.p = params
         self.parts: dict[str, Part] = {}
+        self._assets: dict[str, dict[str, Part]] = {}
+        """Asset → its markets' parts."""
+        self._pnl: dict[str, float] = {}
+        self._pnl_total = 0.0
+        """Every market's PnL together, kept as each reports (quote currency)."""
         self.peak_pnl = 0.0
         self.day = -1
         self.day_start_pnl = 0.0
@@ -97,37 +103,42 @@ class Portfolio:
         ``asset_reduce_to_fraction`` of it)."""
 
     def update(self, key: str, part: Part) -> None:
-        """Market ``key``'s part now."""
+        """Market ``key``'s part now (the same object again, changed, or a new one)."""
         self.parts[key] = part
+        self._assets.setdefault(part.asset, {})[key] = part
+        self._pnl_total += part.pnl - self._pnl.get(key, 0.0)
+        self._pnl[key] = part.pnl
 
     def position(self, asset: str) -> float:
         """``asset``'s position summed over every market, base units."""
-        return sum(p.position for p in self.parts.values() if p.asset == asset)
+        total = 0.0
+        for part in self._assets.get(asset, {}).values():
+            total += part.position
+        return total
 
     def others(self, key: str) -> float:
         """The position of ``key``'s asset held by the other markets, base units."""
-        asset = self.parts[key].asset
-        return sum(p.position for k, p in self.parts.items() if k != key and p.asset == asset)
+        own = self.parts[key]
+        total = 0.0
+        for part in self._assets[own.asset].values():
+            if part is not own:
+                total += part.position
+        return total
 
     def pnl(self) -> float:
         """Every market's PnL together, quote currency."""
-        return sum(p.pnl for p in self.parts.values())
+        return self._pnl_total
 
     def summary(self) -> dict[str, object]:
         """What the run reports of the whole: each asset's summed position and each market's
         part (base units), its limit at its last mid, whether it is reduce-only and why; the
         markets' PnL together, today's loss and the kill switch."""
-        by_asset: dict[str, dict[str, float]] = {}
-        mids: dict[str, float] = {}
-        for key, part in sorted(self.parts.items()):
-            by_asset.setdefault(part.asset, {})[key] = part.position
-            mids[part.asset] = part.mid or mids.get(part.asset, 0.0)
         assets: dict[str, object] = {}
-        for asset, markets in by_asset.items():
-            limit = self._limit_base(asset, mids[asset])
+        for asset, parts in sorted(self._assets.items()):
+            limit = self._limit_base(asset, self._mid(asset))
             assets[asset] = {
-                "position_base": sum(markets.values()),
-                "markets": markets,
+                "position_base": self.position(asset),
+                "markets": {key: part.position for key, part in sorted(parts.items())},
                 "limit_base": None if limit == _NO_ROOM_LIMIT else limit,
                 "reduce_only": self.reducing.get(asset),
             }
@@ -138,6 +149,13 @@ class Portfolio:
             "loss_today_quote": max(0.0, self.day_start_pnl - pnl),
             "stopped": self.stopped_reason or None,
         }
+
+    def _mid(self, asset: str) -> float:
+        """The asset's last mid any of its markets reported (0: none yet)."""
+        mid = 0.0
+        for part in self._assets[asset].values():
+            mid = part.mid or mid
+        return mid
 
     def _limit_base(self, asset: str, mid: float) -> float:
         """``asset``'s tightest limit on |its sum|, base units (inf: none)."""
@@ -150,43 +168,49 @@ class Portfolio:
     def rooms(self, key: str) -> tuple[float, float]:
         """Base units market ``key`` may still buy and sell within its asset's limits, every
         resting order of every market counted as filled (inf: no limit)."""
-        part = self.parts[key]
-        limit = self._limit_base(part.asset, part.mid)
+        own = self.parts[key]
+        limit = self._limit_base(own.asset, own.mid)
         if limit == _NO_ROOM_LIMIT:
             return _NO_ROOM_LIMIT, _NO_ROOM_LIMIT
         longest = shortest = 0.0
-        for p in self.parts.values():
-            if p.asset == part.asset:
-                longest += p.position + p.resting_buy
-                shortest += p.position - p.resting_sell
+        for part in self._assets[own.asset].values():
+            longest += part.position + part.resting_buy
+            shortest += part.position - part.resting_sell
         return max(0.0, limit - longest), max(0.0, limit + shortest)
 
-    def evaluate(self, now_ns: int) -> None:
-        """Move the day, the peak and the reduce-only set on to now (every market's parts as
-        last reported); the kill switch latches."""
-        p, pnl = self.p, self.pnl()
+    def evaluate(self, now_ns: int, asset: str) -> None:
+        """Move the day, the peak and ``asset``'s reduce-only state on to now (every market's
+        parts as last reported; each market evaluates its own asset before it quotes); the kill
+        switch latches."""
+        p, pnl = self.p, self._pnl_total
         day = now_ns // DAY_NS
         if day != self.day:
             self.day, self.day_start_pnl = day, pnl
         self.peak_pnl = max(self.peak_pnl, pnl)
         if not self.stopped_reason and p.total_drawdown_quote is not None and self.peak_pnl - pnl > p.total_drawdown_quote:
             self.stopped_reason = f"portfolio drawdown {self.peak_pnl - pnl:.2f} > portfolio.total_drawdown_quote {p.total_drawdown_quote}"
-        sums: dict[str, tuple[float, float]] = {}
-        for part in self.parts.values():
-            held, mid = sums.get(part.asset, (0.0, 0.0))
-            sums[part.asset] = (held + part.position, part.mid or mid)
-        gross = sum(abs(held) * mid for held, mid in sums.values())
-        net = sum(held * mid for held, mid in sums.values())
-        for asset, (held, mid) in sums.items():
-            limit = self._limit_base(asset, mid)
-            if abs(held) >= limit:
-                self.reducing[asset] = f"portfolio limit of {asset}: {held:g} held across markets"
-            elif abs(held) <= limit * p.asset_reduce_to_fraction:
-                self.reducing.pop(asset, None)
-            if p.max_gross_notional_quote is not None and gross >= p.max_gross_notional_quote and held:
-                self.reducing[asset] = f"portfolio gross notional {gross:.2f} >= {p.max_gross_notional_quote}"
-            if p.max_net_notional_quote is not None and abs(net) >= p.max_net_notional_quote and held * net > 0.0:
-                self.reducing[asset] = f"portfolio net notional {net:.2f} beyond ±{p.max_net_notional_quote}"
+        held = self.position(asset)
+        limit = self._limit_base(asset, self._mid(asset))
+        if abs(held) >= limit:
+            self.reducing[asset] = f"portfolio limit of {asset}: {held:g} held across markets"
+        elif abs(held) <= limit * p.asset_reduce_to_fraction:
+            self.reducing.pop(asset, None)
+        if held and (p.max_gross_notional_quote is not None or p.max_net_notional_quote is not None):
+            self._notional_limits(asset, held)
+
+    def _notional_limits(self, asset: str, held: float) -> None:
+        """Reduce-only on ``asset`` while the gross or the net notional over every asset is at
+        its limit and ``asset`` adds to it."""
+        p = self.p
+        gross = net = 0.0
+        for other in self._assets:
+            value = self.position(other) * self._mid(other)
+            gross += abs(value)
+            net += value
+        if p.max_gross_notional_quote is not None and gross >= p.max_gross_notional_quote:
+            self.reducing[asset] = f"portfolio gross notional {gross:.2f} >= {p.max_gross_notional_quote}"
+        if p.max_net_notional_quote is not None and abs(net) >= p.max_net_notional_quote and held * net > 0.0:
+            self.reducing[asset] = f"portfolio net notional {net:.2f} beyond ±{p.max_net_notional_quote}"
 
     def state(self, key: str, inventory_risk: float) -> RiskState | None:
         """What the whole imposes on market ``key`` as of the last :meth:`evaluate` (None:
@@ -196,7 +220,7 @@ class Portfolio:
         p = self.p
         if self.stopped_reason:
             return RiskState(RiskMode.STOPPED, self.stopped_reason, inventory_risk)
-        loss = self.day_start_pnl - self.pnl()
+        loss = self.day_start_pnl - self._pnl_total
         if p.total_daily_loss_quote is not None and loss > p.total_daily_loss_quote:
             return RiskState(RiskMode.PAUSED, f"portfolio daily loss {loss:.2f} > {p.total_daily_loss_quote}", inventory_risk)
         part = self.parts[key]
@@ -207,7 +231,7 @@ class Portfolio:
         return RiskState(RiskMode.REDUCE_ONLY, why, inventory_risk, side, max(0.0, -side * part.position))
 
 
-_SEVERITY = {RiskMode.QUOTING: 0, RiskMode.REDUCE_ONLY: 1, RiskMode.PAUSED: 2, RiskMode.STOPPED: 3}
+_SEVERITY: Final = {RiskMode.QUOTING: 0, RiskMode.REDUCE_ONLY: 1, RiskMode.PAUSED: 2, RiskMode.STOPPED: 3}
 
 
 def stricter(local: RiskState, whole: RiskState | None) -> RiskState:

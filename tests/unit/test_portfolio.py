@@ -22,6 +22,12 @@ def book(**params) -> Portfolio:
     return pf
 
 
+def evaluate(pf: Portfolio, now: int) -> None:
+    """As each market does before it quotes: its asset's state moved on to ``now``."""
+    for asset in ("BTC", "ETH"):
+        pf.evaluate(now, asset)
+
+
 def test_an_asset_s_rooms_count_every_market_s_position_and_resting_orders():
     pf = book(max_asset_base={"BTC": 0.05})
     assert pf.position("BTC") == pytest.approx(0.03) and pf.others("bybit BTC/USDT:USDT") == pytest.approx(0.03)
@@ -39,10 +45,10 @@ def test_the_notional_limit_is_a_base_limit_at_the_mid_and_the_tighter_one_holds
 def test_at_the_limit_every_market_reduces_the_sum_no_further_than_its_own_position():
     pf = book(max_asset_base={"BTC": 0.03})
     pf.update("bybit BTC/USDT:USDT", Part("BTC", -0.005, 0.0, 0.0, MID))  # sum 0.025
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     assert pf.state("binance BTC/USDT", 0.0) is None
     pf.update("bybit BTC/USDT:USDT", Part("BTC", 0.0, 0.0, 0.0, MID))  # sum 0.03: at the limit
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     binance, okx, bybit = (pf.state(k, 0.1) for k in ("binance BTC/USDT", "okx BTC/USDT", "bybit BTC/USDT:USDT"))
     assert (binance.mode, binance.reduce_side, binance.reduce_max_base) == (RiskMode.REDUCE_ONLY, -1, 0.02)
     assert (okx.reduce_side, okx.reduce_max_base) == (-1, 0.01)
@@ -50,39 +56,39 @@ def test_at_the_limit_every_market_reduces_the_sum_no_further_than_its_own_posit
     assert "portfolio limit of BTC" in binance.reason and pf.state("okx ETH/USDT", 0.0) is None
     # it lasts until the sum is back under 0.8 of the limit (0.024)
     pf.update("binance BTC/USDT", Part("BTC", 0.015, 0.0, 0.0, MID))  # sum 0.025
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     assert pf.state("okx BTC/USDT", 0.0).mode is RiskMode.REDUCE_ONLY
     pf.update("binance BTC/USDT", Part("BTC", 0.013, 0.0, 0.0, MID))  # sum 0.023
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     assert pf.state("okx BTC/USDT", 0.0) is None
 
 
 def test_gross_and_net_notional_make_the_assets_in_them_reduce_only():
     pf = book(max_gross_notional_quote=4_000.0)  # 0.03 BTC (1 800) + 1 ETH (3 000) = 4 800
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     assert pf.state("okx ETH/USDT", 0.0).reduce_side == -1 and pf.state("bybit BTC/USDT:USDT", 0.0).reduce_max_base == 0.0
     pf = book(max_net_notional_quote=4_000.0)
     pf.update("bybit BTC/USDT:USDT", Part("BTC", -0.05, 0.0, 0.0, MID))  # BTC -0.02 (-1 200), net 1 800: under
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     assert pf.state("okx ETH/USDT", 0.0) is None
     pf.update("okx ETH/USDT", Part("ETH", 2.0, 0.0, 0.0, 3_000.0))  # net 4 800; BTC is short against it
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     assert pf.state("okx ETH/USDT", 0.0).mode is RiskMode.REDUCE_ONLY and pf.state("okx BTC/USDT", 0.0) is None
 
 
 def test_the_day_s_loss_of_all_markets_together_pauses_each_and_the_drawdown_stops_all():
     pf = book(total_daily_loss_quote=100.0, total_drawdown_quote=150.0)
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     pf.update("binance BTC/USDT", Part("BTC", 0.02, 0.0, 0.0, MID, -60.0))
     pf.update("okx BTC/USDT", Part("BTC", 0.01, 0.0, 0.0, MID, -50.0))  # -110 together: each alone is within 100
-    pf.evaluate(NOON + 1)
+    evaluate(pf, NOON + 1)
     assert pf.state("bybit BTC/USDT:USDT", 0.0).mode is RiskMode.PAUSED
-    pf.evaluate(NOON + DAY_NS)  # the next day starts from -110
+    evaluate(pf, NOON + DAY_NS)  # the next day starts from -110
     assert pf.state("bybit BTC/USDT:USDT", 0.0) is None
     pf.update("okx ETH/USDT", Part("ETH", 1.0, 0.0, 0.0, 3_000.0, -50.0))  # 160 below the peak of 0
-    pf.evaluate(NOON + DAY_NS + 1)
+    evaluate(pf, NOON + DAY_NS + 1)
     pf.update("okx ETH/USDT", Part("ETH", 1.0, 0.0, 0.0, 3_000.0, 500.0))  # it latches: a recovery does not resume
-    pf.evaluate(NOON + DAY_NS + 2)
+    evaluate(pf, NOON + DAY_NS + 2)
     assert all(pf.state(k, 0.0).mode is RiskMode.STOPPED for k in pf.parts)
 
 
@@ -97,7 +103,7 @@ def test_the_stricter_state_wins_and_opposite_reduce_only_sides_pause():
 
 def test_the_summary_shows_each_asset_s_sum_every_market_s_part_and_the_limits():
     pf = book(max_asset_notional_quote={"BTC": 1_800.0}, total_drawdown_quote=10.0)
-    pf.evaluate(NOON)
+    evaluate(pf, NOON)
     s = pf.summary()
     btc = s["assets"]["BTC"]
     assert btc["position_base"] == pytest.approx(0.03) and btc["limit_base"] == pytest.approx(0.03)
