@@ -33,6 +33,21 @@ class EngineCollector(Collector):
         yield from c.values()
         yield from g.values()
         yield from h.values()
+        yield from _portfolio(self.engine)
+
+
+def _portfolio(engine: LiveEngine) -> list[GaugeMetricFamily]:
+    """The book every market shares: each asset's position summed over the markets, whether it
+    is reduce-only across them, and the markets' PnL together."""
+    held = GaugeMetricFamily("ccxt_mm_portfolio_position_base", "An asset's position summed over every market", labels=["asset"])
+    reducing = GaugeMetricFamily("ccxt_mm_portfolio_reduce_only", "1 while an asset is reduce-only across markets", labels=["asset"])
+    pf = engine.portfolio
+    for asset in sorted({m.core.base_asset for m in engine.markets}):
+        held.add_metric([asset], pf.position(asset))
+        reducing.add_metric([asset], 1.0 if asset in pf.reducing else 0.0)
+    pnl = GaugeMetricFamily("ccxt_mm_portfolio_pnl_quote", "Every market's PnL together, quote currency")
+    pnl.add_metric([], pf.pnl())
+    return [held, reducing, pnl]
 
 
 def _counters() -> dict[str, CounterMetricFamily]:

@@ -128,6 +128,9 @@ def test_live_run_quotes_every_exchange_and_stops_with_nothing_left(tmp_path, mo
     metrics = scraped.result(10)
     assert 'ccxt_mm_orders_total{action="place",exchange="okx",symbol="BTC/USDT"}' in metrics
     assert 'ccxt_mm_risk_mode{exchange="bybit",mode="quoting",symbol="LTC/USDT"} 1.0' in metrics
+    # the book binance's and okx's BTC share, and bybit's LTC alone
+    assert 'ccxt_mm_portfolio_position_base{asset="BTC"}' in metrics and 'ccxt_mm_portfolio_reduce_only{asset="LTC"} 0.0' in metrics
+    assert "ccxt_mm_portfolio_pnl_quote " in metrics
     assert "ccxt_mm_tick_to_intent_seconds" in metrics and "ccxt_mm_rate_limit_wait_seconds_total" in metrics
     assert 'ccxt_mm_strategy_errors_total{exchange="okx",symbol="BTC/USDT"} 0.0' in metrics
     # this run polls REST by configuration: no feed is on a websocket, none fell back
