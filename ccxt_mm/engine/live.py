@@ -242,8 +242,10 @@ class LiveEngine:
     def _restore_state(self) -> None:
         if self.state_path is None:
             return
-        self._saved = state.load(self.state_path)
+        self._saved, portfolio = state.load(self.state_path)
         now = self.clock_ns()
+        if portfolio is not None:
+            state.restore_portfolio(self.portfolio, portfolio, now)
         for m in self.markets:
             if m.key in self._saved:
                 state.restore(m.core, self._saved[m.key], now)
@@ -259,7 +261,8 @@ class LiveEngine:
     async def _save_state(self) -> None:
         """Snapshot on the loop, write in a worker thread (file I/O never blocks quoting)."""
         if self.state_path is not None:
-            await asyncio.to_thread(state.save, self.state_path, self._state_now())
+            now = self.clock_ns()
+            await asyncio.to_thread(state.save, self.state_path, self._state_now(), state.portfolio_snapshot(self.portfolio, now))
 
     async def _keep_state(self) -> None:
         """Write the carried-over state now and then: a SIGKILL loses at most this much."""

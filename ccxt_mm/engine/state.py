@@ -1,6 +1,7 @@
 """What a live run must carry over a restart, even after SIGKILL: per market, the UTC day and
 the loss already taken that day (so a crash-and-restart loop cannot reset the daily loss
-limit), the PnL peak of the drawdown kill switch, and the ids of the fills already seen.
+limit), the PnL peak of the drawdown kill switch, and the ids of the fills already seen; and
+the same day, loss and drawdown of the portfolio all markets share.
 
 Saved as JSON with an atomic replace (write a temporary file, then rename), now and then
 while quoting and at shutdown; a missing file is a first run, an unreadable one a
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.errors import ConfigError
+from ccxt_mm.quoting.portfolio import Portfolio
 from ccxt_mm.quoting.risk import DAY_NS
 
 SEEN_KEPT = 2_000
@@ -32,29 +34,40 @@ def snapshot(core: QuotingCore, seen_trades: list[str], now_ns: int) -> dict:
     }
 
 
-def save(path: Path, markets: dict[str, dict]) -> None:
+def portfolio_snapshot(portfolio: Portfolio, now_ns: int) -> dict:
+    """The portfolio's carried-over state now (its loss today counts from its day's start)."""
+    pnl = portfolio.pnl()
+    loss = max(0.0, portfolio.day_start_pnl - pnl) if portfolio.day == now_ns // DAY_NS else 0.0
+    return {"day": now_ns // DAY_NS, "loss_today": loss, "drawdown": max(0.0, portfolio.peak_pnl - pnl)}
+
+
+def save(path: Path, markets: dict[str, dict], portfolio: dict | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"markets": markets}, indent=1, sort_keys=True))
+    doc = {"markets": markets} if portfolio is None else {"markets": markets, "portfolio": portfolio}
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
     os.replace(tmp, path)
 
 
-def load(path: Path) -> dict[str, dict]:
-    """Market key → saved state ({} when there is no file yet)."""
+def load(path: Path) -> tuple[dict[str, dict], dict | None]:
+    """(market key → saved state, the portfolio's saved state): ({}, None) when there is no
+    file yet; a file of an earlier version holds no portfolio (None)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return {}
+        return {}, None
     try:
         doc = json.loads(text)
-        markets = doc["markets"]
+        markets, portfolio = doc["markets"], doc.get("portfolio")
         for key, m in markets.items():
             int(m["day"]), float(m["loss_today"]), float(m["drawdown"]), list(m["seen_trades"])
             if not isinstance(key, str):
                 raise TypeError("market key")
-    except (ValueError, KeyError, TypeError) as exc:
+        if portfolio is not None:
+            int(portfolio["day"]), float(portfolio["loss_today"]), float(portfolio["drawdown"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(str(path), [f"live state file unreadable ({type(exc).__name__}: {exc}); move it away to start afresh"]) from None
-    return markets
+    return markets, portfolio
 
 
 def restore(core: QuotingCore, saved: dict, now_ns: int) -> None:
@@ -64,3 +77,12 @@ def restore(core: QuotingCore, saved: dict, now_ns: int) -> None:
         core.risk.day = day
         core.risk.day_start_pnl = float(saved["loss_today"])
     core.risk.peak_pnl = float(saved["drawdown"])
+
+
+def restore_portfolio(portfolio: Portfolio, saved: dict, now_ns: int) -> None:
+    """Carry the markets' loss today and drawdown together into a fresh portfolio."""
+    day = now_ns // DAY_NS
+    if int(saved["day"]) == day:
+        portfolio.day = day
+        portfolio.day_start_pnl = float(saved["loss_today"])
+    portfolio.peak_pnl = float(saved["drawdown"])
