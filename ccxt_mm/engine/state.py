@@ -17,7 +17,7 @@ from pathlib import Path
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.quoting.portfolio import Portfolio
-from ccxt_mm.quoting.risk import DAY_NS
+from ccxt_mm.quoting.risk import DAY_NS, RiskManager
 
 SEEN_KEPT = 2_000
 """Fill ids kept per market (the most recent)."""
@@ -35,10 +35,9 @@ def snapshot(core: QuotingCore, seen_trades: list[str], now_ns: int) -> dict:
 
 
 def portfolio_snapshot(portfolio: Portfolio, now_ns: int) -> dict:
-    """The portfolio's carried-over state now (its loss today counts from its day's start)."""
-    pnl = portfolio.pnl()
-    loss = max(0.0, portfolio.day_start_pnl - pnl) if portfolio.day == now_ns // DAY_NS else 0.0
-    return {"day": now_ns // DAY_NS, "loss_today": loss, "drawdown": max(0.0, portfolio.peak_pnl - pnl)}
+    """The portfolio's carried-over state now: the markets' loss today and drawdown together."""
+    drawdown = max(0.0, portfolio.peak_pnl - portfolio.pnl())
+    return {"day": now_ns // DAY_NS, "loss_today": portfolio.loss_today(now_ns), "drawdown": drawdown}
 
 
 def save(path: Path, markets: dict[str, dict], portfolio: dict | None = None) -> None:
@@ -72,17 +71,19 @@ def load(path: Path) -> tuple[dict[str, dict], dict | None]:
 
 def restore(core: QuotingCore, saved: dict, now_ns: int) -> None:
     """Carry today's loss and the drawdown from peak into a fresh core (its PnL starts at 0)."""
+    _carry(core.risk, saved, now_ns)
+
+
+def _carry(guard: RiskManager | Portfolio, saved: dict, now_ns: int) -> None:
+    """Today's loss and the drawdown of ``saved`` into ``guard``'s day start and peak, its PnL
+    starting at 0 (yesterday's loss is not carried into a new day)."""
     day = now_ns // DAY_NS
     if int(saved["day"]) == day:
-        core.risk.day = day
-        core.risk.day_start_pnl = float(saved["loss_today"])
-    core.risk.peak_pnl = float(saved["drawdown"])
+        guard.day = day
+        guard.day_start_pnl = float(saved["loss_today"])
+    guard.peak_pnl = float(saved["drawdown"])
 
 
 def restore_portfolio(portfolio: Portfolio, saved: dict, now_ns: int) -> None:
     """Carry the markets' loss today and drawdown together into a fresh portfolio."""
-    day = now_ns // DAY_NS
-    if int(saved["day"]) == day:
-        portfolio.day = day
-        portfolio.day_start_pnl = float(saved["loss_today"])
-    portfolio.peak_pnl = float(saved["drawdown"])
+    _carry(portfolio, saved, now_ns)

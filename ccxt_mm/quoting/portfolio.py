@@ -104,16 +104,19 @@ class Portfolio:
 
     def update(self, key: str, part: Part) -> None:
         """Market ``key``'s part now (the same object again, changed, or a new one)."""
-        self.parts[key] = part
-        self._assets.setdefault(part.asset, {})[key] = part
+        if self.parts.get(key) is not part:  # a market reports one object, changed in place: registered once
+            self.parts[key] = part
+            self._assets.setdefault(part.asset, {})[key] = part
         self._pnl_total += part.pnl - self._pnl.get(key, 0.0)
         self._pnl[key] = part.pnl
 
     def position(self, asset: str) -> float:
         """``asset``'s position summed over every market, base units."""
         total = 0.0
-        for part in self._assets.get(asset, {}).values():
-            total += part.position
+        parts = self._assets.get(asset)
+        if parts is not None:
+            for part in parts.values():
+                total += part.position
         return total
 
     def others(self, key: str) -> float:
@@ -128,6 +131,11 @@ class Portfolio:
     def pnl(self) -> float:
         """Every market's PnL together, quote currency."""
         return self._pnl_total
+
+    def loss_today(self, now_ns: int) -> float:
+        """Loss of every market together since the UTC day of ``now_ns`` started, quote
+        currency (0 on a day not evaluated yet)."""
+        return max(0.0, self.day_start_pnl - self._pnl_total) if self.day == now_ns // DAY_NS else 0.0
 
     def summary(self) -> dict[str, object]:
         """What the run reports of the whole: each asset's summed position and each market's
@@ -192,7 +200,8 @@ class Portfolio:
         held = self.position(asset)
         limit = self._limit_base(asset, self._mid(asset))
         if abs(held) >= limit:
-            self.reducing[asset] = f"portfolio limit of {asset}: {held:g} held across markets"
+            if asset not in self.reducing:  # the reason as entered (no text built on every quote)
+                self.reducing[asset] = f"portfolio limit of {asset}: {held:g} held across markets"
         elif abs(held) <= limit * p.asset_reduce_to_fraction:
             self.reducing.pop(asset, None)
         if held and (p.max_gross_notional_quote is not None or p.max_net_notional_quote is not None):
