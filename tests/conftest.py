@@ -42,3 +42,20 @@ def btc_log():
     from ccxt_mm.market.binance_capture import read_binance_capture
 
     return read_binance_capture(BINANCE_FILES, "BTC/USDT")
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free loopback port, stopped after the test. Where it is not
+    installed the test is skipped, but never in CI (``.ci/run`` installs it)."""
+    import os
+    import shutil
+
+    from ccxt_mm_testkit.redis_server import RedisServer
+
+    if shutil.which("redis-server") is None and not os.environ.get("CI"):
+        pytest.skip("redis-server is not installed (Debian's package redis-server)")
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.kill()

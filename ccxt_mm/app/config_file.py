@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ccxt_mm.config import AppConfig, load_config
@@ -44,6 +45,10 @@ def check_config(path: str | None) -> int:
     if not needs_reference_price(config):  # sizes that need a price are checked at replay
         in_amount_units(config, None, source)
     print(f"{source}: OK ({_market_words(config)})")
+    pf = config.portfolio
+    if pf.store == "redis":  # the URL may hold a password: only whether it is there is said
+        found = "set" if os.environ.get(pf.redis_url_env) else "NOT set: `run` will refuse to start"
+        print(f"portfolio: shared through Redis as book {pf.redis_book!r}; {pf.redis_url_env} is {found}")
     return 0
 
 

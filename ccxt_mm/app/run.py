@@ -140,14 +140,16 @@ async def _run(
     import secrets
 
     from ccxt_mm.engine.live import LiveEngine
+    from ccxt_mm.shared.redis_book import redis_url
 
     run_id = secrets.token_hex(3)
+    shared_url = redis_url(config.portfolio) if config.portfolio.store == "redis" else None
     exchanges: dict = {}
     reporter: RunReporter | None = None
     try:
         markets, failed = await _start_markets(config, exchanges, live, run_id)
         state_path = Path(config.live.state_file) if live else None
-        engine = LiveEngine(config, markets, predictions=live_predictions(config), state_path=state_path)
+        engine = LiveEngine(config, markets, predictions=live_predictions(config), state_path=state_path, shared_url=shared_url)
         stop = asyncio.Event()
         reporter = _signals(engine, stop, duration, report_dir, list(failed))
         metrics = None
@@ -169,7 +171,7 @@ async def _run(
         if reporter is not None:
             await reporter.write(summary, "exit")
         predictor = engine.predictions.summary() if engine.predictions is not None else {"predictor": "none"}
-        return {**summary, **failed, "predictor": predictor, "portfolio": engine.portfolio.summary()}
+        return {**summary, **failed, "predictor": predictor, "portfolio": engine.portfolio_summary()}
     finally:
         if reporter is not None:
             await asyncio.to_thread(reporter.shutdown)  # waits for the writer process off the loop

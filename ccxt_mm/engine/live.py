@@ -45,6 +45,7 @@ from ccxt_mm.execution.venue import Holdings, MarketFacts, Venue
 from ccxt_mm.market.latency import FeedClock
 from ccxt_mm.quoting.portfolio import Portfolio
 from ccxt_mm.schema import parse_section
+from ccxt_mm.shared.redis_book import RedisBook
 from ccxt_mm.strategies import load_strategy
 
 log = logging.getLogger("ccxt_mm.live")
@@ -188,10 +189,13 @@ class LiveEngine:
         clock_ns: Callable[[], int] = time.time_ns,
         predictions: LivePredictions | None = None,
         state_path: Path | None = None,
+        shared_url: str | None = None,
     ) -> None:
         """``predictions``: a predictor run as one background task; quotes read its board.
         ``state_path``: where the markets' carried-over state is restored from and kept (see
-        :mod:`ccxt_mm.engine.state`; None, as for paper runs: nothing is carried over)."""
+        :mod:`ccxt_mm.engine.state`; None, as for paper runs: nothing is carried over).
+        ``shared_url``: the Redis server of ``portfolio.store: redis`` (None: the book is this
+        process's alone)."""
         self.cfg = config
         self.markets = markets
         self.clock_ns = clock_ns
@@ -206,6 +210,8 @@ class LiveEngine:
         the others' rooms, risk mode and inventory term."""
         for m in markets:
             m.core.join(self.portfolio, m.key)
+        self.shared = None if shared_url is None else RedisBook(self.portfolio, shared_url, {m.key: m.core.fills for m in markets})
+        """The book shared with other processes through Redis (None: none)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Quote every market until ``stop`` is set, then shut down cleanly."""
@@ -218,6 +224,8 @@ class LiveEngine:
             tasks.append(asyncio.create_task(self._predictor(self.predictions), name="predictor"))
         if self.state_path is not None:
             tasks.append(asyncio.create_task(self._keep_state(), name="state"))
+        if self.shared is not None:
+            tasks.append(asyncio.create_task(self.shared.run(), name="shared book"))
         try:
             await stop.wait()
         finally:
@@ -225,6 +233,8 @@ class LiveEngine:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.shutdown()
+            if self.shared is not None:
+                await self.shared.close()
             await self._save_state()
             if self.predictions is not None:
                 await self.predictions.close()
@@ -403,6 +413,13 @@ class LiveEngine:
         m.core.pull(now, SHUTDOWN)  # orders created by actions in flight are cancelled too
         m.shutdown_cancelled += await m.venue.close(m.order_prefix)
         m.core.drain(self.clock_ns())
+
+    def portfolio_summary(self) -> dict[str, object]:
+        """The book every market shares (and, shared through Redis, how that went)."""
+        out = self.portfolio.summary()
+        if self.shared is not None:
+            out["shared"] = self.shared.summary()
+        return out
 
     def summary(self) -> dict[str, dict]:
         out = {}

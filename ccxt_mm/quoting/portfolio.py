@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from ccxt_mm.quoting.constraints import Fraction, Positive
+from ccxt_mm.quoting.constraints import Fraction, Pattern, Positive
 from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState
 
 
@@ -61,6 +61,22 @@ class PortfolioParams:
     quote currency (null: none)."""
     asset_reduce_to_fraction: Fraction = 0.8
     """Reduce-only on an asset's limit lasts until its |sum| <= the limit × this."""
+    store: Literal["memory", "redis"] = "memory"
+    """Where the book lives: in this process (``memory``), or in Redis, shared with every
+    process of the same ``redis_book`` (``redis``: see :mod:`ccxt_mm.shared`)."""
+    redis_url_env: Annotated[str, Pattern(r"^[A-Z][A-Z0-9_]*$")] = "CCXT_MM_REDIS_URL"
+    """``redis``: the environment variable holding the server's URL (``redis://host:port/db``;
+    a password in it stays out of logs and reports)."""
+    redis_book: Annotated[str, Pattern(r"^[A-Za-z0-9_.-]+$")] = "ccxt_mm"
+    """``redis``: the book's name, the prefix of its keys: processes of one name share one book."""
+    redis_sync_secs: Positive = 0.05
+    """``redis``: how often this process publishes its parts, renews its claims and reads the
+    others' (sooner when another process publishes a fill), seconds."""
+    redis_timeout_secs: Positive = 0.5
+    """``redis``: a request not answered within this is an outage: quoting pauses, seconds."""
+    redis_resume_secs: Positive = 1.0
+    """``redis``: after an outage, quoting resumes this long after the server answers again
+    (every process has published its parts again by then), seconds."""
 
 
 @dataclass(slots=True)
@@ -77,6 +93,12 @@ class Part:
     """The market's last mid, quote currency (0: no book yet)."""
     pnl: float = 0.0
     """Market-making PnL, quote currency."""
+    claim_long: float = math.inf
+    """The highest ``position + resting_buy`` the market may reach, base units: granted by
+    the shared store so that the claims of every market of the asset sum within its limit
+    (inf: no claim needed, the book is this process's alone)."""
+    claim_short: float = -math.inf
+    """The lowest ``position - resting_sell`` the market may reach, base units (-inf: none)."""
 
 
 _NO_ROOM_LIMIT: Final = math.inf
@@ -101,6 +123,9 @@ class Portfolio:
         self.reducing: dict[str, str] = {}
         """Asset → why it is reduce-only across markets (entered at a limit, left under
         ``asset_reduce_to_fraction`` of it)."""
+        self.unreachable = ""
+        """Why the shared store cannot vouch for the book now (empty: it can, or there is
+        none): every market pauses."""
 
     def update(self, key: str, part: Part) -> None:
         """Market ``key``'s part now (the same object again, changed, or a new one)."""
@@ -144,12 +169,16 @@ class Portfolio:
         assets: dict[str, object] = {}
         for asset, parts in sorted(self._assets.items()):
             limit = self._limit_base(asset, self._mid(asset))
-            assets[asset] = {
+            entry: dict[str, object] = {
                 "position_base": self.position(asset),
                 "markets": {key: part.position for key, part in sorted(parts.items())},
                 "limit_base": None if limit == _NO_ROOM_LIMIT else limit,
                 "reduce_only": self.reducing.get(asset),
             }
+            claims = {key: [part.claim_short, part.claim_long] for key, part in sorted(parts.items()) if part.claim_long != _NO_ROOM_LIMIT}
+            if claims:  # the shared store's grants: [lowest, highest] each market may reach
+                entry["claims_base"] = claims
+            assets[asset] = entry
         pnl = self.pnl()
         return {
             "assets": assets,
@@ -184,7 +213,30 @@ class Portfolio:
         for part in self._assets[own.asset].values():
             longest += part.position + part.resting_buy
             shortest += part.position - part.resting_sell
-        return max(0.0, limit - longest), max(0.0, limit + shortest)
+        room_buy = min(limit - longest, own.claim_long - own.position - own.resting_buy)
+        room_sell = min(limit + shortest, own.position - own.resting_sell - own.claim_short)
+        return max(0.0, room_buy), max(0.0, room_sell)
+
+    def limit_base(self, asset: str) -> float:
+        """``asset``'s tightest limit on |its sum| at its last mid, base units (inf: none)."""
+        return self._limit_base(asset, self._mid(asset))
+
+    def wanted_claim(self, key: str, headroom: bool = True) -> tuple[float, float, float, float, float]:
+        """What market ``key`` asks the shared store for: (its asset's limit, base units, inf:
+        none; the lowest claim on the long side, its committed ``position + resting_buy``; the
+        claim it wants; and the same two on the short side). It wants, past what it has
+        committed, the room the book leaves as last read (``headroom`` False: none, at the
+        stop); the store grants at most a share of the limit past what is committed."""
+        own = self.parts[key]
+        limit = self.limit_base(own.asset)
+        need_long, need_short = own.position + own.resting_buy, own.position - own.resting_sell
+        if limit == _NO_ROOM_LIMIT or not headroom:
+            return limit, need_long, need_long, need_short, need_short
+        longest = shortest = 0.0
+        for part in self._assets[own.asset].values():
+            longest += part.position + part.resting_buy
+            shortest += part.position - part.resting_sell
+        return limit, need_long, need_long + max(0.0, limit - longest), need_short, need_short - max(0.0, limit + shortest)
 
     def evaluate(self, now_ns: int, asset: str) -> None:
         """Move the day, the peak and ``asset``'s reduce-only state on to now (every market's
@@ -229,6 +281,8 @@ class Portfolio:
         p = self.p
         if self.stopped_reason:
             return RiskState(RiskMode.STOPPED, self.stopped_reason, inventory_risk)
+        if self.unreachable:
+            return RiskState(RiskMode.PAUSED, self.unreachable, inventory_risk)
         loss = self.day_start_pnl - self._pnl_total
         if p.total_daily_loss_quote is not None and loss > p.total_daily_loss_quote:
             return RiskState(RiskMode.PAUSED, f"portfolio daily loss {loss:.2f} > {p.total_daily_loss_quote}", inventory_risk)

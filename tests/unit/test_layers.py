@@ -85,6 +85,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("llm",),
     ("strategies",),
     ("exchange",),
+    ("shared",),
     ("engine",),
     ("report", "metrics"),
     ("sweep",),
