@@ -79,6 +79,9 @@ class QuotingCore:
     """This market's key in :attr:`portfolio`."""
     skew_weight: float
     """Share of the other markets' position of the base asset in the inventory term."""
+    hedge_excess: float
+    """The excess of the base asset over its portfolio target this market hedges at its last
+    quote, base units (> 0: it sells it; 0: none)."""
     _part: Part
     """This market's part, as last told to :attr:`portfolio`."""
 
@@ -131,7 +134,7 @@ class QuotingCore:
         """Set by the engine from its prediction board before each update (None: no view)."""
         self.vol = EwmaVolatility(_SNAPSHOT_VOL_HALF_LIFE_SECS, 0.0)
         """Mid volatility sampled on the timer, for predictors (off the quoting path)."""
-        self.portfolio, self.portfolio_key, self.skew_weight = None, "", 0.0
+        self.portfolio, self.portfolio_key, self.skew_weight, self.hedge_excess = None, "", 0.0, 0.0
 
     def join(self, portfolio: Portfolio, key: str) -> None:
         """Share ``portfolio`` with the other markets as ``key``: its rooms and risk mode hold
@@ -155,6 +158,9 @@ class QuotingCore:
         part.position = self.inventory.position * per_unit
         part.resting_buy, part.resting_sell = resting_buy * per_unit, resting_sell * per_unit
         part.mid, part.pnl = mid, c.to_quote(self.inventory.pnl(mid), mid) if mid else 0.0
+        feats = self.features
+        if feats is not None:
+            part.best_bid, part.best_ask = feats.best_bid, feats.best_ask
         pf.update(self.portfolio_key, part)
 
     # --- inputs -----------------------------------------------------------------------
@@ -217,6 +223,7 @@ class QuotingCore:
             else:
                 self.quotes = (math.nan, math.nan)
             return
+        self.hedge_excess = self.portfolio.hedge_for(self.portfolio_key) if self.portfolio is not None else 0.0
         room_buy, room_sell = self._rooms(feats)
         ctx = self._context(now_ns, feats, state, room_buy, room_sell)
         mm = self._market_maker
@@ -232,6 +239,9 @@ class QuotingCore:
         if state.mode is RiskMode.REDUCE_ONLY:
             self._report()  # the orders just reconciled count in the slices' rooms
             self._take_slices(now_ns, feats, actions)
+        if self.hedge_excess != 0.0:
+            self._report()
+            self._hedge_slice(now_ns, feats, actions)
         self._send(actions, now_ns)
         self._report()
         bid = ask = math.nan
@@ -250,8 +260,10 @@ class QuotingCore:
         other markets' part of the base asset, in this market's unit."""
         resting_buy, resting_sell = self.orders.resting()
         position = self.inventory.position
-        if self.skew_weight > 0.0 and self.portfolio is not None:
-            position += self.skew_weight * self.portfolio.others(self.portfolio_key) / self.contract.base_units(1.0, feats.mid)
+        pf = self.portfolio
+        if pf is not None and (self.skew_weight > 0.0 or self.hedge_excess != 0.0):
+            whole = self.skew_weight * pf.others(self.portfolio_key) + pf.p.hedge_skew * self.hedge_excess
+            position += whole / self.contract.base_units(1.0, feats.mid)
         return MarketContext(
             now_ns,
             feats,
@@ -275,6 +287,24 @@ class QuotingCore:
             qty = self.envelope.taker_qty(s.qty, room_buy if s.side == BUY else room_sell, feats.mid)
             if qty > 0.0:
                 actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty, REDUCE_SLICE, self.contract.margined))
+
+    def _hedge_slice(self, now_ns: int, feats: BookFeatures, actions: list[Action]) -> None:
+        """``portfolio.hedge: taker``: a slice of the excess taken on this market (the best to
+        reduce at), one per ``hedge_interval_secs`` across markets, within its rooms and only
+        while the half spread plus the fee stays within ``hedge_max_cost_bps``."""
+        pf = self.portfolio
+        if pf is None or pf.p.hedge != "taker":
+            return
+        p, excess = pf.p, self.hedge_excess
+        if feats.spread_bps / 2.0 + p.hedge_fee_bps > p.hedge_max_cost_bps or not pf.slice_due(self.base_asset, now_ns):
+            return
+        side = -1 if excess > 0.0 else BUY
+        room_buy, room_sell = self._rooms(feats)
+        wanted = p.hedge_slice_fraction * abs(excess) / self.contract.base_units(1.0, feats.mid)
+        qty = self.envelope.taker_qty(wanted, room_buy if side == BUY else room_sell, feats.mid, False)
+        if qty > 0.0:
+            why = f"portfolio hedge: {self.base_asset} {excess:+.6g} from target, {p.hedge_slice_fraction:g} of it taken here (best price)"
+            actions.append(TakeOrder(self.orders.next_client_id(), side, qty, why))
 
     def _rooms(self, feats: BookFeatures) -> tuple[float, float]:
         """Base quantity each side may still add, every resting order counted as filled:
@@ -399,9 +429,10 @@ class QuotingCore:
             self.venue.submit(a, now_ns)
             # isinstance, not match/case: see ccxt_mm.compiled
             if isinstance(a, PlaceOrder):
-                rows.append(
-                    (now_ns, "place", a.client_id, a.side, a.price, a.qty, a.reason + REDUCE_ONLY_NOTE if a.reduce_only else a.reason)
-                )
+                reason = a.reason + REDUCE_ONLY_NOTE if a.reduce_only else a.reason
+                if self.hedge_excess != 0.0 and (a.side == BUY) == (self.hedge_excess < 0.0):
+                    reason += f" (portfolio hedge: {self.base_asset} {self.hedge_excess:+.6g} from target)"
+                rows.append((now_ns, "place", a.client_id, a.side, a.price, a.qty, reason))
             elif isinstance(a, AmendOrder):
                 rows.append((now_ns, "amend", a.client_id, self.orders.by_id[a.client_id].side, a.price, a.qty, a.reason))
             elif isinstance(a, CancelOrder):

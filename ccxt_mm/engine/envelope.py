@@ -133,13 +133,14 @@ class Envelope:
                 room_sell -= self._admit_one(q, room_sell, best_bid, best_ask, mid, orders, now_ns, out, reducing)
         return out
 
-    def taker_qty(self, qty: float, room: float, price: float) -> float:
-        """Size of a taker order the core itself wants (active reduce-only) within ``room``,
-        rounded down to the lot; 0 when it falls under the exchange's minimums (counted)."""
+    def taker_qty(self, qty: float, room: float, price: float, reduce_only: bool = True) -> float:
+        """Size of a taker order the core itself wants (active reduce-only, a portfolio hedge:
+        not ``reduce_only``) within ``room``, rounded down to the lot; 0 when it falls under
+        the exchange's minimums (counted)."""
         allowed = floor_to(min(qty, room), self.lot)
         if allowed < floor_to(qty, self.lot):
             self._clip(ROOM)
-        if self._below_minimum(allowed, price, True):
+        if self._below_minimum(allowed, price, reduce_only):
             self._drop(BELOW_MINIMUM)
             return 0.0
         return allowed

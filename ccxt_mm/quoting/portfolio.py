@@ -29,8 +29,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Final, Literal
 
+from annotated_types import Ge, Gt, Le
+
 from ccxt_mm.quoting.constraints import Fraction, Pattern, Positive
-from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState
+from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState, inventory_risk
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +63,39 @@ class PortfolioParams:
     quote currency (null: none)."""
     asset_reduce_to_fraction: Fraction = 0.8
     """Reduce-only on an asset's limit lasts until its |sum| <= the limit × this."""
+    capital_quote: Positive | None = None
+    """The capital the book runs on, quote currency: what concentration and target allocations
+    are shares of (null: neither is used)."""
+    max_concentration: Fraction | None = None
+    """Past this Herfindahl score of the assets' summed values over ``capital_quote`` (times
+    ``concentration_factor`` while one share is above ``concentration_share``), the assets
+    above that share are reduce-only across markets (null: no such limit)."""
+    concentration_share: Fraction = 0.15
+    """An asset's share of the capital above this is concentrated ..."""
+    concentration_factor: Annotated[float, Ge(1)] = 1.5
+    """... and multiplies the score by this."""
+    asset_target_fraction: dict[str, Fraction] = field(default_factory=dict)
+    """Asset → its summed position's target value, a share of ``capital_quote`` (0: flat): past
+    ``rebalance_band_fraction`` of the capital from it, the book hedges back (``hedge``)."""
+    rebalance_band_fraction: Annotated[float, Gt(0), Le(1)] = 0.05
+    """How far from its target an asset's value may drift, a share of ``capital_quote``; the
+    hedge goes on until it is back within half of this."""
+    hedge: Literal["off", "passive", "taker"] = "off"
+    """Past the band, on the market with the best price to reduce at (the highest bid to sell,
+    the lowest ask to buy): ``passive`` skews its post-only quotes by ``hedge_skew`` times the
+    excess; ``taker`` also takes ``hedge_slice_fraction`` of the excess every
+    ``hedge_interval_secs`` while that costs at most ``hedge_max_cost_bps``."""
+    hedge_skew: Annotated[float, Ge(0)] = 1.0
+    """``passive``/``taker``: the best market's inventory term counts the excess this many
+    times more, in its unit."""
+    hedge_slice_fraction: Annotated[float, Gt(0), Le(1)] = 0.25
+    """``taker``: each slice takes this share of the excess."""
+    hedge_interval_secs: Positive = 5.0
+    """``taker``: at most one slice per asset in this many seconds, across markets."""
+    hedge_fee_bps: Annotated[float, Ge(0)] = 5.0
+    """``taker``: the taker fee counted in a slice's cost, bps."""
+    hedge_max_cost_bps: Annotated[float, Ge(0)] = 10.0
+    """``taker``: a slice costs the half spread plus ``hedge_fee_bps``; none is taken above this."""
     store: Literal["memory", "redis"] = "memory"
     """Where the book lives: in this process (``memory``), or in Redis, shared with every
     process of the same ``redis_book`` (``redis``: see :mod:`ccxt_mm.shared`)."""
@@ -77,6 +112,21 @@ class PortfolioParams:
     redis_resume_secs: Positive = 1.0
     """``redis``: after an outage, quoting resumes this long after the server answers again
     (every process has published its parts again by then), seconds."""
+
+    def __post_init__(self) -> None:
+        """What no single field's bound says, checked on every construction."""
+        uses = [
+            name
+            for name, on in (
+                ("max_concentration", self.max_concentration is not None),
+                ("asset_target_fraction", bool(self.asset_target_fraction)),
+            )
+            if on
+        ]
+        if self.capital_quote is None and uses:
+            raise ValueError(f"{' and '.join(uses)} need capital_quote (the capital they are shares of)")
+        if self.hedge != "off" and not self.asset_target_fraction:
+            raise ValueError(f"hedge {self.hedge!r} needs asset_target_fraction (the targets it hedges back to)")
 
 
 @dataclass(slots=True)
@@ -99,6 +149,10 @@ class Part:
     (inf: no claim needed, the book is this process's alone)."""
     claim_short: float = -math.inf
     """The lowest ``position - resting_sell`` the market may reach, base units (-inf: none)."""
+    best_bid: float = 0.0
+    """The market's best bid and ask at its last quote, quote currency (0: none yet): where a
+    hedge goes."""
+    best_ask: float = 0.0
 
 
 _NO_ROOM_LIMIT: Final = math.inf
@@ -123,6 +177,13 @@ class Portfolio:
         self.reducing: dict[str, str] = {}
         """Asset → why it is reduce-only across markets (entered at a limit, left under
         ``asset_reduce_to_fraction`` of it)."""
+        self.rebalancing: dict[str, float] = {}
+        """Asset → its summed position's excess over its target, base units (> 0: too long),
+        while it is past the band and until it is back within half of it."""
+        self.concentration = 0.0
+        """The Herfindahl score of the assets' values over ``capital_quote`` at the last evaluation."""
+        self._slice_ns: dict[str, int] = {}
+        """Asset → when its last hedge slice was taken (ns)."""
         self.unreachable = ""
         """Why the shared store cannot vouch for the book now (empty: it can, or there is
         none): every market pauses."""
@@ -180,8 +241,13 @@ class Portfolio:
                 entry["claims_base"] = claims
             assets[asset] = entry
         pnl = self.pnl()
+        for asset, excess in sorted(self.rebalancing.items()):
+            rebalance = assets.get(asset)
+            if isinstance(rebalance, dict):
+                rebalance["rebalance_excess_base"] = excess
         return {
             "assets": assets,
+            "concentration": self.concentration,
             "pnl_quote": pnl,
             "loss_today_quote": max(0.0, self.day_start_pnl - pnl),
             "stopped": self.stopped_reason or None,
@@ -258,6 +324,55 @@ class Portfolio:
             self.reducing.pop(asset, None)
         if held and (p.max_gross_notional_quote is not None or p.max_net_notional_quote is not None):
             self._notional_limits(asset, held)
+        if p.capital_quote is not None:
+            self._allocation(asset, held, p.capital_quote)
+
+    def _allocation(self, asset: str, held: float, capital: float) -> None:
+        """Reduce-only on ``asset`` while the book is concentrated and its share is one of the
+        concentrated; its excess over its target allocation, past the band (hysteresis: until
+        within half of it)."""
+        p, mid = self.p, self._mid(asset)
+        if mid <= 0.0:
+            return
+        if p.max_concentration is not None:
+            values = {other: self.position(other) * self._mid(other) for other in self._assets}
+            self.concentration = score = inventory_risk(values, capital, p.concentration_share, p.concentration_factor)
+            share = abs(held) * mid / capital
+            if score > p.max_concentration and share > p.concentration_share:
+                self.reducing[asset] = f"portfolio concentration {score:.2f} > {p.max_concentration} ({asset} {share:.0%} of capital)"
+        target = p.asset_target_fraction.get(asset)
+        if target is None:
+            return
+        excess = held - target * capital / mid
+        band = p.rebalance_band_fraction * capital / mid
+        if abs(excess) > band or (asset in self.rebalancing and abs(excess) > band / 2):
+            self.rebalancing[asset] = excess
+        else:
+            self.rebalancing.pop(asset, None)
+
+    def hedge_for(self, key: str) -> float:
+        """The excess of market ``key``'s asset over its target that this market hedges, base
+        units (> 0: it sells it), when the book hedges and this market has the best price to
+        reduce at: the highest bid to sell, the lowest ask to buy; else 0."""
+        if self.p.hedge == "off":
+            return 0.0
+        own = self.parts[key]
+        excess = self.rebalancing.get(own.asset, 0.0)
+        if excess == 0.0:
+            return 0.0
+        best = own
+        for part in self._assets[own.asset].values():
+            if (excess > 0.0 and part.best_bid > best.best_bid) or (excess < 0.0 and 0.0 < part.best_ask < best.best_ask):
+                best = part
+        return excess if best is own else 0.0
+
+    def slice_due(self, asset: str, now_ns: int) -> bool:
+        """A hedge slice of ``asset`` may be taken now (one per ``hedge_interval_secs`` across
+        markets); True also marks it taken."""
+        if now_ns - self._slice_ns.get(asset, -(1 << 62)) < self.p.hedge_interval_secs * 1e9:
+            return False
+        self._slice_ns[asset] = now_ns
+        return True
 
     def _notional_limits(self, asset: str, held: float) -> None:
         """Reduce-only on ``asset`` while the gross or the net notional over every asset is at

@@ -162,6 +162,8 @@ class RedisBook:
                 "resting_buy": part.resting_buy,
                 "resting_sell": part.resting_sell,
                 "mid": part.mid,
+                "best_bid": part.best_bid,
+                "best_ask": part.best_ask,
                 "pnl": part.pnl,
                 "process": self.process,
                 "wall_ns": time.time_ns(),
@@ -178,7 +180,7 @@ class RedisBook:
             doc = json.loads(raw)
             part = pf.parts.get(key) or Part(doc["asset"])
             part.position, part.resting_buy, part.resting_sell = doc["position"], doc["resting_buy"], doc["resting_sell"]
-            part.mid, part.pnl = doc["mid"], doc["pnl"]
+            part.mid, part.pnl, part.best_bid, part.best_ask = doc["mid"], doc["pnl"], doc["best_bid"], doc["best_ask"]
             pf.update(key, part)
 
     async def _wait_for_fills(self) -> None:

@@ -111,3 +111,49 @@ def test_the_summary_shows_each_asset_s_sum_every_market_s_part_and_the_limits()
     assert btc["reduce_only"] == "portfolio limit of BTC: 0.03 held across markets"
     assert s["assets"]["ETH"] == {"position_base": 1.0, "markets": {"okx ETH/USDT": 1.0}, "limit_base": None, "reduce_only": None}
     assert (s["pnl_quote"], s["loss_today_quote"], s["stopped"]) == (0.0, 0.0, None)
+
+
+def test_a_concentrated_book_makes_its_concentrated_assets_reduce_only():
+    """Capital 3 000: BTC's 0.03 x 60 000 = 1 800 is 60 %, ETH's 3 000 is 100 %: the score
+    (0.36 + 1.0) x 1.5 is capped at 1 > 0.5, both above the 15 % share: both reduce-only, each
+    on the side that sells; with capital 1 000 000 neither is."""
+    pf = book(capital_quote=3_000.0, max_concentration=0.5)
+    evaluate(pf, NOON)
+    assert pf.concentration == 1.0
+    assert "concentration 1.00 > 0.5 (BTC 60% of capital)" in pf.reducing["BTC"] and "ETH 100%" in pf.reducing["ETH"]
+    state = pf.state("bybit BTC/USDT:USDT", 0.0)
+    assert state is not None and state.mode is RiskMode.REDUCE_ONLY and state.reduce_side == -1
+    pf = book(capital_quote=1_000_000.0, max_concentration=0.5)
+    evaluate(pf, NOON)
+    assert pf.concentration == pytest.approx((1_800 / 1e6) ** 2 + (3_000 / 1e6) ** 2) and not pf.reducing
+
+
+def test_past_the_band_the_excess_over_the_target_is_hedged_on_the_market_with_the_best_price():
+    """Target flat, capital 30 000, band 5 %: 1 500 / 60 000 = 0.025 BTC. The 0.03 held is past
+    it: the book sells 0.03 on the market with the highest bid, and goes on down to half the
+    band (0.0125), then stops."""
+    pf = book(capital_quote=30_000.0, asset_target_fraction={"BTC": 0.0}, hedge="taker")
+    for key, bid in (("binance BTC/USDT", 59_990.0), ("okx BTC/USDT", 60_005.0), ("bybit BTC/USDT:USDT", 59_999.0)):
+        pf.parts[key].best_bid, pf.parts[key].best_ask = bid, bid + 10.0
+    evaluate(pf, NOON)
+    assert pf.rebalancing == {"BTC": pytest.approx(0.03)}
+    assert [pf.hedge_for(k) for k in ("binance BTC/USDT", "okx BTC/USDT", "bybit BTC/USDT:USDT")] == [0.0, pytest.approx(0.03), 0.0]
+    pf.parts["okx BTC/USDT"].position = -0.007  # 0.013 held together: within the band, not within half of it
+    evaluate(pf, NOON)
+    assert pf.rebalancing["BTC"] == pytest.approx(0.013)
+    pf.parts["okx BTC/USDT"].position = -0.008
+    evaluate(pf, NOON)
+    assert pf.rebalancing == {} and pf.hedge_for("okx BTC/USDT") == 0.0
+    pf.parts["binance BTC/USDT"].position = -0.03  # short 0.038 together: bought back on the lowest ask
+    evaluate(pf, NOON)
+    assert pf.rebalancing["BTC"] == pytest.approx(-0.038) and pf.hedge_for("binance BTC/USDT") == pytest.approx(-0.038)
+    assert pf.slice_due("BTC", NOON) and not pf.slice_due("BTC", NOON + 4 * 10**9) and pf.slice_due("BTC", NOON + 5 * 10**9)
+
+
+def test_allocation_settings_that_cannot_work_are_refused():
+    with pytest.raises(ValueError, match="max_concentration need capital_quote"):
+        PortfolioParams(max_concentration=0.3)
+    with pytest.raises(ValueError, match="asset_target_fraction need capital_quote"):
+        PortfolioParams(asset_target_fraction={"BTC": 0.0})
+    with pytest.raises(ValueError, match="hedge 'passive' needs asset_target_fraction"):
+        PortfolioParams(capital_quote=1.0, hedge="passive")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
@@ -143,3 +144,45 @@ def test_a_fill_on_one_market_moves_the_others_quotes_at_their_next_update():
     assert after[0] < before[0] and after[2] < before[2] and after[1] < before[1]
     before, after = bids_after_a_fill_on_okx("local")
     assert after[0] == before[0] and after[2] == before[2] and after[1] < before[1]
+
+
+def test_past_the_band_the_market_with_the_best_bid_takes_a_slice_and_skews_its_asks():
+    """Target flat, capital 6 000, band 5 %: 0.005 BTC at 60 000. okx's bids fill 0.008 BTC:
+    at their next update, binance, whose bid is the highest, takes a quarter of the excess
+    (0.002 BTC, its cost 5 bps of fee within the 10 bps cap) with the hedge in the order log,
+    and only once within the interval; its asks, skewed by ten times the excess, move and are
+    logged as hedging; okx and bybit take
+    nothing. ``passive`` only skews: binance's ask is lower than with ``off``. A fee over the
+    cap takes nothing."""
+
+    def run(hedge: str, fee_bps: float = 5.0) -> list[QuotingCore]:
+        targets = {"BTC": 0.0}
+        params = PortfolioParams(capital_quote=6_000.0, asset_target_fraction=targets, hedge=hedge, hedge_fee_bps=fee_bps, hedge_skew=10.0)
+        _, cores, exchanges = markets(CONFIG.model_copy(update={"portfolio": params}))
+        for core, mid in zip(cores, (60_010.0, 60_000.0, 60_000.0), strict=True):
+            quote(core, SEC, mid)
+        okx = exchanges[1]
+        for cid in [c for c, (side, _) in okx.orders.items() if side == BUY][:2]:
+            okx.events.append(Fill(cid, 2 * SEC, BUY, 60_000.0, 0.004, 0.0, False, 0.0))
+        for core, ex in zip(cores, exchanges, strict=True):
+            ex.events += [OrderAccepted(cid, 2 * SEC) for cid in ex.orders]
+            core.drain(2 * SEC)
+        for now in (3 * SEC, 4 * SEC):
+            for core, ex, mid in zip(cores, exchanges, (60_010.0, 60_000.0, 60_000.0), strict=True):
+                ex.events += [OrderCancelled(cid, now) for cid in ex.cancelling]  # the requotes' cancels land
+                ex.cancelling.clear()
+                core.drain(now)
+                quote(core, now, mid)
+        return cores
+
+    cores = run("taker")
+    takes = [[row for row in core.order_rows if row[1] == "take"] for core in cores]
+    assert [len(t) for t in takes] == [1, 0, 0], takes
+    _, _, _, side, _, qty, reason = takes[0][0]
+    assert side == -1 and qty == pytest.approx(0.002) and reason.startswith("portfolio hedge: BTC +0.008 from target")
+    places = [row for row in cores[0].order_rows if row[1] == "place" and row[0] >= 3 * SEC and row[3] == -1]
+    assert places and all("(portfolio hedge: BTC +0.008 from target)" in row[6] for row in places)
+    assert all("portfolio hedge" not in row[6] for core in cores[1:] for row in core.order_rows)
+    assert run("passive")[0].quotes[1] < run("off")[0].quotes[1]
+    assert not [row for core in run("passive") for row in core.order_rows if row[1] == "take"]
+    assert not [row for core in run("taker", fee_bps=20.0) for row in core.order_rows if row[1] == "take"]
