@@ -80,7 +80,7 @@ class PortfolioParams:
     rebalance_band_fraction: Annotated[float, Gt(0), Le(1)] = 0.05
     """How far from its target an asset's value may drift, a share of ``capital_quote``; the
     hedge goes on until it is back within half of this."""
-    hedge: Literal["off", "passive", "taker"] = "off"
+    hedge: Literal["none", "passive", "taker"] = "none"
     """Past the band, on the market with the best price to reduce at (the highest bid to sell,
     the lowest ask to buy): ``passive`` skews its post-only quotes by ``hedge_skew`` times the
     excess; ``taker`` also takes ``hedge_slice_fraction`` of the excess every
@@ -125,7 +125,7 @@ class PortfolioParams:
         ]
         if self.capital_quote is None and uses:
             raise ValueError(f"{' and '.join(uses)} need capital_quote (the capital they are shares of)")
-        if self.hedge != "off" and not self.asset_target_fraction:
+        if self.hedge != "none" and not self.asset_target_fraction:
             raise ValueError(f"hedge {self.hedge!r} needs asset_target_fraction (the targets it hedges back to)")
 
 
@@ -354,7 +354,7 @@ class Portfolio:
         """The excess of market ``key``'s asset over its target that this market hedges, base
         units (> 0: it sells it), when the book hedges and this market has the best price to
         reduce at: the highest bid to sell, the lowest ask to buy; else 0."""
-        if self.p.hedge == "off":
+        if self.p.hedge == "none":
             return 0.0
         own = self.parts[key]
         excess = self.rebalancing.get(own.asset, 0.0)

@@ -152,7 +152,7 @@ def test_past_the_band_the_market_with_the_best_bid_takes_a_slice_and_skews_its_
     (0.002 BTC, its cost 5 bps of fee within the 10 bps cap) with the hedge in the order log,
     and only once within the interval; its asks, skewed by ten times the excess, move and are
     logged as hedging; okx and bybit take
-    nothing. ``passive`` only skews: binance's ask is lower than with ``off``. A fee over the
+    nothing. ``passive`` only skews: binance's ask is lower than with ``none``. A fee over the
     cap takes nothing."""
 
     def run(hedge: str, fee_bps: float = 5.0) -> list[QuotingCore]:
@@ -183,6 +183,6 @@ def test_past_the_band_the_market_with_the_best_bid_takes_a_slice_and_skews_its_
     places = [row for row in cores[0].order_rows if row[1] == "place" and row[0] >= 3 * SEC and row[3] == -1]
     assert places and all("(portfolio hedge: BTC +0.008 from target)" in row[6] for row in places)
     assert all("portfolio hedge" not in row[6] for core in cores[1:] for row in core.order_rows)
-    assert run("passive")[0].quotes[1] < run("off")[0].quotes[1]
+    assert run("passive")[0].quotes[1] < run("none")[0].quotes[1]
     assert not [row for core in run("passive") for row in core.order_rows if row[1] == "take"]
     assert not [row for core in run("taker", fee_bps=20.0) for row in core.order_rows if row[1] == "take"]
