@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ccxt_mm.engine.live import LiveEngine, LiveMarket
-from ccxt_mm.engine.status import run_status
+from ccxt_mm.engine.status import portfolio_status, run_status
 from ccxt_mm.execution.venue import LatencyRecord
 from ccxt_mm.quoting.risk import RiskMode
 from ccxt_mm.report.status_page import status_html
@@ -165,10 +165,11 @@ async def serve_metrics(engine: LiveEngine, host: str, port: int) -> web.AppRunn
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def status(request: web.Request) -> web.Response:
-        return web.Response(text=status_html(run_status(engine)), content_type="text/html")
+        return web.Response(text=status_html(run_status(engine), portfolio_status(engine)), content_type="text/html")
 
     async def status_json(request: web.Request) -> web.Response:
-        return web.json_response({"markets": [m.as_dict() for m in run_status(engine)]})
+        assets = [a.as_dict() for a in portfolio_status(engine)]
+        return web.json_response({"markets": [m.as_dict() for m in run_status(engine)], "portfolio": assets})
 
     app = web.Application()
     app.add_routes([web.get("/metrics", metrics), web.get("/status", status), web.get("/status.json", status_json)])

@@ -1,7 +1,8 @@
 """What ``ccxt-mm run`` shows while it quotes: on a terminal, a screen (rich) redrawn every second
 with a row per market and the latest warnings under it; elsewhere (a service, a pipe), a plain
-line per market every ``status_secs``. Both read :func:`~ccxt_mm.engine.status.run_status`, off
-the quoting path."""
+line per market every ``status_secs``; both then show each asset of the book the markets share.
+Both read :func:`~ccxt_mm.engine.status.run_status` and ``portfolio_status``, off the quoting
+path."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Final, TextIO
 
-from ccxt_mm.engine.status import MarketStatus, run_status
+from ccxt_mm.engine.status import AssetStatus, MarketStatus, portfolio_status, run_status
 from ccxt_mm.logs import REDACTED
 
 if TYPE_CHECKING:
@@ -57,9 +58,9 @@ def _num(x: float | None, fmt: str) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
 
 
-def status_table(markets: list[MarketStatus], warnings: list[str]) -> RenderableType:
+def status_table(markets: list[MarketStatus], warnings: list[str], assets: list[AssetStatus]) -> RenderableType:
     """The screen: a row per market (prices and PnL in quote, sizes in base, distances in bps,
-    ages in s), then the latest warnings."""
+    ages in s), a line per asset of the shared book, then the latest warnings."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -83,8 +84,20 @@ def status_table(markets: list[MarketStatus], warnings: list[str]) -> Renderable
             _num(m.order_headroom, ".0f"),
             _num(m.prediction_age_secs, ".0f"),
         )
+    book = Text("\n".join(asset_line(a) for a in assets), style="bold")
     pane = Text("\n".join(warnings) if warnings else "no warnings", style="yellow" if warnings else "dim")
-    return Group(table, pane)
+    return Group(table, book, pane)
+
+
+def asset_line(a: AssetStatus) -> str:
+    """One asset of the book all markets share, as one plain line (sizes in base units)."""
+    limit = "no limit" if not math.isfinite(a.limit_base) else f"limit {a.limit_base:.6g}"
+    line = f"status portfolio {a.asset}: position {a.position_base:.6g} over {a.markets} markets, {limit}"
+    if a.reduce_only:
+        line += f", reduce-only: {a.reduce_only}"
+    if math.isfinite(a.excess_base):
+        line += f", {a.excess_base:+.6g} over target: hedging"
+    return f"{line}; book in {a.book}"
 
 
 def status_line(m: MarketStatus) -> str:
@@ -102,10 +115,14 @@ async def show_screen(engine: LiveEngine, pane: WarningPane, stream: TextIO) -> 
     from rich.live import Live
 
     console = Console(file=stream)
-    with Live(status_table(run_status(engine), list(pane.lines)), console=console, auto_refresh=False, transient=False) as live:
+
+    def screen() -> RenderableType:
+        return status_table(run_status(engine), list(pane.lines), portfolio_status(engine))
+
+    with Live(screen(), console=console, auto_refresh=False, transient=False) as live:
         while True:
             await asyncio.sleep(REFRESH_SECS)
-            live.update(status_table(run_status(engine), list(pane.lines)), refresh=True)
+            live.update(screen(), refresh=True)
 
 
 async def print_lines(engine: LiveEngine, every_secs: float, stream: TextIO) -> None:
@@ -114,3 +131,5 @@ async def print_lines(engine: LiveEngine, every_secs: float, stream: TextIO) -> 
         await asyncio.sleep(every_secs)
         for m in run_status(engine):
             print(status_line(m), file=stream, flush=True)
+        for a in portfolio_status(engine):
+            print(asset_line(a), file=stream, flush=True)

@@ -88,3 +88,48 @@ def run_status(engine: LiveEngine) -> list[MarketStatus]:
     """Every market of ``engine``, now."""
     now = engine.clock_ns()
     return [market_status(m, now, engine.cfg.risk.max_position_base) for m in engine.markets]
+
+
+@dataclass(frozen=True)
+class AssetStatus:
+    """One asset of the book all markets share: sizes in base units; NaN where there is none."""
+
+    asset: str
+    position_base: float
+    """Summed over every market (with a shared store, other processes' too)."""
+    markets: int
+    """Markets holding a part of it."""
+    limit_base: float
+    """The portfolio's limit on |the sum| at its last mid (NaN: none)."""
+    reduce_only: str
+    """Why it is reduce-only across markets (empty: it is not)."""
+    excess_base: float
+    """Its excess over its target allocation while the book rebalances (NaN: none)."""
+    book: str
+    """The book as a whole: where it is kept and whether quoting may lean on it."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def portfolio_status(engine: LiveEngine) -> list[AssetStatus]:
+    """Every asset of the book ``engine`` shares, now."""
+    pf = engine.portfolio
+    shared = engine.shared
+    where = "this process" if shared is None else f"Redis {shared.server}, book {pf.p.redis_book}"
+    book = f"{where}: {pf.unreachable}" if pf.unreachable else where
+    out = []
+    for asset in sorted({part.asset for part in pf.parts.values()}):
+        limit = pf.limit_base(asset)
+        out.append(
+            AssetStatus(
+                asset=asset,
+                position_base=pf.position(asset),
+                markets=pf.markets_of(asset),
+                limit_base=limit if math.isfinite(limit) else math.nan,
+                reduce_only=pf.reducing.get(asset, ""),
+                excess_base=pf.rebalancing.get(asset, math.nan),
+                book=book,
+            )
+        )
+    return out

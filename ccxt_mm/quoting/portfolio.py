@@ -287,6 +287,11 @@ class Portfolio:
         """``asset``'s tightest limit on |its sum| at its last mid, base units (inf: none)."""
         return self._limit_base(asset, self._mid(asset))
 
+    def markets_of(self, asset: str) -> int:
+        """How many markets hold a part of ``asset``."""
+        parts = self._assets.get(asset)
+        return 0 if parts is None else len(parts)
+
     def wanted_claim(self, key: str, headroom: bool = True) -> tuple[float, float, float, float, float]:
         """What market ``key`` asks the shared store for: (its asset's limit, base units, inf:
         none; the lowest claim on the long side, its committed ``position + resting_buy``; the

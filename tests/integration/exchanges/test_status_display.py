@@ -30,7 +30,8 @@ def mids(started) -> dict[str, Decimal]:
 
 def test_off_a_terminal_a_status_line_per_market_comes_every_status_secs(tmp_path, capsys, emulators):  # noqa: F811
     """stdout captured (a pipe, as for a service): every 0.5 s a plain line per market with its
-    mid, position and orders; the summary JSON still ends the output."""
+    mid, position and orders, and a line per asset of the book they share; the summary JSON
+    still ends the output."""
     started, _ = emulators
     config = write_config(tmp_path, emulators)
     assert main(["run", "--duration", "2.5", "--config", config, "--status-secs", "0.5"]) == 0
@@ -41,6 +42,8 @@ def test_off_a_terminal_a_status_line_per_market_comes_every_status_secs(tmp_pat
         assert len(mine) >= 3, (market, lines)
         shown = float(re.search(r" mid ([0-9.]+) ", mine[-1]).group(1))
         assert abs(shown - float(mid)) <= 0.0051 and "orders " in mine[-1] and "risk quoting" in mine[-1], mine[-1]
+    book = [line for line in lines if line.startswith("status portfolio BTC: position ")]
+    assert len(book) >= 3 and "over 2 markets, no limit; book in this process" in book[-1], lines
     summary = json.loads(out[out.index("\n{") + 1 :])
     assert set(mids(started)) <= set(summary)
 

@@ -1,5 +1,6 @@
 """The status page of a live run, read in a real headless browser (Debian's Chromium driven by
-Playwright): the numbers on the page are the engine's, market by market."""
+Playwright): the numbers on the page are the engine's, market by market and asset by asset of
+the book the markets share."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pytest
 
 from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.live import LiveEngine
-from ccxt_mm.engine.status import run_status
+from ccxt_mm.engine.status import portfolio_status, run_status
 from ccxt_mm.metrics import serve_metrics
-from ccxt_mm.report.status_page import COLUMNS, cell
+from ccxt_mm.report.status_page import ASSET_COLUMNS, COLUMNS, cell
 from tests.integration.exchanges.test_live_engine_emulated import open_emulated
 from tests.integration.exchanges.test_venues_emulated import ENVS
 
@@ -36,8 +37,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def page_rows(url: str) -> list[dict[str, str]]:
-    """Each table row of the page at ``url`` as field → text, as the browser renders it."""
+async def page_rows(url: str) -> dict[str, list[dict[str, str]]]:
+    """Each row of each table of the page at ``url`` (by table id) as field → text, as the
+    browser renders it."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -45,10 +47,14 @@ async def page_rows(url: str) -> list[dict[str, str]]:
         try:
             page = await browser.new_page()
             await page.goto(url)
-            rows = await page.locator("tr:has(td)").all()
-            return [
-                {await td.get_attribute("data-field") or "": await td.inner_text() for td in await row.locator("td").all()} for row in rows
-            ]
+            tables = {}
+            for table in ("markets", "portfolio"):
+                rows = await page.locator(f"table#{table} tr:has(td)").all()
+                tables[table] = [
+                    {await td.get_attribute("data-field") or "": await td.inner_text() for td in await row.locator("td").all()}
+                    for row in rows
+                ]
+            return tables
         finally:
             await browser.close()
 
@@ -84,9 +90,8 @@ def test_the_status_page_shows_the_engines_numbers_for_every_market():
             for server in servers:  # the books stop coming: the quotes stand still while the page is read
                 server.fault = books_hang
             await asyncio.sleep(0.5)
-            rows = await page_rows(f"http://127.0.0.1:{port}/status")
-            engine_now = run_status(engine)
-            return rows, engine_now
+            tables = await page_rows(f"http://127.0.0.1:{port}/status")
+            return tables, run_status(engine), portfolio_status(engine)
         finally:
             stop.set()
             await runner
@@ -96,7 +101,8 @@ def test_the_status_page_shows_the_engines_numbers_for_every_market():
             for s in servers:
                 await s.stop()
 
-    rows, statuses = asyncio.run(main())
+    tables, statuses, assets = asyncio.run(main())
+    rows = tables["markets"]
     assert [r["market"] for r in rows] == [s.market for s in statuses] == [f"{e.name} {e.symbol}" for e in ENVS]
     for row, status in zip(rows, statuses, strict=True):
         assert set(row) == {name for name, _, _ in COLUMNS}
@@ -106,3 +112,10 @@ def test_the_status_page_shows_the_engines_numbers_for_every_market():
         assert status.fills >= 1 and status.open_orders >= 1 and status.mode == "live" and math.isfinite(status.mid)
         assert 0.0 <= float(row["book_age_secs"]) < 2.0
         assert 0.0 <= float(row["order_headroom"]) <= 600
+    # the book the markets share: BTC on binance and okx together, LTC on bybit
+    assert [(a.asset, a.markets) for a in assets] == [("BTC", 2), ("LTC", 1)]
+    by_market = {s.market: s.position_base for s in statuses}
+    assert assets[0].position_base == pytest.approx(by_market["binance BTC/USDT"] + by_market["okx BTC/USDT"], abs=1e-12)
+    for row, asset in zip(tables["portfolio"], assets, strict=True):
+        assert row == {name: cell(getattr(asset, name)) for name, _, _ in ASSET_COLUMNS}
+    assert assets[0].book == "this process" and row["limit_base"] == "–"
