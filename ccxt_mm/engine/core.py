@@ -241,7 +241,7 @@ class QuotingCore:
             self._take_slices(now_ns, feats, actions)
         if self.hedge_excess != 0.0:
             self._report()
-            self._hedge_slice(now_ns, feats, actions)
+            self._hedge_slice(now_ns, feats, state, actions)
         self._send(actions, now_ns)
         self._report()
         bid = ask = math.nan
@@ -288,23 +288,31 @@ class QuotingCore:
             if qty > 0.0:
                 actions.append(TakeOrder(self.orders.next_client_id(), s.side, qty, REDUCE_SLICE, self.contract.margined))
 
-    def _hedge_slice(self, now_ns: int, feats: BookFeatures, actions: list[Action]) -> None:
+    def _hedge_slice(self, now_ns: int, feats: BookFeatures, state: RiskState, actions: list[Action]) -> None:
         """``portfolio.hedge: taker``: a slice of the excess taken on this market (the best to
         reduce at), one per ``hedge_interval_secs`` across markets, within its rooms and only
-        while the half spread plus the fee stays within ``hedge_max_cost_bps``."""
+        while the half spread plus the fee stays within ``hedge_max_cost_bps``; in reduce-only,
+        only on the reducing side and no further than it allows (a swap's sent reduce-only)."""
         pf = self.portfolio
         if pf is None or pf.p.hedge != "taker":
             return
         p, excess = pf.p, self.hedge_excess
+        side = -1 if excess > 0.0 else BUY
+        reducing = state.mode is RiskMode.REDUCE_ONLY
+        if reducing and side != state.reduce_side:
+            return
         if feats.spread_bps / 2.0 + p.hedge_fee_bps > p.hedge_max_cost_bps or not pf.slice_due(self.base_asset, now_ns):
             return
-        side = -1 if excess > 0.0 else BUY
         room_buy, room_sell = self._rooms(feats)
+        room = room_buy if side == BUY else room_sell
+        if reducing:
+            room = min(room, state.reduce_max_base)
         wanted = p.hedge_slice_fraction * abs(excess) / self.contract.base_units(1.0, feats.mid)
-        qty = self.envelope.taker_qty(wanted, room_buy if side == BUY else room_sell, feats.mid, False)
+        swap_reduce = reducing and self.contract.margined
+        qty = self.envelope.taker_qty(wanted, room, feats.mid, swap_reduce)
         if qty > 0.0:
             why = f"portfolio hedge: {self.base_asset} {excess:+.6g} from target, {p.hedge_slice_fraction:g} of it taken here (best price)"
-            actions.append(TakeOrder(self.orders.next_client_id(), side, qty, why))
+            actions.append(TakeOrder(self.orders.next_client_id(), side, qty, why, swap_reduce))
 
     def _rooms(self, feats: BookFeatures) -> tuple[float, float]:
         """Base quantity each side may still add, every resting order counted as filled:
@@ -439,4 +447,5 @@ class QuotingCore:
                 order = self.orders.by_id[a.client_id]
                 rows.append((now_ns, "cancel", a.client_id, order.side, order.price, order.qty, a.reason))
             elif isinstance(a, TakeOrder):
+                self.orders.take_sent(a.client_id, a.side, a.qty, now_ns)
                 rows.append((now_ns, "take", a.client_id, a.side, self.mid, a.qty, a.reason))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from annotated_types import Ge, Le
 
@@ -42,6 +42,11 @@ class OrderStatus(StrEnum):
     OPEN = "open"
     PENDING_AMEND = "pending_amend"
     PENDING_CANCEL = "pending_cancel"
+
+
+TAKE_SETTLE_NS: Final = 5_000_000_000
+"""A taker order unheard of this long after it was sent has settled (ns): its fills came, or
+what it did not fill expired."""
 
 
 @dataclass(init=False, slots=True)
@@ -112,6 +117,10 @@ class OrderManager:
         self.id_prefix = id_prefix
         self.slots: dict[tuple[int, int], ManagedOrder] = {}
         self.by_id: dict[str, ManagedOrder] = {}
+        self.takes: dict[str, ManagedOrder] = {}
+        """Taker orders sent and not settled yet (level -1): what they may still fill counts in
+        :meth:`resting` until they fill, are refused, or ``TAKE_SETTLE_SECS`` pass (a market
+        order's unfilled rest expires at the exchange without a word)."""
         self.stats = OrderStats()
         self._seq = 0
 
@@ -129,11 +138,28 @@ class OrderManager:
                 buy += o.qty + o.amend_qty
             else:
                 sell += o.qty + o.amend_qty
+        if self.takes:
+            for o in self.takes.values():
+                if o.side == BUY:
+                    buy += o.qty
+                else:
+                    sell += o.qty
         return buy, sell
+
+    def take_sent(self, client_id: str, side: int, qty: float, now_ns: int) -> None:
+        """A taker order of ``qty`` base units sent: it counts as resting until it settles."""
+        self.takes[client_id] = ManagedOrder(client_id, side, -1, 0.0, qty, now_ns, OrderStatus.PENDING_NEW)
+
+    def _settle_takes(self, now_ns: int) -> None:
+        """Forget the taker orders sent more than ``TAKE_SETTLE_SECS`` ago."""
+        for cid in [cid for cid, o in self.takes.items() if now_ns - o.created_ns > TAKE_SETTLE_NS]:
+            del self.takes[cid]
 
     def reconcile(self, desired: list[Quote], now_ns: int, reduce_only: bool = False) -> list[Action]:
         """Actions that move resting orders toward ``desired``; new orders flagged
         ``reduce_only`` (a swap in the risk layer's reduce-only mode)."""
+        if self.takes:
+            self._settle_takes(now_ns)
         want = {(q.side, q.level): q for q in desired}
         actions: list[Action] = []
         for slot in list(self.slots):
@@ -203,6 +229,9 @@ class OrderManager:
         """Apply a venue event; events for orders no longer tracked are ignored."""
         order = self.by_id.get(event.client_id)
         if order is None:
+            take = self.takes.get(event.client_id)
+            if take is not None:
+                self._on_take_event(take, event)
             return
         # isinstance, not match/case: see ccxt_mm.compiled
         if isinstance(event, OrderAccepted):
@@ -228,6 +257,16 @@ class OrderManager:
                 if order.status is OrderStatus.PENDING_CANCEL:
                     self.stats.late_cancels += 1
                 self._forget(order)
+
+    def _on_take_event(self, take: ManagedOrder, event: OrderEvent) -> None:
+        """A taker order's fill takes its size off what it may still fill; a refusal or a
+        cancel settles it."""
+        if isinstance(event, Fill):
+            take.qty -= event.qty
+            if take.qty <= 1e-12:
+                del self.takes[take.client_id]
+        elif isinstance(event, (OrderRejected, OrderCancelled)):
+            del self.takes[take.client_id]
 
     def _forget(self, order: ManagedOrder) -> None:
         if order.client_id in self.by_id:

@@ -187,6 +187,8 @@ class Portfolio:
         self.unreachable = ""
         """Why the shared store cannot vouch for the book now (empty: it can, or there is
         none): every market pauses."""
+        self.halted = ""
+        """Why another process sharing the book has paused it for the day's loss (empty: none)."""
 
     def update(self, key: str, part: Part) -> None:
         """Market ``key``'s part now (the same object again, changed, or a new one)."""
@@ -273,7 +275,7 @@ class Portfolio:
         resting order of every market counted as filled (inf: no limit)."""
         own = self.parts[key]
         limit = self._limit_base(own.asset, own.mid)
-        if limit == _NO_ROOM_LIMIT:
+        if limit == _NO_ROOM_LIMIT and own.claim_long == _NO_ROOM_LIMIT:  # no limit, no claim (inf - x is inf below)
             return _NO_ROOM_LIMIT, _NO_ROOM_LIMIT
         longest = shortest = 0.0
         for part in self._assets[own.asset].values():
@@ -299,8 +301,10 @@ class Portfolio:
         committed, the room the book leaves as last read (``headroom`` False: none, at the
         stop); the store grants at most a share of the limit past what is committed."""
         own = self.parts[key]
-        limit = self.limit_base(own.asset)
+        limit = self._limit_base(own.asset, own.mid)  # at this market's mid, as its rooms
         need_long, need_short = own.position + own.resting_buy, own.position - own.resting_sell
+        if limit == _NO_ROOM_LIMIT and own.asset in self.p.max_asset_notional_quote:
+            return 0.0, need_long, need_long, need_short, need_short  # no price yet: what it holds, no more
         if limit == _NO_ROOM_LIMIT or not headroom:
             return limit, need_long, need_long, need_short, need_short
         longest = shortest = 0.0
@@ -393,6 +397,11 @@ class Portfolio:
         if p.max_net_notional_quote is not None and abs(net) >= p.max_net_notional_quote and held * net > 0.0:
             self.reducing[asset] = f"portfolio net notional {net:.2f} beyond ±{p.max_net_notional_quote}"
 
+    def loss_paused(self, now_ns: int) -> bool:
+        """The markets' loss together today is past ``total_daily_loss_quote``."""
+        limit = self.p.total_daily_loss_quote
+        return limit is not None and self.loss_today(now_ns) > limit
+
     def state(self, key: str, inventory_risk: float) -> RiskState | None:
         """What the whole imposes on market ``key`` as of the last :meth:`evaluate` (None:
         nothing): stopped, paused for the day's loss, or reduce-only on its asset, on the side
@@ -401,8 +410,8 @@ class Portfolio:
         p = self.p
         if self.stopped_reason:
             return RiskState(RiskMode.STOPPED, self.stopped_reason, inventory_risk)
-        if self.unreachable:
-            return RiskState(RiskMode.PAUSED, self.unreachable, inventory_risk)
+        if self.unreachable or self.halted:
+            return RiskState(RiskMode.PAUSED, self.unreachable or self.halted, inventory_risk)
         loss = self.day_start_pnl - self._pnl_total
         if p.total_daily_loss_quote is not None and loss > p.total_daily_loss_quote:
             return RiskState(RiskMode.PAUSED, f"portfolio daily loss {loss:.2f} > {p.total_daily_loss_quote}", inventory_risk)

@@ -29,15 +29,20 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ccxt_mm.errors import ConfigError
 from ccxt_mm.quoting.portfolio import Part, Portfolio, PortfolioParams
+from ccxt_mm.quoting.risk import DAY_NS
 from ccxt_mm.shared.scripts import CLAIM
 
 log: Final = logging.getLogger("ccxt_mm.shared")
 _OUTAGE: Final = (RedisError, OSError, TimeoutError)
 _BACKOFF_MAX_SECS: Final = 1.0
+_OWNER_FRESH_SECS: Final = 2.0
+"""A market's part published this recently by another process: that process quotes it."""
 _WAIT_SLICES: Final = 5
 """A wait between syncs looks for local fills this many times."""
 
@@ -94,14 +99,19 @@ class RedisBook:
         self._fills, self._published = fills, dict.fromkeys(fills, 0)
         self._clock = clock
         wait = p.redis_timeout_secs
-        self.redis = aioredis.from_url(url, socket_timeout=wait + p.redis_sync_secs, socket_connect_timeout=wait)
+        no_retry = Retry(NoBackoff(), 0)  # a request not answered is an outage at once, never hidden
+        self.redis = aioredis.from_url(url, socket_timeout=wait + p.redis_sync_secs, socket_connect_timeout=wait, retry=no_retry)
         self._claim = self.redis.register_script(CLAIM)
-        self._keys = (f"{p.redis_book}:parts", f"{p.redis_book}:fills")
+        self._keys = (f"{p.redis_book}:parts", f"{p.redis_book}:fills", f"{p.redis_book}:epoch")
+        self._epoch: bytes | None = None
+        """The book's epoch as last seen (a new one: the server lost the keys)."""
         self._pubsub: PubSub | None = None
         """Subscribed to the fills' channel (None: not yet, or dropped at an outage)."""
         self._stream_id = b"0-0"
         """The newest fill entry counted."""
         self._phase: Literal["starting", "up", "down", "back"] = "starting"
+        """starting (not synced yet), up (quoting), down (no answer), back (answering again, or
+        a new epoch: quoting waits ``redis_resume_secs``)."""
         self._paused_at = self._back_at = clock()
         """When quoting paused for the store, and when the server answered again (clock's s)."""
         self.process = f"{socket.gethostname()}:{os.getpid()}"
@@ -112,24 +122,48 @@ class RedisBook:
         portfolio.unreachable = f"shared risk book at {self.server} not reached yet"
 
     async def run(self) -> None:
-        """Sync until cancelled: an outage pauses quoting, never this loop."""
-        backoff = self.p.redis_sync_secs
+        """Sync until cancelled: an outage (or any failure here) pauses quoting, never this loop."""
+        p = self.p
+        backoff, most = p.redis_sync_secs, min(_BACKOFF_MAX_SECS, p.redis_resume_secs / 4)
         while True:
             try:
-                await self.sync()
-                self._reached()
-                backoff = self.p.redis_sync_secs
+                if self._epoch is None and not await self._sole_quoter():
+                    await asyncio.sleep(p.redis_sync_secs)
+                    continue
+                self._reached(await self.sync())
+                backoff = p.redis_sync_secs
                 await self._wait_for_fills()
-            except _OUTAGE as exc:
+            except Exception as exc:
+                if not isinstance(exc, _OUTAGE):
+                    log.exception("shared risk book: the sync failed")
                 self._lost(exc)
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX_SECS)
+                backoff = min(backoff * 2, most)
 
-    async def sync(self, headroom: bool = True) -> None:
+    async def _sole_quoter(self) -> bool:
+        """No other process has published a part of our markets lately (each market is quoted
+        by one process: two would overwrite each other's part); else quoting stays paused."""
+        async with asyncio.timeout(self.p.redis_timeout_secs):
+            raw = await self.redis.hmget(self._keys[0], self.local)
+        now = time.time_ns()
+        for key, doc in zip(self.local, raw, strict=True):
+            if doc is None:
+                continue
+            other = json.loads(doc)
+            age = (now - other["wall_ns"]) / 1e9
+            if other["process"] != self.process and age < _OWNER_FRESH_SECS:
+                why = f"{key} is quoted by process {other['process']} too (its part {age:.1f} s old): each market in one process"
+                if self.portfolio.unreachable != why:
+                    log.error("shared risk book: %s", why)
+                self.portfolio.unreachable = why
+                return False
+        return True
+
+    async def sync(self, headroom: bool = True) -> bytes | None:
         """One round trip: every local part and its new fills published and its claims renewed,
         then every other process's part read into the portfolio (``headroom`` False: claims
-        shrunk to what is committed, at the stop)."""
+        shrunk to what is committed, at the stop). Returns the book's epoch (None: no market)."""
         started = time.perf_counter()
         pipe = self.redis.pipeline(transaction=False)
         sent = []
@@ -141,11 +175,12 @@ class RedisBook:
             sent.append((key, len(fills)))
             args = [key, self._part_json(part), -1.0 if limit == math.inf else limit, need_long, want_long, need_short, want_short]
             args += [json.dumps({"ts_ns": f.ts_ns, "side": f.side, "price": f.price, "qty": f.qty}) for f in fills]
-            await self._claim(keys=[self._keys[0], f"{self.p.redis_book}:claims:{part.asset}", self._keys[1]], args=args, client=pipe)
+            keys = [self._keys[0], f"{self.p.redis_book}:claims:{part.asset}", self._keys[1], self._keys[2]]
+            await self._claim(keys=keys, args=args, client=pipe)
         pipe.hgetall(self._keys[0])
         async with asyncio.timeout(self.p.redis_timeout_secs):
             replies = await pipe.execute()
-        for (key, published), (long, short) in zip(sent, replies, strict=False):
+        for (key, published), (long, short, _) in zip(sent, replies, strict=False):
             part = self.portfolio.parts[key]
             part.claim_long, part.claim_short = float(long), float(short)
             self._published[key] += published
@@ -153,8 +188,12 @@ class RedisBook:
         self._mirror(replies[-1])
         self.stats.syncs += 1
         self.stats.sync_ms = [*self.stats.sync_ms[-9_999:], (time.perf_counter() - started) * 1e3]
+        return replies[0][2] if sent else None
 
     def _part_json(self, part: Part) -> str:
+        """The part as the others read it, with this process's kill switch and daily-loss
+        pause (they hold in every process sharing the book)."""
+        now = time.time_ns()
         return json.dumps(
             {
                 "asset": part.asset,
@@ -166,22 +205,37 @@ class RedisBook:
                 "best_ask": part.best_ask,
                 "pnl": part.pnl,
                 "process": self.process,
-                "wall_ns": time.time_ns(),
+                "wall_ns": now,
+                "stopped": self.portfolio.stopped_reason,
+                "loss_paused_day": now // DAY_NS if self.portfolio.loss_paused(now) else -1,
             }
         )
 
     def _mirror(self, parts: dict[bytes, bytes]) -> None:
         """The other processes' parts into the portfolio (each market's part object kept)."""
-        pf = self.portfolio
+        now = time.time_ns()
+        pf, today, halted = self.portfolio, now // DAY_NS, ""
         for raw_key, raw in parts.items():
             key = raw_key.decode()
             if key in self._published:
                 continue
             doc = json.loads(raw)
+            if now - doc["wall_ns"] <= _OWNER_FRESH_SECS * 1e9:  # a process's stop and pause hold while it runs
+                halted = self._heed(doc, today) or halted
             part = pf.parts.get(key) or Part(doc["asset"])
             part.position, part.resting_buy, part.resting_sell = doc["position"], doc["resting_buy"], doc["resting_sell"]
             part.mid, part.pnl, part.best_bid, part.best_ask = doc["mid"], doc["pnl"], doc["best_bid"], doc["best_ask"]
             pf.update(key, part)
+        pf.halted = halted
+
+    def _heed(self, doc: dict, today: int) -> str:
+        """Another process's kill switch stops this process's markets too (latched); its pause
+        for the day's loss: why this process pauses (empty: none)."""
+        pf = self.portfolio
+        if doc["stopped"] and not pf.stopped_reason:
+            pf.stopped_reason = f"{doc['stopped']} (in process {doc['process']})"
+            log.error("shared risk book: process %s stopped the book: %s", doc["process"], doc["stopped"])
+        return f"portfolio daily loss past the limit in process {doc['process']}" if doc["loss_paused_day"] == today else ""
 
     async def _wait_for_fills(self) -> None:
         """Until ``redis_sync_secs`` have passed, a local market has new fills to publish, or
@@ -206,15 +260,22 @@ class RedisBook:
             self._stream_id = entries[-1][0]
             self.stats.fills_seen += len(entries)
 
-    def _reached(self) -> None:
-        """A sync went through: quoting starts at once the first time, and resumes
-        ``redis_resume_secs`` after the server is back from an outage."""
-        now, pf = self._clock(), self.portfolio
-        if self._phase == "down":
+    def _reached(self, epoch: bytes | None) -> None:
+        """A sync went through. Quoting starts, or resumes after an outage, or goes on after
+        the server lost the book's keys (a new epoch), ``redis_resume_secs`` later: by then
+        every process has published its part again."""
+        now, pf, resume = self._clock(), self.portfolio, self.p.redis_resume_secs
+        if epoch is not None and epoch != self._epoch:
+            lost, self._epoch = self._epoch is not None, epoch
             self._phase, self._back_at = "back", now
-            pf.unreachable = f"shared risk book at {self.server} is back: quoting resumes in {self.p.redis_resume_secs:g} s"
+            why = "holds a new book (the server lost its keys)" if lost else "joined"
+            pf.unreachable = f"shared risk book at {self.server} {why}: quoting in {resume:g} s, when every process has published"
+            (log.error if lost else log.info)("%s", pf.unreachable)
+        elif self._phase == "down":
+            self._phase, self._back_at = "back", now
+            pf.unreachable = f"shared risk book at {self.server} is back: quoting resumes in {resume:g} s"
             log.warning("%s", pf.unreachable)
-        if self._phase == "starting" or (self._phase == "back" and now - self._back_at >= self.p.redis_resume_secs):
+        if self._phase == "back" and now - self._back_at >= resume:
             self._phase, pf.unreachable = "up", ""
             self.stats.paused_secs += now - self._paused_at
             log.info("shared risk book at %s: quoting with it", self.server)

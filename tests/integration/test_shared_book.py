@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+import redis.asyncio
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -172,14 +173,15 @@ def test_an_outage_pauses_every_market_and_the_book_resumes_with_its_limit(redis
     """The server killed: within the timeout every market of each process is paused, its
     claims no wider than before; started again, empty: after ``redis_resume_secs`` each
     process has published its part again and quotes, and the claims still sum within the
-    limit (the one holding 0.04 BTC keeps room for no more than 0.01 together with the other)."""
+    limit (the one holding 0.04 BTC keeps room for no more than 0.01 together with the other).
+    The client never retries: a restart is an outage at once."""
     caplog.set_level(logging.INFO, "ccxt_mm.shared")
 
     async def run() -> dict:
         procs = processes(redis_server.url, n=2)
         procs[0].part.position = 0.04
         tasks = [asyncio.create_task(p.book.run()) for p in procs]
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(PARAMS.redis_resume_secs + 0.2)  # joined: quoting once every process has published
         up = [p.portfolio.state(p.key, 0.0) for p in procs]
         before = [(p.part.claim_short, p.part.claim_long) for p in procs]
         redis_server.kill()
@@ -202,7 +204,7 @@ def test_an_outage_pauses_every_market_and_the_book_resumes_with_its_limit(redis
     r = asyncio.run(run())
     assert r["up"] == [None, None]
     assert all(s.mode is RiskMode.PAUSED and "unreachable" in s.reason for s in r["down"]), r["down"]
-    assert all(s.mode is RiskMode.PAUSED and "is back" in s.reason for s in r["back"]), r["back"]
+    assert all(s.mode is RiskMode.PAUSED and "holds a new book (the server lost its keys)" in s.reason for s in r["back"]), r["back"]
     assert r["after"] == [None, None]
     for (short0, long0), (short1, long1) in zip(r["before"], r["during"], strict=True):
         assert long1 <= long0 and short1 >= short0
@@ -241,3 +243,106 @@ def test_no_limit_on_an_asset_asks_for_no_claim(redis_server):
 
     short, long, claims = asyncio.run(run())
     assert (short, long, claims) == (-math.inf, math.inf, {})
+
+
+async def until_up(procs: list[Process]) -> None:
+    """Run until every book quotes (joined: after ``redis_resume_secs``)."""
+    for _ in range(200):
+        if all(p.portfolio.state(p.key, 0.0) is None for p in procs):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError([p.portfolio.unreachable for p in procs])
+
+
+async def stop(procs: list[Process], tasks: list[asyncio.Task]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for p in procs:
+        await p.book.close()
+
+
+def test_a_book_the_server_lost_under_running_processes_pauses_them_until_all_have_published(redis_server):
+    """The keys flushed while both run (a restart no request saw): each finds a new epoch at
+    its next sync and pauses for ``redis_resume_secs``; then the 0.04 BTC one holds counts
+    again, and the other is granted no more than the 0.01 left."""
+
+    async def run() -> tuple:
+        procs = processes(redis_server.url, n=2)
+        procs[0].part.position = 0.04
+        tasks = [asyncio.create_task(p.book.run()) for p in procs]
+        await until_up(procs)
+        await procs[0].book.redis.flushall()
+        await asyncio.sleep(0.1)
+        paused = [p.portfolio.state(p.key, 0.0) for p in procs]
+        await until_up(procs)
+        claims = [p.part.claim_long for p in procs]
+        await stop(procs, tasks)
+        return paused, claims
+
+    paused, (long_a, long_b) = asyncio.run(run())
+    assert all(s.mode is RiskMode.PAUSED and "new book" in s.reason for s in paused), paused
+    assert long_a >= 0.04 and long_b <= 0.01 + 1e-12 and long_a + long_b <= LIMIT + 1e-12
+
+
+def test_one_process_s_kill_switch_and_daily_loss_pause_hold_in_the_others(redis_server):
+    """Process A's portfolio stops (drawdown) or pauses for the day's loss: at B's next sync
+    B stops, or pauses until the day's end, naming A."""
+    params = PortfolioParams(
+        max_asset_base={"BTC": LIMIT}, store="redis", redis_sync_secs=0.02, redis_resume_secs=0.1, total_daily_loss_quote=100.0
+    )
+
+    async def run(kind: str):
+        await redis.asyncio.Redis.from_url(redis_server.url).flushdb()
+        procs = processes(redis_server.url, params, n=2)
+        tasks = [asyncio.create_task(p.book.run()) for p in procs]
+        await until_up(procs)
+        a = procs[0]
+        if kind == "stop":
+            a.portfolio.stopped_reason = "portfolio drawdown 300.00 > portfolio.total_drawdown_quote 250.0"
+        else:
+            a.portfolio.evaluate(time.time_ns(), "BTC")  # the day starts at 0
+            a.part.pnl = -150.0
+            a.portfolio.update(a.key, a.part)
+        await asyncio.sleep(0.15)
+        state = procs[1].portfolio.state(procs[1].key, 0.0)
+        await stop(procs, tasks)
+        return state
+
+    stopped = asyncio.run(run("stop"))
+    assert stopped.mode is RiskMode.STOPPED and "drawdown 300.00" in stopped.reason and "(in process " in stopped.reason
+    paused = asyncio.run(run("loss"))
+    assert paused.mode is RiskMode.PAUSED and paused.reason.startswith("portfolio daily loss past the limit in process ")
+
+
+def test_a_market_another_process_quotes_stays_paused(redis_server):
+    """A second process with a market the first one publishes: it never quotes, and says why."""
+
+    async def run() -> str:
+        (a,) = processes(redis_server.url, n=1)
+        (b,) = processes(redis_server.url, n=1)
+        b.book.process = "elsewhere:1"
+        tasks = [asyncio.create_task(a.book.run())]
+        await until_up([a])
+        tasks.append(asyncio.create_task(b.book.run()))
+        await asyncio.sleep(0.5)
+        why = b.portfolio.state(b.key, 0.0).reason
+        await stop([a, b], tasks)
+        return why
+
+    assert asyncio.run(run()).startswith("binance BTC/USDT is quoted by process ")
+
+
+def test_a_notional_limit_before_any_price_grants_only_what_is_held(redis_server):
+    """A notional limit, no mid yet: the claims are what the market holds, so its rooms are 0."""
+
+    async def run() -> tuple:
+        params = PortfolioParams(max_asset_notional_quote={"BTC": 3_000.0}, store="redis")
+        (p,) = processes(redis_server.url, params, n=1)
+        p.part.mid, p.part.position = 0.0, 0.01
+        await p.book.sync()
+        out = (p.part.claim_short, p.part.claim_long, p.portfolio.rooms(p.key))
+        await p.book.close()
+        return out
+
+    assert asyncio.run(run()) == (0.01, 0.01, (0.0, 0.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,3 +137,23 @@ def test_never_two_live_orders_for_one_slot(steps):
             per_slot[slot] = per_slot.get(slot, 0) + 1
         assert all(n == 1 for n in per_slot.values()), per_slot
         assert set(om.by_id) == set(live)
+
+
+def test_a_taker_order_counts_as_resting_until_it_fills_is_refused_or_settles():
+    """A hedge or reduce slice sent: what it may still fill counts in the rooms (as a resting
+    order would) until its fills come, a refusal, or 5 s (a market order's rest expires
+    unheard of)."""
+    om = OrderManager(PARAMS, supports_amend=False, id_prefix=PREFIX)
+    om.take_sent("t1", BUY, 0.3, 0)
+    om.take_sent("t2", SELL, 0.2, 0)
+    assert om.resting() == (0.3, 0.2)
+    om.on_event(Fill("t1", 1, BUY, 100.0, 0.1, 0.0, True, 0.0))  # a walk of the book reports each level's fill
+    assert om.resting() == pytest.approx((0.2, 0.2))
+    om.on_event(Fill("t1", 1, BUY, 100.1, 0.2, 0.0, True, 0.0))
+    om.on_event(OrderRejected("t2", 1, "insufficient balance"))
+    assert om.resting() == (0.0, 0.0) and not om.takes
+    om.take_sent("t3", BUY, 0.5, 0)
+    om.reconcile([], 5 * 10**9)
+    assert om.resting() == (0.5, 0.0)
+    om.reconcile([], 5 * 10**9 + 1)
+    assert om.resting() == (0.0, 0.0)

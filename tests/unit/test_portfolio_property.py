@@ -18,6 +18,7 @@ from ccxt_mm.config import AppConfig
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.execution.types import Action, CancelOrder, Fill, OrderAccepted, OrderCancelled, PlaceOrder, VenueEvent
 from ccxt_mm.quoting.portfolio import Portfolio, PortfolioParams
+from ccxt_mm.quoting.risk import RiskMode, RiskState
 from ccxt_mm.quoting.types import BUY
 from ccxt_mm.strategies import load_strategy
 
@@ -186,3 +187,23 @@ def test_past_the_band_the_market_with_the_best_bid_takes_a_slice_and_skews_its_
     assert run("passive")[0].quotes[1] < run("none")[0].quotes[1]
     assert not [row for core in run("passive") for row in core.order_rows if row[1] == "take"]
     assert not [row for core in run("taker", fee_bps=20.0) for row in core.order_rows if row[1] == "take"]
+
+
+def test_a_hedge_slice_in_reduce_only_goes_only_the_reducing_way_and_no_further():
+    """Past the band with binance reduce-only: reducing by buying, the hedge (a sell) takes
+    nothing; reducing by selling at most 0.001 BTC, the slice is cut to that."""
+    targets = {"BTC": 0.0}
+    params = PortfolioParams(capital_quote=6_000.0, asset_target_fraction=targets, hedge="taker", hedge_slice_fraction=1.0)
+    pf, cores, _ = markets(CONFIG.model_copy(update={"portfolio": params}))
+    for core, mid in zip(cores, (60_010.0, 60_000.0, 60_000.0), strict=True):
+        quote(core, SEC, mid)
+    pf.parts[KEYS[1]].position = 0.008  # okx's long, as its part says
+    pf.evaluate(2 * SEC, "BTC")
+    binance = cores[0]
+    binance.hedge_excess = pf.hedge_for(KEYS[0])
+    feats = binance.features
+    sent: list[Action] = []
+    binance._hedge_slice(3 * SEC, feats, RiskState(RiskMode.REDUCE_ONLY, "position limit", 0.0, BUY, 1.0), sent)  # no slot taken
+    assert binance.hedge_excess == pytest.approx(0.008) and sent == []
+    binance._hedge_slice(3 * SEC, feats, RiskState(RiskMode.REDUCE_ONLY, "position limit", 0.0, -1, 0.001), sent)
+    assert [(a.side, a.qty) for a in sent] == [(-1, pytest.approx(0.001))]
