@@ -34,9 +34,10 @@ T = TypeVar("T")
 
 
 class Strict(BaseModel):
-    """A config section: frozen, unknown keys refused."""
+    """A config section: frozen, unknown keys refused, every number finite (`.inf` and `.nan`
+    refused with the key: a limit is switched off by its own setting, never by infinity)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def declared_types(cls: type) -> dict[str, Any]:

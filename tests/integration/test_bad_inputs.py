@@ -224,6 +224,34 @@ def test_a_command_line_value_the_schema_refuses_is_named_by_its_flag(capsys, tm
     assert err.splitlines() == ["config error in command line:", f"  - {expected}"]
 
 
+def test_no_number_of_the_config_may_be_infinite_or_nan(capsys, tmp_path):
+    """What check-config once passed as OK: an infinite tick (replay then died in a traceback),
+    the kill switch, the daily loss limit and the order age switched off by infinity; every
+    number of every section, nested ones included, is refused where it is, with its key."""
+    config = tmp_path / "inf.yaml"
+    config.write_text(
+        "market: {tick_size: .inf}\n"
+        "risk: {daily_loss_limit_quote: .inf, max_drawdown_quote: .inf, max_position_base: .nan}\n"
+        "orders: {max_age_secs: .inf}\n"
+        "portfolio: {max_asset_base: {BTC: -.inf}}\n"
+    )
+    assert main(["check-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    for key, got in (
+        ("market.tick_size", "inf"),
+        ("risk.daily_loss_limit_quote", "inf"),
+        ("risk.max_drawdown_quote", "inf"),
+        ("risk.max_position_base", "nan"),
+        ("orders.max_age_secs", "inf"),
+        ("portfolio.max_asset_base.BTC", "-inf"),
+    ):
+        assert f"  - {key}: must be a finite number (got {got})" in err.splitlines(), (key, err)
+    assert main(["replay", "--config", str(config)]) == 2 and "Traceback" not in capsys.readouterr().err
+    config.write_text("strategy: {params: {order_qty: .inf}}\n")  # the strategy's own, checked once the sections pass
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert "  - strategy.params.order_qty: must be a finite number (got inf)" in capsys.readouterr().err.splitlines()
+
+
 def test_config_file_errors_read_the_same_way_and_name_their_keys(capsys, tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(
