@@ -123,9 +123,11 @@ class RedisBook:
 
     async def run(self) -> None:
         """Sync until cancelled: an outage (or any failure here) pauses quoting, never this loop."""
-        p = self.p
+        p, me = self.p, asyncio.current_task()
         backoff, most = p.redis_sync_secs, min(_BACKOFF_MAX_SECS, p.redis_resume_secs / 4)
         while True:
+            if me is not None and me.cancelling():  # a cancel that met a timeout firing (Python 3.11 turns it into the timeout)
+                raise asyncio.CancelledError
             try:
                 if self._epoch is None and not await self._sole_quoter():
                     await asyncio.sleep(p.redis_sync_secs)
@@ -304,8 +306,12 @@ class RedisBook:
             await self.sync(headroom=False)
         except _OUTAGE as exc:
             log.error("shared risk book at %s: the last parts not published (%s: %s)", self.server, type(exc).__name__, exc)
-        await self._drop_pubsub()
-        await self.redis.aclose()
+        try:
+            async with asyncio.timeout(self.p.redis_timeout_secs):
+                await self._drop_pubsub()
+                await self.redis.aclose()
+        except _OUTAGE as exc:
+            log.error("shared risk book at %s: not closed cleanly (%s: %s)", self.server, type(exc).__name__, exc)
 
     def summary(self) -> dict[str, object]:
         s, now = self.stats, self._clock()

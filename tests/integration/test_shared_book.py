@@ -255,9 +255,12 @@ async def until_up(procs: list[Process]) -> None:
 
 
 async def stop(procs: list[Process], tasks: list[asyncio.Task]) -> None:
+    """Cancel the sync tasks, as the engine does at its stop: each ends within the wait (a
+    cancel that meets a timeout firing is honoured still), and each book closes."""
     for t in tasks:
         t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    _, pending = await asyncio.wait(tasks, timeout=5.0)
+    assert not pending, pending
     for p in procs:
         await p.book.close()
 
