@@ -8,6 +8,7 @@ here. Secrets never appear here: only the *names* of environment variables that 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -301,6 +302,24 @@ def parse_config(raw: Any, source: str) -> AppConfig:
         raise ConfigError(source, validation_problems(exc)) from exc
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader with YAML 1.2's booleans, only ``true`` and ``false``, and its floats
+    with an exponent and no dot (``1e-5``, text in YAML 1.1). YAML 1.1 also reads ``yes``,
+    ``no``, ``on`` and ``off`` as booleans: ``off`` then could not switch a limit off, and a
+    symbol ``NO/USDT`` or a key ``on`` would change type (a boolean field still takes the words,
+    as text)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(  # YAML 1.2's floats too: 1e-12 and 5e3 are numbers (YAML 1.1 wants a dot)
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
 def read_yaml(path: str | Path) -> Any:
     """The YAML document in the file ``path`` as plain data (safe tags only); a file that cannot
     be read or parsed is a :class:`ConfigError` naming it."""
@@ -310,7 +329,7 @@ def read_yaml(path: str | Path) -> Any:
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # a safe loader (see _Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [f"invalid YAML: {exc}"]) from exc
 

@@ -19,25 +19,172 @@ from __future__ import annotations
 import ast
 import dataclasses
 import sys
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
+from typing import Annotated, Any, Final, TypeVar, Union, cast, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints, TypeAdapter, create_model
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+    TypeAdapter,
+    create_model,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import CoreSchema, core_schema
 
 from ccxt_mm.compiled import source_path
-from ccxt_mm.quoting.constraints import Check, Pattern
+from ccxt_mm.quoting.constraints import Check, Off, Pattern
 
 T = TypeVar("T")
+
+UNIT_MAX: Final = {"_secs": 31_536_000.0, "_ms": 60_000.0, "_bps": 10_000.0}
+"""The largest value of a number whose name ends with the unit, when its field declares no
+upper bound: a year of seconds, a minute of milliseconds, 100 % in bps."""
+NUMBER_MAX: Final = 1e12
+"""The largest value of any other number without an upper bound of its own (an amount, a
+rate, a count): far above any real one, far below where float arithmetic loses whole units."""
+
+
+def number_max(name: str) -> float:
+    """The upper bound a number field called ``name`` gets when it declares none."""
+    return next((top for unit, top in UNIT_MAX.items() if name.endswith(unit)), NUMBER_MAX)
+
+
+def number_text(x: float) -> str:
+    """``x`` as the config would write it (31536000, 0.5, 1e+12)."""
+    return f"{x:.12g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The values a number field takes: its declared bounds, and an upper one from
+    :func:`number_max` where it declares none. Checked as one, so that a value out of range
+    is refused with the whole range; read by the schema fuzz test."""
+
+    low: float | None
+    low_open: bool
+    high: float
+    high_open: bool
+
+    def text(self) -> str:
+        """``greater than 0 and at most 1e+12``."""
+        high = f"{'less than' if self.high_open else 'at most'} {number_text(self.high)}"
+        if self.low is None:
+            return high
+        return f"{'greater than' if self.low_open else 'at least'} {number_text(self.low)} and {high}"
+
+    def __call__(self, value: float) -> float:
+        """``value`` when in range; else ``ValueError`` naming the range."""
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        if not low_ok or not (value < self.high if self.high_open else value <= self.high):
+            raise ValueError(f"must be {self.text()}")
+        return value
+
+
+def _not_bool(value: Any) -> Any:
+    """A number, never ``true``/``false`` (which pydantic would take as 1 and 0); ``off``
+    where the field is not a limit that may be switched off says so."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if value == "off":
+        raise ValueError("cannot be switched off: expected a number")
+    return value
+
+
+def _off_is_none(value: Any) -> Any:
+    """``off`` (or ``false``) for a limit that may be switched off: None."""
+    return None if value is False or value == "off" else value
+
+
+_NOT_BOOL = BeforeValidator(_not_bool)
+_OFF = BeforeValidator(_off_is_none)
+
+
+def _bound(metadata: Sequence[Any], names: tuple[str, str]) -> tuple[float | None, bool]:
+    """The bound ``metadata`` sets by ``names`` (open, closed: ``("gt", "ge")``), and whether
+    it is open; (None, False) without one."""
+    for m in metadata:
+        for name, is_open in zip(names, (True, False), strict=True):
+            value = getattr(m, name, None)
+            if value is not None:
+                return float(value), is_open
+    return None, False
+
+
+def _bounded(base: type, metadata: Sequence[Any], top: float) -> list[Any]:
+    """A number's metadata: booleans refused, and its bounds (capped at ``top`` without an
+    upper one) checked as one :class:`Range`."""
+    low, low_open = _bound(metadata, ("gt", "ge"))
+    high, high_open = _bound(metadata, ("lt", "le"))
+    if high is None:
+        high, high_open = (top if base is float else float(min(top, 1e9))), False
+    others = [m for m in metadata if not isinstance(m, Gt | Ge | Lt | Le)]
+    return [_NOT_BOOL, *others, AfterValidator(Range(low, low_open, high, high_open))]
+
+
+def number_range(metadata: Sequence[Any]) -> Range | None:
+    """The :class:`Range` in a number field's metadata (None: not a number field)."""
+    return next((m.func for m in metadata if isinstance(m, AfterValidator) and isinstance(m.func, Range)), None)
+
+
+def with_number_rules(tp: Any, top: float) -> Any:
+    """Type ``tp`` with every number in it (alone, optional, in a tuple or a mapping's values)
+    refusing booleans and capped at ``top`` unless it has an upper bound; a union with None
+    that is marked :class:`~ccxt_mm.quoting.constraints.Off` also takes ``off``."""
+    origin = get_origin(tp)
+    if tp is float or tp is int:
+        return Annotated[tp, *_bounded(tp, (), top)]
+    if origin is Annotated:
+        base, *metadata = get_args(tp)
+        if base is float or base is int:
+            return Annotated[base, *_bounded(base, metadata, top)]
+        if any(isinstance(m, Off) for m in metadata):
+            return Annotated[with_number_rules(base, top), _OFF]
+        return tp
+    if origin is Union or origin is types.UnionType:
+        return Union[tuple(with_number_rules(arg, top) for arg in get_args(tp))]  # noqa: UP007  # built from a tuple
+    if origin is tuple:
+        return tuple[tuple(arg if arg is Ellipsis else with_number_rules(arg, top) for arg in get_args(tp))]  # type: ignore[misc]
+    if origin is dict:
+        key, value = get_args(tp)
+        return dict[key, with_number_rules(value, top)]  # type: ignore[valid-type]
+    return tp
 
 
 class Strict(BaseModel):
     """A config section: frozen, unknown keys refused, every number finite (`.inf` and `.nan`
-    refused with the key: a limit is switched off by its own setting, never by infinity)."""
+    refused with the key: a limit is switched off by its own setting, never by infinity), never
+    a boolean, and within its field's bounds or, without an upper bound, :func:`number_max`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Every number field of a new section gets the rules of :func:`with_number_rules`
+        (its bounds as it declares them, in ``metadata``, are kept)."""
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for name, info in cls.model_fields.items():
+            top = number_max(name)
+            if info.annotation is float or info.annotation is int:
+                info.metadata[:] = _bounded(info.annotation, info.metadata, top)
+                changed = True
+            else:
+                ruled = with_number_rules(info.annotation, top)
+                if any(isinstance(m, Off) for m in info.metadata):
+                    ruled, changed = Annotated[ruled, _OFF], True
+                if ruled != info.annotation:
+                    info.annotation, changed = ruled, True
+        if changed:
+            cls.model_rebuild(force=True)
 
 
 def declared_types(cls: type) -> dict[str, Any]:

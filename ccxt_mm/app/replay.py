@@ -20,6 +20,7 @@ from ccxt_mm.app.summary_text import print_summary
 from ccxt_mm.config import AppConfig, validation_problems
 from ccxt_mm.errors import ConfigError, DataError
 from ccxt_mm.execution.market import MarketParams
+from ccxt_mm.execution.venue import MarketFacts
 from ccxt_mm.schema import as_mapping, parse_section
 
 if TYPE_CHECKING:
@@ -63,9 +64,9 @@ def replay(
     files = resolve(data, Path.cwd()) if data else resolve(market.data, base_dir)
     load_strategy(config, source)  # a bad strategy config fails before the data is read
     recording = open_recording(files, market.symbol)
+    given = config
     config, amounts = for_recording(config, recording, source)
-    for warning in _fit_warnings(config, recording, from_flags):
-        print(f"warning: {warning}", file=sys.stderr)
+    _print_start_warnings(given, config, recording, files, from_flags)
     digest = hashlib.sha1("|".join([market.symbol, *(Path(p).name for p in files)]).encode()).hexdigest()[:6]
     predictions = replay_predictions(config, cassette)
     bar = _progress_bar(market.symbol, recording.messages * (1 if predictions is None else 2)) if progress and not as_json else None
@@ -105,6 +106,26 @@ def store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lot
     return tick, lot
 
 
+def _print_start_warnings(given: AppConfig, config: AppConfig, recording: Recording, files: list[str], from_flags: set[str]) -> None:
+    """The warnings of :func:`~ccxt_mm.config_checks.start_warnings` on stderr, a key the
+    command line set named by its flag."""
+    from ccxt_mm.config_checks import start_warnings
+
+    flags = {key: flag for key, flag in REPLAY_FLAGS.items() if key in from_flags}
+    for warning in start_warnings(given, config, recording, store_facts(files, config.market.symbol), flags):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def store_facts(files: list[str], symbol: str) -> MarketFacts | None:
+    """``symbol``'s market as the manifest of the event store ``files`` names has it (None: not
+    a store, or a manifest without it)."""
+    from ccxt_mm.config_checks import facts_of
+    from ccxt_mm.market.store import is_store, market_of
+
+    facts = market_of(files[0], symbol) if len(files) == 1 and is_store(files[0]) else None
+    return None if facts is None else facts_of(facts, symbol)
+
+
 def with_market_overrides(
     config: AppConfig, *, symbol: str | None, tick_size: float | None, lot_size: float | None, data: list[str] | None
 ) -> tuple[AppConfig, set[str]]:
@@ -133,27 +154,6 @@ def _remove_report(out_dir: Path) -> None:
         raise ConfigError("command line", [f"--report-dir: {out_dir} is a file, not a folder"])
     for name in REPORT_FILES:
         (out_dir / name).unlink(missing_ok=True)
-
-
-def _fit_warnings(config: AppConfig, recording: Recording, from_flags: set[str]) -> list[str]:
-    """What in the config does not fit the recording: the tick and lot (named by their flag
-    when ``from_flags`` holds their key, else by their config key) and the position limit
-    (against the first snapshot, in the first segment)."""
-    from ccxt_mm.market.grid_check import position_warning, step_warning
-
-    m = config.market
-
-    def name(key: str) -> str:
-        return REPLAY_FLAGS[key] if key in from_flags else f"market.{key}"
-
-    found = [
-        step_warning(recording.prices, m.tick_size, name("tick_size"), "prices"),
-        step_warning(recording.sizes, m.lot_size, name("lot_size"), "sizes"),
-        position_warning(
-            next(recording.segments()), config.risk.max_position_base, "contracts" if m.contract.margined else m.base, m.quote
-        ),
-    ]
-    return [w for w in found if w is not None]
 
 
 def _progress_bar(symbol: str, total: int) -> tqdm:

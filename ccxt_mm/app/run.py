@@ -106,17 +106,25 @@ def _logging(no_status: bool, json_logs: bool, secrets: list[str]) -> tuple[str,
 
 
 def _print_banner(config: AppConfig, live: bool) -> None:
-    """What is about to run, on stderr: the mode, the markets and the risk limits."""
+    """What is about to run, on stderr: the mode, the markets, the risk limits, each limit that
+    is off and each unwise value (:mod:`ccxt_mm.config_checks`)."""
+    from ccxt_mm.config_checks import limits_off, unwise
+
     r = config.risk
     mode = "LIVE: real orders will be sent" if live else "paper: live public books, simulated orders (no keys used)"
     print(f"ccxt-mm run, {mode}", file=sys.stderr)
     for m in config.live.markets:
         print(f"  {m.exchange:8s} {m.symbol}", file=sys.stderr)
-    print(
-        f"  limits: max position {r.max_position_base} base, exposure {r.max_exposure_quote} quote, daily loss {r.daily_loss_limit_quote}",
-        file=sys.stderr,
-    )
-    print(f"  kill switch: drawdown {r.max_drawdown_quote} quote from peak; dead-man {config.live.dead_man_secs} s", file=sys.stderr)
+    exposure, daily, drawdown = (_limit_text(v) for v in (r.max_exposure_quote, r.daily_loss_limit_quote, r.max_drawdown_quote))
+    print(f"  limits: max position {r.max_position_base} base, exposure {exposure}, daily loss {daily}", file=sys.stderr)
+    print(f"  kill switch: drawdown {drawdown} from peak; dead-man {config.live.dead_man_secs} s", file=sys.stderr)
+    for warning in [*limits_off(config, len(config.live.markets)), *unwise(config)]:
+        print(f"  warning: {warning}", file=sys.stderr)
+
+
+def _limit_text(limit: float | None) -> str:
+    """A limit in quote currency as the banner says it."""
+    return "OFF" if limit is None else f"{limit} quote"
 
 
 def _display(display: str, handler: logging.Handler, status_secs: float) -> Callable[[LiveEngine], Awaitable[None]] | None:

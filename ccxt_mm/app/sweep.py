@@ -55,12 +55,15 @@ def sweep(
 
 def _plan(config_path: str | None, grid_path: str, data: list[str] | None) -> tuple[Sweep, dict[str, Any]]:
     """The sweep to run (checked against the config) and the base config file as written."""
+    from ccxt_mm.config_checks import limits_off, unwise
     from ccxt_mm.strategies import load_strategy
 
     config, base_dir, source = app_config(config_path)
     spec = load_sweep(grid_path)
     recordings = [resolve(item.split(","), Path.cwd()) for item in data] if data else [resolve(config.market.data, base_dir)]
     _check_inputs(config, spec, recordings, source, grid_path)
+    for warning in [*limits_off(config, 1), *unwise(config)]:  # of the base config; a point may move its values
+        print(f"warning: base config: {warning}", file=sys.stderr)
     first = recordings[0]
     tick, lot = store_grid(first if len(first) == 1 else None, config.market.symbol, None, None)
     config, _ = with_market_overrides(config, symbol=None, tick_size=tick, lot_size=lot, data=None)

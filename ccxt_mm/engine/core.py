@@ -23,7 +23,7 @@ from ccxt_mm.execution.venue import OrderFlow
 from ccxt_mm.llm.predictor import MarketSnapshot
 from ccxt_mm.quoting.inventory import Inventory
 from ccxt_mm.quoting.portfolio import Part, Portfolio, stricter
-from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState
+from ccxt_mm.quoting.risk import RiskManager, RiskMode, RiskState, limit_or_inf
 from ccxt_mm.quoting.strategy import MarketContext, MarketMaker, Strategy
 from ccxt_mm.quoting.types import BUY, Prediction
 
@@ -99,7 +99,7 @@ class QuotingCore:
         b, m = config.book, config.market
         self.feature_levels, self.near_bps, self.impact_qty = b.levels, b.near_bps, b.impact_qty
         self.tick_size, self.lot_size = m.tick_size, m.lot_size
-        self.max_exposure_quote = config.risk.max_exposure_quote
+        self.max_exposure_quote = limit_or_inf(config.risk.max_exposure_quote)
         self.strategy = strategy
         self.envelope = Envelope(config.market, config.orders)
         self.strategy_errors = 0

@@ -32,6 +32,7 @@ import numpy as np
 from ccxt_mm.amounts import in_amount_units
 from ccxt_mm.book.levels import BookLevels, book_levels
 from ccxt_mm.config import AppConfig
+from ccxt_mm.config_checks import KnownMarket, unfit
 from ccxt_mm.engine import state
 from ccxt_mm.engine.core import QuotingCore
 from ccxt_mm.engine.predictions import LivePredictions
@@ -127,6 +128,8 @@ async def open_market(
     venue = make_venue(config, exchange, symbol, live, clock_ns)
     facts = await venue.start()
     mcfg = market_config(config, symbol, facts, key)
+    for warning in unfit(mcfg, KnownMarket(exchange.id, facts, facts.mark_price or None, f"{exchange.id}'s mark price", in_amounts=True)):
+        log.warning("%s: %s", key, warning)
     leftovers = await venue.cancel_leftovers(config.orders.client_id_prefix)
     held = await venue.holdings()
     (_, base), (_, quote) = ledger_of(held, mcfg.market)

@@ -12,6 +12,9 @@ from annotated_types import Ge, Le, Lt
 from ccxt_mm.quoting.constraints import Check, NonNegative, Positive
 from ccxt_mm.quoting.contract import Contract
 
+SMALLEST_STEP: Final = 1e-12
+"""The finest tick or lot taken, quote currency or base units: no exchange's is finer, and a
+price over it stays a whole number of steps a float holds exactly."""
 SYMBOL_FORMAT: Final = "expected BASE/QUOTE or BASE/QUOTE:SETTLE in capital letters and digits, e.g. BTC/USDT or ETH/USDT:USDT"
 
 
@@ -44,9 +47,9 @@ class MarketParams:
 
     symbol: Annotated[str, Check(unified_symbol)] = "BTC/USDT"
     """Unified symbol: ``BASE/QUOTE`` (spot) or ``BASE/QUOTE:SETTLE`` (perpetual swap)."""
-    tick_size: Positive = 0.01
+    tick_size: Annotated[float, Ge(SMALLEST_STEP)] = 0.01
     """Price increment, quote currency."""
-    lot_size: Positive = 0.00001
+    lot_size: Annotated[float, Ge(SMALLEST_STEP)] = 0.00001
     """Size increment in the market's amount unit, as ccxt's ``precision.amount``: base units
     (spot), contracts (swap)."""
     contract_size: Positive | None = None

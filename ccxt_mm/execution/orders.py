@@ -9,6 +9,7 @@ than ``tolerance_bps`` off the desired price, their size is off by more than
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Final, Literal
@@ -33,7 +34,7 @@ from ccxt_mm.execution.types import (
     OrderRejected,
     PlaceOrder,
 )
-from ccxt_mm.quoting.constraints import Fraction, NonNegative, Pattern, Positive
+from ccxt_mm.quoting.constraints import Fraction, NonNegative, Off, Pattern, Positive
 from ccxt_mm.quoting.types import BUY, Quote
 
 
@@ -84,8 +85,8 @@ class OrdersParams:
     """Keep a resting order while its price is within this of the desired price ..."""
     size_tolerance: Fraction = 0.5
     """... and |remaining − desired| within this fraction of the desired size ..."""
-    max_age_secs: Positive = 60.0
-    """... and it is younger than this."""
+    max_age_secs: Annotated[Positive | None, Off("resting orders are never replaced for their age")] = 60.0
+    """... and it is younger than this (null or off: any age)."""
     client_id_prefix: Annotated[str, Pattern(r"^[A-Za-z0-9]{1,8}$")] = "mm"
     """Start of every client order id, before the run id and the symbol's letters (OKX allows
     nothing but letters and digits)."""
@@ -113,6 +114,8 @@ class OrderManager:
         """``id_prefix``: what every client order id of this run and market starts with
         (alphanumeric; ``params.client_id_prefix`` and more, see ``engine.core.client_id_prefix``)."""
         self.p = params
+        self.max_age_ns = math.inf if params.max_age_secs is None else params.max_age_secs * 1e9
+        """``max_age_secs`` in nanoseconds (inf: off)."""
         self.supports_amend = supports_amend
         self.id_prefix = id_prefix
         self.slots: dict[tuple[int, int], ManagedOrder] = {}
@@ -214,7 +217,7 @@ class OrderManager:
 
     def _amends(self, order: ManagedOrder, now_ns: int) -> bool:
         """A stale order is amended in place (else cancelled, and replaced once gone)."""
-        return self.supports_amend and now_ns - order.created_ns < self.p.max_age_secs * 1e9
+        return self.supports_amend and now_ns - order.created_ns < self.max_age_ns
 
     def _stale(self, order: ManagedOrder, price: float, qty: float, now_ns: int) -> str:
         """Why ``order`` no longer stands for a quote of ``qty`` at ``price`` ("": it does)."""
@@ -223,7 +226,7 @@ class OrderManager:
             return REQUOTE_PRICE
         if abs(order.qty - qty) > qty * p.size_tolerance:
             return REQUOTE_SIZE
-        return REQUOTE_AGE if now_ns - order.created_ns > p.max_age_secs * 1e9 else ""
+        return REQUOTE_AGE if now_ns - order.created_ns > self.max_age_ns else ""
 
     def on_event(self, event: OrderEvent) -> None:
         """Apply a venue event; events for orders no longer tracked are ignored."""

@@ -12,6 +12,7 @@ from typing import Final
 
 import numpy as np
 
+from ccxt_mm.execution.market import SMALLEST_STEP
 from ccxt_mm.market.events import EventLog, MsgKind
 
 OFF_GRID_SHARE: Final = 0.001
@@ -26,7 +27,6 @@ FIT_TOLERANCE_STEPS: Final = 1e-3
 FINER_FACTOR: Final = 10.0
 """A configured step this many times finer than the recording's grid is warned about."""
 
-SMALLEST_STEP: Final = 1e-12
 
 
 def decimal_text(x: float) -> str:

@@ -34,3 +34,15 @@ class Check:
     """A value ``check`` accepts: it returns the value, or raises ``ValueError`` saying what is wrong."""
 
     check: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Off:
+    """A limit that may be switched off, explicitly: ``null`` or ``off`` in the config (never
+    by a huge number). Each run, and ``check-config``, warns about each limit that is off and
+    says what is then unguarded."""
+
+    unguarded: str
+    """What nothing limits while the limit is off, e.g. ``no drawdown stops the run``."""
+    several_markets: bool = False
+    """Only a run of several markets needs the limit (one market's own limits cover it)."""

@@ -31,7 +31,7 @@ from typing import Annotated, Final, Literal
 
 from annotated_types import Ge, Gt, Le
 
-from ccxt_mm.quoting.constraints import Fraction, Pattern, Positive
+from ccxt_mm.quoting.constraints import Fraction, Off, Pattern, Positive
 from ccxt_mm.quoting.risk import DAY_NS, RiskMode, RiskState, inventory_risk
 
 
@@ -51,14 +51,14 @@ class PortfolioParams:
     counted as filled (an asset not named has none across markets)."""
     max_asset_notional_quote: dict[str, Positive] = field(default_factory=dict)
     """Asset → largest |summed position| × its mid, quote currency, resting orders counted."""
-    max_gross_notional_quote: Positive | None = None
+    max_gross_notional_quote: Annotated[Positive | None, Off("no limit on the gross notional", several_markets=True)] = None
     """Largest sum over assets of |summed position| × mid, quote currency (null: none)."""
-    max_net_notional_quote: Positive | None = None
+    max_net_notional_quote: Annotated[Positive | None, Off("no limit on the net notional", several_markets=True)] = None
     """Largest |sum over assets of summed position × mid|, quote currency (null: none)."""
-    total_daily_loss_quote: Positive | None = None
+    total_daily_loss_quote: Annotated[Positive | None, Off("no daily loss pauses", several_markets=True)] = None
     """The markets' PnL together below −this since the UTC day started pauses every market
     until the next day, quote currency (null: none)."""
-    total_drawdown_quote: Positive | None = None
+    total_drawdown_quote: Annotated[Positive | None, Off("no kill switch", several_markets=True)] = None
     """Kill switch: the markets' PnL together this far below its peak stops every market,
     quote currency (null: none)."""
     asset_reduce_to_fraction: Fraction = 0.8

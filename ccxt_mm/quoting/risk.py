@@ -11,7 +11,7 @@ from typing import Annotated, Final
 
 from annotated_types import Gt, Le
 
-from ccxt_mm.quoting.constraints import Fraction, Multiplier, Positive
+from ccxt_mm.quoting.constraints import Fraction, Multiplier, Off, Positive
 
 
 class RiskMode(StrEnum):
@@ -32,12 +32,13 @@ class RiskParams:
 
     max_position_base: Positive = 0.02
     """Largest |net base quantity traded| of the market's base asset, resting orders counted as filled."""
-    max_exposure_quote: Positive = 50_000.0
-    """Sum over risky assets of |holding × mid| allowed."""
-    daily_loss_limit_quote: Positive = 200.0
-    """Market-making PnL below −this since the UTC day started pauses until the next day."""
-    max_drawdown_quote: Positive = 300.0
-    """Kill switch: market-making PnL this far below its peak stops the run."""
+    max_exposure_quote: Annotated[Positive | None, Off("no limit on the value of the holdings")] = 50_000.0
+    """Sum over risky assets of |holding × mid| allowed (null or off: none)."""
+    daily_loss_limit_quote: Annotated[Positive | None, Off("no daily loss pauses quoting")] = 200.0
+    """Market-making PnL below −this since the UTC day started pauses until the next day (null
+    or off: never)."""
+    max_drawdown_quote: Annotated[Positive | None, Off("no kill switch: no drawdown stops the run")] = 300.0
+    """Kill switch: market-making PnL this far below its peak stops the run (null or off: none)."""
     inventory_risk_pause: Fraction = 0.7
     """Quoting pauses while the inventory risk (in [0, 1]) is above this."""
     concentration_threshold: Fraction = 0.15
@@ -112,11 +113,20 @@ DAY_NS: Final = 86_400 * 1_000_000_000
 """One UTC day in nanoseconds: the daily loss limit's period."""
 
 
+def limit_or_inf(limit: float | None) -> float:
+    """A limit that may be switched off (None) as a number to compare with: inf when off."""
+    return _UNBOUNDED if limit is None else limit
+
+
 class RiskManager:
     """Tracks PnL peaks and day starts and decides the risk mode on each update."""
 
     def __init__(self, params: RiskParams, base_asset: str) -> None:
         self.p = params
+        self.max_exposure = limit_or_inf(params.max_exposure_quote)
+        self.daily_loss_limit = limit_or_inf(params.daily_loss_limit_quote)
+        self.max_drawdown = limit_or_inf(params.max_drawdown_quote)
+        """The risk limits, quote currency (inf: switched off)."""
         self.position_limits: dict[str, float] = {base_asset: params.max_position_base}
         """Asset → largest |position|, base units: derived, ``max_position_base`` for the market's
         ``base_asset`` (the other assets of the positions given are not limited)."""
@@ -152,13 +162,13 @@ class RiskManager:
             self.day, self.day_start_pnl = day, pnl
         self.peak_pnl = max(self.peak_pnl, pnl)
         risk = inventory_risk(values, equity, p.concentration_threshold, p.concentration_multiplier)
-        if not self.stopped_reason and self.peak_pnl - pnl > p.max_drawdown_quote:
+        if not self.stopped_reason and self.peak_pnl - pnl > self.max_drawdown:
             self.stopped_reason = f"drawdown {self.peak_pnl - pnl:.2f} > max_drawdown_quote {p.max_drawdown_quote}"
             self.stopped_ns = now_ns
             self.breaches.append(self.stopped_reason)
         if self.stopped_reason:
             return RiskState(RiskMode.STOPPED, self.stopped_reason, risk)
-        if self.day_start_pnl - pnl > p.daily_loss_limit_quote:
+        if self.day_start_pnl - pnl > self.daily_loss_limit:
             return RiskState(RiskMode.PAUSED, "daily loss limit", risk)
         if risk > p.inventory_risk_pause:
             return RiskState(RiskMode.PAUSED, f"inventory risk {risk:.2f} > {p.inventory_risk_pause}", risk)
@@ -180,7 +190,7 @@ class RiskManager:
         for value in values.values():
             exposure += abs(value)
             held += value
-        if exposure >= p.max_exposure_quote:
+        if exposure >= self.max_exposure:
             return RiskState(RiskMode.REDUCE_ONLY, "total exposure limit", risk, -1 if held > 0.0 else 1, _UNBOUNDED)
         return RiskState(RiskMode.QUOTING, "", risk)
 

@@ -90,7 +90,8 @@ class SearchSpec(Strict):
     method: Literal["grid", "random", "optuna"] = "grid"
     trials: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(None, validate_default=True)
     """Trials of a random or Optuna search (a grid runs every point)."""
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    """Of the random draws and of Optuna's sampler (which takes 0 to 2**32 − 1)."""
     batch: Annotated[int, Field(ge=1, le=4096)] = 16
     """Optuna: trials asked at once and told together before the next batch; it, not the
     number of workers, decides what the sampler sees, so one seed gives one table anywhere."""

@@ -313,16 +313,19 @@ def test_defaults_are_the_dataclasses_defaults_and_a_dump_loads_back():
         ),
         (
             {"paper": {"maker_fee_bps": -11, "initial_base": -1}},
-            ["paper.maker_fee_bps: must be at least -10 (got -11)", "paper.initial_base: must be at least 0 (got -1)"],
+            [
+                "paper.maker_fee_bps: must be at least -10 and at most 100 (got -11)",
+                "paper.initial_base: must be at least 0 and at most 1e+12 (got -1)",
+            ],
         ),
         (
             {"risk": {"target_allocation": {"BTC": 2}, "tolerance_bps": 1}},
-            ["risk.target_allocation.BTC: must be at most 1 (got 2)", "risk.tolerance_bps: unknown key"],
+            ["risk.target_allocation.BTC: must be at least 0 and at most 1 (got 2)", "risk.tolerance_bps: unknown key"],
         ),
         ({"risk": 5}, ["risk: expected a mapping of keys (got 5)"]),
         ({"spread": {"regime_sigma_bps": [3, 2, 1]}}, ["spread: regime_sigma_bps must be increasing"]),
         ({"orders": {"post_only_cross": "x"}}, ["orders.post_only_cross: expected 'passive' or 'drop' (got 'x')"]),
-        ({"strategy": {"params": {"levels": 2000}}}, ["strategy.params.levels: must be at most 20 (got 2000)"]),
+        ({"strategy": {"params": {"levels": 2000}}}, ["strategy.params.levels: must be at least 1 and at most 20 (got 2000)"]),
         (
             {"strategy": {"params": {"prediction_spread_range": [0.5, 0.9]}}},
             ["strategy.params: prediction_spread_range [0.5, 0.9] must contain 1.0 (low <= 1 <= high)"],

@@ -81,7 +81,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("quoting",),
     ("execution",),
     ("market",),
-    ("schema", "config", "amounts"),
+    ("schema", "config", "config_checks", "amounts"),
     ("llm",),
     ("strategies",),
     ("exchange",),

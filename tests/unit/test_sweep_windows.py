@@ -82,7 +82,7 @@ def test_a_range_with_a_step_is_a_grid_whole_numbers_stay_whole():
     assert spec.space["strategy.params.levels"].grid() == (1, 2, 3) and spec.space["strategy.params.gamma"].grid() is None
 
 
-@given(st.integers(0, 2**32 - 1))
+@given(st.integers(0, 2**32 - 2))  # seed + 1 is drawn too
 def test_random_draws_are_fixed_by_the_seed_and_stay_in_the_space(seed):
     spec = SweepFile.model_validate({"space": SPACE, "search": {"method": "random", "trials": 20, "seed": seed}})
     points = random_points(spec)

@@ -358,12 +358,13 @@ def test_flags_override_the_config_file_and_bad_values_name_their_key_or_flag(tm
     capsys.readouterr()
     assert main(["capture", "--config", config, "--rotate-secs", "0", "--symbols", "BTC/USDT,eth"]) == 2
     err = capsys.readouterr().err
-    assert "config error in the command line:" in err and "--rotate-secs: must be greater than 0 (got 0.0)" in err
+    assert "config error in the command line:" in err and "--rotate-secs: must be greater than 0 and at most 31536000 (got 0.0)" in err
     assert "--symbols: must match the pattern" in err and "(got 'eth')" in err
     bad = with_capture_section(write_config(tmp_path, emulators), symbols=["BTC/USDT"], rotate_secs=-1, book_depth=0)
     assert main(["capture", "--config", bad]) == 2
     err = capsys.readouterr().err
-    assert "capture.rotate_secs: must be greater than 0 (got -1)" in err and "capture.book_depth: must be at least 1 (got 0)" in err
+    assert "capture.rotate_secs: must be greater than 0 and at most 31536000 (got -1)" in err
+    assert "capture.book_depth: must be at least 1 and at most 1000 (got 0)" in err
     alone = with_capture_section(write_config(tmp_path, emulators), symbols=["BTC/USDT"])
     assert main(["capture", "--config", alone]) == 2
     assert "capture.exchange: required (in the config, or --exchange)" in capsys.readouterr().err
