@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import cache
 from importlib.metadata import entry_points
 
 from ccxt_mm.errors import CcxtMmError, ConfigError
@@ -140,6 +141,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     sw.set_defaults(func=cmd_sweep)
 
 
+@cache  # a process runs one command; one that runs many (the tests) builds it once
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command, the installed extras' (``ccxt_mm.commands``) included."""
     parser = argparse.ArgumentParser(prog="ccxt-mm", description="Market making on ccxt: replay, paper and live.")

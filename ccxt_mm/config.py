@@ -305,9 +305,9 @@ def parse_config(raw: Any, source: str) -> AppConfig:
 class _Loader(yaml.SafeLoader):
     """YAML's safe loader with YAML 1.2's booleans, only ``true`` and ``false``, and its floats
     with an exponent and no dot (``1e-5``, text in YAML 1.1). YAML 1.1 also reads ``yes``,
-    ``no``, ``on`` and ``off`` as booleans: ``off`` then could not switch a limit off, and a
-    symbol ``NO/USDT`` or a key ``on`` would change type (a boolean field still takes the words,
-    as text)."""
+    ``no``, ``on`` and ``off`` as booleans: ``off`` then could not switch a limit off, and an
+    asset ``NO`` (``max_asset_base: {NO: 5}``) would become ``false`` (a boolean field still
+    takes the words, as text)."""
 
 
 _Loader.yaml_implicit_resolvers = {

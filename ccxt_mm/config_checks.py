@@ -55,9 +55,11 @@ def _section_model(section: str) -> type[BaseModel] | None:
 
 def limits_off(config: AppConfig, markets: int) -> list[str]:
     """One warning per limit switched off (a field marked :class:`Off` whose value is None),
-    saying what nothing guards; the portfolio's limits across markets, only when ``markets``
-    (the markets quoted together) is more than one, in one warning."""
+    saying what nothing guards; the portfolio's limits across markets in one warning, only when
+    ``markets`` (the markets this process quotes) is more than one or the book is shared with
+    other processes through Redis."""
     out, across = [], []
+    shared = config.portfolio.store == "redis"
     for section in AppConfig.model_fields:
         model = _section_model(section)
         for name, info in model.model_fields.items() if model else ():
@@ -66,10 +68,11 @@ def limits_off(config: AppConfig, markets: int) -> list[str]:
                 continue
             if not off.several_markets:
                 out.append(f"limit off: {section}.{name}: {off.unguarded}")
-            elif markets > 1:
+            elif markets > 1 or shared:
                 across.append(f"{section}.{name}")
     if across:
-        out.append(f"limits off across the {markets} markets of a run together: {', '.join(across)} (each market's own limits hold)")
+        together = f"every market of the Redis book {config.portfolio.redis_book!r}" if shared else f"the {markets} markets of a run"
+        out.append(f"limits off across {together} together: {', '.join(across)} (each market's own limits hold)")
     return out
 
 
@@ -82,7 +85,7 @@ def _built_in_params(config: AppConfig) -> MarketMakerParams | None:
 
 def unwise(config: AppConfig) -> list[str]:
     """Warnings about values of ``config`` that are valid but unwise, each with its numbers."""
-    out = [*_spread_and_fees(config), *_kill_switch(config)]
+    out = [*_spread_and_fees(config), *_kill_switch(config), *_past_capital(config)]
     params = _built_in_params(config)
     if params is not None:
         out += _order_size(config, params)
@@ -114,6 +117,26 @@ def _spread_and_fees(config: AppConfig) -> list[str]:
     return [
         f"spread.min_spread_bps {number_text(floor)} is under twice paper.maker_fee_bps {number_text(fee)} "
         f"({number_text(2.0 * fee)} bps): a round trip at the narrowest spread pays more in fees than it earns"
+    ]
+
+
+def _past_capital(config: AppConfig) -> list[str]:
+    """A loss limit larger than the capital it guards: on in name, off in effect (a huge number
+    is not how a limit is switched off)."""
+    capital, name = config.portfolio.capital_quote, "portfolio.capital_quote"
+    if capital is None:
+        capital, name = config.paper.initial_quote, "paper.initial_quote (the paper account)"
+    limits = (
+        ("risk.daily_loss_limit_quote", config.risk.daily_loss_limit_quote),
+        ("risk.max_drawdown_quote", config.risk.max_drawdown_quote),
+        ("portfolio.total_daily_loss_quote", config.portfolio.total_daily_loss_quote),
+        ("portfolio.total_drawdown_quote", config.portfolio.total_drawdown_quote),
+    )
+    return [
+        f"{key} {number_text(limit)} is more than the capital, {name} {number_text(capital)}: it cannot act before the "
+        "capital is gone (a limit is switched off with `off`, which is warned about as such)"
+        for key, limit in limits
+        if limit is not None and capital > 0.0 and limit > capital
     ]
 
 

@@ -45,9 +45,10 @@ from ccxt_mm.quoting.constraints import Check, Off, Pattern
 
 T = TypeVar("T")
 
-UNIT_MAX: Final = {"_secs": 31_536_000.0, "_ms": 60_000.0, "_bps": 10_000.0}
+UNIT_MAX: Final = {"_secs": 31_536_000.0, "_ms": 60_000.0, "_bps": 10_000.0, "_base": 1e15, "_qty": 1e15}
 """The largest value of a number whose name ends with the unit, when its field declares no
-upper bound: a year of seconds, a minute of milliseconds, 100 % in bps."""
+upper bound: a year of seconds, a minute of milliseconds, 100 % in bps, 10¹⁵ base units (a
+token priced at 10⁻⁹ has a million quote in 10¹⁵ of them; still below 2⁵³)."""
 NUMBER_MAX: Final = 1e12
 """The largest value of any other number without an upper bound of its own (an amount, a
 rate, a count): far above any real one, far below where float arithmetic loses whole units."""
@@ -122,6 +123,7 @@ def _bound(metadata: Sequence[Any], names: tuple[str, str]) -> tuple[float | Non
 def _bounded(base: type, metadata: Sequence[Any], top: float) -> list[Any]:
     """A number's metadata: booleans refused, and its bounds (capped at ``top`` without an
     upper one) checked as one :class:`Range`."""
+    metadata = [part for m in metadata for part in (m.metadata if isinstance(m, FieldInfo) else [m])]  # Field(ge=...) inside a union
     low, low_open = _bound(metadata, ("gt", "ge"))
     high, high_open = _bound(metadata, ("lt", "le"))
     if high is None:

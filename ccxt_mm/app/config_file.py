@@ -67,16 +67,16 @@ def _recording_warnings(config: AppConfig, base_dir: Path, source: str) -> list[
 
     files, markets = resolve(config.market.data, base_dir), len(config.live.markets)
     missing = [f for f in files if not Path(f).exists()]
-    recording, why = None, f"{', '.join(missing)} not found" if missing else "none given"
+    recording, converted, why = None, None, f"{', '.join(missing)} not found" if missing else "none given"
     try:
         recording = open_recording(files, config.market.symbol) if files and not missing else None
+        converted = None if recording is None else for_recording(config, recording, source)[0]
     except DataError as exc:  # a `run` does not read it; a `replay` would stop here
         why = f"cannot be read for {config.market.symbol} ({exc}): `replay` would fail"
-    if recording is None:
+    if recording is None or converted is None:
         if not needs_reference_price(config):  # sizes that need a price are checked at replay
             in_amount_units(config, None, source)
         return [*limits_off(config, markets), *unwise(config), f"market.data: {why}; the config was not checked against a recording"]
-    converted, _ = for_recording(config, recording, source)
     return start_warnings(config, converted, recording, store_facts(files, config.market.symbol), {}, markets)
 
 

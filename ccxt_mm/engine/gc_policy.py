@@ -19,6 +19,10 @@ YOUNG_THRESHOLD = 100_000
 
 @contextmanager
 def quiet_gc() -> Iterator[None]:
+    """Collect, freeze what is alive and raise the young threshold for the block; then undo
+    both. A freeze made before, by the caller, is the caller's: it is not undone here (what the
+    block froze stays frozen with it until the caller unfreezes)."""
+    ours = gc.get_freeze_count() == 0
     gc.collect()
     gc.freeze()
     old = gc.get_threshold()
@@ -27,4 +31,5 @@ def quiet_gc() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
-        gc.unfreeze()
+        if ours:
+            gc.unfreeze()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
 
 @dataclass(init=False, slots=True)
@@ -102,6 +103,16 @@ def glft(fair: float, q: float, gamma: float, sigma: float, k: float, a: float) 
     return glft_coefficients(gamma, k, a).quote(fair, q, sigma)
 
 
+A_MIN: Final = 1e-6
+A_MAX: Final = 1e6
+"""Fill intensities at zero distance taken, per second (the prior's range, ``prior_a``)."""
+K_MIN: Final = 1e-6
+K_MAX: Final = 1e3
+"""Decays of fill intensity with distance taken, 1/bps (the prior's range, ``prior_k``)."""
+FIT_LOG_A_MAX: Final = 700.0
+"""ln A above this is no fill intensity (and ``exp`` would overflow past 709)."""
+
+
 class IntensityCalibrator:
     """Fits the fill intensity ``λ(δ) = A·exp(-k·δ)`` from trades seen at distance from mid.
 
@@ -161,8 +172,11 @@ class IntensityCalibrator:
         mean_x = sum(x for x, _ in points) / n
         mean_y = sum(y for _, y in points) / n
         sxx = sum((x - mean_x) ** 2 for x, _ in points)
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
-        if slope >= 0.0:
+        if sxx <= 0.0:  # one distance given several times: no slope to fit
             return
-        self.a, self.k = math.exp(mean_y - slope * mean_x), -slope
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+        a, k = math.exp(min(mean_y - slope * mean_x, FIT_LOG_A_MAX)), -slope
+        if not (A_MIN <= a <= A_MAX and K_MIN <= k <= K_MAX):
+            return  # rising with distance, or past what the priors may be: not a fill intensity
+        self.a, self.k = a, k
         self.calibrated = True

@@ -66,7 +66,7 @@ class PortfolioParams:
     capital_quote: Positive | None = None
     """The capital the book runs on, quote currency: what concentration and target allocations
     are shares of (null: neither is used)."""
-    max_concentration: Fraction | None = None
+    max_concentration: Annotated[Fraction | None, Off("no limit on concentration", several_markets=True)] = None
     """Past this Herfindahl score of the assets' summed values over ``capital_quote`` (times
     ``concentration_factor`` while one share is above ``concentration_share``), the assets
     above that share are reduce-only across markets (null: no such limit)."""

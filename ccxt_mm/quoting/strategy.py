@@ -17,6 +17,10 @@ from ccxt_mm.book.features import BookFeatures, EwmaVolatility
 from ccxt_mm.book.steps import ceil_to, floor_to
 from ccxt_mm.quoting.constraints import Multiplier, NonNegative, Positive
 from ccxt_mm.quoting.models import (
+    A_MAX,
+    A_MIN,
+    K_MAX,
+    K_MIN,
     GlftCoefficients,
     IntensityCalibrator,
     ModelQuote,
@@ -118,9 +122,10 @@ class MarketMakerParams:
     """Volatility prior, bps per square-root second."""
     vol_half_life_secs: Positive = 30.0
     """EWMA half-life of the realized volatility."""
-    prior_a: Positive = 1.0
-    """Fill intensity at zero distance, per second (prior)."""
-    prior_k: Positive = 0.5
+    prior_a: Annotated[float, Ge(A_MIN), Le(A_MAX)] = 1.0
+    """Fill intensity at zero distance, per second (prior; from a fill a week to a million a
+    second: the GLFT and Avellaneda–Stoikov terms divide by ``a × k``)."""
+    prior_k: Annotated[float, Ge(K_MIN), Le(K_MAX)] = 0.5
     """Decay of fill intensity with distance, 1/bps (prior)."""
     calib_deltas_bps: tuple[NonNegative, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
     """Distances at which trade rates are fitted."""

@@ -15,14 +15,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import gc
 import gzip
 import io
+import json
 import math
 import re
 import statistics
 import sys
 import traceback
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -215,8 +218,14 @@ def write_slice(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def slice_path(tmp_path_factory) -> Path:
-    return write_slice(tmp_path_factory.mktemp("fuzz"))
+def slice_path(tmp_path_factory) -> Iterator[Path]:
+    """The slice; while the module runs, the test process's heap as it was is frozen, so the
+    collection each replay starts with (``quiet_gc``) sees only what the fuzz made."""
+    gc.freeze()
+    try:
+        yield write_slice(tmp_path_factory.mktemp("fuzz"))
+    finally:
+        gc.unfreeze()
 
 
 def cli(args: list[str]) -> tuple[int, str]:
@@ -247,6 +256,9 @@ def check(raw: dict[str, Any], folder: Path, slice_path: Path) -> str:
             report = folder / "report"
             status, printed = cli(["replay", "--config", str(path), "--report-dir", str(report), "--no-progress", "--json"])
             assert status == 0 and (report / "summary.json").is_file(), "check-config accepted it; replay did not write a report"
+            summary = json.loads((report / "summary.json").read_text())
+            assert summary["envelope"]["strategy_errors"] == 0, "the strategy raised (caught by the core, counted)"
+            assert "Traceback" not in printed
             return "replayed"
     except Exception:  # any escape is the failure being looked for
         pytest.fail(f"uncaught exception for this config:\n{text}\n{traceback.format_exc()}")

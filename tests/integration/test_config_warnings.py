@@ -50,7 +50,8 @@ def test_limits_switched_off_with_off_or_null_are_each_a_warning(capsys, tmp_pat
     # the defaults' three markets of `run` have no limit across them: said once
     assert warnings[-1] == (
         "warning: limits off across the 3 markets of a run together: portfolio.max_gross_notional_quote, "
-        "portfolio.max_net_notional_quote, portfolio.total_daily_loss_quote, portfolio.total_drawdown_quote (each market's own limits hold)"
+        "portfolio.max_net_notional_quote, portfolio.total_daily_loss_quote, portfolio.total_drawdown_quote, portfolio.max_concentration "
+        "(each market's own limits hold)"
     )
     config = load_config(path)
     assert (config.risk.max_drawdown_quote, config.risk.daily_loss_limit_quote, config.orders.max_age_secs) == (None, None, None)
@@ -84,7 +85,7 @@ def test_the_run_banner_says_each_limit_that_is_off(capsys, tmp_path):
     ("text", "problem"),
     [
         ("risk: {max_position_base: off}", "risk.max_position_base: cannot be switched off: expected a number (got 'off')"),
-        ("risk: {max_position_base: 1e300}", "risk.max_position_base: must be greater than 0 and at most 1e+12 (got 1e+300)"),
+        ("risk: {max_position_base: 1e300}", "risk.max_position_base: must be greater than 0 and at most 1e+15 (got 1e+300)"),
         ("risk: {max_drawdown_quote: 1e13}", "risk.max_drawdown_quote: must be greater than 0 and at most 1e+12 (got 10000000000000.0)"),
         ("orders: {max_age_secs: 1e9}", "orders.max_age_secs: must be greater than 0 and at most 31536000 (got 1000000000.0)"),
         ("spread: {min_spread_bps: 20000}", "spread.min_spread_bps: must be at least 0 and at most 10000 (got 20000)"),
@@ -103,12 +104,20 @@ def test_a_number_out_of_range_is_refused_with_its_key_and_the_allowed_range(cap
 
 
 def test_yaml_booleans_are_only_true_and_false(tmp_path):
-    """YAML 1.1 read ``NO`` and ``off`` as false: a symbol NO/USDT, or ``off`` for a limit, would
-    have changed type on the way in."""
-    path = write(tmp_path, "market: {symbol: NO/USDT}\nrisk: {max_drawdown_quote: off}\nreport: {plot: false}\n")
-    assert read_yaml(path) == {"market": {"symbol": "NO/USDT"}, "risk": {"max_drawdown_quote": "off"}, "report": {"plot": False}}
+    """YAML 1.1 read ``NO``, ``off`` and ``on`` as booleans: an asset NO, or ``off`` for a limit,
+    would have changed type on the way in; and it read ``1e-5`` as text."""
+    path = write(
+        tmp_path, "portfolio: {max_asset_base: {NO: 5}}\nrisk: {max_drawdown_quote: off}\nreport: {plot: false}\nbook: {near_bps: 1e1}\n"
+    )
+    raw = read_yaml(path)
+    assert raw == {
+        "portfolio": {"max_asset_base": {"NO": 5}},
+        "risk": {"max_drawdown_quote": "off"},
+        "report": {"plot": False},
+        "book": {"near_bps": 10.0},
+    }
     config = load_config(path)
-    assert (config.market.symbol, config.risk.max_drawdown_quote, config.report.plot) == ("NO/USDT", None, False)
+    assert (config.portfolio.max_asset_base, config.risk.max_drawdown_quote, config.report.plot) == ({"NO": 5.0}, None, False)
 
 
 def test_unwise_values_are_warned_about_with_their_numbers(capsys, tmp_path):
@@ -204,3 +213,26 @@ def test_a_recording_check_config_cannot_read_is_a_warning_not_an_error(capsys, 
     status, warnings, _ = check_config(capsys, write(tmp_path, "market: {data: [nowhere.gz]}\n"))
     assert status == 0
     assert warnings[-1] == f"warning: market.data: {tmp_path / 'nowhere.gz'} not found; the config was not checked against a recording"
+
+
+def test_a_book_shared_through_redis_names_the_portfolio_limits_off_with_one_market():
+    """One market a process, several processes: the limits across markets matter as much."""
+    config = parse_config(
+        {"portfolio": {"store": "redis", "redis_book": "desk"}, "live": {"markets": [{"exchange": "okx", "symbol": "BTC/USDT"}]}}, "x"
+    )
+    assert limits_off(config, 1) == [
+        "limits off across every market of the Redis book 'desk' together: portfolio.max_gross_notional_quote, "
+        "portfolio.max_net_notional_quote, portfolio.total_daily_loss_quote, portfolio.total_drawdown_quote, "
+        "portfolio.max_concentration (each market's own limits hold)"
+    ]
+
+
+def test_a_loss_limit_past_the_capital_is_off_in_all_but_name():
+    """The kill switch at 1e12 on a 10,000 account: no word of it was said, as a limit it is on."""
+    config = parse_config({"risk": {"max_drawdown_quote": 1e12, "daily_loss_limit_quote": 500}}, "x")
+    assert unwise(config) == [
+        "risk.max_drawdown_quote 1000000000000 is more than the capital, paper.initial_quote (the paper account) 10000: it "
+        "cannot act before the capital is gone (a limit is switched off with `off`, which is warned about as such)"
+    ]
+    config = parse_config({"risk": {"max_drawdown_quote": 20_000}, "portfolio": {"capital_quote": 50_000}}, "x")
+    assert unwise(config) == []  # within the capital the portfolio names

@@ -315,7 +315,7 @@ def test_defaults_are_the_dataclasses_defaults_and_a_dump_loads_back():
             {"paper": {"maker_fee_bps": -11, "initial_base": -1}},
             [
                 "paper.maker_fee_bps: must be at least -10 and at most 100 (got -11)",
-                "paper.initial_base: must be at least 0 and at most 1e+12 (got -1)",
+                "paper.initial_base: must be at least 0 and at most 1e+15 (got -1)",
             ],
         ),
         (

@@ -76,3 +76,22 @@ def test_calibrator_keeps_priors_until_enough_trades():
     end = exponential_trades(cal, a=1.0, k=0.8, secs=100)
     cal.refit(end)
     assert (cal.a, cal.k, cal.calibrated) == (1.0, 0.5, False)
+
+
+def test_calibrator_keeps_priors_on_a_grid_of_one_repeated_distance():
+    """Distances ``(1, 1, 1)``: three points, no spread in x, no slope (it divided by zero)."""
+    cal = IntensityCalibrator(1.0, 0.5, (1.0, 1.0, 1.0), window_secs=600, min_trades=50, min_secs=10)
+    end = exponential_trades(cal, a=20.0, k=0.8, secs=300)
+    cal.refit(end)
+    assert (cal.a, cal.k, cal.calibrated) == (1.0, 0.5, False)
+
+
+def test_calibrator_refuses_a_fit_past_the_priors_range():
+    """Trades falling off by k = 5,000 per bps: past K_MAX, no fill intensity a model can use;
+    the priors stay. The same trades at k = 800 fit."""
+    steep = IntensityCalibrator(1.0, 0.5, (0.0, 0.0001, 0.0002, 0.0004), window_secs=600, min_trades=50, min_secs=10)
+    steep.refit(exponential_trades(steep, a=20.0, k=5_000.0, secs=300))
+    assert (steep.a, steep.k, steep.calibrated) == (1.0, 0.5, False)
+    fits = IntensityCalibrator(1.0, 0.5, (0.0, 0.0005, 0.001, 0.002), window_secs=600, min_trades=50, min_secs=10)
+    fits.refit(exponential_trades(fits, a=20.0, k=800.0, secs=300))
+    assert fits.calibrated and fits.k == pytest.approx(800.0, rel=0.1)
