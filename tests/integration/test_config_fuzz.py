@@ -3,9 +3,10 @@ refused with each problem naming its key; never a traceback.
 
 The configs are drawn from the schema itself: each number field's :class:`~ccxt_mm.schema.Range`
 (its declared bounds, and the unit's cap where it declares none), its type (optional, a list, a
-mapping, a choice), plus wrong types. Two sources: a fixed corpus of edge values, one field at a
-time (each bound, just past it, 0, the smallest and largest floats), the same on every run; and
-hypothesis, a few hundred configs setting many fields at once. Each is checked with the command
+mapping, a choice), plus wrong types. Three sources: a fixed corpus of edge values, one field at
+a time (each bound, just past it, 0, the smallest and largest floats), the same on every run;
+each section's numbers at their edges together, the same on every run; and hypothesis, 150
+configs a run setting one to eight keys at once. Each is checked with the command
 line run in this process on a slice of the bundled recording. A failure prints the config as
 YAML, ready to save and reproduce with ``ccxt-mm check-config --config`` and ``ccxt-mm replay``.
 """
@@ -41,8 +42,8 @@ from ccxt_mm.quoting.strategy import MarketMakerParams
 from ccxt_mm.schema import Range, number_range, section_model
 
 RECORDING = Path(__file__).resolve().parents[2] / "ccxt_mm" / "recordings" / "binance_spot" / "spot_btcusdt_20240808.gz"
-SLICE_LINES = 6000
-"""Lines of the bundled recording replayed per config (about 45 s of BTC/USDT, with fills)."""
+SLICE_LINES = 2500
+"""Lines of the bundled recording replayed per config (24 s of BTC/USDT: quotes, and fills where the spread is tight)."""
 
 FIXED = {"market.symbol", "market.data", "strategy.name", "report.plot"}
 """Keys the fuzz leaves alone: they name the recording and the plugin (a mismatch is a data
