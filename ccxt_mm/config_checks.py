@@ -10,21 +10,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from ccxt_mm.amounts import BUILT_IN
 from ccxt_mm.config import AppConfig
 from ccxt_mm.execution.venue import MarketFacts
 from ccxt_mm.market.events import Recording
-from ccxt_mm.market.grid_check import decimal_text as number_text
-from ccxt_mm.market.grid_check import first_snapshot_mid, position_warning, step_warning
+from ccxt_mm.market.grid_check import decimal_text, first_snapshot_mid, off_grid, position_warning, step_warning
 from ccxt_mm.quoting.constraints import Off
 from ccxt_mm.quoting.strategy import MarketMakerParams
 from ccxt_mm.schema import parse_section, section_model
-
-STEP_TOLERANCE = 1e-6
-"""How far from a whole number of the market's steps a configured step may be, in steps (float
-noise: 0.3 / 0.1 is 2.9999999999999996)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +111,8 @@ def _spread_and_fees(config: AppConfig) -> list[str]:
     if fee <= 0.0 or floor >= 2.0 * fee:
         return []
     return [
-        f"spread.min_spread_bps {number_text(floor)} is under twice paper.maker_fee_bps {number_text(fee)} "
-        f"({number_text(2.0 * fee)} bps): a round trip at the narrowest spread pays more in fees than it earns"
+        f"spread.min_spread_bps {decimal_text(floor)} is under twice paper.maker_fee_bps {decimal_text(fee)} "
+        f"({decimal_text(2.0 * fee)} bps): a round trip at the narrowest spread pays more in fees than it earns"
     ]
 
 
@@ -133,7 +129,7 @@ def _past_capital(config: AppConfig) -> list[str]:
         ("portfolio.total_drawdown_quote", config.portfolio.total_drawdown_quote),
     )
     return [
-        f"{key} {number_text(limit)} is more than the capital, {name} {number_text(capital)}: it cannot act before the "
+        f"{key} {decimal_text(limit)} is more than the capital, {name} {decimal_text(capital)}: it cannot act before the "
         "capital is gone (a limit is switched off with `off`, which is warned about as such)"
         for key, limit in limits
         if limit is not None and capital > 0.0 and limit > capital
@@ -155,7 +151,7 @@ def _kill_switch(config: AppConfig) -> list[str]:
     for kill_key, kill, daily_key, daily in pairs:
         if kill is not None and daily is not None and kill <= daily:
             out.append(
-                f"{kill_key} {number_text(kill)} (the kill switch) is not above {daily_key} {number_text(daily)}: a loss of a day "
+                f"{kill_key} {decimal_text(kill)} (the kill switch) is not above {daily_key} {decimal_text(daily)}: a loss of a day "
                 "is a drawdown at least as deep, so the run stops before the daily loss limit can pause it"
             )
     return out
@@ -167,12 +163,12 @@ def _order_size(config: AppConfig, params: MarketMakerParams) -> list[str]:
     limit, minimum = config.risk.max_position_base, config.market.min_order_base
     if qty > limit:
         out.append(
-            f"strategy.params.order_qty {number_text(qty)} is above risk.max_position_base {number_text(limit)} ({unit}): "
+            f"strategy.params.order_qty {decimal_text(qty)} is above risk.max_position_base {decimal_text(limit)} ({unit}): "
             "no order can be that big; each is cut to the room the limit leaves"
         )
     if qty < minimum:
         out.append(
-            f"strategy.params.order_qty {number_text(qty)} is under market.min_order_base {number_text(minimum)} ({unit}): "
+            f"strategy.params.order_qty {decimal_text(qty)} is under market.min_order_base {decimal_text(minimum)} ({unit}): "
             "every quote is dropped as below the minimum"
         )
     return out
@@ -184,8 +180,8 @@ def _under_minimums(config: AppConfig, qty: float, market: KnownMarket) -> list[
     out = []
     if market.facts is not None and qty < market.facts.min_order_base:
         out.append(
-            f"strategy.params.order_qty {number_text(qty)} is under the minimum order of {market.source}, "
-            f"{number_text(market.facts.min_order_base)}: every quote is dropped as below the minimum"
+            f"strategy.params.order_qty {decimal_text(qty)} is under the minimum order of {market.source}, "
+            f"{decimal_text(market.facts.min_order_base)}: every quote is dropped as below the minimum"
         )
     minimum = max(config.market.min_notional_quote, market.facts.min_notional_quote if market.facts else 0.0)
     if market.mid is None or minimum <= 0.0:
@@ -193,21 +189,19 @@ def _under_minimums(config: AppConfig, qty: float, market: KnownMarket) -> list[
     value = config.market.contract.quote_notional(qty, market.mid)
     if value < minimum:
         out.append(
-            f"strategy.params.order_qty {number_text(qty)} is worth {value:.4g} {config.market.quote} at {market.mid_from} "
-            f"{number_text(market.mid)}, under the minimum order value {number_text(minimum)}: every quote is dropped as below the minimum"
+            f"strategy.params.order_qty {decimal_text(qty)} is worth {value:.4g} {config.market.quote} at {market.mid_from} "
+            f"{decimal_text(market.mid)}, under the minimum order value {decimal_text(minimum)}: "
+            "every quote is dropped as below the minimum"
         )
     return out
 
 
 def _off_step(step: float, market_step: float, key: str, known_from: str) -> str | None:
     """A configured tick or lot that is not a whole number of the market's."""
-    if market_step <= 0.0:
-        return None
-    steps = step / market_step
-    if abs(steps - round(steps)) <= STEP_TOLERANCE * max(1.0, steps) and round(steps) >= 1:
+    if market_step <= 0.0 or (step >= market_step and off_grid(np.array([step]), market_step) == 0):
         return None
     return (
-        f"market.{key} {number_text(step)} is not a multiple of the market's {number_text(market_step)} ({known_from}): "
+        f"market.{key} {decimal_text(step)} is not a multiple of the market's {decimal_text(market_step)} ({known_from}): "
         "orders on it would be off the exchange's grid"
     )
 

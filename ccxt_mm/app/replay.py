@@ -93,15 +93,11 @@ def _never_quotable(files: list[str], symbol: str) -> DataError:
 def store_grid(data: list[str] | None, symbol: str, tick_size: float | None, lot_size: float | None) -> tuple[float | None, float | None]:
     """The tick and lot of ``--data`` when it is one event store whose manifest has ``symbol``'s
     market and the flags do not set them (said on stderr); else the flags'."""
-    if not data or len(data) != 1 or (tick_size is not None and lot_size is not None) or not Path(data[0]).is_dir():
-        return tick_size, lot_size
-    from ccxt_mm.market.store import is_store, market_of
-
-    facts = market_of(data[0], symbol) if is_store(data[0]) else None
+    facts = None if not data or (tick_size is not None and lot_size is not None) else store_facts(data, symbol)
     if facts is None:
         return tick_size, lot_size
-    tick = tick_size if tick_size is not None else float(facts["tick_size"])
-    lot = lot_size if lot_size is not None else float(facts["lot_size"])
+    tick = tick_size if tick_size is not None else facts.tick_size
+    lot = lot_size if lot_size is not None else facts.lot_size
     print(f"{symbol}: tick {tick}, lot {lot} from the store's manifest", file=sys.stderr)
     return tick, lot
 

@@ -9,7 +9,6 @@ than ``tolerance_bps`` off the desired price, their size is off by more than
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Final, Literal
@@ -35,6 +34,7 @@ from ccxt_mm.execution.types import (
     PlaceOrder,
 )
 from ccxt_mm.quoting.constraints import Fraction, NonNegative, Off, Pattern, Positive
+from ccxt_mm.quoting.risk import limit_or_inf
 from ccxt_mm.quoting.types import BUY, Quote
 
 
@@ -114,7 +114,7 @@ class OrderManager:
         """``id_prefix``: what every client order id of this run and market starts with
         (alphanumeric; ``params.client_id_prefix`` and more, see ``engine.core.client_id_prefix``)."""
         self.p = params
-        self.max_age_ns = math.inf if params.max_age_secs is None else params.max_age_secs * 1e9
+        self.max_age_ns = limit_or_inf(params.max_age_secs) * 1e9
         """``max_age_secs`` in nanoseconds (inf: off)."""
         self.supports_amend = supports_amend
         self.id_prefix = id_prefix
